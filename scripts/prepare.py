@@ -1,0 +1,12 @@
+"""Checkpoint prepare: check inputs, align the prior, enumerate transitions, slice clusters."""
+from pathlib import Path
+
+from transgrn.prepare import prepare
+from transgrn.script import run
+
+
+def main(smk):
+    prepare(smk.params.config, Path(smk.output.transitions).parent)
+
+
+run(main, snakemake)  # noqa: F821

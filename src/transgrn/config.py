@@ -1,0 +1,81 @@
+"""Configuration: defaults and validation against the workflow's JSON schema."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def apply_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``config`` with every schema default filled in, recursively."""
+    config = copy.deepcopy(config)
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict) and sub.get("type") == "object":
+            config[key] = apply_defaults(config[key], sub)
+    return config
+
+
+def _key_name(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    return path or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key_name(error)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = f"under '{key}'" if error.absolute_path else "at the top level"
+        return (
+            f"unknown config key(s) {', '.join(repr(k) for k in extra)} {where}; "
+            f"allowed keys are: {', '.join(allowed)}"
+        )
+    if error.validator == "required":
+        return f"config key '{key}': {error.message} (add it to your config.yaml)"
+    if error.validator == "enum":
+        return f"config key '{key}': {error.instance!r} is not one of {error.validator_value}"
+    return f"config key '{key}': {error.message}"
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults, validate, and check cross-key rules. Returns the completed config.
+
+    Raises :class:`ConfigError` naming every offending key.
+    """
+    completed = apply_defaults(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
+    problems = [_describe(error) for error in errors]
+    problems += _cross_key_problems(completed) if not problems else []
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return completed
+
+
+def _cross_key_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    transitions = config["transitions"]
+    if transitions["mode"] == "explicit" and not transitions["explicit"]:
+        problems.append(
+            "transitions.mode is 'explicit' but transitions.explicit is empty; "
+            "list pairs like [[stem, progenitor], ...]"
+        )
+    if transitions["mode"] == "pseudotime" and not config["data"].get("pseudotime_key"):
+        problems.append(
+            "transitions.mode is 'pseudotime' but data.pseudotime_key is not set; "
+            "name the obs column that holds the pseudotime"
+        )
+    return problems

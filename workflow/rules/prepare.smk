@@ -1,0 +1,28 @@
+# The checkpoint: read and check inputs once, align the prior, enumerate transitions, slice clusters.
+
+
+def prepare_inputs(wildcards):
+    inputs = {"adata": config["data"]["adata"], "prior": config["data"]["prior"]}
+    if config["reference"]:
+        inputs["reference"] = config["reference"]
+    return inputs
+
+
+checkpoint prepare:
+    input:
+        unpack(prepare_inputs),
+    output:
+        transitions=PREPARED / "transitions.tsv",
+        skipped=PREPARED / "skipped.tsv",
+        prior=PREPARED / "prior_edges.parquet",
+        reference=PREPARED / "reference.parquet",
+        summary=PREPARED / "summary.json",
+        clusters=directory(PREPARED / "clusters"),
+    params:
+        config={k: config[k] for k in ("data", "reference", "transitions")},
+    resources:
+        mem_mb=4000,
+    log:
+        LOGS / "prepare.log",
+    script:
+        "../../scripts/prepare.py"
