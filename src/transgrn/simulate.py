@@ -99,8 +99,8 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     activity_before = _program(np.clip(pseudotime - lag, 0, 1), branch, kinds, centres) + dev_before
     activity_now = _program(pseudotime, branch, kinds, centres) + dev_now
 
-    tf_base = rng.uniform(np.log(2.0), np.log(6.0), p.n_tfs)
-    target_base = rng.uniform(np.log(2.0), np.log(8.0), p.n_targets)
+    tf_base = rng.uniform(np.log(8.0), np.log(30.0), p.n_tfs)
+    target_base = rng.uniform(np.log(8.0), np.log(30.0), p.n_targets)
     log_tf = tf_base + 0.8 * activity_now
     log_target = target_base + 0.8 * activity_before @ weights
     log_target += rng.normal(0.0, p.noise, log_target.shape)

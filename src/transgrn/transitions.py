@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -25,7 +26,8 @@ def cluster_ids(labels: Sequence[str]) -> dict[str, str]:
     width = max(2, len(str(len(labels) - 1)))
     ids = {}
     for index, label in enumerate(labels):
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", str(label)).strip("_")[:40]
+        ascii_label = unicodedata.normalize("NFKD", str(label)).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_label).strip("_")[:40]
         ids[label] = f"c{index:0{width}d}" + (f"_{slug}" if slug else "")
     return ids
 

@@ -1,0 +1,105 @@
+"""Bootstrap edge confidence and Benjamini-Hochberg."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from transgrn.confidence import _bh, benjamini_hochberg, bootstrap_counts, bootstrap_fit
+from transgrn.solvers import MaskedLasso, MaskedRidge
+
+
+def _noise(n: int = 150, p: int = 10, t: int = 40, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p)) * rng.uniform(0.5, 3, p) + 2
+    mask = rng.random((p, t)) < 0.5
+    return x, rng.normal(size=(n, t)) + 1, mask
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_batched_ridge_bootstrap_equals_refits_on_resampled_rows(standardize, fit_intercept):
+    x, y, mask = _noise(n=80, t=15)
+    counts = bootstrap_counts(len(x), 4, seed=3)
+    make = lambda: MaskedRidge(alpha=2.0, standardize=standardize, fit_intercept=fit_intercept)  # noqa: E731
+    weights, intercepts = make().fit_weighted_batch(x, y, mask, counts)
+    for b, c in enumerate(counts):
+        rows = np.repeat(np.arange(len(x)), c.astype(int))
+        model = make().fit(x[rows], y[rows], mask)
+        np.testing.assert_allclose(weights[b], model.coef_[mask], atol=1e-10)
+        np.testing.assert_allclose(intercepts[b], model.intercept_, atol=1e-10)
+
+
+def test_output_shapes_and_nan_outside_mask():
+    x, y, mask = _noise(n=60, t=8)
+    res = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)
+    for key in ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_z", "qvalue_z"):
+        assert res[key].shape == mask.shape
+        assert np.isnan(res[key][~mask]).all() and np.isfinite(res[key][mask]).all()
+    assert res["weights"].shape == (5, mask.sum())
+    np.testing.assert_allclose(res["weight_mean"][mask], res["weights"].mean(0))
+    again = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)
+    np.testing.assert_array_equal(again["weights"], res["weights"])
+
+
+def test_pvalues_on_pure_noise():
+    x, y, mask = _noise()
+    res = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=40, seed=0)
+    p_z, p_t = res["pvalue_z"][mask], res["pvalue"][mask]
+    # the bootstrap standard-error test is calibrated ...
+    assert stats.kstest(p_z, "uniform").pvalue > 0.01
+    assert 0.01 < (p_z < 0.05).mean() < 0.10
+    # ... CellOracle's t-test over replicates divides the spread by sqrt(n_boot): anti-conservative
+    assert (p_t < 0.05).mean() > 0.4
+    np.testing.assert_array_equal(res["qvalue"][mask], benjamini_hochberg(p_t))
+
+
+def test_pvalues_small_for_planted_edges():
+    rng = np.random.default_rng(4)
+    n, p, t = 150, 8, 20
+    x = rng.normal(size=(n, p))
+    mask = rng.random((p, t)) < 0.5
+    strong = mask & (rng.random((p, t)) < 0.3)
+    y = x @ np.where(strong, 1.0, 0.0) + rng.normal(size=(n, t))
+    res = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=20, seed=1)
+    assert res["pvalue_z"][strong].max() < 1e-4 and res["qvalue_z"][strong].max() < 1e-3
+    assert res["pvalue"][strong].max() < 1e-6
+    null = mask & ~strong
+    assert np.median(res["pvalue_z"][null]) > 0.2
+
+
+def test_generic_path_and_zero_std_edges():
+    x, y, mask = _noise(n=60, t=6)
+    # alpha above alpha_max: every bootstrap weight is exactly 0 -> std 0, mean 0 -> p = 1
+    res = bootstrap_fit(lambda: MaskedLasso(alpha=10.0), x, y, mask, n_boot=4, seed=0)
+    assert np.all(res["weight_std"][mask] == 0) and np.all(res["pvalue"][mask] == 1.0)
+    assert np.all(res["pvalue_z"][mask] == 1.0) and np.all(res["qvalue"][mask] == 1.0)
+
+
+def test_generic_path_matches_batched_ridge():
+    x, y, mask = _noise(n=60, t=6)
+
+    class LoopedRidge(MaskedLasso):  # not a MaskedRidge: forces the refit loop, same resamples
+        def fit(self, x, y, mask):
+            fitted = MaskedRidge(alpha=1.0).fit(x, y, mask)
+            self.coef_, self.intercept_ = fitted.coef_, fitted.intercept_
+            return self
+
+    fast = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=3, seed=2)
+    slow = bootstrap_fit(LoopedRidge, x, y, mask, n_boot=3, seed=2)
+    np.testing.assert_allclose(fast["weights"], slow["weights"], atol=1e-10)
+    np.testing.assert_allclose(fast["intercept_mean"], slow["intercept_mean"], atol=1e-10)
+
+
+def test_benjamini_hochberg_hand_values_and_scipy():
+    p = np.array([0.01, 0.04, 0.03, 0.5, np.nan, 0.02])
+    # sorted finite p: .01 .02 .03 .04 .5 (m = 5) -> .05 .05 .05 .05 .5
+    expected = np.array([0.05, 0.05, 0.05, 0.5, np.nan, 0.05])
+    np.testing.assert_allclose(benjamini_hochberg(p), expected)
+    np.testing.assert_allclose(_bh(p[np.isfinite(p)]), expected[np.isfinite(expected)])
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=200), rng.uniform(0, 1e-3, size=20)])
+    np.testing.assert_allclose(_bh(p), stats.false_discovery_control(p))
+    np.testing.assert_allclose(benjamini_hochberg(p.reshape(20, 11)).ravel(), _bh(p))
+    assert np.isnan(benjamini_hochberg(np.full(3, np.nan))).all()

@@ -1,0 +1,79 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from transgrn.errors import InputError
+from transgrn.io import align_edges, atomic_path, read_adata, read_network
+
+WIDE = pd.DataFrame([[1, 0, 1, 0, 0], [0, 1, 1, 1, 0]], index=["TF1", "TF2"], columns=["G1", "G2", "G3", "G4", "TF1"])
+
+
+def edge_set(edges):
+    return set(zip(edges.tf, edges.target_gene))
+
+
+def test_wide_prior_in_tf_by_gene_orientation(tmp_path):
+    WIDE.to_csv(tmp_path / "prior.csv", index_label="tf")
+    edges, taken = read_network(tmp_path / "prior.csv")
+    assert edge_set(edges) == {("TF1", "G1"), ("TF1", "G3"), ("TF2", "G2"), ("TF2", "G3"), ("TF2", "G4")}
+    assert "TFs as rows" in taken
+    assert (edges.sign == 0).all()
+
+
+def test_transposed_wide_prior_is_detected(tmp_path):
+    WIDE.T.to_csv(tmp_path / "prior.tsv", sep="\t", index_label="gene")
+    edges, taken = read_network(tmp_path / "prior.tsv")
+    assert edge_set(edges) == {("TF1", "G1"), ("TF1", "G3"), ("TF2", "G2"), ("TF2", "G3"), ("TF2", "G4")}
+    assert "genes as rows" in taken
+
+
+def test_edge_list_with_signs(tmp_path):
+    pd.DataFrame({"TF": ["A", "B", "A"], "target_gene": ["X", "Y", "X"], "sign": ["+", "repression", "+"]}).to_csv(
+        tmp_path / "edges.csv", index=False)
+    edges, taken = read_network(tmp_path / "edges.csv")
+    assert taken == "edge list"
+    assert list(edges.itertuples(index=False)) == [("A", "X", 1), ("B", "Y", -1)]
+
+
+def test_signed_wide_prior_keeps_sign(tmp_path):
+    signed = WIDE.copy()
+    signed.loc["TF2", "G2"] = -1
+    signed.to_csv(tmp_path / "prior.csv", index_label="tf")
+    edges, _ = read_network(tmp_path / "prior.csv")
+    assert edges.set_index(["tf", "target_gene"]).loc[("TF2", "G2"), "sign"] == -1
+    assert edges.set_index(["tf", "target_gene"]).loc[("TF1", "G1"), "sign"] == 1
+
+
+def test_non_binary_prior_is_refused(tmp_path):
+    bad = WIDE.astype(float)
+    bad.iloc[0, 0] = 0.7
+    bad.to_csv(tmp_path / "prior.csv", index_label="tf")
+    with pytest.raises(InputError, match=r"binary \(0/1\) or signed.*0.7"):
+        read_network(tmp_path / "prior.csv")
+
+
+def test_no_shared_genes_shows_examples():
+    edges = pd.DataFrame({"tf": ["gata1"], "target_gene": ["klf1"], "sign": [0]})
+    with pytest.raises(InputError, match=r"look like gata1, klf1.*look like GATA1, KLF1.*case"):
+        align_edges(edges, pd.Index(["GATA1", "KLF1"]))
+
+
+def test_unreadable_h5ad(tmp_path):
+    path = tmp_path / "broken.h5ad"
+    path.write_bytes(b"not an hdf5 file")
+    with pytest.raises(InputError, match=r"data.adata: .*could not be read as an .h5ad file"):
+        read_adata(path)
+    with pytest.raises(InputError, match="does not exist"):
+        read_adata(tmp_path / "missing.h5ad")
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            open(tmp, "w").write("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(target) as tmp:
+        open(tmp, "w").write("whole")
+    assert target.read_text() == "whole" and len(list(tmp_path.iterdir())) == 1

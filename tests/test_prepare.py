@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_inputs
+
+from transgrn.config import validate_config
+from transgrn.errors import InputError
+from transgrn.prepare import prepare, read_transitions
+
+
+def config_for(data, schema, **sections):
+    return validate_config({"data": data, **sections}, schema)
+
+
+def test_prepare_writes_slices_tables_and_counts(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    summary = prepare(config_for(data, schema, reference=str(tmp_path / "in/reference.csv")), tmp_path / "out")
+    transitions = read_transitions(tmp_path / "out/transitions.tsv")
+    assert len(transitions) == 12
+    assert sorted(p.name for p in (tmp_path / "out/clusters").iterdir()) == [
+        "c00_stem_cell.h5ad", "c01_progenitor.h5ad", "c02_fate_A.h5ad", "c03_fate_B.h5ad"]
+    assert summary["prior"]["n_tfs"] == 12 and summary["prior"]["n_targets"] == 60
+    assert summary["prior"]["n_edges"] == int(small_simulation.prior.to_numpy().sum())
+    assert summary["reference"]["n_edges_in_prior"] == len(small_simulation.reference)
+    assert json.loads((tmp_path / "out/summary.json").read_text()) == summary
+
+
+def test_missing_cluster_key_lists_available(tmp_path, small_simulation, schema):
+    data = {**write_inputs(small_simulation, tmp_path / "in"), "cluster_key": "leiden"}
+    with pytest.raises(InputError, match=r"data.cluster_key: obs column 'leiden'.*available obs columns: cell_type, pseudotime, branch"):
+        prepare(config_for(data, schema), tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_small_clusters_are_skipped_and_listed(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    sizes = small_simulation.adata.obs["cell_type"].value_counts()
+    threshold = int(sizes.min()) + 1
+    prepare(config_for(data, schema, transitions={"min_cells": threshold}), tmp_path / "out")
+    skipped = pd.read_csv(tmp_path / "out/skipped.tsv", sep="\t")
+    smallest = sizes.idxmin()
+    assert len(skipped) == 6
+    assert skipped["reason"].str.contains(f"'{smallest}' has {sizes.min()} cells").all()
+
+
+def test_no_transition_left_is_an_error(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    with pytest.raises(InputError, match="lower transitions.min_cells"):
+        prepare(config_for(data, schema, transitions={"min_cells": 10_000}), tmp_path / "out")
+
+
+def test_nan_values_are_refused_with_gene_names(tmp_path, small_simulation, schema):
+    sim = small_simulation
+    adata = sim.adata.copy()
+    adata.X[5, 3] = np.nan
+    broken = type(sim)(adata=adata, prior=sim.prior, reference=sim.reference)
+    data = write_inputs(broken, tmp_path / "in")
+    with pytest.raises(InputError, match=rf"1 NaN/inf values in 1 genes \(e.g. {adata.var_names[3]}\)"):
+        prepare(config_for(data, schema), tmp_path / "out")
+
+
+def test_prior_without_shared_genes(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    pd.DataFrame({"tf": ["ENSG01"], "target_gene": ["ENSG02"]}).to_csv(tmp_path / "in/prior.csv", index=False)
+    with pytest.raises(InputError, match="no edge of the network has both its TF and its target"):
+        prepare(config_for(data, schema), tmp_path / "out")
+
+
+def test_missing_layer_and_pseudotime_key(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    with pytest.raises(InputError, match=r"layer 'spliced'.*available layers: counts"):
+        prepare(config_for({**data, "layer": "spliced"}, schema), tmp_path / "out")
+    with pytest.raises(InputError, match=r"data.pseudotime_key: obs column 'dpt'"):
+        prepare(config_for({**data, "pseudotime_key": "dpt"}, schema), tmp_path / "out")
+
+
+def test_duplicate_genes_are_refused(tmp_path, small_simulation, schema):
+    adata = small_simulation.adata.copy()
+    adata.var_names = ["G001"] + list(adata.var_names[1:])
+    adata.var_names.values[1] = "G001"
+    sim = type(small_simulation)(adata=adata, prior=small_simulation.prior, reference=small_simulation.reference)
+    data = write_inputs(sim, tmp_path / "in")
+    with pytest.raises(InputError, match=r"occur more than once.*var_names_make_unique"):
+        prepare(config_for(data, schema), tmp_path / "out")

@@ -1,0 +1,125 @@
+"""The Snakemake workflow end to end on tiny data: outputs, contract, reproducibility, bad input."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, write_inputs
+
+from transgrn.simulate import simulate
+from transgrn.tensor import read_tensor
+
+pytestmark = pytest.mark.workflow
+
+DEMO_CONFIG = {
+    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
+             "pseudotime_key": "pseudotime"},
+    "reference": "resources/demo/reference.csv",
+    "demo": {"n_cells": 500, "n_tfs": 12, "n_targets": 80},
+    "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"]]},
+    "mapping": {"method": "ot", "n_pairs": 500},
+    "seed": 4,
+}
+
+
+def snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory):
+    runs = []
+    for name in ("first", "second"):
+        workdir = tmp_path_factory.mktemp(name)
+        result = snakemake(workdir, DEMO_CONFIG)
+        assert result.returncode == 0, result.stderr[-5000:]
+        runs.append(workdir)
+    return runs
+
+
+def test_outputs_meet_the_contract(demo_runs):
+    results = demo_runs[0] / "results"
+    table = pd.read_csv(results / "transitions.tsv", sep="\t")
+    assert list(table.columns) == ["transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells",
+                                   "mapping", "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges",
+                                   "auprc_ratio", "auroc", "sign_accuracy"]
+    assert list(table.transition) == ["c00_stem_cell__c01_progenitor", "c01_progenitor__c02_fate_A"]
+    assert list(table.source_cluster) == ["stem cell", "progenitor"]
+    assert (table.mapping == "ot").all() and (table.n_pairs == 500).all()
+    assert table[["r2_train", "r2_test", "r2_test_null", "auprc_ratio", "auroc", "sign_accuracy"]].notna().all().all()
+
+    edges = pd.read_parquet(results / "edges.parquet")
+    assert list(edges.columns) == ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
+    prior = pd.read_csv(demo_runs[0] / "resources/demo/prior.csv", index_col=0)
+    assert len(edges) == 2 * int(prior.to_numpy().sum())  # every prior edge of every transition
+
+    array, transitions, tfs, targets = read_tensor(results / "grn_tensor.h5ad")
+    assert transitions == list(table.transition)
+    assert array.shape == (2, len(tfs), len(targets))
+    first = edges[edges.source_cluster == "stem cell"]
+    dense = array[0, [tfs.index(t) for t in first.tf], [targets.index(g) for g in first.target_gene]]
+    np.testing.assert_allclose(dense, first.weight, rtol=1e-6)  # float32 tensor
+    assert (np.count_nonzero(array[0]) <= len(first))  # zeros outside the prior
+
+    page = (results / "report.html").read_text()
+    for needle in ("stem cell → progenitor", "held-out R2 heatmaps", "Recovery of the reference network", "data:image/png;base64"):
+        assert needle in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_reruns_are_byte_identical(demo_runs):
+    first, second = (run / "results" for run in demo_runs)
+    for name in ("edges.parquet", "transitions.tsv"):
+        assert digest(first / name) == digest(second / name), name
+
+
+def test_nothing_to_do_on_rerun(demo_runs):
+    result = snakemake(demo_runs[0], DEMO_CONFIG, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_real_labels_edge_list_prior_and_pseudotime_mode(tmp_path):
+    sim = simulate(n_cells=500, n_tfs=12, n_targets=80, seed=5)
+    sim.adata.obs["cell_type"] = sim.adata.obs["cell_type"].cat.rename_categories(
+        {"stem cell": "Stamm/zelle", "progenitor": "progéniteur β"})
+    data = write_inputs(sim, tmp_path / "in", prior_format="edges")
+    config = {"data": data, "transitions": {"mode": "pseudotime"}, "mapping": {"n_pairs": 400}}
+    result = snakemake(tmp_path / "run", config)
+    assert result.returncode == 0, result.stderr[-5000:]
+    table = pd.read_csv(tmp_path / "run/results/transitions.tsv", sep="\t")
+    assert list(table.source_cluster)[:2] == ["Stamm/zelle", "progéniteur β"]
+    assert table.transition[0] == "c00_Stamm_zelle__c01_progeniteur"
+    assert "auprc_ratio" not in table.columns  # no reference given
+    log = (tmp_path / "run/logs/prepare.log").read_text()
+    assert "prior (edge list): kept" in log
+
+
+def test_bad_input_stops_at_the_checkpoint_with_a_clear_message(tmp_path):
+    sim = simulate(n_cells=200, n_tfs=6, n_targets=20, seed=1)
+    data = {**write_inputs(sim, tmp_path / "in"), "cluster_key": "clusters"}
+    result = snakemake(tmp_path / "run", {"data": data})
+    assert result.returncode != 0
+    assert "data.cluster_key: obs column 'clusters' is not in the AnnData (available obs columns: cell_type" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run/results/prepared/transitions.tsv").exists()
+
+
+def test_config_typo_fails_at_parse_time(tmp_path):
+    result = snakemake(tmp_path / "run", {**DEMO_CONFIG, "fit": {"alpah": 1}}, "-n")
+    assert result.returncode != 0
+    assert "unknown config key(s) 'alpah' under 'fit'" in result.stdout + result.stderr
