@@ -84,3 +84,27 @@ def test_duplicate_genes_are_refused(tmp_path, small_simulation, schema):
     data = write_inputs(sim, tmp_path / "in")
     with pytest.raises(InputError, match=r"occur more than once.*var_names_make_unique"):
         prepare(config_for(data, schema), tmp_path / "out")
+
+
+def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulation, schema):
+    import scipy.sparse as sp
+
+    from transgrn.grn import TransitionData, build_mask, fit_transition, load_cluster, map_transition
+
+    results = {}
+    for kind in ("dense", "sparse"):
+        adata = small_simulation.adata.copy()
+        if kind == "sparse":
+            adata.X = sp.csr_matrix(adata.X)
+        sim = type(small_simulation)(adata=adata, prior=small_simulation.prior, reference=small_simulation.reference)
+        out = tmp_path / kind
+        prepare(config_for(write_inputs(sim, out / "in"), schema), out / "prepared")
+        source, genes = load_cluster(out / "prepared/clusters/c00_stem_cell.h5ad")
+        target, _ = load_cluster(out / "prepared/clusters/c01_progenitor.h5ad")
+        assert sp.issparse(source.matrix) == (kind == "sparse")
+        mask = build_mask(pd.read_parquet(out / "prepared/prior_edges.parquet"), source, target, genes)
+        mcfg = {"method": "ot", "n_pairs": 300, "test_fraction": 0.2}
+        mappings = {role: map_transition(source, target, role, "t", mcfg, 0) for role in ("main", "null")}
+        fit = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+        results[kind] = fit_transition(TransitionData(source, target, genes, mask), mappings, fit)[0]
+    pd.testing.assert_frame_equal(results["dense"], results["sparse"], atol=1e-8)

@@ -150,5 +150,5 @@ def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet) -> tu
     averaging = sp.csr_matrix((weights / totals[pair_row], (pair_row, tgt_pos)), shape=(len(pairs), len(target)))
     first_row = np.unique(pair_row, return_index=True)[1]
     x = _dense(source.matrix[src_pos[first_row]])
-    y = np.asarray(averaging @ target.matrix)
+    y = averaging @ target.matrix
     return x.astype(np.float64), _dense(y).astype(np.float64)

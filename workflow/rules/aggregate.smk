@@ -15,6 +15,8 @@ rule aggregate:
         mapping=config["mapping"]["method"],
         with_reference=bool(config["reference"]),
         config=config,
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "aggregate.log",
     script:
@@ -33,6 +35,8 @@ rule report:
         report=RESULTS / "report.html",
     params:
         config=config,
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "report.log",
     script:

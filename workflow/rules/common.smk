@@ -7,7 +7,7 @@ SRC = Path(workflow.basedir) / "src"
 # Rule scripts import transgrn from this checkout even where it is not pip-installed
 # (e.g. --sdm conda environments); jobs inherit the variable.
 sys.path.insert(0, str(SRC))
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402

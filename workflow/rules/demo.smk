@@ -8,6 +8,8 @@ rule simulate_demo:
         reference="resources/demo/reference.csv",
     params:
         demo=config["demo"],
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "simulate_demo.log",
     script:

@@ -22,6 +22,8 @@ checkpoint prepare:
         config={k: config[k] for k in ("data", "reference", "transitions")},
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "prepare.log",
     script:

@@ -8,6 +8,8 @@ rule transition_mask:
         target=cluster_slice("target"),
     output:
         mask=TRANSITION_DIR / "mask.parquet",
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "transitions/{transition}/mask.log",
     script:
@@ -23,6 +25,8 @@ rule map_cells:
     params:
         mapping=config["mapping"],
         seed=config["seed"],
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "transitions/{transition}/mapping_{role}.log",
     script:
@@ -42,6 +46,8 @@ rule fit_grn:
     params:
         fit=config["fit"],
     threads: 1
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "transitions/{transition}/fit.log",
     script:
@@ -62,6 +68,8 @@ rule evaluate_grn:
         metrics=TRANSITION_DIR / "metrics.json",
         gene_r2=TRANSITION_DIR / "gene_r2.parquet",
         predictions=TRANSITION_DIR / "predictions.parquet",
+    conda:
+        "../../envs/transgrn.yaml"
     log:
         LOGS / "transitions/{transition}/evaluate.log",
     script:

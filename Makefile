@@ -1,0 +1,29 @@
+# Two entry points (see README): `make demo` runs the workflow on the embedded demo,
+# `make test` runs the test suite. Both create .venv and install what they need first.
+VENV ?= .venv
+PYTHON ?= python3
+# The CPU build of torch; install it before the package so that pip does not pull a CUDA build.
+TORCH ?= torch==2.13.0
+CORES ?= 2
+BIN = $(VENV)/bin
+
+.PHONY: demo test lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results logs resources/demo .snakemake
