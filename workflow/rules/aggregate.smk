@@ -1,4 +1,4 @@
-# Gather all transitions into the result tables, the GRN tensor and the report.
+# Gather all transitions into the result tables and the GRN tensor.
 
 
 rule aggregate:
@@ -22,22 +22,3 @@ rule aggregate:
     script:
         "../../scripts/aggregate.py"
 
-
-rule report:
-    input:
-        table=RESULTS / "transitions.tsv",
-        edges=RESULTS / "edges.parquet",
-        summary=PREPARED / "summary.json",
-        skipped=PREPARED / "skipped.tsv",
-        gene_r2=per_transition("gene_r2.parquet"),
-        predictions=per_transition("predictions.parquet"),
-    output:
-        report=RESULTS / "report.html",
-    params:
-        config=config,
-    conda:
-        "../../envs/transgrn.yaml"
-    log:
-        LOGS / "report.log",
-    script:
-        "../../scripts/report.py"
