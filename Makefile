@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 CORES ?= 2
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-slurm lint clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# the SLURM end-to-end test alone (root; installs SLURM with apt-get if needed; README "Running on SLURM")
+test-slurm: $(BIN)/.installed
+	.ci/slurm.sh install
+	TRANSGRN_TEST_SLURM=1 $(BIN)/python -m pytest tests/test_slurm.py
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

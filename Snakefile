@@ -12,6 +12,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/transition.smk"
+include: "workflow/rules/validation.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 

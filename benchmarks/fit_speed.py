@@ -12,9 +12,10 @@ Every method runs in its own subprocess that loads the data from ``.npy`` files.
 
 * seconds per transition: median over repeats of the whole ``fit`` (tensor conversion included);
   methods too slow to run in full are timed on a part and extrapolated linearly (marked ``~``);
-* peak memory: the rise of the subprocess's peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``)
-  from just before the first fit (data loaded, torch and sklearn imported) to after the last one,
-  i.e. the working memory of the fit beyond the input arrays (numpy and torch CPU alike);
+* peak memory: the subprocess's peak RSS during the fits minus its RSS just before them (data
+  loaded, torch and sklearn imported, one warm-up fit done): the fit's working memory beyond the
+  input arrays, numpy and torch CPU alike. The peak mark is reset first (Linux
+  ``/proc/self/clear_refs``, then ``VmHWM``); elsewhere the ``ru_maxrss`` rise is used;
 * training MSE over all pairs and targets (mean of squared residuals).
 
 Torch runs on 2 threads. The CellOracle-style bagging ridge (sklearn, one target at a time) runs on
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -86,33 +88,42 @@ def _bagging_fit(x: np.ndarray, y: np.ndarray, mask: np.ndarray, targets: np.nda
     return sse / (len(targets) * len(y))
 
 
-def _mse(x: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> float:
-    return float(np.mean((y - x @ coef - intercept) ** 2))
+def _mse(x: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: np.ndarray, chunk: int = 2000) -> float:
+    """Training MSE, computed by blocks of targets so that it needs little memory."""
+    sse = sum(float(((y[:, s:s + chunk] - x @ coef[:, s:s + chunk] - intercept[s:s + chunk]) ** 2).sum())
+              for s in range(0, y.shape[1], chunk))
+    return sse / y.size
 
 
 def _run_method(method: str, x: np.ndarray, y: np.ndarray, mask: np.ndarray, args) -> tuple[float, dict]:
-    """Fit once; returns (seconds for a full transition, extras with 'mse' and notes)."""
+    """Fit once; returns (seconds for a full transition, extras).
+
+    Extras hold either ``coef``/``intercept`` (the MSE is computed later, outside the memory
+    measurement) or ``mse`` directly (bagging), plus notes.
+    """
     from transgrn.confidence import bootstrap_fit
     from transgrn.solvers import MaskedAdam, MaskedElasticNet, MaskedLasso, MaskedRidge
 
     start = time.perf_counter()
-    if method == "ridge":
-        model = MaskedRidge(alpha=RIDGE_ALPHA, device="cpu").fit(x, y, mask)
-    elif method == "lasso":
-        model = MaskedLasso(alpha=LASSO_ALPHA, device="cpu").fit(x, y, mask)
-    elif method == "elasticnet":
-        model = MaskedElasticNet(alpha=ENET_ALPHA, l1_ratio=0.5, device="cpu").fit(x, y, mask)
-    elif method == "bootstrap_ridge":
+    if method in ("ridge", "lasso", "elasticnet"):
+        model = {"ridge": lambda: MaskedRidge(alpha=RIDGE_ALPHA, device="cpu"),
+                 "lasso": lambda: MaskedLasso(alpha=LASSO_ALPHA, device="cpu"),
+                 "elasticnet": lambda: MaskedElasticNet(alpha=ENET_ALPHA, l1_ratio=0.5, device="cpu")}[method]()
+        model.fit(x, y, mask)
+        seconds = time.perf_counter() - start
+        note = f"{model.n_iter_} iterations, converged={model.converged_}" if hasattr(model, "n_iter_") else ""
+        return seconds, {"coef": model.coef_, "intercept": model.intercept_, "note": note}
+    if method == "bootstrap_ridge":
         res = bootstrap_fit(lambda: MaskedRidge(alpha=RIDGE_ALPHA, device="cpu"), x, y, mask, n_boot=N_BOOT, seed=0)
         seconds = time.perf_counter() - start
-        coef = np.nan_to_num(res["weight_mean"])
-        return seconds, {"mse": _mse(x, y, coef, res["intercept_mean"]), "note": "loss of the mean weights"}
-    elif method == "adam":
+        return seconds, {"coef": np.nan_to_num(res["weight_mean"]), "intercept": res["intercept_mean"],
+                         "note": "loss of the mean weights"}
+    if method == "adam":
         model = MaskedAdam(alpha=0.0, lr=1e-2, epochs=args.epochs, seed=0, device="cpu", dtype="float32").fit(x, y, mask)
-        seconds = (time.perf_counter() - start) * 1000 / args.epochs
+        seconds = (time.perf_counter() - start) * 1000 / args.epochs  # time for the notebook's 1000 epochs
         note = "" if args.epochs == 1000 else f"~ {args.epochs} epochs timed x {1000 / args.epochs:g}; loss after {args.epochs}"
-        return seconds, {"mse": _mse(x, y, model.coef_, model.intercept_), "note": note, "partial": args.epochs != 1000}
-    elif method == "bagging_ridge":
+        return seconds, {"coef": model.coef_, "intercept": model.intercept_, "note": note, "partial": args.epochs != 1000}
+    if method == "bagging_ridge":
         n_targets = mask.shape[1]
         targets = np.arange(n_targets) if args.targets >= n_targets else \
             np.sort(np.random.default_rng(0).choice(n_targets, args.targets, replace=False))
@@ -120,13 +131,35 @@ def _run_method(method: str, x: np.ndarray, y: np.ndarray, mask: np.ndarray, arg
         seconds = (time.perf_counter() - start) * n_targets / len(targets) / 2
         note = "1 core / 2" + ("" if len(targets) == n_targets else f"; ~ {len(targets)} targets timed x {n_targets / len(targets):.1f}")
         return seconds, {"mse": mse, "note": note, "partial": len(targets) < n_targets}
-    else:
-        raise ValueError(method)
-    seconds = time.perf_counter() - start
-    extra = {"mse": _mse(x, y, model.coef_, model.intercept_), "note": ""}
-    if hasattr(model, "n_iter_"):
-        extra["note"] = f"{model.n_iter_} iterations, converged={model.converged_}"
-    return seconds, extra
+    raise ValueError(method)
+
+
+def _vm_mib(field: str) -> float:
+    """A ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in MiB."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def _reset_peak_rss() -> float:
+    """Reset the peak-RSS mark to the current RSS (Linux ``clear_refs``); returns the baseline in MiB.
+
+    Without a reset, ``ru_maxrss`` keeps earlier transients (loading, warm-up) and hides the fit's
+    own peak. Falls back to the ``ru_maxrss`` so far where ``/proc`` is not available.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return _vm_mib("VmRSS")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss() -> float:
+    try:
+        return _vm_mib("VmHWM")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(args) -> None:
@@ -135,14 +168,21 @@ def worker(args) -> None:
 
     torch.set_num_threads(2)
     data = {k: np.load(Path(args.data) / f"{k}.npy") for k in ("x", "y", "mask")}
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # untimed warm-up on a slice: first calls pay torch's lazy initialization once per process
+    warm = argparse.Namespace(**{**vars(args), "epochs": 2, "targets": 5})
+    _run_method(args.worker, data["x"], data["y"][:, :100], data["mask"][:, :100], warm)
+    baseline = _reset_peak_rss()
     times, extra = [], {}
     for _ in range(args.repeats):
+        extra = {}  # drop the previous fit's outputs before the next one
         seconds, extra = _run_method(args.worker, data["x"], data["y"], data["mask"], args)
         times.append(seconds)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss()
+    load = os.getloadavg()[0]
+    if "mse" not in extra:
+        extra["mse"] = _mse(data["x"], data["y"], extra.pop("coef"), extra.pop("intercept"))
     print(json.dumps({"seconds": statistics.median(times), "repeats": args.repeats,
-                      "peak_mib": (peak - baseline) / 1024, **extra}))
+                      "peak_mib": peak - baseline, "load": load, **extra}))
 
 
 # ---------------------------------------------------------------- driver
@@ -188,11 +228,11 @@ def run_size(size: str, quick: bool, workdir: Path) -> list[str]:
 def _table(results: dict[str, dict]) -> list[str]:
     adam, bag = results["adam"]["seconds"], results["bagging_ridge"]["seconds"]
     rows = [f"{'method':<16}{'s/transition':>14}{'repeats':>9}{'peak MiB':>10}{'train MSE':>12}"
-            f"{'vs Adam':>10}{'vs bagging':>12}  notes"]
+            f"{'vs Adam':>10}{'vs bagging':>12}{'load':>6}  notes"]
     for method, r in results.items():
         mark = "~" if r.get("partial") else " "
         rows.append(f"{method:<16}{mark}{r['seconds']:>13.3f}{r['repeats']:>9}{r['peak_mib']:>10.0f}{r['mse']:>12.4f}"
-                    f"{adam / r['seconds']:>9.1f}x{bag / r['seconds']:>11.1f}x  {r['note']}")
+                    f"{adam / r['seconds']:>9.1f}x{bag / r['seconds']:>11.1f}x{r['load']:>6.1f}  {r['note']}")
     return rows
 
 
@@ -229,8 +269,10 @@ def main() -> None:
     print(f"fit_speed: torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
           f"quick={args.quick}; ridge alpha={RIDGE_ALPHA}, lasso alpha={LASSO_ALPHA}, "
           f"elastic net alpha={ENET_ALPHA} l1_ratio=0.5, bootstrap N={N_BOOT}; float64 except Adam (float32)")
-    print("peak MiB = rise of the method subprocess's max RSS during its fits (numpy + torch CPU), "
-          "above data + imports; '~' = timed on a part and extrapolated linearly")
+    print(f"load average before start: {os.getloadavg()[0]:.2f} (the 2 cores may be shared; timings are medians)")
+    print("peak MiB = peak RSS of the method's subprocess during its fits minus its RSS before them "
+          "(numpy + torch CPU; VmHWM after a clear_refs reset); '~' = timed on a part and extrapolated linearly; load = 1-min load average "
+          "when the method finished (includes the benchmark's own 1-2)")
     for size in (["notebook", "human"] if args.size == "both" else [args.size]):
         with tempfile.TemporaryDirectory() as tmp:
             run_size(size, args.quick, Path(tmp))

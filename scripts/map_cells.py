@@ -1,15 +1,13 @@
 """Rule map_cells: pair source with target cells (configured method, or the random null)."""
-from transgrn.grn import load_cluster, map_transition
-from transgrn.io import atomic_path
+from transgrn.grn import load_transition, map_transition
+from transgrn.io import job_provenance, write_parquet
 from transgrn.script import run
 
 
 def main(smk):
-    source, _ = load_cluster(smk.input.source)
-    target, _ = load_cluster(smk.input.target)
+    source, target, _ = load_transition(smk.input.source, smk.input.target, smk.params.smooth)
     mapping = map_transition(source, target, smk.wildcards.role, smk.wildcards.transition, smk.params.mapping, smk.params.seed)
-    with atomic_path(smk.output.mapping) as tmp:
-        mapping.to_parquet(tmp, index=False)
+    write_parquet(mapping, smk.output.mapping, job_provenance(smk))
 
 
 run(main, snakemake)  # noqa: F821

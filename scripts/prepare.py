@@ -6,7 +6,7 @@ from transgrn.script import run
 
 
 def main(smk):
-    prepare(smk.params.config, Path(smk.output.transitions).parent)
+    prepare(smk.params.config, Path(smk.output.transitions).parent, seed=smk.config.get("seed"))
 
 
 run(main, snakemake)  # noqa: F821

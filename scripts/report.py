@@ -1,21 +1,39 @@
-"""Rule report: the self-contained HTML summary report."""
+"""Rule report: the self-contained HTML summary report and its overview/validation figures."""
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from transgrn.report import write_report
+from transgrn.report import TRANSITION_FIGURES, TransitionResult, stage_times, write_report
 from transgrn.script import run
 
 
+def by_transition(paths):
+    """Per-transition files keyed by their transition id (the parent directory's name)."""
+    return {Path(p).parent.name: p for p in paths}
+
+
 def main(smk):
-    table = pd.read_csv(smk.input.table, sep="\t", dtype={"source_cluster": str, "target_cluster": str}, keep_default_na=False, na_values=["NA"])
-    predictions = {Path(p).parent.name: pd.read_parquet(p) for p in smk.input.predictions}
+    table = pd.read_csv(smk.input.table, sep="\t", dtype={"source_cluster": str, "target_cluster": str},
+                        keep_default_na=False, na_values=["NA"])
+    coefficients, gene_r2, mapping = (by_transition(smk.input[k]) for k in ("coefficients", "gene_r2", "mapping"))
+    figures = by_transition(smk.input.figures)
+    transitions = {
+        t: TransitionResult(
+            coefficients=pd.read_parquet(coefficients[t]), gene_r2=pd.read_parquet(gene_r2[t]),
+            mapping=pd.read_parquet(mapping[t]),
+            figures={name: Path(figures[t]).parent / f"{name}.png" for name in TRANSITION_FIGURES},
+        )
+        for t in table["transition"]
+    }
+    report_config = smk.params.config["report"]
     write_report(
-        smk.output.report, table=table, edges=pd.read_parquet(smk.input.edges),
-        summary=json.loads(Path(smk.input.summary).read_text()),
+        smk.output.report, table=table, summary=json.loads(Path(smk.input.summary).read_text()),
         skipped=pd.read_csv(smk.input.skipped, sep="\t", keep_default_na=False), config=smk.params.config,
-        predictions=predictions, top=smk.params.config["report"]["top_edges"],
+        transitions=transitions, reference=pd.read_parquet(smk.input.reference),
+        times=stage_times({path: smk.params.stages[path] for path in smk.input.benchmarks}),
+        figure_dir=Path(smk.output.cluster_graph).parent, top=report_config["top_edges"],
+        detail=report_config["detail_transitions"],
     )
 
 

@@ -103,3 +103,11 @@ def test_benjamini_hochberg_hand_values_and_scipy():
     np.testing.assert_allclose(_bh(p), stats.false_discovery_control(p))
     np.testing.assert_allclose(benjamini_hochberg(p.reshape(20, 11)).ravel(), _bh(p))
     assert np.isnan(benjamini_hochberg(np.full(3, np.nan))).all()
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device")
+def test_batched_bootstrap_on_cuda_matches_cpu():
+    x, y, mask = _noise(n=80, t=15)
+    gpu = bootstrap_fit(lambda: MaskedRidge(alpha=1.0, device="cuda"), x, y, mask, n_boot=5, seed=0)
+    cpu = bootstrap_fit(lambda: MaskedRidge(alpha=1.0, device="cpu"), x, y, mask, n_boot=5, seed=0)
+    np.testing.assert_allclose(gpu["weights"], cpu["weights"], atol=1e-8)

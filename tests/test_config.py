@@ -8,7 +8,7 @@ MINIMAL = {"data": {"adata": "a.h5ad", "prior": "p.csv", "cluster_key": "cell_ty
 
 def test_defaults_are_filled(schema):
     config = validate_config(MINIMAL, schema)
-    assert config["mapping"]["method"] == "ot"
+    assert config["mapping"]["method"] == "joint"
     assert config["fit"]["alpha"] == 1.0
     assert config["transitions"]["mode"] == "all"
     assert config["data"]["layer"] is None
@@ -25,9 +25,14 @@ def test_unknown_top_level_key_is_named(schema):
         validate_config({**MINIMAL, "mappin": {}}, schema)
 
 
-def test_wrong_type_names_the_key(schema):
-    with pytest.raises(ConfigError, match=r"config key 'fit.alpha': 'big' is not of type 'number'"):
+def test_value_outside_alternatives_lists_them(schema):
+    with pytest.raises(ConfigError, match=r"config key 'fit.alpha': 'big' is none of the allowed values \(a number >= 0, 'auto'\)"):
         validate_config({**MINIMAL, "fit": {"alpha": "big"}}, schema)
+
+
+def test_wrong_type_names_the_key(schema):
+    with pytest.raises(ConfigError, match=r"config key 'mapping.n_pairs': 'many' is not of type 'integer'"):
+        validate_config({**MINIMAL, "mapping": {"n_pairs": "many"}}, schema)
 
 
 def test_missing_required_key(schema):

@@ -23,7 +23,7 @@ def run_transition(sim, source_label, target_label, method, seed=0):
     tid = f"{source_label}->{target_label}"
     mappings = {role: map_transition(source, target, role, tid, mcfg, seed) for role in ("main", "null")}
     data = TransitionData(source, target, sim.adata.var_names, mask)
-    coefficients, intercepts = fit_transition(data, mappings, FIT)
+    coefficients, intercepts, _ = fit_transition(data, mappings, FIT)
     return evaluate_transition(data, mappings, coefficients, intercepts, sim.reference)[0]
 
 
@@ -58,3 +58,58 @@ def test_recovery_metrics_match_hand_computed_values():
     assert metrics["auprc_ratio"] == pytest.approx(2.0)
     assert metrics["auroc"] == pytest.approx(1.0)
     assert metrics["sign_accuracy"] == pytest.approx(0.5)  # A-x right, B-x wrong
+
+
+def test_early_precision_ratios_match_hand_computed_values():
+    edges = pd.DataFrame({"tf": ["A", "A", "B", "B", "C", "C"], "target_gene": ["x", "y", "x", "y", "x", "y"],
+                          "weight": [0.9, -0.1, -0.5, 0.3, 0.2, -0.7]})
+    reference = pd.DataFrame({"tf": ["A", "B", "C"], "target_gene": ["x", "x", "y"], "sign": [1, -1, 1]})
+    metrics = recovery_metrics(edges, reference)
+    # |w| ranks A-x, C-y, B-x first: the top 3 (= true edges) are all true; random precision 3/6
+    assert metrics["epr"] == pytest.approx(1.0 / 0.5)
+    # activations A-x, C-y (k=2) by weight: A-x (true), B-y (false) -> 0.5 / (2/6)
+    assert metrics["epr_activation"] == pytest.approx(0.5 / (2 / 6))
+    # repression B-x (k=1) by -weight: C-y comes first and is an activation -> 0
+    assert metrics["epr_repression"] == pytest.approx(0.0)
+    assert metrics["sign_accuracy"] == pytest.approx(2 / 3)  # C-y has the wrong sign
+
+
+def test_early_precision_counts_ties_at_the_cutoff():
+    from transgrn.evaluate import early_precision_ratio
+
+    # k = 2 true edges; the 2nd score ties with a false edge: both are in the top set -> (2/3) / (2/4)
+    assert early_precision_ratio(np.array([1.0, 0.5, 0.5, 0.1]), np.array([1, 1, 0, 0], bool)) == pytest.approx(4 / 3)
+    assert np.isnan(early_precision_ratio(np.array([1.0, 0.5]), np.array([0, 0], bool)))
+
+
+def test_joint_design_uses_each_cell_of_both_clusters_for_itself(small_simulation):
+    sim = small_simulation
+    source, target = cells(sim.adata, "stem cell"), cells(sim.adata, "progenitor")
+    mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
+    mcfg = {"method": "joint", "n_pairs": 100, "test_fraction": 0.2}
+    mapping = map_transition(source, target, "main", "t", mcfg, 0)
+    data = TransitionData(source, target, sim.adata.var_names, mask)
+    x, y = data.design(mapping, "train")
+    train_cells = mapping.loc[mapping["split"] == "train", "source_cell"].to_numpy()
+    expression = pd.DataFrame(np.asarray(sim.adata.X), index=sim.adata.obs_names, columns=sim.adata.var_names)
+    np.testing.assert_allclose(x, expression.loc[train_cells, data.tfs].to_numpy())
+    np.testing.assert_allclose(y, expression.loc[train_cells, data.targets].to_numpy())
+    assert len(x) + (mapping["split"] == "test").sum() == len(source) + len(target)
+    null = map_transition(source, target, "null", "t", mcfg, 0)  # the null still pairs A with B at random
+    assert null["source_cell"].isin(source.names).all() and null["target_cell"].isin(target.names).all()
+
+
+def test_joint_beats_random_on_the_demo(demo):
+    joint = run_transition(demo, "stem cell", "progenitor", "joint")
+    assert joint["auprc_ratio"] > 2.0 and joint["sign_accuracy"] > 0.9 and joint["r2_test"] > joint["r2_test_null"]
+
+
+def test_smoothing_averages_each_cell_with_its_neighbours():
+    from transgrn.smoothing import knn_smooth, smooth_clusters
+
+    matrix = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0], [10.1, 10.0]])
+    np.testing.assert_allclose(knn_smooth(matrix, k=2, n_pcs=1), [[0.05, 0], [0.05, 0], [10.05, 10], [10.05, 10]])
+    a = CellSet(np.array(["a0", "a1"]), matrix[:2])
+    b = CellSet(np.array(["b0", "b1"]), matrix[2:])
+    same = smooth_clusters(a, b, k=0)
+    assert same[0] is a and same[1] is b

@@ -59,3 +59,102 @@ def test_paired_design_averages_weighted_targets():
     x, y = paired_design(mapping, source, target)
     assert np.array_equal(x, [[3.0, 4.0], [1.0, 2.0]])
     assert np.allclose(y, [[40.0], [17.5]])
+
+
+# ------------------------------------------------------------------ couplings and new mappings
+
+from transgrn.mapping import (  # noqa: E402
+    barycentric_pairs,
+    knn_coupling,
+    pool,
+    pseudotime_coupling,
+    random_coupling,
+)
+from transgrn.solvers import MaskedRidge  # noqa: E402
+
+
+@pytest.mark.filterwarnings("ignore:Stabilized Unbalanced Sinkhorn did not converge")
+def test_couplings_have_the_right_marginals():
+    rng = np.random.default_rng(2)
+    zs, zt = rng.normal(size=(30, 4)), rng.normal(size=(45, 4)) + 1.0
+    both_uniform = {
+        "random": random_coupling(30, 45),
+        "emd": ot_coupling(zs, zt),
+        "sinkhorn": ot_coupling(zs, zt, exact_max_cells=10, entropic_reg=0.05),
+        # a large marginal weight makes unbalanced OT (nearly) balanced
+        "unbalanced": ot_coupling(zs, zt, exact_max_cells=10, entropic_reg=0.05, unbalanced_reg=1e4),
+    }
+    for name, coupling in both_uniform.items():
+        assert np.allclose(coupling.sum(1), 1 / 30, atol=1e-5), name
+        assert np.allclose(coupling.sum(0), 1 / 45, atol=1e-5), name
+    # knn and pseudotime spread each source cell's mass 1/n_source; the target side is free
+    knn = knn_coupling(zs, zt, k=5)
+    assert np.allclose(np.asarray(knn.sum(1)).ravel(), 1 / 30) and (np.diff(knn.indptr) == 5).all()
+    times = pseudotime_coupling(rng.uniform(0, 1, 30), rng.uniform(1, 2, 45))
+    assert np.allclose(times.sum(1), 1 / 30) and (times >= 0).all()
+    # an unbalanced coupling with a weak marginal term may drop mass (cells with no counterpart)
+    loose = ot_coupling(zs, zt, exact_max_cells=10, entropic_reg=0.05, unbalanced_reg=0.01)
+    assert loose.sum() < 0.99
+
+
+def test_barycentric_pairs_keep_each_rows_mass_and_break_ties_at_random():
+    coupling = random_coupling(20, 200)
+    pair, src, tgt, weight = barycentric_pairs(coupling, max_targets=10, rng=np.random.default_rng(0))
+    assert np.array_equal(np.unique(pair), np.arange(20)) and np.array_equal(src, np.repeat(np.arange(20), 10))
+    assert np.allclose(weight, 1 / (20 * 200))
+    # rows of a flat coupling do not all pick the same (first) target cells
+    assert len(np.unique(tgt)) > 100
+    emd = ot_coupling(np.arange(6.0)[:, None], np.arange(6.0)[:, None] + 0.1)
+    pair, src, tgt, weight = barycentric_pairs(emd, max_targets=3, rng=np.random.default_rng(0))
+    assert np.array_equal(src, tgt) and np.allclose(weight, 1 / 6)  # a permutation: one partner each
+
+
+def test_knn_and_pseudotime_mappings_pair_the_right_cells():
+    source, target, truth = shifted_clusters(shift=0.01)  # knn, unlike OT, does not undo a shift
+    mapping = map_cells("knn", source, target, n_pairs=300, rng=np.random.default_rng(0), n_pcs=6, knn_k=1)
+    assert (mapping["target_cell"].to_numpy() == truth[mapping["source_cell"]].to_numpy()).mean() > 0.95
+    assert mapping["cost"].mean() < 0.05  # near-identical partners cost almost nothing ...
+    null = map_cells("random", source, target, n_pairs=300, rng=np.random.default_rng(0), n_pcs=6)
+    assert null["cost"].mean() == pytest.approx(1.0, abs=0.2)  # ... a random pair about 1
+
+    times_s, times_t = np.linspace(0, 1, 40), np.linspace(0, 2, 80)
+    early = CellSet(np.array([f"s{i}" for i in range(40)]), np.zeros((40, 3)), times_s)
+    late = CellSet(np.array([f"t{i}" for i in range(80)]), np.ones((80, 3)), times_t)
+    mapping = map_cells("pseudotime", early, late, 2000, np.random.default_rng(0), pseudotime_lag=0.1,
+                        pseudotime_bandwidth=0.02)
+    gap = pd.Series(times_t, late.names)[mapping["target_cell"]].to_numpy() - pd.Series(times_s, early.names)[mapping["source_cell"]].to_numpy()
+    assert gap.mean() == pytest.approx(0.1 * 2.0, abs=0.03)  # lag is a fraction of the range (2)
+
+
+def test_joint_pairs_every_cell_with_itself_and_hybrid_adds_mapped_pairs():
+    source, target, _ = shifted_clusters(n=30)
+    joint = map_cells("joint", source, target, n_pairs=10, rng=np.random.default_rng(0))
+    assert (joint["source_cell"] == joint["target_cell"]).all() and len(joint) == 60
+    assert set(joint["source_cell"]) == set(source.names) | set(target.names)
+    x, y = paired_design(joint, pool(source, target), pool(source, target))
+    assert np.allclose(x, y)  # same cell on both sides
+    hybrid = map_cells("hybrid", source, target, n_pairs=10, rng=np.random.default_rng(0), n_pcs=6)
+    same = hybrid["source_cell"] == hybrid["target_cell"]
+    assert same.sum() == 60 and hybrid.loc[~same, "source_cell"].isin(source.names).all()
+    # a held-out source cell takes its same-cell and its mapped pair out of training together
+    assert (hybrid.groupby("source_cell")["split"].nunique() == 1).all()
+
+
+@pytest.mark.parametrize("method", ["ot", "knn"])
+def test_barycentric_recovers_the_planted_weights_of_noiseless_linear_dynamics(method):
+    """Target cells are source cells moved by y = x W + b (each source cell has two images, in
+    shuffled order); regressing source TFs on the barycentre of their target cells gives W."""
+    rng = np.random.default_rng(0)
+    n, p, q = 80, 4, 6
+    w = rng.normal(size=(p, q)) * (rng.random((p, q)) < 0.6)
+    x = rng.normal(size=(n, p))
+    images = np.repeat(np.arange(n), 2)[rng.permutation(2 * n)]
+    genes = lambda tf: np.hstack([tf, tf @ w + 0.5])  # noqa: E731 (TFs persist; targets follow them)
+    source = CellSet(np.array([f"a{i}" for i in range(n)]), genes(x))
+    target = CellSet(np.array([f"b{i}" for i in range(2 * n)]), genes(x[images]))
+    mapping = map_cells(method, source, target, n_pairs=0, rng=np.random.default_rng(1), test_fraction=0.2,
+                        barycentric=True, n_pcs=p, knn_k=2)
+    design_x, design_y = paired_design(mapping, CellSet(source.names, source.matrix[:, :p]),
+                                       CellSet(target.names, target.matrix[:, p:]))
+    fit = MaskedRidge(alpha=1e-8, device="cpu").fit(design_x, design_y, w != 0)
+    np.testing.assert_allclose(fit.coef_, w, atol=1e-6)

@@ -241,3 +241,21 @@ def test_groups_keep_rows_together():
     assert sorted(np.concatenate(folds)) == list(range(len(groups)))
     for f in folds:
         assert not set(groups[f]) & set(groups[np.setdiff1d(np.arange(len(groups)), f)])
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda_available(), reason="no CUDA device")
+@pytest.mark.parametrize("name,params", [("ridge", {"alpha": 1.0}), ("ridge", {"alpha": "auto"}),
+                                         ("lasso", {"alpha": 0.05}), ("elasticnet", {"alpha": 0.05}),
+                                         ("adam", {"alpha": 1.0, "epochs": 50})])
+def test_cuda_matches_cpu(name, params):
+    x, y, mask = _data()
+    gpu = make_solver(name, device="cuda", **params).fit(x, y, mask)
+    cpu = make_solver(name, device="cpu", **params).fit(x, y, mask)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, atol=1e-6)
+    assert np.all(gpu.coef_[~mask] == 0.0)

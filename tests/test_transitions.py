@@ -41,3 +41,55 @@ def test_explicit_mode_keeps_order_and_checks_names():
 def test_explicit_mode_accepts_integer_labels():
     table, _ = enumerate_transitions({"0": 20, "1": 20}, "explicit", 10, explicit=[[0, 1]])
     assert list(table.transition) == ["c00_0__c01_1"]
+
+
+def chain_adata(n_per_cluster=60, seed=0):
+    """Four clusters strung along a line in expression space: s0 - s1 - s2 - s3 (a known chain)."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    names = ["s0", "s1", "s2", "s3"]
+    position = np.concatenate([rng.uniform(i, i + 1, n_per_cluster) for i in range(4)])
+    direction = rng.normal(size=10)
+    x = (position[:, None] * 2.0 * direction / np.linalg.norm(direction) + rng.normal(0, 0.3, (len(position), 10)))
+    obs = pd.DataFrame({"cluster": pd.Categorical(np.repeat(names, n_per_cluster), categories=names),
+                        "pseudotime": position}, index=[f"cell{i}" for i in range(len(position))])
+    return ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(10)]))
+
+
+def test_paga_mode_in_the_checkpoint_returns_a_known_chain(tmp_path, schema):
+    import pandas as pd
+
+    from transgrn.config import validate_config
+    from transgrn.prepare import prepare, read_transitions
+
+    adata = chain_adata()
+    adata.write_h5ad(tmp_path / "chain.h5ad")
+    pd.DataFrame({"tf": ["g0", "g1"], "target_gene": ["g2", "g3"]}).to_csv(tmp_path / "prior.csv", index=False)
+    config = validate_config({"data": {"adata": str(tmp_path / "chain.h5ad"), "prior": str(tmp_path / "prior.csv"),
+                                       "cluster_key": "cluster", "pseudotime_key": "pseudotime"},
+                              "transitions": {"mode": "paga", "paga_threshold": 0.1}}, schema)
+    prepare(config, tmp_path / "out")  # the data has no neighbour graph: the checkpoint builds one
+    table = read_transitions(tmp_path / "out/transitions.tsv")
+    assert list(zip(table.source_cluster, table.target_cluster)) == [("s0", "s1"), ("s1", "s2"), ("s2", "s3")]
+
+
+def test_paga_without_pseudotime_gives_both_directions_and_uses_an_existing_graph(monkeypatch):
+    import pandas as pd
+    import scanpy as sc
+
+    from transgrn.transitions import paga_connectivities
+
+    adata = chain_adata(seed=1)
+    sc.pp.pca(adata, n_comps=5, random_state=0)
+    sc.pp.neighbors(adata, n_neighbors=10, method="gauss", random_state=0)
+    monkeypatch.setattr(sc.pp, "neighbors", lambda *a, **k: pytest.fail("the existing neighbour graph was not used"))
+    connectivities = paga_connectivities(adata, adata.obs["cluster"])
+    assert list(connectivities.index) == ["s0", "s1", "s2", "s3"]
+    assert (pd.Series([connectivities.loc[a, b] for a, b in [("s0", "s1"), ("s1", "s2"), ("s2", "s3")]]) > 0.1).all()
+    sizes = {c: 60 for c in ["s0", "s1", "s2", "s3"]}
+    table, _ = enumerate_transitions(sizes, "paga", 10, paga=connectivities, paga_threshold=0.1)
+    assert set(zip(table.source_cluster, table.target_cluster)) == {
+        ("s0", "s1"), ("s1", "s0"), ("s1", "s2"), ("s2", "s1"), ("s2", "s3"), ("s3", "s2")}

@@ -55,8 +55,8 @@ def test_outputs_meet_the_contract(demo_runs):
     results = demo_runs[0] / "results"
     table = pd.read_csv(results / "transitions.tsv", sep="\t")
     assert list(table.columns) == ["transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells",
-                                   "mapping", "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges",
-                                   "auprc_ratio", "auroc", "sign_accuracy"]
+                                   "mapping", "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges", "solver", "alpha",
+                                   "auprc_ratio", "auroc", "sign_accuracy", "epr", "epr_activation", "epr_repression"]
     assert list(table.transition) == ["c00_stem_cell__c01_progenitor", "c01_progenitor__c02_fate_A"]
     assert list(table.source_cluster) == ["stem cell", "progenitor"]
     assert (table.mapping == "ot").all() and (table.n_pairs == 500).all()

@@ -10,10 +10,12 @@ import pandas as pd
 
 TABLE_COLUMNS = [
     "transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells", "mapping",
-    "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges",
+    "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges", "solver", "alpha",
 ]
-REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy"]
+REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "epr", "epr_activation", "epr_repression"]
+OPTIONAL_COLUMNS = ["r2_test_mlp"]  # present when the run fitted the model (models: [linear, mlp])
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
+CONFIDENCE_COLUMNS = ["weight_mean", "weight_std", "pvalue", "qvalue"]
 
 
 def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mapping: str, with_reference: bool) -> pd.DataFrame:
@@ -21,15 +23,28 @@ def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mappi
     rows = pd.DataFrame.from_dict(metrics, orient="index")
     table = transitions.drop(columns=["source_id", "target_id"]).join(rows, on="transition")
     table["mapping"] = mapping
-    columns = TABLE_COLUMNS + (REFERENCE_COLUMNS if with_reference else [])
+    optional = [c for c in OPTIONAL_COLUMNS if c in table.columns]
+    columns = TABLE_COLUMNS + optional + (REFERENCE_COLUMNS if with_reference else [])
     return table[columns].reset_index(drop=True)
+
+
+def add_edge_values(edges: pd.DataFrame, transitions: pd.DataFrame, paths, column: str, name: str) -> pd.DataFrame:
+    """Add a per-edge value from each transition's parquet file (``tf, target_gene, <column>``,
+    in ``transitions`` order) to the long edge table as column ``name``."""
+    frames = []
+    for transition, path in zip(transitions["transition"], paths):
+        frame = pd.read_parquet(path)[["tf", "target_gene", column]].rename(columns={column: name})
+        frames.append(frame.assign(transition=transition))
+    return edges.merge(pd.concat(frames, ignore_index=True), on=["transition", "tf", "target_gene"], how="left")
 
 
 def long_edges(transitions: pd.DataFrame, coefficients: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Long table of every prior edge's weight in every transition, in transition order."""
     frames = []
     for row in transitions.itertuples():
-        frame = coefficients[row.transition][["tf", "target_gene", "weight"]].copy()
+        values = coefficients[row.transition]
+        # confidence columns exist when the fit was bootstrapped (fit.bootstrap)
+        frame = values[["tf", "target_gene", "weight"] + [c for c in CONFIDENCE_COLUMNS if c in values.columns]].copy()
         frame.insert(0, "transition", row.transition)
         frame.insert(1, "source_cluster", row.source_cluster)
         frame.insert(2, "target_cluster", row.target_cluster)
@@ -58,3 +73,16 @@ def json_safe(value):
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
+    """Confident, strong edges per transition: ``1 - qvalue >= min_confidence`` (when the fit was
+    bootstrapped) and, of those, the ``top_k`` largest ``|weight|`` of each transition (0 = all).
+    Rows keep the order of ``edges``."""
+    kept = edges[edges["weight"] != 0]
+    if "qvalue" in kept.columns:
+        kept = kept[1.0 - kept["qvalue"] >= min_confidence]
+    if top_k > 0:
+        rank = kept["weight"].abs().groupby(kept["transition"]).rank(method="first", ascending=False)
+        kept = kept[rank <= top_k]
+    return kept.reset_index(drop=True)

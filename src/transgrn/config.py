@@ -45,9 +45,19 @@ def _describe(error: jsonschema.ValidationError) -> str:
         )
     if error.validator == "required":
         return f"config key '{key}': {error.message} (add it to your config.yaml)"
+    if error.validator in ("oneOf", "anyOf"):
+        options = ", ".join(_option(sub) for sub in error.validator_value)
+        return f"config key '{key}': {error.instance!r} is none of the allowed values ({options})"
     if error.validator == "enum":
         return f"config key '{key}': {error.instance!r} is not one of {error.validator_value}"
     return f"config key '{key}': {error.message}"
+
+
+def _option(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return " or ".join(repr(v) for v in schema["enum"])
+    bound = f" >= {schema['minimum']}" if "minimum" in schema else ""
+    return f"a {schema.get('type', 'value')}{bound}"
 
 
 def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -3,31 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .evaluate import r2_overall, r2_per_gene, recovery_metrics
-from .mapping import CellSet, map_cells, paired_design
+from .mapping import SAME_CELL_METHODS, CellSet, map_cells, paired_design, pool, split_by_source_cell
 from .seeds import rng_for
+from .smoothing import smooth_clusters
 from .solvers import make_solver
+
+if TYPE_CHECKING:
+    from .mlp import MLPConfig
 
 NULL_METHOD = "random"
 N_EXTREME_GENES = 3
+MAPPING_OPTIONS = ("n_pcs", "exact_max_cells", "entropic_reg", "unbalanced_reg", "knn_k", "pseudotime_lag",
+                   "pseudotime_bandwidth", "barycentric", "max_targets")
 
 
 def load_cluster(path: str | Path) -> tuple[CellSet, pd.Index]:
-    """A per-cluster slice written by the checkpoint: its cells and gene names."""
+    """A per-cluster slice written by the checkpoint: its cells, gene names and pseudotime if any."""
     import anndata as ad
 
     adata = ad.read_h5ad(path)
-    return CellSet(names=adata.obs_names.to_numpy(dtype=str), matrix=adata.X), adata.var_names
+    pseudotime = adata.obs["pseudotime"].to_numpy(dtype=float) if "pseudotime" in adata.obs else None
+    return CellSet(names=adata.obs_names.to_numpy(dtype=str), matrix=adata.X, pseudotime=pseudotime), adata.var_names
+
+
+def load_transition(source_path: str | Path, target_path: str | Path, smooth: int = 0) -> tuple[CellSet, CellSet, pd.Index]:
+    """Both clusters of a transition, smoothed over ``smooth`` nearest neighbours when ``smooth > 1``.
+
+    Every per-transition rule loads its cells through here, so mapping, fit and evaluation
+    all see the same (smoothed or raw) expression.
+    """
+    source, genes = load_cluster(source_path)
+    target, _ = load_cluster(target_path)
+    source, target = smooth_clusters(source, target, int(smooth or 0))
+    return source, target, genes
 
 
 def _columns(cells: CellSet, genes: pd.Index, wanted) -> CellSet:
-    return CellSet(cells.names, cells.matrix[:, genes.get_indexer(wanted)])
+    return CellSet(cells.names, cells.matrix[:, genes.get_indexer(wanted)], cells.pseudotime)
 
 
 def _varies(matrix) -> np.ndarray:
@@ -50,15 +69,25 @@ def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.
 
 def map_transition(source: CellSet, target: CellSet, role: str, transition: str, mcfg: dict[str, Any], seed: int) -> pd.DataFrame:
     """Pair cells for the transition. ``role`` is ``main`` (the configured method) or ``null``
-    (random pairing with its own stream, the baseline every transition is compared with)."""
+    (random pairing with its own stream, the baseline every transition is compared with).
+
+    The null keeps the main mapping's ``barycentric`` choice, so that both fits see outputs
+    averaged the same way; after a same-cell method (``joint``, ``hybrid``) it samples pairs.
+    """
     method = mcfg["method"] if role == "main" else NULL_METHOD
     rng = rng_for(seed, transition, "mapping", role)
-    options = {k: mcfg[k] for k in ("n_pcs", "exact_max_cells", "entropic_reg") if k in mcfg}
+    options = {k: mcfg[k] for k in MAPPING_OPTIONS if k in mcfg}
+    if role != "main" and mcfg["method"] in SAME_CELL_METHODS:
+        options["barycentric"] = False
     return map_cells(method, source, target, mcfg["n_pairs"], rng, test_fraction=mcfg["test_fraction"], **options)
 
 
 class TransitionData:
-    """TF expression of source cells and target-gene expression of target cells, by mapping split."""
+    """TF expression of source cells and target-gene expression of target cells, by mapping split.
+
+    A mapping may also pair a cell of either cluster with itself (same-cell designs); the cells
+    of both clusters are then pooled, which needs cell names unique across the two clusters.
+    """
 
     def __init__(self, source: CellSet, target: CellSet, genes: pd.Index, mask: pd.DataFrame) -> None:
         self.tfs = pd.Index(pd.unique(mask["tf"]))
@@ -71,33 +100,131 @@ class TransitionData:
         self.edge_target = self.targets.get_indexer(mask["target_gene"])
         self.mask = np.zeros((len(self.tfs), len(self.targets)), dtype=bool)
         self.mask[self.edge_tf[self.edge_active], self.edge_target[self.edge_active]] = True
+        self._other = (_columns(target, genes, self.tfs), _columns(source, genes, self.targets))
+        self._pools: tuple[CellSet, CellSet] | None = None
 
-    def design(self, mapping: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarray]:
-        return paired_design(mapping[mapping["split"] == split], self.source, self.target)
+    def cells_for(self, mapping: pd.DataFrame) -> tuple[CellSet, CellSet]:
+        """Input and output cells for ``mapping``: the two clusters, or -- when a pair uses a cell
+        of the other cluster (same-cell designs) -- pools of both, built once on first need."""
+        if mapping["source_cell"].isin(self.source.names).all() and mapping["target_cell"].isin(self.target.names).all():
+            return self.source, self.target
+        if self._pools is None:
+            self._pools = (pool(self.source, self._other[0]), pool(self.target, self._other[1]))
+        return self._pools
+
+    def design(self, mapping: pd.DataFrame, split: str, self_term: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and outputs of the pairs in ``split``. With ``self_term`` the inputs gain one column
+        per target: the target gene's own expression in the input cell (see :func:`fit_transition`)."""
+        part = mapping[mapping["split"] == split]
+        inputs, outputs = self.cells_for(part)
+        x, y = paired_design(part, inputs, outputs)
+        if self_term:
+            x_self, _ = paired_design(part, self._same_cells_over_targets(inputs), outputs)
+            x = np.hstack([x, x_self])
+        return x, y
+
+    def _same_cells_over_targets(self, inputs: CellSet) -> CellSet:
+        if inputs is self.source:
+            return self._other[1]
+        return pool(self._other[1], self.target)
+
+    def design_mask(self, self_term: bool = False) -> np.ndarray:
+        """The prior mask, extended by one self edge per target when ``self_term`` is on."""
+        if not self_term:
+            return self.mask
+        return np.vstack([self.mask, np.eye(len(self.targets), dtype=bool)])
 
 
-def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], fit_config: dict[str, Any]):
+SOLVER_PARAMS = {
+    "ridge": ("alpha", "fit_intercept", "standardize", "device", "dtype"),
+    "lasso": ("alpha", "fit_intercept", "standardize", "device", "dtype"),
+    "elasticnet": ("alpha", "l1_ratio", "fit_intercept", "standardize", "device", "dtype"),
+    "adam": ("alpha", "lr", "epochs", "fit_intercept", "standardize", "device", "dtype"),
+}
+CONFIDENCE_COLUMNS = ("weight_mean", "weight_std", "pvalue", "qvalue")
+
+
+def make_transition_solver(fit_config: dict[str, Any], seed: int = 0):
+    """The configured solver with the parameters it takes (``fit.*`` keys), seeded for the transition."""
+    solver = fit_config.get("solver", "ridge")
+    params = {k: fit_config[k] for k in SOLVER_PARAMS[solver] if k in fit_config}
+    if solver == "adam":
+        params["seed"] = seed
+        params["alpha"] = 0.0 if params.get("alpha") == "auto" else params.get("alpha", 0.0)
+    elif params.get("alpha") == "auto":
+        params["cv_seed"] = seed
+    return make_solver(solver, **params)
+
+
+def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], fit_config: dict[str, Any],
+                   seed: int = 0, transition: str = ""):
     """Fit the masked regression on each mapping's training pairs.
 
-    Returns ``coefficients`` (tf, target_gene, weight[, <role>_weight]) for every prior edge of
-    the transition (0 where inactive) and ``intercepts`` (target_gene, intercept[, <role>_intercept]).
+    Returns ``coefficients`` (tf, target_gene, weight[, <role>_weight], and with ``fit.bootstrap``
+    the main fit's ``weight_mean, weight_std, pvalue, qvalue``) for every prior edge of the
+    transition (0 where inactive), ``intercepts`` (target_gene, intercept[, self_weight] per role)
+    and ``info`` (solver, chosen alpha, iterations).
+
+    With ``fit.self_term`` each target also gets its own expression in the input cell as a
+    predictor, so that a gene's persistence from A to B is not forced onto its TFs.
     """
-    params = {k: fit_config[k] for k in ("alpha", "fit_intercept", "device", "dtype")}
+    self_term = bool(fit_config.get("self_term", False))
+    mask = data.design_mask(self_term)
     coefficients = data.edges.copy()
     intercepts = pd.DataFrame({"target_gene": data.targets})
+    info: dict[str, Any] = {"solver": fit_config.get("solver", "ridge")}
+    n_tfs = len(data.tfs)
     for role, mapping in mappings.items():
-        model = make_solver(fit_config.get("solver", "ridge"), **params).fit(*data.design(mapping, "train"), data.mask)
+        role_seed = int(rng_for(seed, transition, "fit", role).integers(2**31))
+        x, y = data.design(mapping, "train", self_term)
+        model = make_transition_solver(fit_config, role_seed).fit(x, y, mask)
         prefix = "" if role == "main" else f"{role}_"
         coefficients[f"{prefix}weight"] = model.coef_[data.edge_tf, data.edge_target]
         intercepts[f"{prefix}intercept"] = model.intercept_
-    return coefficients, intercepts
+        if self_term:
+            intercepts[f"{prefix}self_weight"] = model.coef_[n_tfs + np.arange(len(data.targets)), np.arange(len(data.targets))]
+        if role == "main":
+            info.update(_solver_info(model))
+            if fit_config.get("bootstrap", 0) >= 2:
+                coefficients = _with_confidence(coefficients, data, x, y, mask, fit_config, role_seed)
+    return coefficients, intercepts, info
+
+
+def _solver_info(model) -> dict[str, Any]:
+    info = {"alpha": float(getattr(model, "alpha_", getattr(model, "alpha", float("nan"))))}
+    for name in ("n_iter_", "converged_"):
+        if hasattr(model, name):
+            value = getattr(model, name)
+            info[name.rstrip("_")] = bool(np.all(value)) if name == "converged_" else int(np.max(value))
+    return info
+
+
+def _with_confidence(coefficients, data, x, y, mask, fit_config, seed) -> pd.DataFrame:
+    """Bootstrap the training pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style)."""
+    from .confidence import bootstrap_fit
+
+    fixed = dict(fit_config)
+    if fixed.get("alpha") == "auto":  # select once, then refit every resample with that penalty
+        fixed["alpha"] = make_transition_solver(fit_config, seed).fit(x, y, mask).alpha_
+    summary = bootstrap_fit(lambda: make_transition_solver(fixed, seed), x, y, mask, int(fit_config["bootstrap"]), seed)
+    coefficients = coefficients.copy()
+    for column in CONFIDENCE_COLUMNS:
+        values = summary[column][data.edge_tf, data.edge_target]
+        coefficients[column] = np.where(data.edge_active, values, np.nan)
+    return coefficients
 
 
 def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray) -> np.ndarray:
+    """Predictions of a fitted role (``weight`` or ``null_weight``); inputs carry the self-term columns
+    after the TFs when the fit used them."""
     weights = np.zeros((len(data.tfs), len(data.targets)))
     weights[data.edge_tf, data.edge_target] = coefficients[column].to_numpy()
-    intercept_column = column.replace("weight", "intercept")
-    return x @ weights + intercepts.set_index("target_gene").loc[data.targets, intercept_column].to_numpy()
+    by_target = intercepts.set_index("target_gene").loc[data.targets]
+    prediction = x[:, : len(data.tfs)] @ weights + by_target[column.replace("weight", "intercept")].to_numpy()
+    self_column = column.replace("weight", "self_weight")
+    if self_column in by_target.columns:
+        prediction += x[:, len(data.tfs):] * by_target[self_column].to_numpy()
+    return prediction
 
 
 def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], coefficients: pd.DataFrame,
@@ -107,11 +234,12 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
     Returns ``metrics`` (dict), ``gene_r2`` (per target gene) and ``predictions`` (observed vs
     predicted test values of the best and worst predicted genes, for residual plots).
     """
-    x_train, y_train = data.design(mappings["main"], "train")
-    x_test, y_test = data.design(mappings["main"], "test")
+    self_term = "self_weight" in intercepts.columns
+    x_train, y_train = data.design(mappings["main"], "train", self_term)
+    x_test, y_test = data.design(mappings["main"], "test", self_term)
     pred_train = _predict(data, coefficients, intercepts, "weight", x_train)
     pred_test = _predict(data, coefficients, intercepts, "weight", x_test)
-    x_null, y_null = data.design(mappings["null"], "test")
+    x_null, y_null = data.design(mappings["null"], "test", self_term)
     pred_null = _predict(data, coefficients, intercepts, "null_weight", x_null)
     gene_r2 = pd.DataFrame({
         "target_gene": data.targets,
@@ -143,3 +271,45 @@ def _extreme_gene_predictions(gene_r2, targets, y_test, pred_test) -> pd.DataFra
         j = targets.get_loc(gene)
         frames.append(pd.DataFrame({"kind": kind, "target_gene": gene, "observed": y_test[:, j], "predicted": pred_test[:, j]}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["kind", "target_gene", "observed", "predicted"])
+
+
+def fit_mlp_transition(data: TransitionData, mapping: pd.DataFrame, seed: int, transition: str,
+                       device: str = "auto", config: MLPConfig | None = None):
+    """Fit the masked MLP (:mod:`transgrn.mlp`) on the mapping's training pairs and score it on its test pairs.
+
+    Early stopping uses a further split of the training source cells (whole cells, as for the
+    test split). Returns ``metrics`` (``r2_test_mlp``, ``r2_train_mlp``, epochs), ``gene_r2``
+    (``target_gene, r2_test_mlp``) and ``attribution`` (``tf, target_gene, attribution`` for
+    every prior edge of the transition, 0 where inactive).
+    """
+    from .mlp import MaskedMLP, MLPConfig  # torch is imported only where the MLP is used
+
+    config = config or MLPConfig()
+    train = mapping[mapping["split"] == "train"].drop(columns="split")
+    inner = split_by_source_cell(train, config.validation_fraction, rng_for(seed, transition, "mlp", "validation"))
+    x_fit, y_fit = data.design(inner, "train")
+    x_val, y_val = data.design(inner, "test")
+    model = MaskedMLP(config, seed=int(rng_for(seed, transition, "mlp", "init").integers(2**31)), device=device)
+    model.fit(x_fit, y_fit, data.mask, x_val, y_val)
+    x_train, y_train = data.design(mapping, "train")
+    x_test, y_test = data.design(mapping, "test")
+    pred_test = model.predict(x_test)
+    metrics = {"r2_test_mlp": r2_overall(y_test, pred_test), "r2_train_mlp": r2_overall(y_train, model.predict(x_train)),
+               "mlp_epochs": int(model.epochs_)}
+    gene_r2 = pd.DataFrame({"target_gene": data.targets, "r2_test_mlp": r2_per_gene(y_test, pred_test)})
+    grad = model.attribution(x_train)
+    attribution = data.edges.copy()
+    attribution["attribution"] = np.where(data.edge_active, grad[data.edge_tf, data.edge_target], 0.0)
+    return metrics, gene_r2, attribution
+
+
+def cofactors_transition(data: TransitionData, mapping: pd.DataFrame, min_shared_targets: int = 2,
+                         max_pairs: int = 2000, fdr: float = 0.1) -> pd.DataFrame:
+    """TF pairs with a non-additive effect on shared targets (:mod:`transgrn.cofactors`), on the
+    mapping's training pairs collapsed to one row per source cell so that rows are independent."""
+    from .cofactors import cofactor_tests
+
+    train = mapping[mapping["split"] == "train"]
+    by_cell = train.assign(pair=pd.factorize(train["source_cell"], sort=True)[0])
+    x, y = data.design(by_cell, "train")
+    return cofactor_tests(x, y, data.mask, data.tfs, data.targets, min_shared_targets, max_pairs, fdr)

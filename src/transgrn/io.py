@@ -7,11 +7,15 @@ what is wrong and how to fix it.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +36,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a writer killed with SIGKILL leaves its hidden temporary behind; only one job writes a path
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(path.suffix or '.tmp')}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # writers such as h5py want to create the file themselves
@@ -41,6 +49,114 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)
+
+
+# --------------------------------------------------------------------------- provenance
+
+PROVENANCE_KEY = "transgrn_provenance"
+PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "h5py", "scikit-learn", "pot", "torch",
+            "snakemake")
+
+
+def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape the results, plus a hash of transgrn's own
+    source (the package version alone does not change with every edit of a checkout)."""
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    source = hashlib.sha256()
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        source.update(file.name.encode() + b"\0" + file.read_bytes())
+    versions["transgrn_source_sha256"] = source.hexdigest()
+    return versions
+
+
+def provenance(params: Mapping[str, Any], inputs: Mapping[str, Any], seed: int | None, **extra) -> dict[str, Any]:
+    """What produced an output: the config values used, the sha256 of every input file, the
+    package versions and the seed. Deterministic (no time stamps or host names), so a forced
+    rerun writes byte-identical files. ``inputs`` maps names to a path, a list of paths or an
+    already computed ``{"path", "sha256"}`` record."""
+
+    def record(value):
+        if isinstance(value, Mapping):
+            return dict(value)
+        if isinstance(value, (list, tuple)):
+            return [record(v) for v in value]
+        return {"path": str(value), "sha256": sha256(value)}
+
+    return {"params": _jsonable(params), "inputs": {k: record(v) for k, v in inputs.items()}, "seed": seed,
+            "versions": package_versions(), **_jsonable(extra)}
+
+
+def job_provenance(smk, inputs: Mapping[str, Any] | None = None, **extra) -> dict[str, Any]:
+    """:func:`provenance` of a Snakemake job: its rule, wildcards, params, input files and the config's seed."""
+    named = {name: smk.input[name] for name in smk.input.keys()} if inputs is None else inputs
+    return provenance(dict(smk.params.items()), named, (smk.config or {}).get("seed"), rule=smk.rule,
+                      wildcards=dict(smk.wildcards.items()), **extra)
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def provenance_json(record: Mapping[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, record: Mapping[str, Any] | None = None) -> None:
+    """``frame`` as Parquet, atomically, with ``record`` (provenance) in the file's key-value metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if record is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               PROVENANCE_KEY.encode(): provenance_json(record).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """The provenance recorded in an output: Parquet metadata, ``.h5ad`` ``uns`` or a JSON file."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        metadata = pq.read_schema(path).metadata or {}
+        raw = metadata.get(PROVENANCE_KEY.encode())
+        return json.loads(raw) if raw else {}
+    if path.suffix == ".h5ad":
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            node = handle.get(f"uns/{PROVENANCE_KEY}")
+            if node is None:
+                return {}
+            value = node[()]
+            return json.loads(value.decode() if isinstance(value, bytes) else str(value))
+    data = json.loads(path.read_text())
+    return data.get(PROVENANCE_KEY, data) if isinstance(data, dict) else {}
 
 
 def _require_file(path: str | os.PathLike, key: str) -> Path:
@@ -60,13 +176,64 @@ def read_adata(path: str | os.PathLike, key: str = "data.adata"):
     import anndata as ad
 
     path = _require_file(path, key)
+    _check_hdf5(path, key)
     try:
         return ad.read_h5ad(path)
     except Exception as exc:  # h5py/anndata raise many types for broken files
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        truncated = "truncated" in str(exc).lower() or "eof" in str(exc).lower()
+        what = "the file is truncated (an interrupted copy or download?)" if truncated else "it is not a valid AnnData file"
         raise InputError(
-            f"{key}: '{path}' could not be read as an .h5ad file ({type(exc).__name__}: {exc}). "
-            "Is it truncated or in another format? Write it with AnnData.write_h5ad()."
-        ) from exc
+            f"{key}: '{path}' could not be read as an .h5ad file: {what} ({type(exc).__name__}: {reason}). "
+            "Copy or write it again (AnnData.write_h5ad) and check that it opens with anndata.read_h5ad."
+        ) from None
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+OTHER_FORMATS = {  # leading bytes -> what the file probably is and how to convert it
+    b"PK\x03\x04": ("a zip archive (e.g. .zarr.zip, .xlsx)", "anndata.read_zarr / pandas.read_excel"),
+    b"\x1f\x8b": ("gzip-compressed", "gunzip it first, or read it with scanpy.read and write .h5ad"),
+    b"RDX": ("an R data file (.rds/.RData)", "export it from R with zellkonverter / SeuratDisk as .h5ad"),
+    b"X\n": ("an R data file (.rds)", "export it from R with zellkonverter / SeuratDisk as .h5ad"),
+    b"%%Matr": ("a Matrix Market file (.mtx)", "scanpy.read_10x_mtx / scanpy.read_mtx"),
+}
+
+
+def _check_hdf5(path: Path, key: str) -> None:
+    """Refuse early, with a hint, a file that is not HDF5 at all (an .h5ad is HDF5)."""
+    if path.stat().st_size == 0:
+        raise InputError(f"{key}: '{path}' could not be read as an .h5ad file: it is empty (0 bytes); "
+                         "copy or write the .h5ad file again")
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    # HDF5 files may carry a user block: the signature sits at 0, 512, 1024, ... bytes
+    if head.startswith(HDF5_SIGNATURE) or _signature_after_user_block(path):
+        return
+    kind, fix = "not an HDF5/.h5ad file", "convert it, e.g. scanpy.read(...).write_h5ad('data.h5ad')"
+    for magic, (name, how) in OTHER_FORMATS.items():
+        if head.startswith(magic):
+            kind, fix = f"{name}, not an .h5ad file", f"convert it: {how}"
+            break
+    else:
+        try:
+            first_line = head.decode("utf-8").splitlines()[0][:60]
+            kind = f"a text file (starts with {first_line!r}), not an .h5ad file"
+            fix = "convert it, e.g. scanpy.read_csv(path).write_h5ad('data.h5ad') (cells as rows)"
+        except (UnicodeDecodeError, IndexError):
+            pass
+    raise InputError(f"{key}: '{path}' could not be read as an .h5ad file: it is {kind}; {fix}")
+
+
+def _signature_after_user_block(path: Path) -> bool:
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        offset = 512
+        while offset + len(HDF5_SIGNATURE) <= min(size, 1 << 20):
+            handle.seek(offset)
+            if handle.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return True
+            offset *= 2
+    return False
 
 
 def expression(adata, layer: str | None = None):
@@ -125,20 +292,55 @@ def _read_table(path: Path, key: str, **kwargs) -> pd.DataFrame:
         raise InputError(f"{key}: '{path}' could not be read as a CSV/TSV table ({type(exc).__name__}: {exc})") from exc
 
 
-def _parse_sign(values: pd.Series, key: str) -> np.ndarray:
-    mapped = values.map(lambda v: SIGN_WORDS.get(str(v).strip().lower(), v))
+UNKNOWN_SIGN = {"", "nan", "none", "na", "?", "unknown", "0"}
+# edge-list column names accepted for the TF, the target and the sign (decoupler/CollecTRI use
+# source,target,weight; DoRothEA source,target,mor)
+TF_COLUMNS = ("tf", "source", "regulator")
+TARGET_COLUMNS = ("target_gene", "target", "gene")
+SIGN_COLUMNS = ("sign", "mor", "weight")
+
+
+def _parse_sign(values: pd.Series, key: str, column: str = "sign") -> np.ndarray:
+    """+1/-1 from numbers or words; 0 (unknown) from an empty cell, 0, '?' or 'unknown'."""
+    mapped = values.map(lambda v: 0 if str(v).strip().lower() in UNKNOWN_SIGN else SIGN_WORDS.get(str(v).strip().lower(), v))
     numeric = pd.to_numeric(mapped, errors="coerce")
-    if numeric.isna().any() or not numeric.isin([-1, 0, 1]).all():
-        bad = values[numeric.isna() | ~numeric.isin([-1, 0, 1])].unique()[:5]
-        raise InputError(f"{key}: column 'sign' must hold +1/-1 (or +/-, activation/repression); found {list(bad)}")
+    bad_rows = numeric.isna() | ~numeric.isin([-1, 0, 1])
+    if bad_rows.any():
+        bad = values[bad_rows].unique()[:5]
+        raise InputError(
+            f"{key}: column '{column}' must hold signs, +1/-1 (or +/-, activation/repression; 0 or empty = "
+            f"unknown); found {', '.join(map(str, bad))} in {int(bad_rows.sum())} rows. transgrn uses the prior as a mask of "
+            "allowed edges: if these are confidence scores, keep the edges you trust (e.g. score > 0.5) and drop "
+            "the column")
     return numeric.to_numpy(dtype=np.int8)
 
 
-def _edge_list(table: pd.DataFrame, key: str) -> pd.DataFrame:
-    lower = {c.lower().strip(): c for c in table.columns}
-    edges = pd.DataFrame({"tf": table[lower["tf"]].astype(str), "target_gene": table[lower["target_gene"]].astype(str)})
-    edges["sign"] = _parse_sign(table[lower["sign"]], key) if "sign" in lower else np.int8(0)
-    return edges.drop_duplicates(["tf", "target_gene"]).reset_index(drop=True)
+def _edge_list(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, str]:
+    lower = {str(c).lower().strip(): c for c in table.columns}
+    tf_col = next(lower[c] for c in TF_COLUMNS if c in lower)
+    target_col = next(lower[c] for c in TARGET_COLUMNS if c in lower)
+    edges = pd.DataFrame({"tf": table[tf_col].astype(str), "target_gene": table[target_col].astype(str)})
+    sign_col = next((lower[c] for c in SIGN_COLUMNS if c in lower), None)
+    columns = f"{tf_col} -> {target_col}"
+    if sign_col is None:
+        edges["sign"] = np.int8(0)
+    else:
+        sign = _parse_sign(table[sign_col], key, str(sign_col))
+        if str(sign_col).lower() != "sign":
+            # a weight/mor column of 0/1 is a mask (0 = no edge); with -1 in it, a signed one
+            edges, sign = edges[sign != 0], sign[sign != 0]
+            if not (sign < 0).any():
+                sign = np.zeros_like(sign)
+        edges["sign"] = sign
+        columns += f", sign from {sign_col}"
+    conflicting = edges.groupby(["tf", "target_gene"])["sign"].nunique()
+    if (conflicting > 1).any():
+        log.warning("%s: %d edges are listed with both signs (e.g. %s); their sign is taken as unknown (0)",
+                    key, int((conflicting > 1).sum()), " -> ".join(conflicting[conflicting > 1].index[0]))
+        both = conflicting[conflicting > 1].index
+        edges.loc[edges.set_index(["tf", "target_gene"]).index.isin(both), "sign"] = 0
+    log.info("%s: edge list columns %s", key, columns)
+    return edges.drop_duplicates(["tf", "target_gene"]).reset_index(drop=True), "edge list"
 
 
 def _wide_to_edges(table: pd.DataFrame, key: str, orientation: str) -> tuple[pd.DataFrame, str]:
@@ -151,8 +353,8 @@ def _wide_to_edges(table: pd.DataFrame, key: str, orientation: str) -> tuple[pd.
                          "use 0/1 (or -1/0/1 for signed edges), or give an edge list with columns tf,target_gene")
     if not values.isin([-1, 0, 1]).all().all():
         bad = np.unique(values.to_numpy()[~values.isin([-1, 0, 1]).to_numpy()])[:5]
-        raise InputError(f"{key}: the prior must be binary (0/1) or signed (-1/0/1); found values {list(bad)}. "
-                         "Threshold or binarize it first")
+        raise InputError(f"{key}: the prior must be binary (0/1) or signed (-1/0/1); found values {', '.join(map(str, bad))}. "
+                         "transgrn uses the prior as a mask of allowed edges: threshold or binarize it first")
     if orientation == "auto":
         # A prior has fewer regulators than regulated genes: the shorter axis holds the TFs.
         orientation = "tf_by_gene" if values.shape[0] <= values.shape[1] else "gene_by_tf"
@@ -181,8 +383,8 @@ def read_network(path: str | os.PathLike, key: str = "data.prior", orientation: 
     if table.empty:
         raise InputError(f"{key}: '{path}' holds no edges")
     cols = {c.lower().strip() for c in map(str, table.columns)}
-    if {"tf", "target_gene"} <= cols:
-        edges, taken = _edge_list(table, key), "edge list"
+    if cols & set(TF_COLUMNS) and cols & set(TARGET_COLUMNS):
+        edges, taken = _edge_list(table, key)
     else:
         edges, orient = _wide_to_edges(table, key, orientation)
         rows = "TFs" if orient == "tf_by_gene" else "genes"
@@ -193,11 +395,33 @@ def read_network(path: str | os.PathLike, key: str = "data.prior", orientation: 
     return edges, taken
 
 
+FEW_SHARED = 0.5  # below this fraction of edges kept, warn with examples of unmatched names
+
+
+def _case_hint(names, gene_set) -> str:
+    lower = {g.lower() for g in gene_set}
+    if any(str(g).lower() in lower and str(g) not in gene_set for g in names):
+        return " Some names match when case is ignored: harmonize the case (e.g. human upper-case symbols)."
+    return ""
+
+
+def _warn_few_shared(edges, keep, genes, gene_set, key) -> None:
+    prior_genes = pd.unique(pd.concat([edges["tf"], edges["target_gene"]]))
+    missing = [g for g in prior_genes if g not in gene_set]
+    log.warning(
+        "%s: only %d of %d edges (%.1f%%; %d of %d TFs) have both genes in the data. Network genes not in the "
+        "data look like %s; data genes look like %s. Check that both use the same gene identifiers and species.%s",
+        key, int(keep.sum()), len(keep), 100 * keep.mean(), edges.loc[keep, "tf"].nunique(), edges["tf"].nunique(),
+        ", ".join(map(str, missing[:5])), ", ".join(map(str, list(genes[:5]))), _case_hint(missing, gene_set))
+
+
 def align_edges(edges: pd.DataFrame, genes: pd.Index, key: str = "data.prior") -> pd.DataFrame:
     """Keep the edges whose TF and target are both measured; fail clearly if (almost) none are."""
     gene_set = set(map(str, genes))
     keep = edges["tf"].isin(gene_set) & edges["target_gene"].isin(gene_set)
     if keep.any():
+        if keep.mean() < FEW_SHARED:
+            _warn_few_shared(edges, keep, genes, gene_set, key)
         return edges[keep].reset_index(drop=True)
     prior_genes = pd.unique(pd.concat([edges["tf"], edges["target_gene"]]))
     hint = ""

@@ -1,12 +1,19 @@
-"""Mappings: which source-cluster cell is paired with which target-cluster cell(s).
+"""Mappings: which cells' TF expression is the input for which cells' target expression.
 
-A mapping is a table with one row per (pair, target cell): ``pair`` numbers the
-regression samples, ``source_cell`` gives the cell whose TF expression is the input,
-and the output is the ``weight``-ed mean of the ``target_cell`` rows of that pair
-(one row of weight 1 for a sampled partner). ``split`` marks train/test pairs.
+A mapping is a table with one row per (pair, target cell): ``pair`` numbers the regression
+samples, ``source_cell`` gives the cell whose TF expression is the input, and the output is the
+``weight``-ed mean of the ``target_cell`` rows of that pair (one row of weight 1 for a sampled
+partner, several rows for a barycentric pair). ``split`` marks train/test pairs, and the
+optional ``cost`` is the pair's squared distance in a PCA fitted on both clusters divided by
+the mean over all (source, target) cell pairs -- so a random pair costs about 1 and a good
+match much less; same-cell pairs cost 0.
 
-A new mapping is one function with the signature of :func:`random_mapping` registered
-in :data:`MAPPINGS`.
+Every method except ``joint`` builds a *coupling* between the two clusters (a non-negative
+``n_source x n_target`` matrix, :data:`COUPLINGS`), then either draws ``n_pairs`` pairs from it
+(:func:`sample_pairs`) or, with ``barycentric=True``, regresses each source cell onto the
+coupling-weighted mean of its target cells (:func:`barycentric_table`). ``joint`` pairs every
+cell of both clusters with itself (the CellOracle-style same-cell regression), and ``hybrid``
+puts same-cell pairs and barycentric OT pairs into one design.
 """
 
 from __future__ import annotations
@@ -18,15 +25,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .errors import InputError
+
 MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
+SAME_CELL_METHODS = ("joint", "hybrid")
 
 
 @dataclass(frozen=True)
 class CellSet:
-    """Cells of one cluster: names and expression (cells x genes, dense or sparse)."""
+    """Cells of one cluster: names, expression (cells x genes, dense or sparse), optional pseudotime."""
 
     names: np.ndarray
     matrix: np.ndarray | sp.spmatrix
+    pseudotime: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -52,14 +63,52 @@ def random_mapping(source: CellSet, target: CellSet, n_pairs: int, rng: np.rando
     return _pairs_table(source, target, src, tgt)
 
 
+# --------------------------------------------------------------------------------------------
+# Geometry shared by the couplings: a PCA of both clusters and a normalized cost
+# --------------------------------------------------------------------------------------------
+
+
 def shared_pca(source: CellSet, target: CellSet, n_pcs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Project both clusters onto principal components fitted on their union."""
+    """Project both clusters onto principal components fitted on their union.
+
+    The exact SVD is used up to 3,000 cells; beyond, the randomized one (seeded, so still
+    reproducible), whose cost grows linearly with the number of cells.
+    """
     from sklearn.decomposition import PCA
 
+    if len(source) + len(target) > 3000 and sp.issparse(source.matrix) and sp.issparse(target.matrix):
+        # atlas-sized sparse clusters: ARPACK centres implicitly, so no dense cells x genes copy
+        # (5,000 cells x 20,000 genes would take 0.8 GB in float64; benchmarks/scale.py)
+        union = sp.vstack([source.matrix, target.matrix], format="csr", dtype=np.float64)
+        n_components = max(1, min(n_pcs, union.shape[0] - 1, union.shape[1] - 1))
+        scores = PCA(n_components=n_components, svd_solver="arpack", random_state=seed).fit_transform(union)
+        return scores[: len(source)], scores[len(source):]
     union = np.vstack([_dense(source.matrix), _dense(target.matrix)]).astype(np.float64)
     n_components = max(1, min(n_pcs, union.shape[0] - 1, union.shape[1]))
-    scores = PCA(n_components=n_components, svd_solver="full", random_state=seed).fit_transform(union)
+    solver = "full" if union.shape[0] <= 3000 else "randomized"
+    scores = PCA(n_components=n_components, svd_solver=solver, random_state=seed).fit_transform(union)
     return scores[: len(source)], scores[len(source):]
+
+
+def mean_pair_cost(zs: np.ndarray, zt: np.ndarray) -> float:
+    """Mean squared distance over all (source, target) pairs, in closed form (no n_s x n_t matrix)."""
+    value = (zs**2).sum(1).mean() + (zt**2).sum(1).mean() - 2.0 * zs.mean(0) @ zt.mean(0)
+    return float(max(value, np.finfo(float).tiny))
+
+
+def pair_costs(zs: np.ndarray, zt: np.ndarray, src: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """Normalized cost of the given pairs: squared distance over the mean of all pairs (random ~ 1)."""
+    return ((zs[src] - zt[tgt]) ** 2).sum(1) / mean_pair_cost(zs, zt)
+
+
+# --------------------------------------------------------------------------------------------
+# Couplings: non-negative (n_source x n_target) matrices, total mass 1
+# --------------------------------------------------------------------------------------------
+
+
+def random_coupling(n_source: int, n_target: int) -> np.ndarray:
+    """The independent coupling: both marginals uniform, no information about who goes where."""
+    return np.full((n_source, n_target), 1.0 / (n_source * n_target))
 
 
 def ot_coupling(
@@ -67,12 +116,15 @@ def ot_coupling(
     target_points: np.ndarray,
     exact_max_cells: int = 3000,
     entropic_reg: float = 0.01,
+    unbalanced_reg: float | None = None,
 ) -> np.ndarray:
     """Optimal-transport coupling with uniform marginals (rows sum to 1/n_source, columns to 1/n_target).
 
     The squared-Euclidean cost is divided by its maximum so that ``entropic_reg`` means the
-    same on every data set. Exact EMD up to ``exact_max_cells`` cells per side; log-domain
-    Sinkhorn beyond, where EMD's cubic cost is too slow.
+    same on every data set. Exact EMD up to ``exact_max_cells`` cells per side; beyond, where
+    EMD's cubic cost is too slow, log-domain Sinkhorn -- or, with ``unbalanced_reg`` (the KL
+    weight of the marginal constraints), unbalanced Sinkhorn, which lets cells with no
+    counterpart (proliferation, death, a branch going elsewhere) carry less mass.
     """
     import ot
 
@@ -82,44 +134,158 @@ def ot_coupling(
     cost /= max(cost.max(), np.finfo(float).tiny)
     if max(len(a), len(b)) <= exact_max_cells:
         return ot.emd(a, b, cost, numItermax=10_000_000)
+    if unbalanced_reg is not None:
+        return ot.unbalanced.sinkhorn_unbalanced(a, b, cost, entropic_reg, unbalanced_reg,
+                                                 method="sinkhorn_stabilized", numItermax=2000, stopThr=1e-7)
     return ot.sinkhorn(a, b, cost, entropic_reg, method="sinkhorn_log", numItermax=2000, stopThr=1e-7)
 
 
-def sample_pairs(coupling: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def knn_coupling(source_points: np.ndarray, target_points: np.ndarray, k: int = 10) -> sp.csr_matrix:
+    """Each source cell spreads its mass 1/n_source evenly over its ``k`` nearest target cells.
+
+    Unlike OT, nothing forces every target cell to be used: a source cell's partners are
+    simply the most similar cells of the other cluster.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = max(1, min(k, len(target_points)))
+    index = NearestNeighbors(n_neighbors=k).fit(target_points).kneighbors(source_points, return_distance=False)
+    rows = np.repeat(np.arange(len(source_points)), k)
+    values = np.full(rows.size, 1.0 / (len(source_points) * k))
+    return sp.csr_matrix((values, (rows, index.ravel())), shape=(len(source_points), len(target_points)))
+
+
+def pseudotime_coupling(source_time: np.ndarray, target_time: np.ndarray, lag: float = 0.05,
+                        bandwidth: float = 0.05) -> np.ndarray:
+    """Each source cell to target cells about ``lag`` later in pseudotime, by a Gaussian kernel on the gap.
+
+    ``lag`` and ``bandwidth`` are fractions of the pseudotime range of both clusters, so they
+    mean the same whatever the pseudotime's units. Each row is normalized (a softmax, stable
+    where the clusters do not overlap in time and every raw kernel value underflows), so every
+    source cell carries mass 1/n_source even when the nearest target cells are far.
+    """
+    times = np.concatenate([source_time, target_time])
+    span = max(float(times.max() - times.min()), np.finfo(float).eps)
+    gap = (target_time[None, :] - source_time[:, None]) / span
+    logits = -0.5 * ((gap - lag) / max(bandwidth, np.finfo(float).eps)) ** 2
+    logits -= logits.max(1, keepdims=True)
+    kernel = np.exp(logits)
+    return kernel / kernel.sum(1, keepdims=True) / len(source_time)
+
+
+# --------------------------------------------------------------------------------------------
+# From a coupling to a mapping table
+# --------------------------------------------------------------------------------------------
+
+
+def sample_pairs(coupling, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n_pairs`` (source, target) index pairs with probability proportional to the coupling."""
-    rows, cols = np.nonzero(coupling > 0)
-    prob = coupling[rows, cols]
+    if sp.issparse(coupling):
+        coo = coupling.tocoo()
+        keep = coo.data > 0
+        rows, cols, prob = coo.row[keep], coo.col[keep], coo.data[keep]
+        order = np.lexsort((cols, rows))  # a fixed order, whatever the sparse format did
+        rows, cols, prob = rows[order], cols[order], prob[order]
+    else:
+        rows, cols = np.nonzero(coupling > 0)
+        prob = coupling[rows, cols]
     pick = rng.choice(len(rows), size=n_pairs, replace=True, p=prob / prob.sum())
     return rows[pick], cols[pick]
 
 
-def ot_mapping(
-    source: CellSet,
-    target: CellSet,
-    n_pairs: int,
-    rng: np.random.Generator,
-    n_pcs: int = 20,
-    exact_max_cells: int = 3000,
-    entropic_reg: float = 0.01,
-    **_,
-) -> pd.DataFrame:
-    """Pairs drawn from the OT coupling between the two clusters in a shared PCA."""
+def barycentric_pairs(coupling, max_targets: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pair per source cell with mass: its ``max_targets`` heaviest target cells and their masses.
+
+    Returns ``(pair, source, target, weight)`` row arrays. Ties (e.g. the flat rows of the
+    random coupling) are broken at random in every row, so a truncated row is a random, not
+    the first, subset of equally weighted cells.
+    """
+    dense = _dense(coupling)
+    k = min(max_targets, dense.shape[1])
+    # a relative jitter far below any real difference in mass orders exact ties at random, per row
+    ranked = dense * (1.0 + 1e-9 * rng.random(dense.shape))
+    top = np.argpartition(-ranked, k - 1, axis=1)[:, :k] if k < dense.shape[1] else np.tile(np.arange(k), (len(dense), 1))
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(ranked, top, axis=1), axis=1, kind="stable"), axis=1)
+    rows = np.repeat(np.arange(len(dense)), k)
+    cols = top.ravel()
+    weights = dense[rows, cols]
+    keep = weights > 0
+    rows, cols, weights = rows[keep], cols[keep], weights[keep]
+    pair = np.unique(rows, return_inverse=True)[1]
+    return pair.astype(np.int64), rows, cols, weights
+
+
+def same_cell_table(source: CellSet, target: CellSet) -> pd.DataFrame:
+    """Every cell of both clusters paired with itself: the same-cell (CellOracle-style) design."""
+    names = np.concatenate([source.names, target.names])
+    return pd.DataFrame({"pair": np.arange(len(names), dtype=np.int64), "source_cell": names, "target_cell": names,
+                         "weight": np.ones(len(names)), "cost": np.zeros(len(names))})
+
+
+CouplingFunction = Callable[..., "np.ndarray | sp.spmatrix"]
+
+
+def _random(source, target, zs, zt, **_):
+    return random_coupling(len(source), len(target))
+
+
+def _ot(source, target, zs, zt, exact_max_cells=3000, entropic_reg=0.01, unbalanced_reg=None, **_):
+    return ot_coupling(zs, zt, exact_max_cells, entropic_reg, unbalanced_reg)
+
+
+def _knn(source, target, zs, zt, knn_k=10, **_):
+    return knn_coupling(zs, zt, knn_k)
+
+
+def _pseudotime(source, target, zs, zt, pseudotime_lag=0.05, pseudotime_bandwidth=0.05, **_):
+    if source.pseudotime is None or target.pseudotime is None:
+        raise InputError("mapping.method 'pseudotime' needs a pseudotime: set data.pseudotime_key to the obs "
+                         "column that holds it, or choose another mapping.method")
+    return pseudotime_coupling(source.pseudotime, target.pseudotime, pseudotime_lag, pseudotime_bandwidth)
+
+
+COUPLINGS: dict[str, CouplingFunction] = {"random": _random, "ot": _ot, "knn": _knn, "pseudotime": _pseudotime}
+METHODS = sorted([*COUPLINGS, *SAME_CELL_METHODS])
+
+
+def coupling_table(method: str, source: CellSet, target: CellSet, n_pairs: int, rng: np.random.Generator,
+                   barycentric: bool = False, max_targets: int = 50, n_pcs: int = 20, **options) -> pd.DataFrame:
+    """Pairs from a registered coupling, sampled or barycentric, with each row's normalized cost."""
     zs, zt = shared_pca(source, target, n_pcs, seed=int(rng.integers(2**31)))
-    coupling = ot_coupling(zs, zt, exact_max_cells, entropic_reg)
-    src, tgt = sample_pairs(coupling, n_pairs, rng)
-    return _pairs_table(source, target, src, tgt)
-
-
-MappingFunction = Callable[..., pd.DataFrame]
-MAPPINGS: dict[str, MappingFunction] = {"random": random_mapping, "ot": ot_mapping}
+    if method == "random" and not barycentric:
+        # the uniform coupling need not be built to sample from it
+        src, tgt = rng.integers(0, len(source), n_pairs), rng.integers(0, len(target), n_pairs)
+        pair, weight = np.arange(n_pairs, dtype=np.int64), np.ones(n_pairs)
+    else:
+        coupling = COUPLINGS[method](source, target, zs, zt, **options)
+        if barycentric:
+            pair, src, tgt, weight = barycentric_pairs(coupling, max_targets, rng)
+        else:
+            src, tgt = sample_pairs(coupling, n_pairs, rng)
+            pair, weight = np.arange(n_pairs, dtype=np.int64), np.ones(n_pairs)
+    return pd.DataFrame({"pair": pair, "source_cell": source.names[src], "target_cell": target.names[tgt],
+                         "weight": weight, "cost": pair_costs(zs, zt, src, tgt)})
 
 
 def map_cells(method: str, source: CellSet, target: CellSet, n_pairs: int, rng: np.random.Generator,
               test_fraction: float = 0.2, **options) -> pd.DataFrame:
-    """Run a registered mapping and add the train/test split."""
-    if method not in MAPPINGS:
-        raise ValueError(f"mapping.method: unknown method {method!r}; choose one of {sorted(MAPPINGS)}")
-    mapping = MAPPINGS[method](source, target, n_pairs, rng, **options)
+    """Run a mapping method and add the train/test split.
+
+    ``options``: ``barycentric``, ``max_targets``, ``n_pcs`` and the couplings' parameters
+    (``exact_max_cells``, ``entropic_reg``, ``unbalanced_reg``, ``knn_k``, ``pseudotime_lag``,
+    ``pseudotime_bandwidth``). ``joint`` ignores them (and ``n_pairs``: every cell is one pair);
+    ``hybrid`` adds barycentric OT pairs to the same-cell pairs.
+    """
+    if method not in METHODS:
+        raise ValueError(f"mapping.method: unknown method {method!r}; choose one of {METHODS}")
+    if method == "joint":
+        mapping = same_cell_table(source, target)
+    elif method == "hybrid":
+        mapped = coupling_table("ot", source, target, n_pairs, rng, **{**options, "barycentric": True})
+        same = same_cell_table(source, target)
+        mapping = pd.concat([same, mapped.assign(pair=mapped["pair"] + len(same))], ignore_index=True)
+    else:
+        mapping = coupling_table(method, source, target, n_pairs, rng, **options)
     return split_by_source_cell(mapping, test_fraction, rng)
 
 
@@ -132,13 +298,27 @@ def split_by_source_cell(mapping: pd.DataFrame, test_fraction: float, rng: np.ra
     test_cells = set(rng.permutation(cells)[:n_test])
     mapping = mapping.copy()
     mapping["split"] = np.where(mapping["source_cell"].isin(test_cells), "test", "train")
-    return mapping[MAPPING_COLUMNS]
+    return mapping[MAPPING_COLUMNS + (["cost"] if "cost" in mapping else [])]
+
+
+def pool(*cell_sets: CellSet) -> CellSet:
+    """Cells of several clusters as one set (for designs whose pairs may use cells of either cluster)."""
+    names = np.concatenate([c.names for c in cell_sets])
+    if len(set(names)) < len(names):
+        raise InputError("cell names are not unique across the two clusters, which same-cell mappings (joint, "
+                         "hybrid) and data.smooth need; make obs_names unique (AnnData.obs_names_make_unique)")
+    matrices = [c.matrix for c in cell_sets]
+    matrix = sp.vstack(matrices, format="csr") if any(sp.issparse(m) for m in matrices) else np.vstack(matrices)
+    times = [c.pseudotime for c in cell_sets]
+    pseudotime = None if any(t is None for t in times) else np.concatenate(times)
+    return CellSet(names, matrix, pseudotime)
 
 
 def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet) -> tuple[np.ndarray, np.ndarray]:
     """Regression inputs X (pairs x source genes) and outputs Y (pairs x target genes).
 
-    ``mapping`` may hold any subset of pairs (e.g. one split); pairs keep their order.
+    ``mapping`` may hold any subset of pairs (e.g. one split); pairs keep their order. For
+    same-cell pairs pass pools of both clusters (:func:`pool`) as ``source`` and ``target``.
     """
     pairs, pair_row = np.unique(mapping["pair"].to_numpy(), return_inverse=True)
     src_pos = pd.Index(source.names).get_indexer(mapping["source_cell"])

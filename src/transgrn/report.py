@@ -1,105 +1,65 @@
-"""The self-contained HTML summary report (figures embedded as PNG, no network access)."""
+"""The run's summary report: one self-contained HTML page and the figures it embeds.
+
+Everything is inline (PNG figures as data URIs, CSS and a few lines of JS), so the page opens
+offline from disk and makes no network request. Per-transition panels are HTML ``<template>``
+elements that the page clones on demand, and only the ``detail`` best transitions carry
+figures, so a run with hundreds of transitions stays small and opens quickly.
+
+Figures are written as PNG files too (``figure_dir``) so that Snakemake's ``--report`` can
+register them with captions.
+"""
 
 from __future__ import annotations
 
 import base64
+import datetime as _dt
+import functools
 import html
 import io as _io
 import json
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
-h1{margin-bottom:.2rem} h2{border-bottom:2px solid #ddd;padding-bottom:.2rem;margin-top:2.2rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0} th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
-th{background:#f4f4f4} td.l,th.l{text-align:left} .muted{color:#666} img{max-width:100%}
-details{margin:.6rem 0;border:1px solid #e4e4e4;border-radius:4px;padding:.3rem .7rem} summary{cursor:pointer;font-weight:600}
-.grid{display:flex;flex-wrap:wrap;gap:1.5rem} .pos{color:#b2182b} .neg{color:#2166ac}
-"""
+# Recovery metrics and the value a random ranking or sign would get (drawn as a reference line).
+RECOVERY_METRICS = {"auprc_ratio": 1.0, "auroc": 0.5, "sign_accuracy": 0.5, "epr": 1.0, "epr_activation": 1.0,
+                    "epr_repression": 1.0}
+PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "scanpy", "scikit-learn", "pot", "torch",
+            "matplotlib", "snakemake")
+# An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.
+STRONG_QUANTILE = 0.99
+OVERVIEW_FIGURES = ("cluster_graph", "r2_heatmap", "tf_activity", "grn_similarity")
+VALIDATION_FIGURES = ("r2_comparison", "recovery", "mapping")
+TRANSITION_FIGURES = ("network", "gene_r2", "predictions")
+MAX_TICK_LABELS = 60
+DPI = 100
+ACTIVATING, REPRESSING, NEUTRAL = "#b2182b", "#2166ac", "#7f7f7f"
+
+# --------------------------------------------------------------------------- numbers
 
 
-def _figure_html(fig, alt: str) -> str:
-    import matplotlib.pyplot as plt
+def strong_threshold(coefficients: pd.DataFrame) -> float:
+    """|weight| above which an edge is stronger than 99% of the null fit's edges.
 
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _table_html(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    head = "".join(f'<th class="{"l" if frame[c].dtype == object else ""}">{html.escape(str(c))}</th>' for c in frame.columns)
-    rows = []
-    for record in frame.itertuples(index=False):
-        cells = []
-        for value in record:
-            if isinstance(value, (float, np.floating)):
-                text, cls = ("NA" if np.isnan(value) else float_format.format(value)), ""
-            else:
-                text, cls = str(value), "l" if not isinstance(value, (int, np.integer)) else ""
-            cells.append(f'<td class="{cls}">{html.escape(text)}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    The null (random pairing) shows how large weights get from sampling noise alone at this
+    transition's size; NaN if the null was not fitted.
+    """
+    if "null_weight" not in coefficients or not len(coefficients):
+        return float("nan")
+    null = coefficients["null_weight"].abs().to_numpy()
+    null = null[null > 0]
+    return float(np.quantile(null, STRONG_QUANTILE)) if null.size else float("nan")
 
 
-def r2_heatmaps(table: pd.DataFrame) -> str:
-    """Source x target heatmaps of held-out R^2 for the mapping and for its random null."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    clusters = list(dict.fromkeys(list(table["source_cluster"]) + list(table["target_cluster"])))
-    panels = [("r2_test", "held-out R² (mapping)"), ("r2_test_null", "held-out R² (random null)")]
-    grids = [table.pivot(index="source_cluster", columns="target_cluster", values=c).reindex(index=clusters, columns=clusters) for c, _ in panels]
-    limit = max(0.05, float(np.nanmax(np.abs(np.stack([g.to_numpy(dtype=float) for g in grids])))))
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.1 * len(clusters), 1.6 + 0.55 * len(clusters)), constrained_layout=True)
-    for ax, grid, (_, title) in zip(axes, grids, panels):
-        image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_xticks(range(len(clusters)), clusters, rotation=45, ha="right")
-        ax.set_yticks(range(len(clusters)), clusters)
-        ax.set_xlabel("target cluster (B)")
-        ax.set_ylabel("source cluster (A)")
-        ax.set_title(title)
-        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
-            if np.isfinite(value):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
-    fig.colorbar(image, ax=axes, shrink=0.8, label="R² (variance-weighted, test pairs)")
-    return _figure_html(fig, "held-out R2 heatmaps")
-
-
-def prediction_plots(predictions: pd.DataFrame, title: str) -> str:
-    """Predicted vs observed and residuals for the best and worst predicted genes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    genes = list(predictions.drop_duplicates("target_gene")[["kind", "target_gene"]].itertuples(index=False))
-    if not genes:
-        return '<p class="muted">No gene could be evaluated.</p>'
-    fig, axes = plt.subplots(2, len(genes), figsize=(2.6 * len(genes), 5.0), squeeze=False, constrained_layout=True)
-    for col, (kind, gene) in enumerate(genes):
-        sub = predictions[predictions["target_gene"] == gene]
-        top, bottom = axes[0, col], axes[1, col]
-        top.scatter(sub["observed"], sub["predicted"], s=6, alpha=0.6, color="#b2182b" if kind == "worst" else "#2166ac")
-        low, high = np.nanmin(sub[["observed", "predicted"]].to_numpy()), np.nanmax(sub[["observed", "predicted"]].to_numpy())
-        top.plot([low, high], [low, high], color="grey", lw=0.8, label="y = x")
-        top.set_title(f"{gene} ({kind})", fontsize=9)
-        top.set_xlabel("observed (B)")
-        top.set_ylabel("predicted from A")
-        bottom.scatter(sub["predicted"], sub["observed"] - sub["predicted"], s=6, alpha=0.6, color="grey")
-        bottom.axhline(0, color="black", lw=0.8)
-        bottom.set_xlabel("predicted")
-        bottom.set_ylabel("residual")
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    return _figure_html(fig, f"predictions {title}")
+def n_strong_edges(coefficients: pd.DataFrame) -> int:
+    """Number of edges stronger than the null's noise level (see :func:`strong_threshold`)."""
+    threshold = strong_threshold(coefficients)
+    return int((coefficients["weight"].abs() > threshold).sum()) if np.isfinite(threshold) else 0
 
 
 def strongest_edges(edges: pd.DataFrame, top: int) -> pd.DataFrame:
@@ -109,51 +69,908 @@ def strongest_edges(edges: pd.DataFrame, top: int) -> pd.DataFrame:
     return pd.concat([positive, negative])[["tf", "target_gene", "weight"]]
 
 
-def _summary_section(summary: dict, config: dict, skipped: pd.DataFrame) -> str:
-    p = summary["prior"]
-    inputs = "".join(f"<tr><td class='l'>{html.escape(k)}</td><td class='l'>{html.escape(v['path'])}</td>"
-                     f"<td class='l'><code>{v['sha256'][:16]}…</code></td></tr>" for k, v in summary["inputs"].items())
-    counts = (f"{summary['n_cells']} cells × {summary['n_genes']} genes; prior ({html.escape(summary['prior_format'])}): "
-              f"{p['n_edges']} of {p['n_edges_input']} edges, {p['n_tfs']} of {p['n_tfs_input']} TFs and "
-              f"{p['n_targets']} of {p['n_targets_input']} targets are measured in the data.")
+def mapping_diagnostics(mapping: pd.DataFrame, n_source: int, n_target: int) -> dict[str, float]:
+    """How the mapping used the clusters: a mapping that reuses few cells fits few states."""
+    per_source = mapping["source_cell"].value_counts()
+    per_target = mapping["target_cell"].value_counts()
+    out = {
+        "pairs": int(len(mapping)),
+        "source_cells_used": int(len(per_source)), "target_cells_used": int(len(per_target)),
+        "source_fraction_used": len(per_source) / n_source if n_source else float("nan"),
+        "target_fraction_used": len(per_target) / n_target if n_target else float("nan"),
+        "pairs_per_source_cell_max": int(per_source.max()) if len(per_source) else 0,
+        "pairs_per_target_cell_max": int(per_target.max()) if len(per_target) else 0,
+    }
+    if "cost" in mapping:
+        out["mean_cost"] = float(mapping["cost"].mean())
+    return out
+
+
+def weight_matrix(coefficients: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Transitions x prior edges matrix of weights (0 where an edge is absent from a transition)."""
+    columns = {t: c.set_index(["tf", "target_gene"])["weight"] for t, c in coefficients.items()}
+    return pd.DataFrame(columns).fillna(0.0).T
+
+
+def tf_outgoing(coefficients: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per TF and transition: total |weight| (how strongly it drives) and net signed weight (which way)."""
+    total = pd.DataFrame({t: c["weight"].abs().groupby(c["tf"]).sum() for t, c in coefficients.items()}).fillna(0.0)
+    net = pd.DataFrame({t: c["weight"].groupby(c["tf"]).sum() for t, c in coefficients.items()}).fillna(0.0)
+    return total, net.reindex_like(total)
+
+
+def grn_similarity(weights: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """Correlation of the transitions' weight vectors and an average-linkage tree on 1 - r.
+
+    Correlation ignores a transition-wide scale of the weights, so transitions group by which
+    edges they use and with which sign. The tree is None for fewer than 2 transitions.
+    """
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    values = weights.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(values) if len(values) > 1 else np.ones((len(values), len(values)))
+    corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+    np.fill_diagonal(corr, 1.0)
+    frame = pd.DataFrame(corr, index=weights.index, columns=weights.index)
+    if len(values) < 2:
+        return frame, None
+    distance = np.clip(1.0 - (corr + corr.T) / 2, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    return frame, linkage(squareform(distance, checks=False), method="average")
+
+
+def stage_times(benchmarks: dict[str, str]) -> pd.DataFrame:
+    """Wall time per stage from Snakemake benchmark files (``path -> stage``)."""
+    rows = []
+    for path, stage in benchmarks.items():
+        seconds = pd.read_csv(path, sep="\t")["s"]
+        rows.append({"stage": stage, "seconds": float(seconds.iloc[0]) if len(seconds) else float("nan")})
+    if not rows:
+        return pd.DataFrame(columns=["stage", "jobs", "total_s", "median_s", "max_s"])
+    frame = pd.DataFrame(rows).groupby("stage", sort=False)["seconds"]
+    return pd.DataFrame({"jobs": frame.size(), "total_s": frame.sum(), "median_s": frame.median(),
+                         "max_s": frame.max()}).reset_index()
+
+
+def transition_title(transitions_tsv: str | Path, transition: str) -> str:
+    """'A → B' with the clusters' real names (ids such as ``c00_stem_cell`` lose punctuation)."""
+    return _titles(str(transitions_tsv), Path(transitions_tsv).stat().st_mtime_ns)[transition]
+
+
+@functools.lru_cache(maxsize=4)
+def _titles(path: str, mtime_ns: int) -> dict[str, str]:
+    """Titles of every transition, read once per version of the table: the DAG asks once per job."""
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return {t: f"{a} → {b}" for t, a, b in zip(table["transition"], table["source_cluster"], table["target_cluster"])}
+
+
+def benchmark_files(patterns: dict[str, str], transitions: list[str], roles=("main", "null")) -> dict[str, str]:
+    """Benchmark file -> stage, expanding each stage's pattern over transitions and mapping roles."""
+    files = {}
+    for stage, pattern in patterns.items():
+        for transition in transitions if "{transition}" in pattern else [None]:
+            for role in roles if "{role}" in pattern else [None]:
+                files[pattern.format(transition=transition, role=role)] = stage
+    return files
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shaped the results, for reproducing them."""
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    """Dotted keys -> JSON values, so nested parameters read as one table."""
+    out = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = json.dumps(value, ensure_ascii=False)
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,
+                         "figure.facecolor": "white"})
+    return plt
+
+
+def figure_png(fig, path: str | Path | None = None) -> bytes:
+    """Render (and close) a figure as PNG; also write it to ``path`` atomically if given."""
+    plt = _pyplot()
+    from PIL import Image
+
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    # A 256-colour palette looks the same for plots and makes the files (and the page) ~4x smaller.
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    palette = np.array(image.getpalette(), dtype=np.uint8).reshape(-1, 3)
+    palette[(palette >= 250).all(axis=1)] = 255  # keep the background white, not the palette's near-white
+    image.putpalette(palette.ravel().tolist())
+    buffer = _io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    data = buffer.getvalue()
+    if path is not None:
+        from .io import atomic_path
+
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(data)
+    return data
+
+
+def placeholder_figure(title: str, message: str):
+    """A figure that says why there is nothing to draw (outputs are declared before the data exist)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 1.6))
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, message, ha="center", va="center", color=NEUTRAL, wrap=True)
+    return fig
+
+
+def _diverging_with_gaps():
+    """Red-blue centred colormap that shows missing values in light grey."""
+    plt = _pyplot()
+    return plt.get_cmap("RdBu_r").with_extremes(bad="#e6e6e6")
+
+
+def _symmetric_limit(*arrays, floor: float = 1e-9) -> float:
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays])
+    values = values[np.isfinite(values)]
+    return max(floor, float(np.abs(values).max())) if values.size else 1.0
+
+
+def cluster_positions(clusters: list[str], layout: dict | None) -> tuple[dict[str, tuple[float, float]], str]:
+    """Where to draw each cluster: UMAP or PAGA coordinates when the data had them, else layered
+    by median pseudotime, else on a circle. Returns positions and a description of the layout."""
+    layout = layout or {}
+    for key, name in (("umap_centroids", "UMAP (median of each cluster's cells)"), ("paga_pos", "PAGA layout")):
+        coords = layout.get(key) or {}
+        if clusters and all(c in coords for c in clusters):
+            return {c: (float(coords[c][0]), float(coords[c][1])) for c in clusters}, name
+    pseudotime = layout.get("median_pseudotime") or {}
+    if len(clusters) > 1 and all(c in pseudotime for c in clusters):
+        return _layered(clusters, pseudotime), "x = median pseudotime of the cluster"
+    angles = np.linspace(0, 2 * np.pi, len(clusters), endpoint=False) + np.pi / 2
+    return {c: (float(np.cos(a)), float(np.sin(a))) for c, a in zip(clusters, angles)}, "clusters on a circle"
+
+
+def _layered(clusters: list[str], pseudotime: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Clusters with close median pseudotimes share a column and are spread vertically."""
+    order = sorted(clusters, key=lambda c: (pseudotime[c], c))
+    values = np.array([pseudotime[c] for c in order], dtype=float)
+    span = float(values.max() - values.min()) or 1.0
+    layers, current = [], [order[0]]
+    for previous, cluster in zip(order, order[1:]):
+        if pseudotime[cluster] - pseudotime[previous] < 0.08 * span:
+            current.append(cluster)
+        else:
+            layers.append(current)
+            current = [cluster]
+    layers.append(current)
+    positions = {}
+    for layer in layers:
+        x = float(np.mean([pseudotime[c] for c in layer]))
+        for k, cluster in enumerate(layer):
+            positions[cluster] = (x, 0.25 * span * ((len(layer) - 1) / 2 - k))
+    return positions
+
+
+def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: dict):
+    """Clusters as nodes, each transition an arrow coloured by held-out R^2, as wide as its strong edges."""
+    plt = _pyplot()
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
+
+    sizes = summary.get("cluster_sizes", {})
+    clusters = list(dict.fromkeys(list(table["source_cluster"]) + list(table["target_cluster"])))
+    positions, basis = cluster_positions(clusters, summary.get("cluster_layout"))
+    limit = _symmetric_limit(table["r2_test"], floor=0.01)
+    norm, cmap = TwoSlopeNorm(0.0, -limit, limit), plt.get_cmap("RdBu_r")
+    counts = np.array([strong.get(t, 0) for t in table["transition"]], dtype=float)
+    top = max(1.0, counts.max(initial=0))
+    widest, alpha = (6.0, 0.9) if len(table) <= 30 else (2.5, 0.6)  # keep many arrows apart
+    fig, ax = plt.subplots(figsize=(7.5, 5.2), constrained_layout=True)
+    node_size = {c: 200 + 600 * sizes.get(c, 1) / max(sizes.values(), default=1) for c in clusters}
+    for row, count in zip(table.itertuples(), counts):
+        start, end = positions[row.source_cluster], positions[row.target_cluster]
+        color = cmap(norm(row.r2_test)) if np.isfinite(row.r2_test) else NEUTRAL
+        ax.add_patch(FancyArrowPatch(start, end, connectionstyle="arc3,rad=0.18", arrowstyle="-|>", mutation_scale=14,
+                                     lw=0.5 + widest * count / top, color=color, alpha=alpha, zorder=1,
+                                     shrinkA=np.sqrt(node_size[row.source_cluster]) / 2 + 2,
+                                     shrinkB=np.sqrt(node_size[row.target_cluster]) / 2 + 2))
+    xy = np.array([positions[c] for c in clusters])
+    ax.scatter(xy[:, 0], xy[:, 1], s=[node_size[c] for c in clusters], color="#d9d9d9", edgecolor="#444", zorder=2)
+    for cluster, (x, y) in zip(clusters, xy):
+        ax.annotate(f"{cluster}\n{sizes.get(cluster, '?')} cells", (x, y), xytext=(0, -np.sqrt(node_size[cluster]) / 2 - 3),
+                    textcoords="offset points", ha="center", va="top", fontsize=8, zorder=3,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+    pad_x = 0.18 * (np.ptp(xy[:, 0]) or 1.0)
+    pad_y = 0.18 * (np.ptp(xy[:, 1]) or 1.0)
+    ax.set_xlim(xy[:, 0].min() - pad_x, xy[:, 0].max() + pad_x)
+    ax.set_ylim(xy[:, 1].min() - pad_y, xy[:, 1].max() + pad_y)
+    ax.set_xlabel(f"layout: {basis}")
+    ax.set_yticks([])
+    ax.spines[["left", "top", "right"]].set_visible(False)
+    if "pseudotime" not in basis:
+        ax.set_xticks([])
+        ax.spines["bottom"].set_visible(False)
+    ax.set_title("Cluster graph: transitions coloured by held-out R², width = strong edges")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, label="held-out R² (mapping)")
+    examples = sorted({int(v) for v in np.quantile(counts, [0.0, 0.5, 1.0])}) if len(counts) else []
+    handles = [Line2D([], [], color=NEUTRAL, lw=0.5 + widest * v / top, label=f"{v} strong edges") for v in examples]
+    ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=False, title="arrow width", title_fontsize=7)
+    return fig
+
+
+def r2_heatmap_figure(table: pd.DataFrame):
+    """Source x target heatmaps of held-out R^2: the mapping, its random null, and the MLP when fitted."""
+    plt = _pyplot()
+    clusters = list(dict.fromkeys(list(table["source_cluster"]) + list(table["target_cluster"])))
+    panels = [("r2_test", "held-out R² (mapping)"), ("r2_test_null", "held-out R² (random null)")]
+    if "r2_test_mlp" in table and table["r2_test_mlp"].notna().any():
+        panels.append(("r2_test_mlp", "held-out R² (MLP)"))
+    grids = [table.pivot(index="source_cluster", columns="target_cluster", values=c)
+             .reindex(index=clusters, columns=clusters).to_numpy(dtype=float) for c, _ in panels]
+    limit = _symmetric_limit(*grids, floor=0.05)
+    n = len(clusters)
+    cell = min(0.55, (13.0 / len(panels) - 1.6) / n)  # the figure stays about as wide as the page
+    annotate, ticks = cell >= 0.4, 8 if cell >= 0.3 else 6
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.6 + cell * n), 1.8 + cell * n),
+                             constrained_layout=True, squeeze=False)
+    for ax, grid, (_, title) in zip(axes[0], grids, panels):
+        image = ax.imshow(grid, cmap=_diverging_with_gaps(), vmin=-limit, vmax=limit)
+        labels = clusters if n <= MAX_TICK_LABELS else []
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=ticks)
+        ax.set_yticks(range(len(labels)), labels, fontsize=ticks)
+        ax.set_xlabel("target cluster (B)")
+        ax.set_ylabel("source cluster (A)")
+        ax.set_title(title)
+        if annotate:
+            for (i, j), value in np.ndenumerate(grid):
+                if np.isfinite(value):
+                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if abs(value) > 0.6 * limit else "black")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="R² (variance-weighted, held-out pairs); grey = not fitted")
+    return fig
+
+
+def _transition_labels(table: pd.DataFrame) -> pd.Series:
+    return pd.Series([f"{a} → {b}" for a, b in zip(table["source_cluster"], table["target_cluster"])],
+                     index=table["transition"])
+
+
+def tf_activity_figure(total: pd.DataFrame, net: pd.DataFrame, labels: pd.Series, order: list[str], max_tfs: int = 40):
+    """TF x transition heatmaps: total |outgoing weight| (drive) beside the net signed weight (direction)."""
+    plt = _pyplot()
+    tfs = total.sum(axis=1).sort_values(ascending=False).index[:max_tfs]
+    total, net = total.loc[tfs, order], net.loc[tfs, order]
+    n_t = len(order)
+    width = min(7.5, 1.2 + 0.3 * n_t) if n_t <= MAX_TICK_LABELS else 7.5
+    fig, axes = plt.subplots(1, 2, figsize=(2 * width + 1.5, 2.2 + 0.2 * len(tfs)), constrained_layout=True)
+    limit = _symmetric_limit(net.to_numpy())
+    for ax, frame, cmap, vmin, title, label in (
+        (axes[0], total, "viridis", 0.0, "total |outgoing weight| (drive)", "Σ |weight| over targets"),
+        (axes[1], net, "RdBu_r", -limit, "net outgoing weight (direction)", "Σ weight (+ activating, − repressing)"),
+    ):
+        image = ax.imshow(frame.to_numpy(), aspect="auto", cmap=cmap, vmin=vmin,
+                          vmax=limit if cmap == "RdBu_r" else None, interpolation="nearest")
+        ax.set_yticks(range(len(tfs)), tfs)
+        if n_t <= MAX_TICK_LABELS:
+            ax.set_xticks(range(n_t), [labels[t] for t in order], rotation=60, ha="right", fontsize=7)
+        else:
+            ax.set_xticks([])
+        ax.set_xlabel(f"transition ({n_t})")
+        ax.set_title(title)
+        fig.colorbar(image, ax=ax, shrink=0.8, label=label)
+    axes[0].set_ylabel(f"TF (top {len(tfs)} by total |weight|)")
+    fig.suptitle("TF × transition: outgoing weight (transitions ordered as in the similarity tree)")
+    return fig
+
+
+def similarity_figure(similarity: pd.DataFrame, tree, labels: pd.Series):
+    """Dendrogram over a heatmap of the correlation between the transitions' weight vectors."""
+    plt = _pyplot()
+    from scipy.cluster.hierarchy import dendrogram
+
+    n = len(similarity)
+    size = min(11.0, 3.0 + 0.32 * n)
+    fig = plt.figure(figsize=(size + 1.5, size + 1.2), constrained_layout=True)
+    grid = fig.add_gridspec(2, 2, height_ratios=[1, 4], width_ratios=[30, 1])
+    top, ax, cax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
+    leaves = dendrogram(tree, ax=top, no_labels=True, color_threshold=0, above_threshold_color="#555")["leaves"]
+    top.set_ylabel("1 − r")
+    top.set_xticks([])
+    top.spines[["bottom"]].set_visible(False)
+    fig.suptitle("Transitions clustered by GRN similarity (correlation of edge weights)")
+    order = similarity.index[leaves]
+    image = ax.imshow(similarity.loc[order, order].to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
+                      aspect="auto")  # fills the axes, so columns line up with the dendrogram's leaves
+    names = [labels[t] for t in order] if n <= MAX_TICK_LABELS else []
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("transition")
+    ax.set_ylabel("transition")
+    fig.colorbar(image, cax=cax, label="Pearson r of weights")
+    return fig, list(order)
+
+
+def r2_comparison_figure(table: pd.DataFrame, labels: pd.Series):
+    """Held-out R^2 of the mapping against its random null (and the linear fit against the MLP)."""
+    plt = _pyplot()
+    pairs = [("r2_test_null", "r2_test", "random null", "mapping (linear)", "Mapping vs random null")]
+    if "r2_test_mlp" in table and table["r2_test_mlp"].notna().any():
+        pairs.append(("r2_test", "r2_test_mlp", "linear", "MLP", "Linear vs MLP (same mapping)"))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), constrained_layout=True, squeeze=False)
+    for ax, (x, y, xlabel, ylabel, title) in zip(axes[0], pairs, strict=True):
+        values = table[[x, y]].to_numpy(dtype=float)
+        low, high = np.nanmin(values), np.nanmax(values)
+        pad = 0.05 * (high - low or 1.0)
+        ax.plot([low - pad, high + pad], [low - pad, high + pad], color=NEUTRAL, lw=0.8, ls="--", label="y = x")
+        ax.axhline(0, color="#ccc", lw=0.6)
+        ax.axvline(0, color="#ccc", lw=0.6)
+        ax.scatter(values[:, 0], values[:, 1], s=22, color="#4c72b0", edgecolor="white", lw=0.5, label="transition")
+        order = np.argsort(-np.nan_to_num(values[:, 1], nan=-np.inf))
+        named = order if len(order) <= 6 else np.r_[order[:3], order[-1:]]  # the best three and the worst
+        for k in named:
+            ax.annotate(labels[table["transition"].iloc[k]], values[k], fontsize=6, xytext=(4, -2), textcoords="offset points")
+        ax.set_xlabel(f"held-out R², {xlabel}")
+        ax.set_ylabel(f"held-out R², {ylabel}")
+        ax.set_title(title)
+        ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def recovery_figure(table: pd.DataFrame, metrics: list[str]):
+    """One strip per recovery metric (a point per transition) with the chance level marked."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics) + 0.6, 3.8), constrained_layout=True,
+                             squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, metric in zip(axes[0], metrics):
+        values = table[metric].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        ax.boxplot(values, widths=0.5, showfliers=False, medianprops={"color": "black"})
+        ax.scatter(1 + rng.uniform(-0.15, 0.15, len(values)), values, s=14, color="#4c72b0", alpha=0.8, zorder=3,
+                   label="transition")
+        ax.axhline(RECOVERY_METRICS[metric], color=ACTIVATING, ls="--", lw=1, label="chance")
+        ax.set_xticks([])
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric}\n({len(values)} transitions)", fontsize=9)
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Recovery of the reference network per transition")
+    return fig
+
+
+def mapping_figure(diagnostics: pd.DataFrame, table: pd.DataFrame):
+    """How many cells of each cluster the mapping used, how often it reused them, and its OT cost."""
+    plt = _pyplot()
+    with_cost = "mean_cost" in diagnostics and diagnostics["mean_cost"].notna().any()
+    fig, axes = plt.subplots(1, 3 if with_cost else 2, figsize=(4.2 * (3 if with_cost else 2), 3.8),
+                             constrained_layout=True)
+    r2 = table.set_index("transition").loc[diagnostics.index, "r2_test"].to_numpy(dtype=float)
+    limit = _symmetric_limit(r2, floor=0.01)
+    points = axes[0].scatter(diagnostics["source_fraction_used"], diagnostics["target_fraction_used"], c=r2, cmap="RdBu_r",
+                             vmin=-limit, vmax=limit, s=26, edgecolor="#444", lw=0.4)
+    axes[0].set_xlabel("fraction of source (A) cells paired")
+    axes[0].set_ylabel("fraction of target (B) cells paired")
+    axes[0].set_title("Cells used by the mapping")
+    fig.colorbar(points, ax=axes[0], label="held-out R²")
+    for offset, (column, name, color) in enumerate((("pairs_per_source_cell_max", "source (A)", "#4c72b0"),
+                                                    ("pairs_per_target_cell_max", "target (B)", "#dd8452"))):
+        values = diagnostics[column].to_numpy(dtype=float)
+        axes[1].scatter(np.full(len(values), offset) + np.linspace(-0.15, 0.15, len(values)), values, s=16,
+                        color=color, label=name)
+    axes[1].set_xticks([0, 1], ["source (A)", "target (B)"])
+    axes[1].set_ylabel("most pairs sharing one cell")
+    axes[1].set_title("Reuse of single cells")
+    axes[1].legend(fontsize=7)
+    if with_cost:
+        axes[2].scatter(diagnostics["mean_cost"], r2, s=22, color="#4c72b0", label="transition")
+        axes[2].set_xlabel("mean OT cost of the pairs")
+        axes[2].set_ylabel("held-out R²")
+        axes[2].set_title("Transport cost vs fit")
+        axes[2].legend(fontsize=7)
+    return fig
+
+
+def _spread(n: int) -> np.ndarray:
+    return np.linspace(0.0, -1.0, n) if n > 1 else np.array([-0.5])
+
+
+def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
+    """The transition's strongest edges as a two-column graph: TFs (in A) left, targets (in B) right."""
+    plt = _pyplot()
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.lines import Line2D
+
+    edges = coefficients.loc[coefficients["weight"].abs().nlargest(n_edges).index]
+    edges = edges[edges["weight"] != 0]
+    if edges.empty:
+        return placeholder_figure(f"{title}: network", "every weight is zero")
+    drive = edges.assign(a=edges["weight"].abs()).groupby("tf")["a"].sum().sort_values(ascending=False)
+    tf_y = dict(zip(drive.index, _spread(len(drive))))
+    # targets sorted by the mean height of their TFs, which keeps crossings few
+    barycenter = edges.assign(y=edges["tf"].map(tf_y)).groupby("target_gene")["y"].mean().sort_values(ascending=False)
+    target_y = dict(zip(barycenter.index, _spread(len(barycenter))))
+    limit = float(edges["weight"].abs().max())
+    norm, cmap = TwoSlopeNorm(0.0, -limit, limit), plt.get_cmap("RdBu_r")
+    rows = max(len(tf_y), len(target_y))
+    fig, ax = plt.subplots(figsize=(6.2, 1.6 + 0.2 * rows), constrained_layout=True)
+    for row in edges.sort_values("weight", key=np.abs).itertuples():
+        ax.plot([0, 1], [tf_y[row.tf], target_y[row.target_gene]], color=cmap(norm(row.weight)),
+                lw=0.5 + 3.5 * abs(row.weight) / limit, alpha=0.85, solid_capstyle="round")
+    ax.scatter([0] * len(tf_y), list(tf_y.values()), s=40, color="#333", zorder=3, label="TF (expression in A)")
+    ax.scatter([1] * len(target_y), list(target_y.values()), s=30, color="white", edgecolor="#333", zorder=3,
+               label="target (expression in B)")
+    for tf, y in tf_y.items():
+        ax.text(-0.04, y, tf, ha="right", va="center", fontsize=7)
+    for gene, y in target_y.items():
+        ax.text(1.04, y, gene, ha="left", va="center", fontsize=7)
+    ax.set_xlim(-0.4, 1.4)
+    ax.set_axis_off()
+    ax.set_title(f"{title}: top {len(edges)} edges by |weight|")
+    sign_handles = [Line2D([], [], color=cmap(norm(limit)), lw=2.5, label="activating (+)"),
+                    Line2D([], [], color=cmap(norm(-limit)), lw=2.5, label="repressing (−)")]
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + sign_handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7,
+              frameon=False)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.5, pad=0.0, label="weight (width ∝ |weight|)")
+    return fig
+
+
+def gene_r2_figure(gene_r2: pd.DataFrame, title: str, low: float = -1.0):
+    """Distribution of per-gene held-out R^2 for the mapping and for its null (values below ``low`` clipped)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.4), constrained_layout=True)
+    columns = [("r2_test", "mapping", "#4c72b0"), ("r2_test_null", "random null", NEUTRAL)]
+    values = {c: gene_r2[c].to_numpy(dtype=float) for c, _, _ in columns if c in gene_r2}
+    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()]) if values else np.array([])
+    if not finite.size:
+        plt.close(fig)
+        return placeholder_figure(f"{title}: per-gene R²", "no gene could be evaluated")
+    bins = np.linspace(max(low, finite.min()), max(finite.max(), 0.05), 40)
+    clipped = 0
+    for column, name, color in columns:
+        if column not in values:
+            continue
+        v = values[column][np.isfinite(values[column])]
+        clipped += int((v < bins[0]).sum())
+        ax.hist(np.clip(v, bins[0], None), bins=bins, histtype="stepfilled" if column == "r2_test" else "step",
+                alpha=0.55 if column == "r2_test" else 1.0, color=color, lw=1.2,
+                label=f"{name} (median {np.median(v):.3f})")
+    ax.axvline(0, color="black", lw=0.8, ls="--")
+    ax.set_xlabel("held-out R² per target gene" + (f" ({clipped} values < {bins[0]:.1f} shown at it)" if clipped else ""))
+    ax.set_ylabel("genes")
+    ax.set_title(f"{title}: per-gene R²")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def predictions_figure(predictions: pd.DataFrame, gene_r2: pd.DataFrame, title: str):
+    """Predicted vs observed (top row) and residuals (bottom row) for the best and worst predicted genes."""
+    plt = _pyplot()
+    genes = list(predictions.drop_duplicates("target_gene")[["kind", "target_gene"]].itertuples(index=False))
+    if not genes:
+        return placeholder_figure(f"{title}: predictions", "no gene could be evaluated")
+    r2 = gene_r2.set_index("target_gene")["r2_test"] if "r2_test" in gene_r2 else pd.Series(dtype=float)
+    fig, axes = plt.subplots(2, len(genes), figsize=(2.3 * len(genes) + 0.4, 4.8), squeeze=False, constrained_layout=True)
+    for col, (kind, gene) in enumerate(genes):
+        sub = predictions[predictions["target_gene"] == gene]
+        top, bottom = axes[0, col], axes[1, col]
+        color = ACTIVATING if kind == "worst" else REPRESSING
+        top.scatter(sub["observed"], sub["predicted"], s=5, alpha=0.5, color=color, label="test pair")
+        both = sub[["observed", "predicted"]].to_numpy(dtype=float)
+        low, high = np.nanmin(both), np.nanmax(both)
+        top.plot([low, high], [low, high], color=NEUTRAL, lw=0.8, ls="--", label="y = x")
+        score = r2.get(gene, np.nan)
+        top.set_title(f"{gene} ({kind}, R² {score:.2f})", fontsize=8)
+        top.set_xlabel("observed in B")
+        bottom.scatter(sub["predicted"], sub["observed"] - sub["predicted"], s=5, alpha=0.5, color=color)
+        bottom.axhline(0, color="black", lw=0.8)
+        bottom.set_xlabel("predicted from A")
+    axes[0, 0].set_ylabel("predicted from A")
+    axes[1, 0].set_ylabel("residual (observed − predicted)")
+    axes[0, 0].legend(fontsize=6, loc="upper left")
+    fig.suptitle(f"{title}: best (blue) and worst (red) predicted genes on held-out pairs", fontsize=9)
+    return fig
+
+
+def write_transition_figures(coefficients: pd.DataFrame, gene_r2: pd.DataFrame, predictions: pd.DataFrame, title: str,
+                             paths: dict[str, str | Path], n_edges: int = 40) -> None:
+    """Draw one transition's figures (``paths`` keyed by :data:`TRANSITION_FIGURES`)."""
+    figure_png(network_figure(coefficients, title, n_edges), paths["network"])
+    figure_png(gene_r2_figure(gene_r2, title), paths["gene_r2"])
+    figure_png(predictions_figure(predictions, gene_r2, title), paths["predictions"])
+
+
+# --------------------------------------------------------------------------- HTML
+
+STYLE = """
+:root{--fg:#1d2330;--muted:#667085;--line:#e4e7ec;--bg:#f7f8fa;--accent:#2f5fa7;--pos:#b2182b;--neg:#2166ac}
+*{box-sizing:border-box} body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;color:var(--fg);background:var(--bg)}
+header{background:#1d2330;color:#fff;padding:1.2rem 2rem} header h1{margin:0;font-size:1.5rem} header p{margin:.2rem 0 0;color:#c9d1e0}
+nav{position:sticky;top:0;z-index:5;background:#fff;border-bottom:1px solid var(--line);padding:.5rem 2rem;display:flex;gap:1.2rem;flex-wrap:wrap}
+nav a{color:var(--accent);text-decoration:none;font-weight:600;font-size:.9rem}
+main{max-width:1280px;margin:0 auto;padding:1rem 2rem 3rem}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem 1.4rem;margin:1.2rem 0}
+h2{margin:.2rem 0 .6rem;font-size:1.25rem} h3{font-size:1.05rem;margin:1rem 0 .4rem} h4{margin:.6rem 0 .3rem;font-size:.95rem}
+p.note,.muted{color:var(--muted)} p.note{font-size:.88rem;max-width:75em}
+.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:.4rem 0}
+.card{border:1px solid var(--line);border-radius:8px;padding:.5rem .9rem;min-width:9rem;background:var(--bg)}
+.card b{display:block;font-size:1.3rem} .card span{color:var(--muted);font-size:.8rem}
+table{border-collapse:collapse;font-size:.82rem;margin:.4rem 0} th,td{border-bottom:1px solid var(--line);padding:.22rem .55rem;text-align:left;vertical-align:top}
+th{background:var(--bg);font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums} td a{white-space:nowrap} table.wrap td:last-child{word-break:break-all}
+table.sortable th{cursor:pointer;user-select:none} table.sortable th:hover{background:#e9edf5}
+th[data-dir=asc]::after{content:" ▲";font-size:.7em} th[data-dir=desc]::after{content:" ▼";font-size:.7em}
+.scroll{max-height:32rem;overflow:auto;border:1px solid var(--line);border-radius:6px}
+.scroll th{position:sticky;top:0;box-shadow:0 1px 0 var(--line)}
+.kv{display:flex;flex-wrap:wrap;gap:.3rem .5rem;margin:.3rem 0 .6rem} .kv span{background:var(--bg);border:1px solid var(--line);border-radius:5px;padding:.1rem .5rem;font-size:.82rem;color:var(--muted)}
+.kv b{color:var(--fg);margin-left:.3rem;font-variant-numeric:tabular-nums}
+.pos{color:var(--pos);font-weight:600} .neg{color:var(--neg);font-weight:600}
+img{max-width:100%;height:auto;display:block;margin:.4rem 0}
+figure{margin:.6rem 0} figcaption{color:var(--muted);font-size:.85rem;max-width:75em}
+.grid{display:flex;flex-wrap:wrap;gap:1.2rem;align-items:flex-start} .grid>div{flex:1 1 420px;min-width:0}
+.picker{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap;margin:.4rem 0 .8rem}
+.picker select{font-size:.95rem;padding:.25rem;max-width:38rem} .picker button{font-size:.9rem;padding:.25rem .7rem}
+code{font-size:.85em;background:var(--bg);padding:0 .25em;border-radius:3px}
+details summary{cursor:pointer;font-weight:600;margin:.4rem 0}
+"""
+
+SCRIPT = """
+document.addEventListener('click', function (event) {
+  var th = event.target.closest('table.sortable th');
+  if (!th) return;
+  var table = th.closest('table'), body = table.tBodies[0], index = Array.prototype.indexOf.call(th.parentNode.children, th);
+  var ascending = th.dataset.dir !== 'asc';
+  table.querySelectorAll('th').forEach(function (h) { delete h.dataset.dir; });
+  th.dataset.dir = ascending ? 'asc' : 'desc';
+  var key = function (row) { var c = row.children[index]; return c.dataset.v !== undefined ? parseFloat(c.dataset.v) : c.textContent; };
+  var rows = Array.prototype.slice.call(body.rows).sort(function (a, b) {
+    var x = key(a), y = key(b);
+    if (typeof x === 'number') { if (isNaN(x)) return 1; if (isNaN(y)) return -1; return ascending ? x - y : y - x; }
+    return ascending ? String(x).localeCompare(y) : String(y).localeCompare(x);
+  });
+  rows.forEach(function (row) { body.appendChild(row); });
+});
+(function () {
+  var select = document.getElementById('transition-select'), view = document.getElementById('transition-view');
+  if (!select) return;
+  function show(id) {
+    var template = document.getElementById('tpl-' + id);
+    if (!template) return;
+    view.replaceChildren(template.content.cloneNode(true));
+    select.value = id;
+  }
+  function fromHash() {
+    var match = location.hash.match(/^#t=(.+)$/);
+    if (match) { show(decodeURIComponent(match[1])); document.getElementById('transitions').scrollIntoView(); }
+  }
+  function step(delta) {
+    var i = Math.min(select.options.length - 1, Math.max(0, select.selectedIndex + delta));
+    location.hash = 't=' + select.options[i].value;
+  }
+  select.addEventListener('change', function () { location.hash = 't=' + select.value; });
+  document.getElementById('transition-prev').addEventListener('click', function () { step(-1); });
+  document.getElementById('transition-next').addEventListener('click', function () { step(1); });
+  window.addEventListener('hashchange', fromHash);
+  show(select.value);
+  fromHash();
+})();
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _cell(value: Any, float_format: str, column: str) -> str:
+    """One table cell; numbers carry data-v so that the sort is numeric."""
+    if isinstance(value, (bool, np.bool_)):
+        return f"<td>{'yes' if value else 'no'}</td>"
+    if isinstance(value, (int, np.integer)):
+        return f'<td class="num" data-v="{int(value)}">{int(value)}</td>'
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return '<td class="num" data-v="NaN">NA</td>'
+        sign = ' pos' if column == "weight" and value > 0 else ' neg' if column == "weight" and value < 0 else ""
+        return f'<td class="num{sign}" data-v="{float(value)!r}">{float_format.format(value)}</td>'
+    return f"<td>{_e(value)}</td>"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "NA" if not np.isfinite(value) else f"{value:.3f}"
+    return str(value)
+
+
+def table_html(frame: pd.DataFrame, float_format: str = "{:.3f}", links: dict[str, str] | None = None,
+               scroll: bool = False, wrap: bool = False) -> str:
+    """A sortable HTML table; ``links`` maps values of the first column to hrefs; ``wrap`` breaks long words."""
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = [_cell(v, float_format, c) for v, c in zip(record, frame.columns)]
+        if links and record[0] in links:
+            cells[0] = f'<td><a href="{_e(links[record[0]])}">{_e(record[0])}</a></td>'
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    table = f'<table class="sortable{" wrap" if wrap else ""}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<div class="scroll">{table}</div>' if scroll else table
+
+
+def img_html(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def figure_html(png: bytes, alt: str, caption: str) -> str:
+    return f"<figure>{img_html(png, alt)}<figcaption>{caption}</figcaption></figure>"
+
+
+@dataclass
+class TransitionResult:
+    """What the report needs of one transition (any missing piece drops only its own panel)."""
+
+    coefficients: pd.DataFrame
+    gene_r2: pd.DataFrame | None = None
+    mapping: pd.DataFrame | None = None
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class ReportContext:
+    """Everything derived once from the inputs and shared by the sections."""
+
+    table: pd.DataFrame
+    summary: dict
+    config: dict
+    transitions: dict[str, TransitionResult]
+    labels: pd.Series
+    strong: dict[str, int]
+    figure_dir: Path | None
+    reference: pd.DataFrame | None = None
+    order: list[str] = field(default_factory=list)
+
+    def figure(self, name: str, fig) -> bytes:
+        return figure_png(fig, None if self.figure_dir is None else self.figure_dir / f"{name}.png")
+
+
+def _cards(ctx: ReportContext, skipped: pd.DataFrame) -> str:
+    table, prior = ctx.table, ctx.summary.get("prior", {})
+    cards = [(len(table), "transitions fitted"), (len(skipped), "transitions skipped"),
+             (f"{table['r2_test'].median():.3f}", "median held-out R²"),
+             (f"{table['r2_test_null'].median():.3f}", "median null R²")]
+    if "auprc_ratio" in table:
+        cards.append((f"{table['auprc_ratio'].median():.2f}", "median AUPRC ratio"))
+    cards += [(ctx.summary.get("n_cells", "?"), "cells"), (prior.get("n_tfs", "?"), "TFs"),
+              (prior.get("n_targets", "?"), "targets"), (prior.get("n_edges", "?"), "prior edges")]
+    return '<div class="cards">' + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards) + "</div>"
+
+
+def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame | None) -> str:
+    """Inputs and checksums, counts after alignment, parameters, versions, wall times, skipped transitions."""
+    summary = ctx.summary
+    inputs = pd.DataFrame([{"input": k, "path": v["path"], "sha256": v["sha256"]} for k, v in summary.get("inputs", {}).items()])
+    p = summary.get("prior", {})
+    counts = pd.DataFrame([
+        {"what": "cells", "in the data": summary.get("n_cells"), "used": summary.get("n_cells", 0) - summary.get("n_unlabelled_cells", 0)},
+        {"what": "genes", "in the data": summary.get("n_genes"), "used": p.get("n_genes_used")},
+        {"what": "TFs (prior)", "in the data": p.get("n_tfs_input"), "used": p.get("n_tfs")},
+        {"what": "targets (prior)", "in the data": p.get("n_targets_input"), "used": p.get("n_targets")},
+        {"what": "edges (prior)", "in the data": p.get("n_edges_input"), "used": p.get("n_edges")},
+    ]).rename(columns={"in the data": "in the input"})
     if "reference" in summary:
-        counts += f" Reference network: {summary['reference']['n_edges']} edges, {summary['reference']['n_edges_in_prior']} in the prior."
-    skipped_html = _table_html(skipped) if len(skipped) else "<p>No transition was skipped.</p>"
-    params = html.escape(json.dumps({k: config[k] for k in ("transitions", "mapping", "fit", "seed") if k in config}, indent=1))
-    return (f"<h2>Run</h2><table><tr><th class='l'>input</th><th class='l'>path</th><th class='l'>sha256</th></tr>{inputs}</table>"
-            f"<p>{counts}</p><h3>Parameters</h3><pre>{params}</pre><h3>Skipped transitions</h3>{skipped_html}")
+        counts.loc[len(counts)] = ["edges (reference)", summary["reference"]["n_edges"], summary["reference"]["n_edges_in_prior"]]
+    sizes = pd.DataFrame(list(summary.get("cluster_sizes", {}).items()), columns=["cluster", "cells"])
+    params = pd.DataFrame(list(flatten(ctx.config).items()), columns=["parameter", "value"])
+    versions = pd.DataFrame(list(package_versions().items()), columns=["package", "version"])
+    parts = ["<section id='run'><h2>Run summary</h2>", _cards(ctx, skipped), "<div class='grid'><div><h3>Inputs</h3>",
+             table_html(inputs, wrap=True) if len(inputs) else "<p class='muted'>No inputs recorded.</p>",
+             "<h3>Counts after alignment</h3><p class='note'>Only genes in both the data and the prior are used; "
+             f"prior format: {_e(summary.get('prior_format', '?'))}.</p>", table_html(counts.astype(object)),
+             "<h3>Cluster sizes</h3>", table_html(sizes), "</div><div><h3>Parameters</h3>", table_html(params, scroll=True),
+             "<h3>Package versions</h3>", table_html(versions), "</div></div>"]
+    if times is not None and len(times):
+        parts += ["<h3>Wall time per stage</h3><p class='note'>From Snakemake's benchmark files: seconds per job, "
+                  "summed over the stage's jobs (jobs may have run in parallel).</p>", table_html(times, "{:.2f}")]
+    parts.append("<h3>Skipped transitions</h3>")
+    parts.append(table_html(skipped) if len(skipped) else "<p>No transition was skipped.</p>")
+    return "".join(parts) + "</section>"
 
 
-def build_report(table: pd.DataFrame, edges: pd.DataFrame, summary: dict, skipped: pd.DataFrame, config: dict[str, Any],
-                 predictions: dict[str, pd.DataFrame], top: int = 15) -> str:
-    """The report's HTML text."""
-    with_reference = "auprc_ratio" in table.columns
-    sections = [_summary_section(summary, config, skipped), "<h2>Transitions</h2>",
-                "<p>Held-out R² is measured on pairs of source cells not used for fitting; the null column is the same fit on "
-                "a random pairing. A mapping carries signal where R² clearly exceeds its null.</p>",
-                _table_html(table.drop(columns=["mapping"])), r2_heatmaps(table)]
-    if with_reference:
-        sections.append("<h2>Recovery of the reference network</h2><p>AUPRC ratio = average precision of |weight| for the "
-                        "reference edges among the prior's edges, divided by chance (1 = no better than chance). "
-                        "Sign accuracy = fraction of reference edges whose weight has the right sign.</p>")
-        sections.append(_table_html(table[["transition", "auprc_ratio", "auroc", "sign_accuracy"]]))
-    sections.append("<h2>Per transition</h2>")
-    for row in table.itertuples():
-        sub = edges[(edges["source_cluster"] == row.source_cluster) & (edges["target_cluster"] == row.target_cluster)]
-        title = f"{row.source_cluster} → {row.target_cluster}"
-        strongest = strongest_edges(sub, top)
-        sections.append(
-            f"<details><summary>{html.escape(title)} — R² test {row.r2_test:.3f} (null {row.r2_test_null:.3f}), {row.n_edges} edges</summary>"
-            f"<div class='grid'><div><h4>Strongest edges (<span class='pos'>+ activating</span>, <span class='neg'>− repressing</span>)</h4>"
-            f"{_table_html(strongest)}</div><div>{prediction_plots(predictions[row.transition], title)}</div></div></details>"
-        )
-    body = "\n".join(sections)
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>transgrn report</title><style>{STYLE}</style></head>"
-            f"<body><h1>transgrn report</h1><p class='muted'>{len(table)} transitions, mapping "
-            f"<b>{html.escape(str(table['mapping'].iloc[0]))}</b></p>{body}</body></html>")
+def overview_section(ctx: ReportContext) -> str:
+    """Cluster graph, R^2 heatmaps and the transitions table."""
+    graph = ctx.figure("cluster_graph", cluster_graph_figure(ctx.table, ctx.strong, ctx.summary))
+    heat = ctx.figure("r2_heatmap", r2_heatmap_figure(ctx.table))
+    table = ctx.table.drop(columns=["mapping"], errors="ignore").copy()
+    table.insert(table.columns.get_loc("n_edges") + 1, "strong_edges", table["transition"].map(ctx.strong).astype(int))
+    links = {t: f"#t={t}" for t in table["transition"]}
+    mlp = " and of the MLP" if "r2_test_mlp" in ctx.table else ""
+    return (
+        "<section id='overview'><h2>Transitions at a glance</h2>"
+        + figure_html(graph, "cluster graph", "Each arrow is a fitted transition A → B. Colour: held-out R² "
+                      "(red = better than predicting the mean, blue = worse); width: number of <i>strong</i> edges, "
+                      f"whose |weight| exceeds the {STRONG_QUANTILE:.0%} quantile of |weight| in the same fit on a random pairing.")
+        + figure_html(heat, "held-out R2 heatmaps", f"Held-out R² of every source × target pair for the mapping, its random null{mlp}. "
+                      "A mapping carries signal where its R² clearly exceeds the null's (which is ≈ 0 or below).")
+        + "<h3>All transitions</h3><p class='note'>Click a column to sort; click a transition for its details.</p>"
+        + table_html(table, links=links, scroll=True) + "</section>"
+    )
+
+
+def _edge_table(ctx: ReportContext, coefficients: pd.DataFrame, top: int) -> pd.DataFrame:
+    edges = strongest_edges(coefficients, top).reset_index(drop=True)
+    threshold = strong_threshold(coefficients)
+    if np.isfinite(threshold) and threshold > 0:
+        edges["× null q99"] = edges["weight"].abs() / threshold
+    if ctx.reference is not None and len(ctx.reference):
+        known = ctx.reference.drop_duplicates(["tf", "target_gene"]).set_index(["tf", "target_gene"])["sign"]
+        keys = pd.MultiIndex.from_frame(edges[["tf", "target_gene"]])
+        sign = known.reindex(keys).to_numpy()
+        edges["reference"] = ["no" if pd.isna(s) else {1: "yes (+)", -1: "yes (−)"}.get(int(s), "yes") for s in sign]
+    return edges.rename(columns={"target_gene": "target"})
+
+
+def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figures: bool, detail: int) -> str:
+    """One transition's details, as a template the page clones when it is selected."""
+    row = ctx.table.set_index("transition").loc[transition]
+    result = ctx.transitions[transition]
+    metrics = {k: row[k] for k in ("n_source_cells", "n_target_cells", "n_pairs", "r2_train", "r2_test", "r2_test_null",
+                                   "r2_test_mlp", *RECOVERY_METRICS) if k in row.index}
+    metrics["n_edges"], metrics["strong_edges"] = row.get("n_edges"), ctx.strong.get(transition, 0)
+    if result.mapping is not None:
+        diag = mapping_diagnostics(result.mapping, int(row["n_source_cells"]), int(row["n_target_cells"]))
+        metrics.update({k: diag[k] for k in ("source_cells_used", "target_cells_used", "mean_cost") if k in diag})
+    metric_table = "<div class='kv'>" + "".join(f"<span>{_e(k)}<b>{_e(_number(v))}</b></span>" for k, v in metrics.items()) + "</div>"
+    edges = table_html(_edge_table(ctx, result.coefficients, top), scroll=True)
+    title = ctx.labels[transition]
+    figures = {k: Path(v).read_bytes() for k, v in result.figures.items() if with_figures and Path(v).exists()}
+    if figures:
+        right = img_html(figures["network"], f"network {title}") if "network" in figures else ""
+        bottom = "".join(img_html(figures[k], f"{k} {title}") for k in ("gene_r2", "predictions") if k in figures)
+    else:
+        right = (f"<p class='note'>Figures are embedded for the {detail} "
+                 "transitions with the highest held-out R² only (<code>report.detail_transitions</code>); this one's are in "
+                 f"<code>results/figures/transitions/{_e(transition)}/</code> and in Snakemake's report.</p>")
+        if result.gene_r2 is not None:
+            r2 = result.gene_r2["r2_test"]
+            right += (f"<p>Per-gene held-out R²: median {r2.median():.3f}, {int((r2 > 0).sum())} of {int(r2.notna().sum())} "
+                      "genes above 0.</p>")
+        bottom = ""
+    return (f"<template id='tpl-{_e(transition)}'><article><h3>{_e(title)}</h3>{metric_table}"
+            f"<div class='grid'><div><h4>Strongest edges (<span class='pos'>+ activating</span>, "
+            f"<span class='neg'>− repressing</span>)</h4>{edges}</div><div>{right}</div></div>"
+            f"<div class='grid'>{bottom}</div></article></template>")
+
+
+def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
+    """A selector over every transition; the ``detail`` best by held-out R^2 carry figures."""
+    ranked = ctx.table.sort_values("r2_test", ascending=False, na_position="last")["transition"].tolist()
+    with_figures = set(ranked[:detail])
+    options = "".join(f"<option value='{_e(t)}'>{_e(ctx.labels[t])} — R² {r2:.3f}{'' if t in with_figures else ' (tables only)'}"
+                      f"</option>" for t, r2 in zip(ranked, ctx.table.set_index("transition").loc[ranked, "r2_test"]))
+    templates = "".join(_transition_panel(ctx, t, top, t in with_figures, detail) for t in ranked)
+    return ("<section id='transitions'><h2>Per transition</h2><p class='note'>Transitions are listed by held-out R². "
+            "The network shows the strongest edges: TFs (expression in the source cluster A) on the left, targets "
+            "(expression in B) on the right; colour = sign, width = |weight|. '× null q99' compares |weight| with the "
+            "noise level of the random-pairing fit.</p>"
+            "<div class='picker'><button id='transition-prev' type='button'>◀</button>"
+            f"<select id='transition-select' aria-label='transition'>{options}</select>"
+            "<button id='transition-next' type='button'>▶</button></div>"
+            f"<div id='transition-view'></div>{templates}</section>")
+
+
+def across_section(ctx: ReportContext) -> str:
+    """TF x transition drive and the clustering of transitions by GRN similarity."""
+    coefficients = {t: r.coefficients for t, r in ctx.transitions.items()}
+    similarity, tree = grn_similarity(weight_matrix(coefficients))
+    if tree is not None:
+        fig, ctx.order = similarity_figure(similarity, tree, ctx.labels)
+        similar = ctx.figure("grn_similarity", fig)
+        similar_html = figure_html(similar, "GRN similarity", "Pearson correlation between the transitions' weight vectors "
+                                   "(every prior edge), ordered by an average-linkage tree on 1 − r. Red blocks are "
+                                   "transitions that use the same edges with the same signs.")
+    else:
+        ctx.order = list(ctx.table["transition"])
+        ctx.figure("grn_similarity", placeholder_figure("GRN similarity", "needs at least 2 transitions"))
+        similar_html = "<p class='muted'>Clustering needs at least 2 transitions.</p>"
+    total, net = tf_outgoing(coefficients)
+    activity = ctx.figure("tf_activity", tf_activity_figure(total, net, ctx.labels, ctx.order))
+    return ("<section id='across'><h2>Across transitions</h2>"
+            + figure_html(activity, "TF by transition", "Which TFs drive which transition: left, the sum of |weight| "
+                          "over each TF's targets; right, the signed sum (red = net activating, blue = net repressing), "
+                          "so a TF can drive strongly (left) with mixed signs (white on the right).")
+            + similar_html + "</section>")
+
+
+def _named(ctx: ReportContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the transitions table with the transition named 'A → B' in front."""
+    named = frame.reset_index(drop=True).copy()
+    named.insert(0, "transition", [ctx.labels[t] for t in ctx.table["transition"]])
+    return named
+
+
+def validation_section(ctx: ReportContext) -> str:
+    """Recovery of the reference, model comparison and mapping diagnostics."""
+    parts = ["<section id='validation'><h2>Validation</h2>"]
+    compare = ctx.figure("r2_comparison", r2_comparison_figure(ctx.table, ctx.labels))
+    has_mlp = "r2_test_mlp" in ctx.table and ctx.table["r2_test_mlp"].notna().any()
+    parts.append("<h3>Held-out R² against baselines</h3>" + figure_html(
+        compare, "R2 comparison", "Each point is a transition; above the dashed line the mapping beats its random null"
+        + (", and on the right the MLP beats the linear fit." if has_mlp else ".")))
+    if has_mlp:
+        diff = ctx.table[["r2_test", "r2_test_mlp"]].assign(mlp_minus_linear=ctx.table["r2_test_mlp"] - ctx.table["r2_test"])
+        parts.append(table_html(_named(ctx, diff), scroll=True))
+    metrics = [m for m in RECOVERY_METRICS if m in ctx.table and ctx.table[m].notna().any()]
+    if metrics:
+        recovery = ctx.figure("recovery", recovery_figure(ctx.table, metrics))
+        parts.append("<h3>Recovery of the reference network</h3>" + figure_html(
+            recovery, "recovery metrics", "AUPRC ratio = average precision of |weight| for the reference edges among the "
+            "prior's edges divided by chance (dashed line = chance for every metric); AUROC; sign accuracy = fraction "
+            "of reference edges whose weight has the right sign; EPR = early precision ratio where computed."))
+        parts.append(table_html(_named(ctx, ctx.table[metrics]), scroll=True))
+    elif ctx.config.get("reference"):
+        ctx.figure("recovery", placeholder_figure("Recovery", "no finite recovery metric (reference edges outside the prior?)"))
+    diagnostics = pd.DataFrame({t: mapping_diagnostics(r.mapping, int(n_s), int(n_t)) for (t, r), n_s, n_t in zip(
+        ctx.transitions.items(), ctx.table.set_index("transition").loc[list(ctx.transitions), "n_source_cells"],
+        ctx.table.set_index("transition").loc[list(ctx.transitions), "n_target_cells"]) if r.mapping is not None}).T
+    if len(diagnostics):
+        mapping = ctx.figure("mapping", mapping_figure(diagnostics.astype(float), ctx.table))
+        parts.append("<h3>Mapping diagnostics</h3>" + figure_html(
+            mapping, "mapping diagnostics", "How many distinct cells of each cluster the main mapping paired and how often "
+            "one cell was reused (a mapping that pairs everything with a few cells fits only those states)"
+            + ("; OT cost where recorded." if "mean_cost" in diagnostics else ".")))
+        named = diagnostics.astype(float)
+        named = named.astype({c: int for c in named if c.startswith(("pairs", "source_cells", "target_cells"))})
+        named.insert(0, "transition", [ctx.labels[t] for t in named.index])
+        parts.append(table_html(named.reset_index(drop=True), scroll=True))
+    return "".join(parts) + "</section>"
+
+
+def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, config: dict[str, Any],
+                 transitions: dict[str, TransitionResult], reference: pd.DataFrame | None = None,
+                 times: pd.DataFrame | None = None, figure_dir: str | Path | None = None, top: int = 15,
+                 detail: int = 30) -> str:
+    """The report's HTML text; overview and validation figures are also written to ``figure_dir``."""
+    table = table.reset_index(drop=True)
+    transitions = {t: transitions[t] for t in table["transition"]}
+    ctx = ReportContext(table=table, summary=summary, config=config, transitions=transitions,
+                        labels=_transition_labels(table), strong={t: n_strong_edges(r.coefficients) for t, r in transitions.items()},
+                        figure_dir=None if figure_dir is None else Path(figure_dir), reference=reference)
+    sections = [run_section(ctx, skipped, times), overview_section(ctx), transitions_section(ctx, top, detail),
+                across_section(ctx), validation_section(ctx)]
+    mapping = html.escape(str(table["mapping"].iloc[0])) if "mapping" in table and len(table) else "?"
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = "".join(f"<a href='#{k}'>{v}</a>" for k, v in (("run", "Run"), ("overview", "Transitions at a glance"),
+                                                       ("transitions", "Per transition"), ("across", "Across transitions"),
+                                                       ("validation", "Validation")))
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+            f"<title>transgrn report</title><link rel='icon' href='data:,'><style>{STYLE}</style></head><body>"
+            f"<header><h1>transgrn report</h1><p>{len(table)} transitions · mapping <b>{mapping}</b> · generated {now}</p></header>"
+            f"<nav>{nav}</nav><main>{''.join(sections)}</main><script>{SCRIPT}</script></body></html>")
 
 
 def write_report(path: str | Path, **kwargs: Any) -> None:
+    """Build the report and move it into place only once complete."""
     from .io import atomic_path
 
     with atomic_path(path) as tmp:

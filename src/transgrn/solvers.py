@@ -82,15 +82,18 @@ class _Edges:
     empty: "torch.Tensor"  # targets without prior TFs: predicted by their intercept alone
 
 
-def _group_targets(sizes: np.ndarray, budget: int) -> list[np.ndarray]:
-    """Targets grouped by support size so that padding stays small and memory bounded."""
+def _group_targets(sizes: np.ndarray, budget: int, power: int = 2) -> list[np.ndarray]:
+    """Targets grouped by support size so that padding stays small and memory bounded.
+
+    A group's padded block (``len(group) x k_max^power`` elements) stays within ``budget``
+    unless a single target exceeds it alone.
+    """
     order = np.argsort(sizes, kind="stable")
     order = order[sizes[order] > 0]
     groups, start = [], 0
     while start < len(order):
-        # grow the group while the padded block (group x k_max^2) fits the budget
         stop = start + 1
-        while stop < len(order) and (stop - start + 1) * int(sizes[order[stop]]) ** 2 <= budget:
+        while stop < len(order) and (stop - start + 1) * int(sizes[order[stop]]) ** power <= budget:
             stop += 1
         groups.append(order[start:stop])
         start = stop
@@ -101,7 +104,7 @@ def _edges(mask: np.ndarray, device: "torch.device", budget: int) -> _Edges:
     """Edge list and padded groups of a mask; built once per fit and shared by all solves."""
     import torch
 
-    tf, target = np.nonzero(mask)
+    tf, target = (np.ascontiguousarray(a) for a in np.nonzero(mask))
     by_target = np.lexsort((tf, target))  # edge ids sorted by target, then TF
     sizes = np.bincount(target, minlength=mask.shape[1])
     starts = np.cumsum(sizes) - sizes
@@ -119,12 +122,12 @@ def _edges(mask: np.ndarray, device: "torch.device", budget: int) -> _Edges:
 def _sub_gram(gram: "torch.Tensor", group: _Group) -> "torch.Tensor":
     """Per-target Gram sub-matrices ``(..., b, k, k)``, zero on padding slots."""
     sub = gram[..., group.support[:, :, None], group.support[:, None, :]]
-    return sub * (group.valid[:, :, None] & group.valid[:, None, :])
+    return sub.masked_fill_(~(group.valid[:, :, None] & group.valid[:, None, :]), 0.0)
 
 
 def _sub_edges(values: "torch.Tensor", group: _Group) -> "torch.Tensor":
     """Per-target slices ``(..., b, k)`` of an edge-indexed tensor, zero on padding slots."""
-    return values[..., group.edge] * group.valid
+    return values[..., group.edge].masked_fill_(~group.valid, 0.0)
 
 
 def _scatter_edges(out: "torch.Tensor", group: _Group, solution: "torch.Tensor") -> None:
@@ -183,12 +186,12 @@ def _moments(x: "torch.Tensor", y: "torch.Tensor", edges: _Edges, fit_intercept:
 
 
 def _weighted_moments(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tensor", edges: _Edges,
-                      fit_intercept: bool, standardize: bool, max_chunk_elements: int = 2**24) -> _Moments:
+                      fit_intercept: bool, standardize: bool) -> _Moments:
     """Statistics of ``B`` row-weightings at once (``weights`` is ``B x n``, e.g. bootstrap counts).
 
-    ``X^T diag(w) Y`` is needed only at the prior edges, so it is computed as ``W @ P`` with
-    ``P[r, e] = x[r, tf_e] * y[r, target_e]`` in chunks of edges: ``2 B n E`` flops instead of
-    ``2 B n p T`` for dense products, which matters when the prior is sparse.
+    Gram matrices are dense (``p x p`` each); ``X^T diag(w) Y`` only at the prior edges
+    (:func:`_weighted_edge_cross`): ``2 B n E`` flops instead of ``2 B n p T`` for dense
+    products, which matters when the prior is sparse.
     """
     import torch
 
@@ -199,11 +202,7 @@ def _weighted_moments(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tens
     mx = weights @ x0 / total[:, None] if fit_intercept else zeros(x.shape[1])
     my = weights @ y / total[:, None] if fit_intercept else zeros(y.shape[1])
     gram = torch.stack([_weighted_gram(x0, w) for w in weights]) - total[:, None, None] * mx[:, :, None] * mx[:, None, :]
-    cross = torch.empty(weights.shape[0], len(edges.tf), dtype=x.dtype, device=x.device)
-    chunk = max(1, max_chunk_elements // x.shape[0])
-    for start in range(0, len(edges.tf), chunk):
-        tf, target = edges.tf[start:start + chunk], edges.target[start:start + chunk]
-        cross[:, start:start + chunk] = weights @ (x0[:, tf] * y[:, target]) - total[:, None] * mx[:, tf] * my[:, target]
+    cross = _weighted_edge_cross(x0, y, weights, edges) - total[:, None] * mx[:, edges.tf] * my[:, edges.target]
     scale = torch.ones_like(mx)
     if standardize:  # weighted variance about the weighted mean, with or without intercept
         xv = x - x.mean(0)
@@ -211,6 +210,39 @@ def _weighted_moments(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tens
         gram = gram / (scale[:, :, None] * scale[:, None, :])
         cross = cross / scale[:, edges.tf]
     return _Moments(gram, cross, None, total, mx + shift, my, scale)
+
+
+def _weighted_edge_cross(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tensor", edges: _Edges,
+                         budget: int = 2**24) -> "torch.Tensor":
+    """``X^T diag(w_b) Y`` at the prior edges for every row-weighting ``w_b`` (``B x n_edges``).
+
+    TFs are grouped by out-degree (as targets are by support size); per group, one gather of the
+    rows of ``Y^T`` of each TF's targets (padded to the group's largest out-degree, at most
+    ``budget`` elements) and one batched GEMM with every replicate's weighted TF column. Few
+    large operations rather than one per TF: per-operation thread-pool overhead dominates otherwise.
+    """
+    import torch
+
+    n_boot, n = weights.shape
+    y_rows, x_cols = y.T.contiguous(), x.T.contiguous()
+    tf, target = edges.tf.cpu().numpy(), edges.target.cpu().numpy()
+    degree = np.bincount(tf, minlength=x.shape[1])
+    starts = np.cumsum(degree) - degree  # edges are TF-major
+    out = torch.empty(n_boot, len(tf), dtype=x.dtype, device=x.device)
+    groups = _group_targets(degree, max(budget // n, 1), power=1)
+    # one buffer for the gathered rows, reused by every group: fresh pages cost more than the copy
+    buffer = torch.empty(max([len(g) * int(degree[g].max()) for g in groups] + [0]), n, dtype=x.dtype, device=x.device)
+    as_t = lambda a: torch.as_tensor(a, device=x.device)  # noqa: E731
+    for tfs in groups:
+        slot = np.arange(int(degree[tfs].max()))[None, :]
+        valid = slot < degree[tfs][:, None]
+        pos = starts[tfs][:, None] + np.minimum(slot, degree[tfs][:, None] - 1)
+        rows = buffer[:pos.size]
+        gathered = torch.index_select(y_rows, 0, as_t(target[pos].ravel()), out=rows).view(*pos.shape, n)  # (g, m, n)
+        weighted = weights[None, :, :] * x_cols[as_t(tfs)][:, None, :]  # (g, B, n)
+        products = torch.bmm(gathered, weighted.transpose(1, 2))  # (g, m, B)
+        out[:, as_t(pos[valid])] = products[as_t(valid)].T
+    return out
 
 
 def _weighted_gram(x: "torch.Tensor", w: "torch.Tensor") -> "torch.Tensor":
@@ -284,11 +316,15 @@ class MaskedRegressor:
 # --------------------------------------------------------------------------------------------
 
 
-def _ridge_solve(gram: "torch.Tensor", rhs: "torch.Tensor", valid: "torch.Tensor", alpha: float) -> "torch.Tensor":
-    """Batched ``(G + alpha I) w = c``; padding slots get identity rows and zero rhs, so solve to 0."""
+def _ridge_solve(system: "torch.Tensor", rhs: "torch.Tensor", valid: "torch.Tensor", alpha: float) -> "torch.Tensor":
+    """Batched ``(G + alpha I) w = c`` with ``G`` given as ``system`` (overwritten, saving a copy).
+
+    Padding slots get identity rows and zero right-hand side, so they solve to 0.
+    """
     import torch
 
-    system = gram + torch.diag_embed(torch.where(valid, alpha, 1.0).to(gram.dtype))
+    diagonal = torch.full(valid.shape, alpha, dtype=system.dtype, device=system.device).masked_fill_(~valid, 1.0)
+    system.diagonal(dim1=-2, dim2=-1).add_(diagonal)
     factor, info = torch.linalg.cholesky_ex(system)
     solution = torch.cholesky_solve(rhs[..., None], factor)[..., 0]
     singular = info != 0
@@ -393,31 +429,58 @@ def _enet_gap(q: "torch.Tensor", b: "torch.Tensor", yy: "torch.Tensor", w: "torc
             + 0.5 * l2 * (1 + const**2) * (w * w).sum(-1))
 
 
-def _fista(q: "torch.Tensor", b: "torch.Tensor", yy: "torch.Tensor", w0: "torch.Tensor", l1: float, l2: float,
-           tol: float, max_iter: int, check_every: int = 10) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+@dataclass
+class _EnetProblem:
+    """One group's elastic-net data scaled by ``1/n``: ``Q = X'X/n``, ``b = X'y/n``, ``yy = y'y/n``.
+
+    ``lam_max`` (largest eigenvalue of each ``Q``) sets the step; it does not depend on alpha,
+    so a path over alphas computes it once.
+    """
+
+    q: "torch.Tensor"
+    b: "torch.Tensor"
+    yy: "torch.Tensor"
+    lam_max: "torch.Tensor"
+
+
+def _enet_problem(m: _Moments, group: _Group) -> _EnetProblem:
+    import torch
+
+    q = _sub_gram(m.gram, group) / m.n
+    return _EnetProblem(q, _sub_edges(m.cross, group) / m.n, m.yy[group.targets] / m.n, torch.linalg.eigvalsh(q)[..., -1])
+
+
+def _fista(problem: _EnetProblem, w0: "torch.Tensor", l1: float, l2: float, tol: float, max_iter: int,
+           check_every: int = 10) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
     """Batched FISTA with gradient restart for ``min w'Qw/2 - b'w + l1|w|_1 + l2/2|w|^2``.
 
     One step size per target (1 / its Lipschitz constant), so badly and well conditioned targets
-    do not slow each other down; targets leave the batch once their duality gap is below
-    ``tol * yy``. Returns the solution, the iterations per target and whether each converged.
+    do not slow each other down; restarting the momentum when it points uphill gives linear
+    convergence on these strongly convex problems. Targets leave the batch once their duality
+    gap is below ``tol * yy`` (checked every ``check_every`` iterations). Returns the solution,
+    the iterations per target and whether each converged.
     """
     import torch
 
-    lipschitz = torch.linalg.eigvalsh(q)[..., -1] + l2
-    step = (1 / torch.clamp(lipschitz, min=torch.finfo(q.dtype).tiny))[..., None]
+    q, b, yy = problem.q, problem.b, problem.yy
+    step = (1 / torch.clamp(problem.lam_max + l2, min=torch.finfo(q.dtype).tiny))[..., None]
+    threshold = l1 * step
     out, n_iter = w0.clone(), torch.full(yy.shape, max_iter, device=q.device)
     converged = torch.zeros(yy.shape, dtype=torch.bool, device=q.device)
     idx = torch.arange(len(yy), device=q.device)
     w, z, t = w0.clone(), w0.clone(), torch.ones_like(yy)
     for it in range(1, max_iter + 1):
-        grad = (q @ z[..., None])[..., 0] - b + l2 * z
-        u = z - step * grad
-        w_new = torch.sign(u) * torch.clamp(u.abs() - l1 * step, min=0)
-        restart = ((z - w_new) * (w_new - w)).sum(-1) > 0
+        grad = (q @ z[..., None])[..., 0] - b
+        if l2:
+            grad.add_(z, alpha=l2)
+        u = torch.addcmul(z, step, grad, value=-1.0)
+        w_new = u - torch.clamp(u, -threshold, threshold)  # soft-thresholding
+        delta = w_new - w
+        restart = ((z - w_new) * delta).sum(-1) > 0
         t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
         momentum = torch.where(restart, 0.0, (t - 1) / t_new)[..., None]
         t = torch.where(restart, 1.0, t_new)
-        z = w_new + momentum * (w_new - w)
+        z = torch.addcmul(w_new, momentum, delta)
         w = w_new
         if it % check_every and it != max_iter:
             continue
@@ -428,16 +491,9 @@ def _fista(q: "torch.Tensor", b: "torch.Tensor", yy: "torch.Tensor", w0: "torch.
             break
         if done.any():  # drop converged targets from the batch
             keep = ~done
-            q, b, yy, w, z, t, step, idx = q[keep], b[keep], yy[keep], w[keep], z[keep], t[keep], step[keep], idx[keep]
+            q, b, yy, w, z, t, idx = q[keep], b[keep], yy[keep], w[keep], z[keep], t[keep], idx[keep]
+            step, threshold = step[keep], threshold[keep]
     return out, n_iter, converged
-
-
-def _enet_group(m: _Moments, group: _Group, w0: "torch.Tensor", l1: float, l2: float, tol: float,
-                max_iter: int) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-    """FISTA on one group of targets with statistics scaled by ``1/n`` (sklearn's objective)."""
-    q = _sub_gram(m.gram, group) / m.n
-    b = _sub_edges(m.cross, group) / m.n
-    return _fista(q, b, m.yy[group.targets] / m.n, w0, l1, l2, tol, max_iter)
 
 
 class MaskedElasticNet(MaskedRegressor):
@@ -471,7 +527,7 @@ class MaskedElasticNet(MaskedRegressor):
         self.n_iter_, self.converged_ = 0, True
         for group in edges.groups:
             w0 = torch.zeros(group.valid.shape, dtype=xt.dtype, device=xt.device)
-            solution, n_iter, converged = _enet_group(m, group, w0, l1, l2, self.tol, self.max_iter)
+            solution, n_iter, converged = _fista(_enet_problem(m, group), w0, l1, l2, self.tol, self.max_iter)
             _scatter_edges(weights, group, solution)
             self.n_iter_ = max(self.n_iter_, int(n_iter.max()))
             self.converged_ = self.converged_ and bool(converged.all())
@@ -501,6 +557,11 @@ class MaskedLasso(MaskedElasticNet):
         super().__init__(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept, standardize=standardize, tol=tol,
                          max_iter=max_iter, device=device, dtype=dtype, max_batch_elements=max_batch_elements,
                          alphas=alphas, n_folds=n_folds, cv_seed=cv_seed)
+
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        params.pop("l1_ratio")  # fixed at 1: keeps ``MaskedLasso(**model.get_params())`` valid
+        return params
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,6 +725,25 @@ def _cv_setup(x: np.ndarray, y: np.ndarray, mask: np.ndarray, n_folds: int, seed
     return xt, yt, edges, sums, total
 
 
+def _batched_eigh(a: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    """``torch.linalg.eigh`` of many small matrices, on one CPU thread.
+
+    Above 25 x 25, LAPACK's divide-and-conquer threads the work inside each tiny matrix; the
+    synchronisation then costs 10-50x the arithmetic (measured on 2 shared cores), while one
+    thread is fastest. Torch's thread count is restored afterwards.
+    """
+    import torch
+
+    if a.device.type != "cpu":
+        return torch.linalg.eigh(a)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return torch.linalg.eigh(a)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _ridge_path_error(train: _Moments, val: _Moments, group: _Group, alphas: "torch.Tensor") -> "torch.Tensor":
     """Held-out squared error of one group's targets for every alpha from one eigendecomposition.
 
@@ -673,7 +753,7 @@ def _ridge_path_error(train: _Moments, val: _Moments, group: _Group, alphas: "to
     import torch
 
     padding = torch.diag_embed((~group.valid).to(train.gram.dtype))  # identity on padding slots
-    lam, vec = torch.linalg.eigh(_sub_gram(train.gram, group) + padding)
+    lam, vec = _batched_eigh(_sub_gram(train.gram, group) + padding)
     q = (vec.transpose(-1, -2) @ _sub_edges(train.cross, group)[..., None])[..., 0]
     a = (vec.transpose(-1, -2) @ _sub_edges(val.cross, group)[..., None])[..., 0]
     m = vec.transpose(-1, -2) @ _sub_gram(val.gram, group) @ vec
@@ -743,9 +823,10 @@ def select_alpha_enet(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: Se
         sse += float(val_m.yy[edges.empty].sum())
         for group in edges.groups:
             w = torch.zeros(group.valid.shape, dtype=xt.dtype, device=xt.device)
+            problem = _enet_problem(train_m, group)
             gv, cv = _sub_gram(val_m.gram, group), _sub_edges(val_m.cross, group)
             for i in order:
-                w, _, ok = _enet_group(train_m, group, w, alphas[i] * l1_ratio, alphas[i] * (1 - l1_ratio), tol, max_iter)
+                w, _, ok = _fista(problem, w, alphas[i] * l1_ratio, alphas[i] * (1 - l1_ratio), tol, max_iter)
                 converged &= bool(ok.all())
                 err = val_m.yy[group.targets] - 2 * (w * cv).sum(-1) + ((gv @ w[..., None])[..., 0] * w).sum(-1)
                 sse[i] += float(err.sum())

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError
@@ -41,6 +42,59 @@ def _ordered_by_pseudotime(pseudotime_medians: Mapping[str, float]) -> list[tupl
     return list(zip(order[:-1], order[1:]))
 
 
+def _paga_pairs(clusters: Sequence[str], connectivities: pd.DataFrame, threshold: float,
+                pseudotime_medians: Mapping[str, float] | None) -> list[tuple[str, str]]:
+    """Cluster pairs connected in PAGA above ``threshold``: earlier -> later by median pseudotime
+    when one is given (ties keep the clusters' order), otherwise both directions."""
+    pairs = []
+    for i, a in enumerate(clusters):
+        for b in clusters[i + 1:]:
+            if float(connectivities.loc[a, b]) <= threshold:
+                continue
+            if pseudotime_medians is None:
+                pairs += [(a, b), (b, a)]
+            else:
+                pairs.append((b, a) if pseudotime_medians[b] < pseudotime_medians[a] else (a, b))
+    return pairs
+
+
+def paga_connectivities(adata, labels: pd.Series, matrix=None, seed: int = 0) -> pd.DataFrame:
+    """scanpy's PAGA connectivities between clusters (clusters x clusters, 0 to 1).
+
+    Uses the AnnData's neighbour graph where it has one (``uns['neighbors']``); otherwise builds
+    one with scanpy (PCA of ``matrix`` -- the expression in use -- then ``pp.neighbors``).
+    Unlabelled cells (NaN in ``labels``) are left out.
+    """
+    import anndata as ad
+    import scanpy as sc
+
+    try:
+        import igraph  # noqa: F401  (scanpy's PAGA needs it)
+    except ImportError as exc:
+        raise InputError("transitions.mode 'paga' needs the Python package igraph: pip install igraph") from exc
+    labelled = labels.notna().to_numpy()
+    if "neighbors" in adata.uns and "connectivities" in adata.obsp:
+        sub = adata[labelled].copy()
+    else:
+        source = adata.X if matrix is None else matrix
+        sub = ad.AnnData(X=source[np.flatnonzero(labelled)], obs=pd.DataFrame(index=adata.obs_names[labelled]))
+        n_comps = max(1, min(50, sub.n_obs - 1, sub.n_vars - 1))
+        sc.pp.pca(sub, n_comps=n_comps, random_state=seed)
+        # Gaussian-kernel connectivities: the same kNN graph as scanpy's default (umap) weighting
+        # for PAGA's purpose, without umap's numba compilation (~20 s in every checkpoint run)
+        sc.pp.neighbors(sub, n_neighbors=min(15, sub.n_obs - 1), method="gauss", random_state=seed)
+    clusters = pd.Categorical(labels[labelled]).remove_unused_categories()  # keeps the data's cluster order
+    sub.obs["_transgrn_cluster"] = clusters
+    names = list(clusters.categories)
+    graph = sub.obsp["connectivities"].tocoo()
+    if not (clusters.codes[graph.row] != clusters.codes[graph.col]).any():
+        # no neighbour edge joins two clusters (igraph then fails inside scanpy): nothing is connected
+        return pd.DataFrame(0.0, index=names, columns=names)
+    sc.tl.paga(sub, groups="_transgrn_cluster")
+    dense = np.asarray(sub.uns["paga"]["connectivities"].todense())
+    return pd.DataFrame(dense, index=names, columns=names)
+
+
 def _explicit_pairs(explicit: Sequence[Sequence], clusters: Sequence[str]) -> list[tuple[str, str]]:
     known = {str(c): c for c in clusters}
     pairs = []
@@ -64,8 +118,11 @@ def candidate_pairs(
     mode: str,
     explicit: Sequence[Sequence] = (),
     pseudotime_medians: Mapping[str, float] | None = None,
+    paga: pd.DataFrame | None = None,
+    paga_threshold: float = 0.1,
 ) -> list[tuple[str, str]]:
-    """Ordered (source, target) cluster pairs for a transitions mode."""
+    """Ordered (source, target) cluster pairs for a transitions mode (``paga``: the connectivities
+    from :func:`paga_connectivities`, needed for mode ``paga``)."""
     if mode == "all":
         return [(a, b) for a in clusters for b in clusters if a != b]
     if mode == "pseudotime":
@@ -74,7 +131,11 @@ def candidate_pairs(
         return _ordered_by_pseudotime(pseudotime_medians)
     if mode == "explicit":
         return _explicit_pairs(explicit, clusters)
-    raise InputError(f"transitions.mode: unknown mode {mode!r}; use all, pseudotime or explicit")
+    if mode == "paga":
+        if paga is None:
+            raise InputError("transitions.mode 'paga' needs the PAGA connectivities of the clusters")
+        return _paga_pairs(clusters, paga, paga_threshold, pseudotime_medians)
+    raise InputError(f"transitions.mode: unknown mode {mode!r}; use all, pseudotime, explicit or paga")
 
 
 def enumerate_transitions(
@@ -83,6 +144,8 @@ def enumerate_transitions(
     min_cells: int,
     explicit: Sequence[Sequence] = (),
     pseudotime_medians: Mapping[str, float] | None = None,
+    paga: pd.DataFrame | None = None,
+    paga_threshold: float = 0.1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Transitions to model and those skipped (with the reason), as two tables.
 
@@ -91,7 +154,7 @@ def enumerate_transitions(
     clusters = list(sizes)
     ids = cluster_ids(clusters)
     rows, skipped = [], []
-    for source, target in candidate_pairs(clusters, mode, explicit, pseudotime_medians):
+    for source, target in candidate_pairs(clusters, mode, explicit, pseudotime_medians, paga, paga_threshold):
         small = [c for c in (source, target) if sizes[c] < min_cells]
         if small:
             reason = "; ".join(f"cluster '{c}' has {sizes[c]} cells < transitions.min_cells={min_cells}" for c in small)

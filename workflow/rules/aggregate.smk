@@ -5,16 +5,30 @@ rule aggregate:
     input:
         transitions=PREPARED / "transitions.tsv",
         summary=PREPARED / "summary.json",
+        prior=PREPARED / "prior_edges.parquet",
         metrics=per_transition("metrics.json"),
         coefficients=per_transition("coefficients.parquet"),
+        # optional per-transition results (validation.smk): MLP attributions become a tensor layer;
+        # co-factor tables are requested here so that a run makes them
+        mlp_attribution=lambda wildcards: per_transition("mlp_attribution.parquet")(wildcards) if "mlp" in config["models"] else [],
+        cofactors=lambda wildcards: per_transition("cofactors.tsv")(wildcards) if config["cofactors"]["enabled"] else [],
     output:
-        table=RESULTS / "transitions.tsv",
+        table=report(RESULTS / "transitions.tsv", caption="../report/transitions_table.rst", category="Overview"),
         edges=RESULTS / "edges.parquet",
+        edges_filtered=RESULTS / "edges_filtered.parquet",
         tensor=RESULTS / "grn_tensor.h5ad",
+        provenance=RESULTS / "provenance.json",
     params:
         mapping=config["mapping"]["method"],
         with_reference=bool(config["reference"]),
+        filter=config["filter"],
         config=config,
+    benchmark:
+        LOGS / "benchmarks/aggregate.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000, per_input_mb=8),
+        runtime=runtime_min(60),
     conda:
         "../../envs/transgrn.yaml"
     log:

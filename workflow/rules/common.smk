@@ -34,18 +34,39 @@ def cluster_slice(which):
     """
 
     def slice_path(wildcards):
-        checkpoints.prepare.get()
+        prepared_checkpoint()
         source_id, target_id = wildcards.transition.split("__")
         return str(PREPARED / "clusters" / f"{source_id if which == 'source' else target_id}.h5ad")
 
     return slice_path
 
 
-def transition_ids():
-    """All transition ids, read from the checkpoint's table."""
+# DAG cost: with thousands of transitions the input functions run tens of thousands of times, so
+# the checkpoint's job and its table are looked up once, not per job (benchmarks/scale.py).
+_PREPARED_CACHE = {}
+
+
+def prepared_checkpoint():
+    """``checkpoints.prepare.get()``, remembered once it succeeded (it raises until the checkpoint ran)."""
+    if "job" not in _PREPARED_CACHE:
+        _PREPARED_CACHE["job"] = checkpoints.prepare.get()
+    return _PREPARED_CACHE["job"]
+
+
+def transition_table():
+    """The checkpoint's transitions table (read once per version of the file)."""
     from transgrn.prepare import read_transitions
 
-    return list(read_transitions(checkpoints.prepare.get().output.transitions)["transition"])
+    path = prepared_checkpoint().output.transitions
+    key = (path, os.stat(path).st_mtime_ns)
+    if _PREPARED_CACHE.get("table_key") != key:
+        _PREPARED_CACHE.update(table_key=key, table=read_transitions(path))
+    return _PREPARED_CACHE["table"]
+
+
+def transition_ids():
+    """All transition ids, read from the checkpoint's table."""
+    return list(transition_table()["transition"])
 
 
 def per_transition(filename):
@@ -53,3 +74,46 @@ def per_transition(filename):
         return [str(TRANSITION_DIR / filename).format(transition=t) for t in transition_ids()]
 
     return paths
+
+
+# Resources (used by cluster executors such as profiles/slurm; a local run only honours threads).
+# Memory grows with the attempt, so a job killed for memory gets twice as much on its first retry
+# (`--retries`, set in profiles/slurm). Per-transition memory is dominated by dense
+# (pairs x genes) float64 arrays, sized from the checkpoint's summary; the constants come from
+# benchmarks/scale.py (README "Scale").
+def _genes_used():
+    """Genes kept by the checkpoint (data genes in the prior), read once per version; 0 before it ran."""
+    path = PREPARED / "summary.json"
+    key = os.stat(path).st_mtime_ns if path.exists() else None
+    if _PREPARED_CACHE.get("summary_key", "unset") != key:
+        import json
+
+        genes = json.loads(path.read_text())["prior"]["n_genes_used"] if key else 0
+        _PREPARED_CACHE.update(summary_key=key, genes_used=genes)
+    return _PREPARED_CACHE["genes_used"]
+
+
+def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0):
+    """Resource function: ``base_mb`` + ``per_input_mb`` x the inputs' size + ``dense_copies`` x
+    the size of one dense (mapping.n_pairs x genes) float64 array, doubled on every retry."""
+
+    def dense_mb():
+        return dense_copies * config["mapping"]["n_pairs"] * _genes_used() * 8 / 1e6
+
+    def mem(wildcards, input, attempt):
+        return int((base_mb + per_input_mb * input.size_mb + dense_mb()) * 2 ** (attempt - 1))
+
+    def mem_without_input(wildcards, attempt):
+        # not asking for `input` keeps the value known inside a group job, before its inputs exist
+        return int((base_mb + dense_mb()) * 2 ** (attempt - 1))
+
+    return mem if per_input_mb else mem_without_input
+
+
+def runtime_min(minutes):
+    """Resource function: wall-time limit in minutes, growing with the attempt."""
+
+    def runtime(wildcards, attempt):
+        return minutes * attempt
+
+    return runtime

@@ -8,6 +8,10 @@ rule simulate_demo:
         reference="resources/demo/reference.csv",
     params:
         demo=config["demo"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime_min(10),
     conda:
         "../../envs/transgrn.yaml"
     log:

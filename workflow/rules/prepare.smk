@@ -20,11 +20,15 @@ checkpoint prepare:
         clusters=directory(PREPARED / "clusters"),
     params:
         config={k: config[k] for k in ("data", "reference", "transitions")},
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=mem_mb(1000, per_input_mb=2),
+        runtime=runtime_min(60),
     conda:
         "../../envs/transgrn.yaml"
     log:
         LOGS / "prepare.log",
+    benchmark:
+        LOGS / "benchmarks/prepare.tsv"
     script:
         "../../scripts/prepare.py"

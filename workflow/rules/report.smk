@@ -1,17 +1,108 @@
-# The summary report of the whole run.
+# The run's report: per-transition figures, then one self-contained HTML page with the overview
+# and validation figures (also written as PNGs so that `snakemake --report` shows them).
+from snakemake.io import strip_wildcard_constraints
+
+from transgrn.report import benchmark_files, transition_title
+
+FIGURES = RESULTS / "figures"
+TRANSITION_FIGURES = FIGURES / "transitions" / "{transition}"
+CAPTIONS = "../report"
+
+
+report: "../report/workflow.rst"
+
+
+# Stages whose benchmark file (where the rule declares one) gives the report's wall time per stage;
+# all of them run before the report anyway, so asking for their benchmarks adds no job.
+STAGE_BENCHMARKS = {
+    stage: strip_wildcard_constraints(str(workflow.get_rule(stage).benchmark))
+    for stage in ("prepare", "transition_mask", "map_cells", "fit_grn", "evaluate_grn", "aggregate")
+    if workflow.is_rule(stage) and workflow.get_rule(stage).benchmark
+} | {"plot_transition": str(LOGS / "benchmarks/transitions/{transition}/plot_transition.tsv")}
+
+
+rule plot_transition:
+    input:
+        coefficients=TRANSITION_DIR / "coefficients.parquet",
+        gene_r2=TRANSITION_DIR / "gene_r2.parquet",
+        predictions=TRANSITION_DIR / "predictions.parquet",
+    output:
+        network=report(
+            TRANSITION_FIGURES / "network.png",
+            caption=f"{CAPTIONS}/network.rst",
+            category="Per transition",
+            subcategory="network",
+            labels=lambda wildcards, params: {"transition": params.title},
+        ),
+        gene_r2=report(
+            TRANSITION_FIGURES / "gene_r2.png",
+            caption=f"{CAPTIONS}/gene_r2.rst",
+            category="Per transition",
+            subcategory="per-gene R²",
+            labels=lambda wildcards, params: {"transition": params.title},
+        ),
+        predictions=report(
+            TRANSITION_FIGURES / "predictions.png",
+            caption=f"{CAPTIONS}/predictions.rst",
+            category="Per transition",
+            subcategory="predictions",
+            labels=lambda wildcards, params: {"transition": params.title},
+        ),
+    params:
+        # the table itself, not checkpoints.prepare.get(): a params function that asks a checkpoint
+        # fails in cluster jobs ("Rule parameter depends on checkpoint"); these jobs exist only after it
+        title=lambda wildcards: transition_title(PREPARED / "transitions.tsv", wildcards.transition),
+        n_edges=config["report"]["network_edges"],
+    benchmark:
+        STAGE_BENCHMARKS["plot_transition"]
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime_min(10),
+    group:
+        "transition"
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "transitions/{transition}/plot.log",
+    script:
+        "../../scripts/plot_transition.py"
+
 
 rule report:
     input:
         table=RESULTS / "transitions.tsv",
-        edges=RESULTS / "edges.parquet",
         summary=PREPARED / "summary.json",
         skipped=PREPARED / "skipped.tsv",
+        reference=PREPARED / "reference.parquet",
+        coefficients=per_transition("coefficients.parquet"),
         gene_r2=per_transition("gene_r2.parquet"),
-        predictions=per_transition("predictions.parquet"),
+        mapping=per_transition("mapping_main.parquet"),
+        figures=lambda wildcards: expand(
+            str(TRANSITION_FIGURES / "{name}.png"), transition=transition_ids(), name=["network", "gene_r2", "predictions"]
+        ),
+        benchmarks=lambda wildcards: list(benchmark_files(STAGE_BENCHMARKS, transition_ids())),
     output:
-        report=RESULTS / "report.html",
+        report=report(RESULTS / "report.html", caption=f"{CAPTIONS}/report_html.rst", category="Overview"),
+        cluster_graph=report(FIGURES / "cluster_graph.png", caption=f"{CAPTIONS}/cluster_graph.rst", category="Overview"),
+        r2_heatmap=report(FIGURES / "r2_heatmap.png", caption=f"{CAPTIONS}/r2_heatmap.rst", category="Overview"),
+        tf_activity=report(FIGURES / "tf_activity.png", caption=f"{CAPTIONS}/tf_activity.rst", category="Overview"),
+        grn_similarity=report(FIGURES / "grn_similarity.png", caption=f"{CAPTIONS}/grn_similarity.rst", category="Overview"),
+        r2_comparison=report(FIGURES / "r2_comparison.png", caption=f"{CAPTIONS}/r2_comparison.rst", category="Validation"),
+        mapping=report(FIGURES / "mapping.png", caption=f"{CAPTIONS}/mapping.rst", category="Validation"),
+        # known before the run: the recovery figure exists exactly when a reference is configured
+        **(
+            {"recovery": report(FIGURES / "recovery.png", caption=f"{CAPTIONS}/recovery.rst", category="Validation")}
+            if config["reference"]
+            else {}
+        ),
     params:
         config=config,
+        stages=lambda wildcards: benchmark_files(STAGE_BENCHMARKS, transition_ids()),
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000, per_input_mb=4),
+        runtime=runtime_min(60),
     conda:
         "../../envs/transgrn.yaml"
     log:

@@ -8,6 +8,16 @@ rule transition_mask:
         target=cluster_slice("target"),
     output:
         mask=TRANSITION_DIR / "mask.parquet",
+    params:
+        smooth=config["data"]["smooth"],
+    benchmark:
+        LOGS / "benchmarks/transitions/{transition}/transition_mask.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500, per_input_mb=4),
+        runtime=runtime_min(10),
+    group:
+        "transition"
     conda:
         "../../envs/transgrn.yaml"
     log:
@@ -25,6 +35,15 @@ rule map_cells:
     params:
         mapping=config["mapping"],
         seed=config["seed"],
+        smooth=config["data"]["smooth"],
+    benchmark:
+        LOGS / "benchmarks/transitions/{transition}/map_cells_{role}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(600, per_input_mb=8),
+        runtime=runtime_min(20),
+    group:
+        "transition"
     conda:
         "../../envs/transgrn.yaml"
     log:
@@ -43,9 +62,20 @@ rule fit_grn:
     output:
         coefficients=TRANSITION_DIR / "coefficients.parquet",
         intercepts=TRANSITION_DIR / "intercepts.parquet",
+        info=TRANSITION_DIR / "fit.json",
     params:
         fit=config["fit"],
+        smooth=config["data"]["smooth"],
+        seed=config["seed"],
     threads: 1
+    benchmark:
+        LOGS / "benchmarks/transitions/{transition}/fit_grn.tsv"
+    resources:
+        mem_mb=mem_mb(700, dense_copies=5),
+        runtime=runtime_min(20),
+        gpu=1 if config["fit"]["device"] == "cuda" else 0,
+    group:
+        "transition"
     conda:
         "../../envs/transgrn.yaml"
     log:
@@ -61,13 +91,28 @@ rule evaluate_grn:
         mapping_null=TRANSITION_DIR / "mapping_null.parquet",
         coefficients=TRANSITION_DIR / "coefficients.parquet",
         intercepts=TRANSITION_DIR / "intercepts.parquet",
+        info=TRANSITION_DIR / "fit.json",
         source=cluster_slice("source"),
         target=cluster_slice("target"),
         reference=PREPARED / "reference.parquet",
+        # with models: [.., mlp], the MLP's held-out R^2 (rule fit_mlp in validation.smk)
+        mlp=lambda wildcards: [str(TRANSITION_DIR / f).format(**wildcards) for f in ("mlp_metrics.json", "mlp_gene_r2.parquet")]
+        if "mlp" in config["models"]
+        else [],
     output:
         metrics=TRANSITION_DIR / "metrics.json",
         gene_r2=TRANSITION_DIR / "gene_r2.parquet",
         predictions=TRANSITION_DIR / "predictions.parquet",
+    params:
+        smooth=config["data"]["smooth"],
+    benchmark:
+        LOGS / "benchmarks/transitions/{transition}/evaluate_grn.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(700, dense_copies=8),
+        runtime=runtime_min(20),
+    group:
+        "transition"
     conda:
         "../../envs/transgrn.yaml"
     log:

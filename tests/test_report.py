@@ -1,0 +1,231 @@
+"""The report: its numbers, its sections (each present exactly when its data exist), its size on
+a large run, and, end to end, the workflow's report.html, figures and `snakemake --report`."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+from transgrn import report
+
+SPEC = importlib.util.spec_from_file_location("report_size", REPO / "benchmarks/report_size.py")
+report_size = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(report_size)
+
+# 3 transitions so that the page has a selector, a similarity tree and validation across transitions
+DEMO_CONFIG = {
+    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
+             "pseudotime_key": "pseudotime"},
+    "reference": "resources/demo/reference.csv",
+    "demo": {"n_cells": 500, "n_tfs": 12, "n_targets": 80},
+    "transitions": {"mode": "explicit",
+                    "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"], ["progenitor", "fate B"]]},
+    "mapping": {"method": "ot", "n_pairs": 500},
+    "report": {"detail_transitions": 2},
+    "seed": 4,
+}
+_DEMO_RUNS: dict[str, Path] = {}
+
+
+def snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def demo_run(tmp_path_factory) -> Path:
+    """A tiny demo run, made once per test session and shared with the browser test."""
+    if "run" not in _DEMO_RUNS:
+        workdir = tmp_path_factory.mktemp("report_demo")
+        (workdir / "config.yaml").write_text(yaml.safe_dump(DEMO_CONFIG))
+        result = snakemake(workdir)
+        assert result.returncode == 0, result.stderr[-5000:]
+        _DEMO_RUNS["run"] = workdir
+    return _DEMO_RUNS["run"]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """Report inputs for 6 synthetic transitions, with the figures of the best 2 drawn."""
+    directory = tmp_path_factory.mktemp("synthetic")
+    inputs, predictions = report_size.synthetic_run(directory, n_transitions=6, n_tfs=10, n_targets=60, tfs_per_target=3,
+                                                    n_pairs=300)
+    report_size.draw_figures(inputs, predictions, detail=2)
+    return inputs
+
+
+def build(inputs: dict, **changes) -> str:
+    return report.build_report(**{**inputs, "top": 5, "detail": 2, **changes})
+
+
+def text_of(page: str) -> str:
+    """The page without its embedded images, whose base64 could contain any word."""
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:", page)
+
+
+def embedded_images(page: str) -> int:
+    return page.count("data:image/png;base64,")
+
+
+def test_page_has_every_section_and_only_local_resources(synthetic):
+    page = build(synthetic)
+    text = text_of(page)
+    for section in ("run", "overview", "transitions", "across", "validation"):
+        assert f"<section id='{section}'>" in page
+    for needle in ("sha256", "0" * 64, "Counts after alignment", "Package versions", "matplotlib", "Wall time per stage",
+                   "prepare", "source has 3 cells &lt; min_cells=20", "held-out R2 heatmaps", "GRN similarity",
+                   "TF by transition", "Recovery of the reference network", "Mapping diagnostics", "mean_cost",
+                   "the MLP", "r2_test_mlp"):
+        assert needle in text, needle
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # nothing fetched from anywhere
+    assert "http://" not in page and "https://" not in page
+    assert page.count("<template id='tpl-") == 6
+    # 7 overview/validation figures, plus 3 for each of the 2 transitions with embedded figures
+    assert embedded_images(page) == 7 + 2 * 3
+    assert page.count("(tables only)") == 4
+    for name in report.OVERVIEW_FIGURES + report.VALIDATION_FIGURES:
+        assert (synthetic["figure_dir"] / f"{name}.png").stat().st_size > 1000, name
+
+
+def test_optional_sections_follow_the_columns(synthetic):
+    table = synthetic["table"].drop(columns=["r2_test_mlp", "auprc_ratio", "auroc", "sign_accuracy"])
+    page = text_of(build(synthetic, table=table, skipped=synthetic["skipped"].iloc[:0], times=None))
+    assert "MLP" not in page
+    assert "Recovery of the reference network" not in page
+    assert "Wall time per stage" not in page
+    assert "No transition was skipped." in page
+
+    with_epr = synthetic["table"].assign(epr=2.0, epr_activation=np.nan)
+    validation = text_of(build(synthetic, table=with_epr)).split("<section id='validation'>")[1]
+    assert "<th>epr</th>" in validation and "epr_activation" not in validation  # all-NaN metrics are left out
+
+
+def test_edge_table_marks_signs_and_reference_edges(synthetic):
+    coefficients = pd.DataFrame({"tf": ["A", "A", "B", "B"], "target_gene": ["x", "y", "x", "y"],
+                                 "weight": [0.9, -0.5, 0.1, 0.0], "null_weight": [0.01, -0.02, 0.03, 0.0]})
+    reference = pd.DataFrame({"tf": ["A"], "target_gene": ["y"], "sign": [-1]})
+    ctx = report.ReportContext(table=synthetic["table"], summary={}, config={}, transitions={}, labels=pd.Series(dtype=str),
+                               strong={}, figure_dir=None, reference=reference)
+    edges = report._edge_table(ctx, coefficients, top=5)
+    assert list(edges["target"]) == ["x", "x", "y"]  # activating by weight, then repressing
+    assert list(edges["reference"]) == ["no", "no", "yes (−)"]
+    html = report.table_html(edges)
+    assert 'class="num pos" data-v="0.9"' in html and 'class="num neg" data-v="-0.5"' in html
+
+
+def test_strong_edges_exceed_the_null_noise():
+    rng = np.random.default_rng(0)
+    null = rng.normal(0, 0.1, 1000)
+    weight = np.r_[np.full(10, 5.0), rng.normal(0, 0.1, 990)]
+    coefficients = pd.DataFrame({"weight": weight, "null_weight": null})
+    assert report.strong_threshold(coefficients) == pytest.approx(np.quantile(np.abs(null), 0.99))
+    assert 10 <= report.n_strong_edges(coefficients) <= 30  # the 10 real ones plus ~1% of the noise
+    assert report.n_strong_edges(coefficients.drop(columns="null_weight")) == 0
+
+
+def test_mapping_diagnostics_count_distinct_cells():
+    mapping = pd.DataFrame({"source_cell": ["a", "a", "a", "b"], "target_cell": ["x", "y", "z", "z"], "cost": [1, 2, 3, 4]})
+    d = report.mapping_diagnostics(mapping, n_source=4, n_target=3)
+    assert (d["source_cells_used"], d["target_cells_used"]) == (2, 3)
+    assert (d["source_fraction_used"], d["target_fraction_used"]) == (0.5, 1.0)
+    assert (d["pairs_per_source_cell_max"], d["pairs_per_target_cell_max"]) == (3, 2)
+    assert d["mean_cost"] == 2.5
+    assert "mean_cost" not in report.mapping_diagnostics(mapping.drop(columns="cost"), 4, 3)
+
+
+def test_similarity_groups_transitions_with_the_same_network():
+    rng = np.random.default_rng(1)
+    base = [rng.normal(size=200) for _ in range(2)]
+    coefficients = {f"t{i}": pd.DataFrame({"tf": ["A"] * 200, "target_gene": [f"g{j}" for j in range(200)],
+                                           "weight": base[i % 2] + 0.1 * rng.normal(size=200)}) for i in range(4)}
+    similarity, tree = report.grn_similarity(report.weight_matrix(coefficients))
+    assert similarity.loc["t0", "t2"] > 0.95 and abs(similarity.loc["t0", "t1"]) < 0.3
+    from scipy.cluster.hierarchy import fcluster
+
+    groups = fcluster(tree, 2, criterion="maxclust")
+    assert groups[0] == groups[2] and groups[1] == groups[3] and groups[0] != groups[1]
+    total, net = report.tf_outgoing(coefficients)
+    assert total.loc["A", "t0"] == pytest.approx(coefficients["t0"]["weight"].abs().sum())
+    assert net.loc["A", "t0"] == pytest.approx(coefficients["t0"]["weight"].sum())
+
+
+def test_cluster_layout_prefers_umap_then_pseudotime_then_circle():
+    from transgrn.prepare import cluster_layout
+
+    adata = ad.AnnData(np.zeros((4, 1)), obs=pd.DataFrame({"c": pd.Categorical(["a", "a", "b", "b"])}, index=list("wxyz")))
+    adata.obsm["X_umap"] = np.array([[0, 0], [2, 2], [10, 0], [12, 0]], dtype=float)
+    layout = cluster_layout(adata, adata.obs["c"], {"a": 0.1, "b": 0.9}, "c")
+    assert layout["umap_centroids"] == {"a": [1.0, 1.0], "b": [11.0, 0.0]}
+    positions, basis = report.cluster_positions(["a", "b"], layout)
+    assert positions["b"] == (11.0, 0.0) and basis.startswith("UMAP")
+    adata.uns["paga"] = {"groups": "c", "pos": np.array([[0.0, 1.0], [2.0, 3.0]])}
+    paga = cluster_layout(adata, adata.obs["c"], None, "c")["paga_pos"]
+    assert paga == {"a": [0.0, 1.0], "b": [2.0, 3.0]}
+    assert report.cluster_positions(["a", "b"], {"paga_pos": paga})[1] == "PAGA layout"
+    positions, basis = report.cluster_positions(["a", "b", "c"], {"median_pseudotime": {"a": 0.0, "b": 1.0, "c": 1.01}})
+    assert positions["a"][0] == 0.0 and positions["b"][0] == positions["c"][0] and positions["b"][1] != positions["c"][1]
+    assert report.cluster_positions(["a", "b"], None)[1] == "clusters on a circle"
+
+
+def test_a_single_transition_still_makes_every_figure(tmp_path):
+    inputs, predictions = report_size.synthetic_run(tmp_path, n_transitions=1, n_tfs=5, n_targets=20, tfs_per_target=2,
+                                                    n_pairs=100)
+    report_size.draw_figures(inputs, predictions, detail=1)
+    page = text_of(build(inputs))
+    assert "Clustering needs at least 2 transitions." in page
+    for name in report.OVERVIEW_FIGURES + report.VALIDATION_FIGURES:
+        assert (inputs["figure_dir"] / f"{name}.png").exists(), name
+
+
+def test_large_runs_embed_figures_for_the_best_transitions_only(tmp_path):
+    inputs, predictions = report_size.synthetic_run(tmp_path, n_transitions=40, n_tfs=20, n_targets=100, tfs_per_target=4,
+                                                    n_pairs=300)
+    report_size.draw_figures(inputs, predictions, detail=3)
+    page = build(inputs, detail=3)
+    assert page.count("<template id='tpl-") == 40
+    assert embedded_images(page) == 7 + 3 * 3
+    best = inputs["table"].nlargest(3, "r2_test")["transition"]
+    for transition in best:  # the best three carry their three figures
+        template = page[page.index(f"<template id='tpl-{transition}'>"):]
+        assert embedded_images(template[:template.index("</template>")]) == 3
+    # per transition without figures the page grows by a few kB (the 200-transition benchmark: ~7 MB in all)
+    assert len(page.encode()) < 2_500_000
+
+
+@pytest.mark.workflow
+def test_workflow_writes_report_figures_and_snakemake_report(tmp_path_factory):
+    run = demo_run(tmp_path_factory)
+    results = run / "results"
+    page = (results / "report.html").read_text()
+    assert "stem cell → progenitor" in page and "Wall time per stage" in page and "fit_grn" in page
+    assert embedded_images(page) == 7 + 2 * 3  # 7 overview/validation figures (with recovery), 2 detailed transitions
+    for name in report.OVERVIEW_FIGURES + report.VALIDATION_FIGURES:
+        assert (results / "figures" / f"{name}.png").exists(), name
+    for transition in pd.read_csv(results / "transitions.tsv", sep="\t")["transition"]:
+        for name in report.TRANSITION_FIGURES:
+            assert (results / "figures/transitions" / transition / f"{name}.png").exists()
+    summary = json.loads((results / "prepared/summary.json").read_text())
+    assert set(summary["cluster_layout"]["median_pseudotime"]) == {"stem cell", "progenitor", "fate A", "fate B"}
+
+    result = snakemake(run, "--report", "report.zip")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(run / "report.zip") as archive:
+        names = archive.namelist()
+        index = archive.read("report/report.html").decode()
+    assert sum(n.endswith("/network.png") for n in names) == 3
+    assert any(n.endswith("/report.html") and "/data/raw/" in n for n in names)
+    assert "progenitor \\u2192 fate B" in index  # per-transition figures are labelled with the transition's name
+    for category in ("Overview", "Per transition", "Validation"):
+        assert category in index
+    assert "diverging scale centred on 0" in index  # captions are there

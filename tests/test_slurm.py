@@ -1,0 +1,140 @@
+"""profiles/slurm against a real SLURM: a single-node cluster on loopback (.ci/slurm.sh) runs the
+demo workflow through `snakemake --profile profiles/slurm` to the end, with one job made to fail
+on its first attempt (test-only fault injection, TRANSGRN_TEST_FAIL_ONCE) that must be reported
+as failed and retried with more memory.
+
+Required when CI=true (.ci/run installs SLURM first); otherwise it runs only with
+TRANSGRN_TEST_SLURM=1 on a machine with SLURM installed (`sudo .ci/slurm.sh install`), as root,
+and is skipped everywhere else.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+REQUIRED = os.environ.get("CI") == "true"
+REQUESTED = REQUIRED or os.environ.get("TRANSGRN_TEST_SLURM") == "1"
+SCRIPT = REPO / ".ci/slurm.sh"
+CONFIG = {
+    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
+             "pseudotime_key": "pseudotime"},
+    "reference": "resources/demo/reference.csv",
+    "demo": {"n_cells": 300, "n_tfs": 8, "n_targets": 40},
+    "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"],
+                                                     ["progenitor", "fate B"]]},
+    "mapping": {"n_pairs": 200},
+    "seed": 3,
+}
+# The test cluster is one 2-CPU node without an accounting database: poll with squeue, check
+# early, pack 2 transitions per SLURM job (3 transitions -> 2 packed jobs) and allow one retry.
+# --verbose logs every sbatch call and the kept SLURM logs show each job's resources, so the test
+# can see the memory each attempt asked for.
+TEST_OVERRIDES = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",
+                  "--cores", "2", "--resources", "mem_mb=8000", "--group-components", "transition=2", "--retries", "1",
+                  "--verbose", "--slurm-keep-successful-logs"]
+
+
+def missing_requirements() -> list[str]:
+    missing = [tool for tool in ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue") if not shutil.which(tool)]
+    if os.geteuid() != 0:
+        missing.append("root (slurmd runs the jobs)")
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        missing.append("snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    if not REQUESTED:
+        pytest.skip("SLURM end-to-end test: runs when CI=true or TRANSGRN_TEST_SLURM=1 (needs root and SLURM: "
+                    ".ci/slurm.sh install)")
+    missing = missing_requirements()
+    if missing:
+        message = f"SLURM end-to-end test cannot run, missing: {', '.join(missing)}; run .ci/slurm.sh install"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    state = Path(tempfile.mkdtemp(prefix="transgrn-slurm-", dir="/tmp"))
+    try:
+        up = subprocess.run([str(SCRIPT), "up", str(state)], capture_output=True, text=True, timeout=180)
+        assert up.returncode == 0, f"could not start SLURM:\n{up.stdout}\n{up.stderr}"
+        conf = re.search(r"^export SLURM_CONF=(.+)$", up.stdout, re.M).group(1)
+        pids = {name: int((state / f"{name}.pid").read_text()) for name in ("munge/munged", "slurmctld", "slurmd")}
+        yield {"SLURM_CONF": conf}
+    finally:
+        down = subprocess.run([str(SCRIPT), "down", str(state)], capture_output=True, text=True, timeout=120)
+        shutil.rmtree(state, ignore_errors=True)
+    assert down.returncode == 0, down.stderr
+    still_running = [name for name, pid in pids.items() if _alive(pid)]
+    assert not still_running, f"daemons left running: {still_running}"
+
+
+def submitted_jobs(log: str) -> list[tuple[str, int]]:
+    """(Snakemake job or group id, --mem of its sbatch call) for every submission, in order."""
+    jobs, mem = [], None
+    for line in log.splitlines():
+        if "sbatch call:" in line:
+            found = re.search(r"--mem (\d+)", line)
+            mem = int(found.group(1)) if found else None
+        submitted = re.match(r"Job (\S+) has been submitted with SLURM jobid \d+", line)
+        if submitted:
+            jobs.append((submitted.group(1), mem))
+    return jobs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_cluster, tmp_path):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    marker = tmp_path / "fit_grn-failed-once"
+    env = {**os.environ, **slurm_cluster, "TRANSGRN_TEST_FAIL_ONCE": f"fit_grn:{marker}"}
+    command = ["timeout", "-k", "10", "-s", "KILL", "900",  # Snakemake waits on cluster jobs past a plain timeout
+               sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(workdir / "config.yaml"), "--profile", str(REPO / "profiles/slurm"), *TEST_OVERRIDES]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+    log = result.stdout + result.stderr
+    (tmp_path / "snakemake.log").write_text(log)
+    assert result.returncode == 0, log[-8000:]
+
+    # every job went through sbatch; the per-transition jobs packed into group jobs of 2 transitions
+    submissions = submitted_jobs(log)
+    groups = [s for s in submissions if re.fullmatch(r"[0-9a-f-]{36}", s[0])]
+    assert len({g[0] for g in groups}) == 2, submissions
+    steps = int(re.findall(r"of (\d+) steps \(100%\) done", log)[-1])
+    assert len(submissions) <= steps // 2, (steps, submissions)  # 23 jobs in 7 submissions (retry included)
+    # the injected failure happened, was reported as failed and retried, with twice the memory
+    assert marker.exists(), "the fault injection did not fire"
+    assert "Error in group transition" in log and "injected failure of this fit_grn job" in log, log[-4000:]
+    retried = [g for g in {g[0] for g in groups} if sum(s[0] == g for s in groups) == 2]
+    assert len(retried) == 1 and f"Trying to restart job {retried[0]}" in log
+    first, second = (mem for job, mem in groups if job == retried[0])
+    assert second > first, (first, second)  # the packed job asks for more
+    slurm_logs = re.findall(rf"Job {retried[0]} has been submitted with SLURM jobid \d+ \(log: (\S+)\)\.", log)
+    fit_mem = [max(map(int, re.findall(r"rule fit_grn:.*?mem_mb=(\d+)", Path(p).read_text(), re.S))) for p in slurm_logs]
+    assert fit_mem[1] == 2 * fit_mem[0], fit_mem  # and the retried fit_grn job itself twice its memory
+    # and the run finished with every result
+    table = pd.read_csv(workdir / "results/transitions.tsv", sep="\t")
+    assert len(table) == 3 and table["r2_test"].notna().all()
+    assert (workdir / "results/report.html").stat().st_size > 0

@@ -1,0 +1,51 @@
+# Per transition, beyond the linear fit: the masked neural network (config models: [.., mlp])
+# and co-factor tests (config cofactors.enabled). evaluate_grn and aggregate collect them.
+
+
+rule fit_mlp:
+    input:
+        mask=TRANSITION_DIR / "mask.parquet",
+        mapping_main=TRANSITION_DIR / "mapping_main.parquet",
+        source=cluster_slice("source"),
+        target=cluster_slice("target"),
+    output:
+        metrics=TRANSITION_DIR / "mlp_metrics.json",
+        gene_r2=TRANSITION_DIR / "mlp_gene_r2.parquet",
+        attribution=TRANSITION_DIR / "mlp_attribution.parquet",
+    params:
+        seed=config["seed"],
+        device=config["fit"]["device"],
+        smooth=config["data"]["smooth"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, dense_copies=8),
+        runtime=runtime_min(60),
+        gpu=1 if config["fit"]["device"] == "cuda" else 0,
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "transitions/{transition}/fit_mlp.log",
+    script:
+        "../../scripts/fit_mlp.py"
+
+
+rule find_cofactors:
+    input:
+        mask=TRANSITION_DIR / "mask.parquet",
+        mapping_main=TRANSITION_DIR / "mapping_main.parquet",
+        source=cluster_slice("source"),
+        target=cluster_slice("target"),
+    output:
+        cofactors=TRANSITION_DIR / "cofactors.tsv",
+    params:
+        cofactors=config["cofactors"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(700, dense_copies=3),
+        runtime=runtime_min(30),
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "transitions/{transition}/cofactors.log",
+    script:
+        "../../scripts/find_cofactors.py"
