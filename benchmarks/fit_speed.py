@@ -16,7 +16,8 @@ Every method runs in its own subprocess that loads the data from ``.npy`` files.
   loaded, torch and sklearn imported, one warm-up fit done): the fit's working memory beyond the
   input arrays, numpy and torch CPU alike. The peak mark is reset first (Linux
   ``/proc/self/clear_refs``, then ``VmHWM``); elsewhere the ``ru_maxrss`` rise is used;
-* training MSE over all pairs and targets (mean of squared residuals).
+* training MSE over all pairs and targets (mean of squared residuals); for a method timed on a
+  subset of targets (bagging at human scale) over those targets only, so not comparable.
 
 Torch runs on 2 threads. The CellOracle-style bagging ridge (sklearn, one target at a time) runs on
 one core; its reported time is the one-core time divided by 2 -- perfect scaling over the 2 cores,
@@ -119,17 +120,21 @@ def _run_method(method: str, x: np.ndarray, y: np.ndarray, mask: np.ndarray, arg
         return seconds, {"coef": np.nan_to_num(res["weight_mean"]), "intercept": res["intercept_mean"],
                          "note": "loss of the mean weights"}
     if method == "adam":
-        model = MaskedAdam(alpha=0.0, lr=1e-2, epochs=args.epochs, seed=0, device="cpu", dtype="float32").fit(x, y, mask)
+        model = MaskedAdam(alpha=0.0, lr=1e-2, epochs=args.epochs, seed=0, device="cpu", dtype="float32")
+        model.fit(x, y, mask)
         seconds = (time.perf_counter() - start) * 1000 / args.epochs  # time for the notebook's 1000 epochs
-        note = "" if args.epochs == 1000 else f"~ {args.epochs} epochs timed x {1000 / args.epochs:g}; loss after {args.epochs}"
-        return seconds, {"coef": model.coef_, "intercept": model.intercept_, "note": note, "partial": args.epochs != 1000}
+        partial = args.epochs != 1000
+        note = f"~ {args.epochs} epochs timed x {1000 / args.epochs:g}; loss after {args.epochs}" if partial else ""
+        return seconds, {"coef": model.coef_, "intercept": model.intercept_, "note": note, "partial": partial}
     if method == "bagging_ridge":
         n_targets = mask.shape[1]
         targets = np.arange(n_targets) if args.targets >= n_targets else \
             np.sort(np.random.default_rng(0).choice(n_targets, args.targets, replace=False))
         mse = _bagging_fit(x, y, mask, targets)
         seconds = (time.perf_counter() - start) * n_targets / len(targets) / 2
-        note = "1 core / 2" + ("" if len(targets) == n_targets else f"; ~ {len(targets)} targets timed x {n_targets / len(targets):.1f}")
+        note = "1 core / 2"
+        if len(targets) < n_targets:
+            note += f"; ~ {len(targets)} targets timed x {n_targets / len(targets):.1f}"
         return seconds, {"mse": mse, "note": note, "partial": len(targets) < n_targets}
     raise ValueError(method)
 
@@ -271,7 +276,8 @@ def main() -> None:
           f"elastic net alpha={ENET_ALPHA} l1_ratio=0.5, bootstrap N={N_BOOT}; float64 except Adam (float32)")
     print(f"load average before start: {os.getloadavg()[0]:.2f} (the 2 cores may be shared; timings are medians)")
     print("peak MiB = peak RSS of the method's subprocess during its fits minus its RSS before them "
-          "(numpy + torch CPU; VmHWM after a clear_refs reset); '~' = timed on a part and extrapolated linearly; load = 1-min load average "
+          "(numpy + torch CPU; VmHWM after a clear_refs reset); '~' = timed on a part and extrapolated linearly; "
+          "load = 1-min load average "
           "when the method finished (includes the benchmark's own 1-2)")
     for size in (["notebook", "human"] if args.size == "both" else [args.size]):
         with tempfile.TemporaryDirectory() as tmp:

@@ -64,7 +64,7 @@ def test_alpha_auto_is_reported():
 def test_bootstrap_adds_confidence_and_filter_keeps_confident_edges():
     data, mappings = persistence_data()
     coefficients, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
-    for column in ("weight_mean", "weight_std", "pvalue", "qvalue"):
+    for column in ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"):
         assert coefficients[column].notna().all()
     assert weight(coefficients, "TF2", "G2", "qvalue") < 1e-3  # a planted, strong edge
     again, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")

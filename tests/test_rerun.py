@@ -41,7 +41,7 @@ def snakemake_command(workdir: Path, config: dict, *extra: str) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *extra, TARGET]
+            "--configfile", str(workdir / "config.yaml"), "--cores", "2", TARGET, *extra]
 
 
 def snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:

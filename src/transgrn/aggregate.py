@@ -15,7 +15,7 @@ TABLE_COLUMNS = [
 REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "epr", "epr_activation", "epr_repression"]
 OPTIONAL_COLUMNS = ["r2_test_mlp"]  # present when the run fitted the model (models: [linear, mlp])
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
-CONFIDENCE_COLUMNS = ["weight_mean", "weight_std", "pvalue", "qvalue"]
+CONFIDENCE_COLUMNS = ["weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"]
 
 
 def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mapping: str, with_reference: bool) -> pd.DataFrame:

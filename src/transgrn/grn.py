@@ -141,7 +141,11 @@ SOLVER_PARAMS = {
     "elasticnet": ("alpha", "l1_ratio", "fit_intercept", "standardize", "device", "dtype"),
     "adam": ("alpha", "lr", "epochs", "fit_intercept", "standardize", "device", "dtype"),
 }
-CONFIDENCE_COLUMNS = ("weight_mean", "weight_std", "pvalue", "qvalue")
+# output column <- bootstrap_fit key. ``pvalue`` is the calibrated bootstrap standard-error test;
+# CellOracle's one-sample t-test of the bootstrap weights shrinks with the number of refits and
+# calls most null edges significant, so it is kept only for comparison (see transgrn.confidence).
+CONFIDENCE_COLUMNS = {"weight_mean": "weight_mean", "weight_std": "weight_std", "pvalue": "pvalue_z",
+                      "qvalue": "qvalue_z", "pvalue_celloracle": "pvalue"}
 
 
 def make_transition_solver(fit_config: dict[str, Any], seed: int = 0):
@@ -208,8 +212,8 @@ def _with_confidence(coefficients, data, x, y, mask, fit_config, seed) -> pd.Dat
         fixed["alpha"] = make_transition_solver(fit_config, seed).fit(x, y, mask).alpha_
     summary = bootstrap_fit(lambda: make_transition_solver(fixed, seed), x, y, mask, int(fit_config["bootstrap"]), seed)
     coefficients = coefficients.copy()
-    for column in CONFIDENCE_COLUMNS:
-        values = summary[column][data.edge_tf, data.edge_target]
+    for column, key in CONFIDENCE_COLUMNS.items():
+        values = summary[key][data.edge_tf, data.edge_target]
         coefficients[column] = np.where(data.edge_active, values, np.nan)
     return coefficients
 

@@ -201,7 +201,8 @@ def _weighted_moments(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tens
     zeros = lambda m: torch.zeros(weights.shape[0], m, dtype=x.dtype, device=x.device)  # noqa: E731
     mx = weights @ x0 / total[:, None] if fit_intercept else zeros(x.shape[1])
     my = weights @ y / total[:, None] if fit_intercept else zeros(y.shape[1])
-    gram = torch.stack([_weighted_gram(x0, w) for w in weights]) - total[:, None, None] * mx[:, :, None] * mx[:, None, :]
+    gram = torch.stack([_weighted_gram(x0, w) for w in weights])
+    gram -= total[:, None, None] * mx[:, :, None] * mx[:, None, :]
     cross = _weighted_edge_cross(x0, y, weights, edges) - total[:, None] * mx[:, edges.tf] * my[:, edges.target]
     scale = torch.ones_like(mx)
     if standardize:  # weighted variance about the weighted mean, with or without intercept
@@ -339,7 +340,8 @@ def _ridge_edges(m: _Moments, edges: _Edges, alpha: float) -> "torch.Tensor":
 
     out = torch.zeros(m.cross.shape, dtype=m.cross.dtype, device=m.cross.device)
     for group in edges.groups:
-        _scatter_edges(out, group, _ridge_solve(_sub_gram(m.gram, group), _sub_edges(m.cross, group), group.valid, alpha))
+        solution = _ridge_solve(_sub_gram(m.gram, group), _sub_edges(m.cross, group), group.valid, alpha)
+        _scatter_edges(out, group, solution)
     return out
 
 
@@ -447,7 +449,8 @@ def _enet_problem(m: _Moments, group: _Group) -> _EnetProblem:
     import torch
 
     q = _sub_gram(m.gram, group) / m.n
-    return _EnetProblem(q, _sub_edges(m.cross, group) / m.n, m.yy[group.targets] / m.n, torch.linalg.eigvalsh(q)[..., -1])
+    lam_max = torch.linalg.eigvalsh(q)[..., -1]
+    return _EnetProblem(q, _sub_edges(m.cross, group) / m.n, m.yy[group.targets] / m.n, lam_max)
 
 
 def _fista(problem: _EnetProblem, w0: "torch.Tensor", l1: float, l2: float, tol: float, max_iter: int,
@@ -592,7 +595,9 @@ class MaskedAdam(MaskedRegressor):
         mask = self._check(x, y, mask)
         xt, yt = self._tensors(x, y)
         n, p = xt.shape
-        scale = _column_scale(((xt - xt.mean(0)) ** 2).sum(0), n) if self.standardize else torch.ones(p, dtype=xt.dtype, device=xt.device)
+        scale = torch.ones(p, dtype=xt.dtype, device=xt.device)
+        if self.standardize:
+            scale = _column_scale(torch.var(xt, 0, correction=0), 1.0)
         xs = xt / scale
         mask_t = torch.as_tensor(mask, dtype=xt.dtype, device=xt.device)
         generator = torch.Generator().manual_seed(int(self.seed))

@@ -71,7 +71,7 @@ rule fit_grn:
     benchmark:
         LOGS / "benchmarks/transitions/{transition}/fit_grn.tsv"
     resources:
-        mem_mb=mem_mb(700, dense_copies=5),
+        mem_mb=mem_mb(700, dense_copies=6),
         runtime=runtime_min(20),
         gpu=1 if config["fit"]["device"] == "cuda" else 0,
     group:
