@@ -9,6 +9,16 @@ import pytest
 from transgrn.simulate import simulate
 
 REPO = Path(__file__).resolve().parents[1]
+# A three-transition run on a tiny simulated demo, for the workflow tests that run Snakemake
+TINY_DEMO_CONFIG = {
+    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
+             "pseudotime_key": "pseudotime"},
+    "reference": "resources/demo/reference.csv",
+    "demo": {"n_cells": 300, "n_tfs": 8, "n_targets": 40},
+    "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"],
+                                                     ["progenitor", "fate B"]]},
+    "mapping": {"n_pairs": 200},
+}
 
 
 @pytest.fixture(scope="session")

@@ -16,22 +16,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import TINY_DEMO_CONFIG, REPO
 
 from transgrn.io import PROVENANCE_KEY, read_provenance, sha256
 
 pytestmark = pytest.mark.workflow
 
-CONFIG = {
-    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
-             "pseudotime_key": "pseudotime"},
-    "reference": "resources/demo/reference.csv",
-    "demo": {"n_cells": 300, "n_tfs": 8, "n_targets": 40},
-    "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"],
-                                                     ["progenitor", "fate B"]]},
-    "mapping": {"n_pairs": 200},
-    "seed": 7,
-}
+CONFIG = {**TINY_DEMO_CONFIG, "seed": 7}
 RESULT_FILES = ("transitions.tsv", "edges.parquet", "grn_tensor.h5ad", "provenance.json")
 # the result tables (rule aggregate); the figures and report.html are left out to keep the tests short
 TARGET = "results/provenance.json"

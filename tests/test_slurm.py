@@ -20,23 +20,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import TINY_DEMO_CONFIG, REPO
 
 pytestmark = pytest.mark.workflow
 
 REQUIRED = os.environ.get("CI") == "true"
 REQUESTED = REQUIRED or os.environ.get("TRANSGRN_TEST_SLURM") == "1"
 SCRIPT = REPO / ".ci/slurm.sh"
-CONFIG = {
-    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
-             "pseudotime_key": "pseudotime"},
-    "reference": "resources/demo/reference.csv",
-    "demo": {"n_cells": 300, "n_tfs": 8, "n_targets": 40},
-    "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"],
-                                                     ["progenitor", "fate B"]]},
-    "mapping": {"n_pairs": 200},
-    "seed": 3,
-}
+CONFIG = {**TINY_DEMO_CONFIG, "seed": 3}
 # The test cluster is one 2-CPU node without an accounting database: poll with squeue, check
 # early, pack 2 transitions per SLURM job (3 transitions -> 2 packed jobs) and allow one retry.
 # --verbose logs every sbatch call and the kept SLURM logs show each job's resources, so the test

@@ -60,8 +60,8 @@ def glob_escape(text: str) -> str:
 # --------------------------------------------------------------------------- provenance
 
 PROVENANCE_KEY = "transgrn_provenance"
-PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "h5py", "scikit-learn", "pot", "torch",
-            "snakemake")
+PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "h5py", "scanpy", "scikit-learn", "pot",
+            "torch", "matplotlib", "snakemake")
 
 
 def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

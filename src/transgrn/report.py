@@ -17,9 +17,7 @@ import functools
 import html
 import io as _io
 import json
-import platform
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +27,6 @@ import pandas as pd
 # Recovery metrics and the value a random ranking or sign would get (drawn as a reference line).
 RECOVERY_METRICS = {"auprc_ratio": 1.0, "auroc": 0.5, "sign_accuracy": 0.5, "epr": 1.0, "epr_activation": 1.0,
                     "epr_repression": 1.0}
-PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "scanpy", "scikit-learn", "pot", "torch",
-            "matplotlib", "snakemake")
 # An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.
 STRONG_QUANTILE = 0.99
 OVERVIEW_FIGURES = ("cluster_graph", "r2_heatmap", "tf_activity", "grn_similarity")
@@ -154,17 +150,6 @@ def benchmark_files(patterns: dict[str, str], transitions: list[str], roles=("ma
             for role in roles if "{role}" in pattern else [None]:
                 files[pattern.format(transition=transition, role=role)] = stage
     return files
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that shaped the results, for reproducing them."""
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
@@ -782,6 +767,8 @@ def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame |
         counts.loc[len(counts)] = ["edges (reference)", summary["reference"]["n_edges"], summary["reference"]["n_edges_in_prior"]]
     sizes = pd.DataFrame(list(summary.get("cluster_sizes", {}).items()), columns=["cluster", "cells"])
     params = pd.DataFrame(list(flatten(ctx.config).items()), columns=["parameter", "value"])
+    from .io import package_versions  # one definition, shared with the outputs' provenance
+
     versions = pd.DataFrame(list(package_versions().items()), columns=["package", "version"])
     parts = ["<section id='run'><h2>Run summary</h2>", _cards(ctx, skipped), "<div class='grid'><div><h3>Inputs</h3>",
              table_html(inputs, wrap=True) if len(inputs) else "<p class='muted'>No inputs recorded.</p>",
