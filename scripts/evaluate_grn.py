@@ -4,16 +4,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from transgrn.aggregate import json_safe
-from transgrn.grn import TransitionData, evaluate_transition, load_transition
-from transgrn.io import PROVENANCE_KEY, atomic_path, job_provenance, write_parquet
+from transgrn.grn import evaluate_transition, load_transition_data, read_mappings
+from transgrn.io import PROVENANCE_KEY, job_provenance, write_json, write_parquet
 from transgrn.script import run
 
 
 def main(smk):
-    source, target, genes = load_transition(smk.input.source, smk.input.target, smk.params.smooth)
-    data = TransitionData(source, target, genes, pd.read_parquet(smk.input.mask))
-    mappings = {"main": pd.read_parquet(smk.input.mapping_main), "null": pd.read_parquet(smk.input.mapping_null)}
+    data = load_transition_data(smk.input.source, smk.input.target, smk.input.mask, smk.params.smooth)
+    mappings = read_mappings(smk.input.mapping_main, smk.input.mapping_null)
     reference = pd.read_parquet(smk.input.reference)
     metrics, gene_r2, predictions = evaluate_transition(
         data, mappings, pd.read_parquet(smk.input.coefficients), pd.read_parquet(smk.input.intercepts), reference
@@ -23,8 +21,7 @@ def main(smk):
         mlp_metrics, mlp_gene_r2 = smk.input.mlp
         metrics.update(json.loads(Path(mlp_metrics).read_text()))
         gene_r2 = gene_r2.merge(pd.read_parquet(mlp_gene_r2), on="target_gene", how="left")
-    with atomic_path(smk.output.metrics) as tmp:
-        Path(tmp).write_text(json.dumps(json_safe({**metrics, PROVENANCE_KEY: job_provenance(smk)}), indent=2, sort_keys=True) + "\n")
+    write_json({**metrics, PROVENANCE_KEY: job_provenance(smk)}, smk.output.metrics)
     write_parquet(gene_r2, smk.output.gene_r2, job_provenance(smk))
     write_parquet(predictions, smk.output.predictions, job_provenance(smk))
 

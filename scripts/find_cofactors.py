@@ -4,7 +4,7 @@ import logging
 import pandas as pd
 
 from transgrn.aggregate import write_table
-from transgrn.grn import TransitionData, cofactors_transition, load_transition
+from transgrn.grn import cofactors_transition, load_transition_data
 from transgrn.io import atomic_path
 from transgrn.script import run
 
@@ -12,8 +12,7 @@ from transgrn.script import run
 def main(smk):
     # unsmoothed even with data.smooth: the F-test needs independent rows, and smoothing shares
     # each cell's expression with its neighbours (the mapping's pairs are cell names, still valid)
-    source, target, genes = load_transition(smk.input.source, smk.input.target, smooth=0)
-    data = TransitionData(source, target, genes, pd.read_parquet(smk.input.mask))
+    data = load_transition_data(smk.input.source, smk.input.target, smk.input.mask, smooth=0)
     options = smk.params.cofactors
     table = cofactors_transition(data, pd.read_parquet(smk.input.mapping_main), options["min_shared_targets"],
                                  options["max_pairs"], options["fdr"])

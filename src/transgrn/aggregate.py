@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 TABLE_COLUMNS = [
@@ -62,17 +61,6 @@ def load_transition_results(directory: str | Path) -> tuple[dict, pd.DataFrame]:
     metrics = json.loads((directory / "metrics.json").read_text())
     coefficients = pd.read_parquet(directory / "coefficients.parquet")
     return metrics, coefficients
-
-
-def json_safe(value):
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:

@@ -45,6 +45,18 @@ def load_transition(source_path: str | Path, target_path: str | Path, smooth: in
     return source, target, genes
 
 
+def load_transition_data(source_path: str | Path, target_path: str | Path, mask_path: str | Path,
+                         smooth: int = 0) -> "TransitionData":
+    """A transition's cells (see :func:`load_transition`) restricted to the edges of its mask file."""
+    source, target, genes = load_transition(source_path, target_path, smooth)
+    return TransitionData(source, target, genes, pd.read_parquet(mask_path))
+
+
+def read_mappings(main_path: str | Path, null_path: str | Path) -> dict[str, pd.DataFrame]:
+    """The configured mapping and its random null, keyed by role as the fit and evaluation expect."""
+    return {"main": pd.read_parquet(main_path), "null": pd.read_parquet(null_path)}
+
+
 def _columns(cells: CellSet, genes: pd.Index, wanted) -> CellSet:
     return CellSet(cells.names, cells.matrix[:, genes.get_indexer(wanted)], cells.pseudotime)
 

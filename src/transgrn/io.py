@@ -124,6 +124,23 @@ def provenance_json(record: Mapping[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
+def write_json(record: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Sorted, indented JSON written atomically; NaN/inf become null (they are not JSON)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(json_safe(record), indent=2, sort_keys=True) + "\n")
+
+
+def json_safe(value):
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, record: Mapping[str, Any] | None = None) -> None:
     """``frame`` as Parquet, atomically, with ``record`` (provenance) in the file's key-value metadata."""
     import pyarrow as pa
