@@ -1,18 +1,35 @@
-"""Gather every transition's fit and metrics into the run's result tables."""
+"""Gather every transition's fit and metrics into the run's result tables.
+
+:func:`aggregate` streams: it reads, writes and forgets one transition at a time, so its memory is
+bounded by a few transitions' edges, not by transitions x edges. :func:`long_edges`,
+:func:`add_edge_values` and :func:`transgrn.tensor.build_tensor` are the in-memory equivalents
+(the whole long table at once), for small results and for checking the streamed outputs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain, repeat
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
+from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
+
+PathLike = str | os.PathLike
 
 TABLE_COLUMNS = [
     "transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells", "mapping",
     "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges", "solver", "alpha",
 ]
 REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "epr", "epr_activation", "epr_repression"]
-OPTIONAL_COLUMNS = ["r2_test_mlp"]  # present when the run fitted the model (models: [linear, mlp])
+OPTIONAL_COLUMNS = ["lag", "r2_test_mlp"]  # present when the run fitted the model (models: [linear, mlp])
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
 CONFIDENCE_COLUMNS = ["weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"]
 
@@ -43,17 +60,61 @@ def long_edges(transitions: pd.DataFrame, coefficients: dict[str, pd.DataFrame])
     for row in transitions.itertuples():
         values = coefficients[row.transition]
         # confidence columns exist when the fit was bootstrapped (fit.bootstrap)
-        frame = values[["tf", "target_gene", "weight"] + [c for c in CONFIDENCE_COLUMNS if c in values.columns]].copy()
-        frame.insert(0, "transition", row.transition)
-        frame.insert(1, "source_cluster", row.source_cluster)
-        frame.insert(2, "target_cluster", row.target_cluster)
-        frames.append(frame)
+        frames.append(_edge_frame(row, values, [c for c in CONFIDENCE_COLUMNS if c in values.columns]))
     return pd.concat(frames, ignore_index=True)
+
+
+def _edge_frame(row, values: pd.DataFrame, confidence: Sequence[str]) -> pd.DataFrame:
+    """One transition's rows of the long edge table (NaN for a confidence column ``values`` lacks)."""
+    frame = values.reindex(columns=["tf", "target_gene", "weight", *confidence])
+    frame.insert(0, "transition", row.transition)
+    frame.insert(1, "source_cluster", row.source_cluster)
+    frame.insert(2, "target_cluster", row.target_cluster)
+    return frame
+
+
+def confidence_columns(coefficients: Sequence[PathLike]) -> list[str]:
+    """The confidence columns that any of the coefficient files holds (read from their schemas only)."""
+    import pyarrow.parquet as pq
+
+    present = set()
+    for path in coefficients:
+        present.update(pq.read_schema(path).names)
+    return [c for c in CONFIDENCE_COLUMNS if c in present]
+
+
+def transition_edges(row, coefficients: PathLike, confidence: Sequence[str], attribution: PathLike | None = None
+                     ) -> pd.DataFrame:
+    """One transition's rows of the long edge table, read from its ``coefficients.parquet`` (only the
+    columns used): the rows :func:`long_edges` (and, with ``attribution``, :func:`add_edge_values` as
+    ``mlp_attribution``) give it. ``row`` has ``transition, source_cluster, target_cluster``."""
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(coefficients).names)
+    values = pd.read_parquet(coefficients, columns=["tf", "target_gene", "weight", *(c for c in confidence if c in names)])
+    frame = _edge_frame(row, values, confidence)
+    if attribution is not None:
+        extra = pd.read_parquet(attribution, columns=["tf", "target_gene", "attribution"])
+        frame = frame.merge(extra.rename(columns={"attribution": "mlp_attribution"}), on=["tf", "target_gene"], how="left")
+    return frame
+
+
+def iter_edges(transitions: pd.DataFrame, coefficients: Sequence[PathLike],
+               attributions: Sequence[PathLike] | None = None) -> Iterator[pd.DataFrame]:
+    """The long edge table one transition at a time, in ``transitions`` order (``coefficients`` and
+    ``attributions`` are paths in that order)."""
+    confidence = confidence_columns(coefficients)
+    for row, path, attribution in zip(transitions.itertuples(), coefficients, attributions or repeat(None)):
+        yield transition_edges(row, path, confidence, attribution)
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     """TSV with a fixed float format, so reruns are byte-identical."""
     table.to_csv(path, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+
+
+def load_metrics(path: PathLike) -> dict:
+    return json.loads(Path(path).read_text())
 
 
 def load_transition_results(directory: str | Path) -> tuple[dict, pd.DataFrame]:
@@ -74,3 +135,72 @@ def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.D
         rank = kept["weight"].abs().groupby(kept["transition"]).rank(method="first", ascending=False)
         kept = kept[rank <= top_k]
     return kept.reset_index(drop=True)
+
+
+def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
+    """:func:`filter_edges` of one transition's rows, without grouping (faster on large transitions)."""
+    weight = edges["weight"].to_numpy(dtype=np.float64)
+    keep = weight != 0
+    if "qvalue" in edges.columns:
+        keep &= 1.0 - edges["qvalue"].to_numpy(dtype=np.float64) >= min_confidence
+    index = np.flatnonzero(keep)
+    if top_k > 0:
+        strength = np.abs(weight[index])
+        # the top_k largest |weight|, ties in row order (rank method "first"); NaN never ranks
+        order = np.argsort(-strength, kind="stable")[:top_k]
+        index = index[np.sort(order[~np.isnan(strength[order])])]
+    return edges.iloc[index].reset_index(drop=True)
+
+
+def prior_signs(var: pd.DataFrame, prior: PathLike) -> pd.Series:
+    """The prior's sign (+1/-1, 0 = unsigned or absent) of each of ``var``'s edges, as int8."""
+    signs = pd.read_parquet(prior, columns=["tf", "target_gene", "sign"]).set_index(["tf", "target_gene"])["sign"]
+    keys = pd.MultiIndex.from_frame(var[["tf", "target_gene"]])
+    return pd.Series(signs.reindex(keys).fillna(0).astype("int8").to_numpy(), index=var.index)
+
+
+def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficients: Sequence[PathLike], prior: PathLike,
+              outputs: Mapping[str, PathLike], *, config: Mapping[str, Any], inputs: Mapping[str, Any], mapping: str,
+              with_reference: bool, min_confidence: float, top_k: int,
+              attributions: Sequence[PathLike] | None = None) -> dict[str, Any]:
+    """Write the run's result tables from every transition's files, streaming one transition at a time.
+
+    ``transitions`` is the prepared transitions table; ``metrics``, ``coefficients`` and (when the
+    run fitted the MLP) ``attributions`` are each transition's files, in its order. ``outputs`` maps
+    ``table`` (transitions.tsv), ``edges`` (long table, one or a few transitions per row group, in
+    transition order), ``edges_filtered`` (:func:`filter_edges`, one transition at a time), ``tensor``
+    (grn_tensor.h5ad, filled row by row) and ``provenance`` (provenance.json) to their paths. Every
+    output is written atomically and byte-identically on a rerun. Returns the provenance record.
+    """
+    if len(transitions) == 0:
+        raise ValueError("no transitions to aggregate")
+    if not len(transitions) == len(metrics) == len(coefficients) or (attributions and len(attributions) != len(transitions)):
+        raise ValueError("one metrics, coefficients (and attribution) file per transition is needed")
+    table = transitions_table(transitions, {t: load_metrics(p) for t, p in zip(transitions["transition"], metrics)},
+                              mapping, with_reference)
+    # what produced these results: the whole config, the data's checksums, versions and seed
+    record = provenance(config, inputs, config.get("seed"), rule="aggregate", n_transitions=len(transitions))
+    uns = {"config": json.dumps(config, sort_keys=True), "inputs": json.dumps(inputs, sort_keys=True),
+           PROVENANCE_KEY: provenance_json(record)}
+    frames = iter_edges(transitions, coefficients, attributions)
+    first = next(frames)
+    var = edge_var(first)
+    # the prior's sign (+1/-1, 0 = unsigned) of every edge, kept as edge metadata
+    var["prior_sign"] = prior_signs(var, prior)
+    schema = arrow_schema(first.drop(columns="transition"), record)  # both edge tables, even if none passes the filter
+    with contextlib.ExitStack() as stack:
+        edges = stack.enter_context(parquet_stream(outputs["edges"], record, schema))
+        filtered = stack.enter_context(parquet_stream(outputs["edges_filtered"], record, schema))
+        tensor_path = stack.enter_context(atomic_path(outputs["tensor"]))
+        layers = [c for c in value_columns(first) if c != "weight"]
+        tensor = stack.enter_context(tensor_rows(tensor_path, tensor_obs(table), var, layers, uns))
+        for i, frame in enumerate(chain([first], frames)):
+            edges.write(frame.drop(columns="transition"))
+            filtered.write(filter_transition_edges(frame, min_confidence, top_k).drop(columns="transition"))
+            tensor.write(i, row_values(frame, var))
+    with atomic_path(outputs["table"]) as tmp:
+        write_table(table, tmp)
+    hashes = {name: {"path": str(outputs[name]), "sha256": sha256(outputs[name])} for name in ("table", "edges", "tensor")}
+    with atomic_path(outputs["provenance"]) as tmp:
+        Path(tmp).write_text(json.dumps({**record, "outputs": hashes}, indent=2, sort_keys=True) + "\n")
+    return record

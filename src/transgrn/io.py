@@ -154,6 +154,92 @@ def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, record: Mapping[
         pq.write_table(table, tmp)
 
 
+def arrow_schema(frame: pd.DataFrame, record: Mapping[str, Any] | None = None):
+    """The Arrow schema :func:`write_parquet` gives ``frame`` (pandas metadata included), with
+    ``record`` (provenance) in its key-value metadata."""
+    import pyarrow as pa
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    if record is not None:
+        schema = schema.with_metadata({**(schema.metadata or {}), PROVENANCE_KEY.encode(): provenance_json(record).encode()})
+    return schema
+
+
+class ParquetStream:
+    """Pandas frames appended one after the other to one Parquet file, in order, each whole in a row
+    group: frames are buffered until they hold ``min_rows`` rows, so small frames share a row group
+    and a large one gets its own. Memory is bounded by the largest frame plus ``min_rows`` rows.
+
+    The schema is ``schema`` or, if None, that of the first frame written (as :func:`write_parquet`
+    would write it, with ``record`` in its metadata); every frame is converted to it.
+    Use :func:`parquet_stream`, which writes the file atomically.
+    """
+
+    def __init__(self, path: str | os.PathLike, schema=None, record: Mapping[str, Any] | None = None,
+                 min_rows: int = 1 << 16):
+        self.path, self.record, self.min_rows = path, record, min_rows
+        self.schema = schema if schema is None or record is None else schema.with_metadata(
+            {**(schema.metadata or {}), PROVENANCE_KEY.encode(): provenance_json(record).encode()})
+        self._writer = None
+        self._buffer: list = []
+        self._buffered = 0
+        self.n_rows = 0
+        self.n_row_groups = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        if self.schema is None:
+            self.schema = arrow_schema(frame, self.record)
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        if table.num_rows:
+            self._buffer.append(table)
+            self._buffered += table.num_rows
+        if self._buffered >= self.min_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered frames as one row group."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            if self.schema is None:
+                raise ValueError(f"{self.path}: no frame was written, so the Parquet schema is unknown")
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        if self._buffered:
+            table = pa.concat_tables(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
+            self._writer.write_table(table, row_group_size=table.num_rows)
+            self.n_rows += table.num_rows
+            self.n_row_groups += 1
+        self._buffer, self._buffered = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
+
+    def abort(self) -> None:
+        """Close the file without writing what is buffered (the caller discards it)."""
+        self._buffer, self._buffered = [], 0
+        if self._writer is not None:
+            self._writer.close()
+
+
+@contextlib.contextmanager
+def parquet_stream(path: str | os.PathLike, record: Mapping[str, Any] | None = None, schema=None,
+                   min_rows: int = 1 << 16) -> Iterator[ParquetStream]:
+    """A :class:`ParquetStream` onto a temporary file that replaces ``path`` once the block succeeds:
+    the streamed counterpart of :func:`write_parquet` (same schema, metadata and provenance)."""
+    with atomic_path(path) as tmp:
+        stream = ParquetStream(tmp, schema, record, min_rows)
+        try:
+            yield stream
+        except BaseException:
+            stream.abort()
+            raise
+        stream.close()
+
+
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     """The provenance recorded in an output: Parquet metadata, ``.h5ad`` ``uns`` or a JSON file."""
     path = Path(path)

@@ -1,0 +1,182 @@
+"""Streamed aggregation (transgrn.aggregate.aggregate) writes what the in-memory path (the whole
+long table, then pivots) wrote: same edge tables, same tensor, read back the same way; row groups
+in transition order; byte-identical on a rerun; nothing left behind when it fails."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO
+
+from transgrn.aggregate import filter_edges, filter_transition_edges, load_metrics, long_edges, transitions_table
+from transgrn.io import PROVENANCE_KEY, ParquetStream, parquet_stream, read_provenance, write_parquet
+from transgrn.prepare import read_transitions
+from transgrn.tensor import build_tensor, read_tensor
+
+SPEC = importlib.util.spec_from_file_location("aggregate_scale", REPO / "benchmarks/aggregate_scale.py")
+bench = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(bench)
+
+CONFIG = {"seed": 0, "filter": bench.FILTER, "mapping": {"method": "joint"}}
+
+
+def run(paths, out, legacy=False, **changes):
+    outputs = bench.outputs_in(out)
+    (bench.run_legacy if legacy else bench.run_streamed)({**paths, **changes}, outputs, CONFIG)
+    return outputs
+
+
+def digests(outputs):
+    return {k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in outputs.items()}
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "bootstrap+mlp"])
+def fabricated(request, tmp_path_factory):
+    work = tmp_path_factory.mktemp("aggregate")
+    paths = bench.fabricate(work / "data", n_transitions=7, n_edges=400, n_tfs=10, n_genes=60, bootstrap=request.param,
+                            mlp=request.param, templates=3, seed=1)
+    return work, paths
+
+
+def test_streamed_outputs_equal_the_in_memory_ones(fabricated):
+    work, paths = fabricated
+    new, old = run(paths, work / "new"), run(paths, work / "old", legacy=True)
+    for name in ("edges", "edges_filtered"):
+        pd.testing.assert_frame_equal(pd.read_parquet(new[name]), pd.read_parquet(old[name]))
+        # same columns, types, pandas metadata and provenance
+        assert pq.read_schema(new[name]).equals(pq.read_schema(old[name]), check_metadata=True)
+    assert new["table"].read_bytes() == old["table"].read_bytes()
+    a, b = ad.read_h5ad(new["tensor"]), ad.read_h5ad(old["tensor"])
+    assert a.X.dtype == np.float32 and isinstance(a.X, np.ndarray)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert sorted(a.layers) == sorted(b.layers) and len(a.layers) == (6 if paths["attributions"] else 0)
+    for name in b.layers:
+        assert a.layers[name].dtype == np.float32
+        np.testing.assert_array_equal(a.layers[name], b.layers[name])
+    pd.testing.assert_frame_equal(a.obs, b.obs)
+    pd.testing.assert_frame_equal(a.var, b.var)
+    assert a.uns == b.uns and read_provenance(new["tensor"]) == read_provenance(old["tensor"])
+    for layer in [None, *b.layers]:
+        for x, y in zip(read_tensor(new["tensor"], layer), read_tensor(old["tensor"], layer)):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert new["provenance"].read_text().split('"outputs"')[0] == old["provenance"].read_text().split('"outputs"')[0]
+
+
+def test_tensor_is_the_pivot_of_the_long_table(fabricated):
+    """Independent of build_tensor: X and layers are pandas' pivot of edges.parquet, in var's edge order."""
+    work, paths = fabricated
+    outputs = run(paths, work / "pivot")
+    edges = pd.read_parquet(outputs["edges"])
+    transitions = read_transitions(paths["transitions"])
+    edges.insert(0, "transition", np.repeat(transitions["transition"].to_numpy(), len(edges) // len(transitions)))
+    tensor = ad.read_h5ad(outputs["tensor"])
+    assert list(tensor.obs_names) == list(transitions["transition"])
+    for column in [c for c in edges.columns if c not in ("transition", "source_cluster", "target_cluster", "tf", "target_gene")]:
+        wide = edges.pivot(index="transition", columns=["tf", "target_gene"], values=column)
+        wide = wide.loc[tensor.obs_names, pd.MultiIndex.from_frame(tensor.var[["tf", "target_gene"]].astype(str))]
+        got = tensor.X if column == "weight" else tensor.layers[column]
+        np.testing.assert_array_equal(got, wide.to_numpy(dtype=np.float32))
+    prior = pd.read_parquet(paths["prior"])
+    assert (tensor.var["prior_sign"].to_numpy() == prior["sign"].to_numpy()).all()
+
+
+def test_rows_and_row_groups_follow_the_transitions(fabricated):
+    work, paths = fabricated
+    transitions = read_transitions(paths["transitions"])
+    outputs = run(paths, work / "groups")
+    edges = pd.read_parquet(outputs["edges"])
+    pairs = list(zip(transitions["source_cluster"], transitions["target_cluster"]))
+    assert list(edges[["source_cluster", "target_cluster"]].drop_duplicates().itertuples(index=False, name=None)) == pairs
+    # small frames share a row group, a large one has its own; a group never splits a transition
+    for min_rows, n_groups in ((1, len(transitions)), (1000, 3), (1 << 16, 1)):
+        path = work / f"groups/edges_{min_rows}.parquet"
+        with parquet_stream(path, {"rule": "test"}, min_rows=min_rows) as stream:
+            for _, frame in edges.groupby(np.arange(len(edges)) // 400, sort=False):
+                stream.write(frame)
+        handle = pq.ParquetFile(path)
+        assert handle.metadata.num_row_groups == n_groups
+        seen = [tuple(x) for g in range(n_groups)
+                for x in handle.read_row_group(g).to_pandas()[["source_cluster", "target_cluster"]].drop_duplicates().to_numpy()]
+        assert seen == pairs and all(handle.metadata.row_group(g).num_rows % 400 == 0 for g in range(n_groups))
+        pd.testing.assert_frame_equal(pd.read_parquet(path), edges)
+        assert read_provenance(path) == {"rule": "test"}
+
+
+def test_filtered_edges_are_filtered_per_transition(fabricated):
+    work, paths = fabricated
+    outputs = run(paths, work / "filtered")
+    transitions = read_transitions(paths["transitions"])
+    edges = pd.read_parquet(outputs["edges"])
+    edges.insert(0, "transition", np.repeat(transitions["transition"].to_numpy(), len(edges) // len(transitions)))
+    expected = filter_edges(edges, bench.FILTER["min_confidence"], bench.FILTER["top_k"]).drop(columns="transition")
+    pd.testing.assert_frame_equal(pd.read_parquet(outputs["edges_filtered"]), expected)
+
+
+@pytest.mark.parametrize("top_k", [0, 1, 5, 40, 1000])
+@pytest.mark.parametrize("with_q", [False, True])
+def test_filtering_one_transition_equals_filter_edges(top_k, with_q):
+    rng = np.random.default_rng(top_k)
+    weight = rng.choice([0.0, 1.0, -1.0, 0.5, -2.0, np.nan], size=200)  # ties, zeros and NaN
+    edges = pd.DataFrame({"transition": "t", "tf": "a", "target_gene": [f"g{i}" for i in range(200)], "weight": weight})
+    if with_q:
+        edges["qvalue"] = rng.choice([0.0, 0.01, 0.5, np.nan], size=200)
+    expected = filter_edges(edges, 0.95, top_k)
+    pd.testing.assert_frame_equal(filter_transition_edges(edges, 0.95, top_k), expected)
+    assert len(expected) and (top_k == 0 or len(expected) <= top_k)
+
+
+def test_a_rerun_is_byte_identical(fabricated):
+    work, paths = fabricated
+    first = digests(run(paths, work / "a"))
+    assert digests(run(paths, work / "a")) == first
+
+
+def test_a_transition_with_other_edges_gets_nan_like_the_pivot(tmp_path):
+    """Edges listed in another order or missing in a transition: the tensor reindexes to the first
+    transition's edges (NaN where missing), as the pivot did."""
+    paths = bench.fabricate(tmp_path / "data", n_transitions=3, n_edges=50, n_tfs=5, n_genes=20, templates=3, seed=2)
+    odd = pd.read_parquet(paths["coefficients"][2]).sample(frac=1.0, random_state=0).iloc[5:]
+    odd_path = tmp_path / "odd.parquet"
+    odd.to_parquet(odd_path, index=False)
+    coefficients = [*paths["coefficients"][:2], odd_path]
+    new = run(paths, tmp_path / "new", coefficients=coefficients)
+    transitions = read_transitions(paths["transitions"])
+    edges = long_edges(transitions, {t: pd.read_parquet(p) for t, p in zip(transitions["transition"], coefficients)})
+    metrics = {t: load_metrics(p) for t, p in zip(transitions["transition"], paths["metrics"])}
+    expected = build_tensor(edges, transitions_table(transitions, metrics, "joint", False))
+    got = ad.read_h5ad(new["tensor"])
+    np.testing.assert_array_equal(got.X, expected.X)
+    assert np.isnan(got.X[2]).sum() == 5
+    pd.testing.assert_frame_equal(pd.read_parquet(new["edges"]), edges.drop(columns="transition"))
+
+
+def test_a_failure_leaves_no_output_and_no_temporary(fabricated, tmp_path):
+    _, paths = fabricated
+    # the last transition's file lacks the weights: found only once the others are streamed out
+    pd.read_parquet(paths["coefficients"][-1]).drop(columns="weight").to_parquet(tmp_path / "broken.parquet")
+    with pytest.raises(Exception, match="weight"):
+        run(paths, tmp_path / "out", coefficients=[*paths["coefficients"][:-1], tmp_path / "broken.parquet"])
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_parquet_stream_matches_write_parquet(tmp_path):
+    frame = pd.DataFrame({"a": ["x", "y", "z"], "b": [1.0, np.nan, 3.0], "c": np.array([1, 2, 3], dtype="int8")})
+    write_parquet(frame, tmp_path / "whole.parquet", {"k": 1})
+    with parquet_stream(tmp_path / "streamed.parquet", {"k": 1}) as stream:
+        stream.write(frame.iloc[:1])
+        stream.write(frame.iloc[1:0])  # empty: no row group
+        stream.write(frame.iloc[1:])
+    assert (tmp_path / "streamed.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    # a stream that only sees empty frames still writes the given schema
+    schema = pq.read_schema(tmp_path / "whole.parquet")
+    with parquet_stream(tmp_path / "empty.parquet", {"k": 1}, schema=schema) as stream:
+        stream.write(frame.iloc[:0].astype(object))
+    assert pq.read_schema(tmp_path / "empty.parquet").equals(schema, check_metadata=True)
+    assert len(pd.read_parquet(tmp_path / "empty.parquet")) == 0
+    assert ParquetStream(tmp_path / "x.parquet").schema is None
+    assert PROVENANCE_KEY.encode() in schema.metadata
