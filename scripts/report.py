@@ -18,10 +18,10 @@ def main(smk):
                         keep_default_na=False, na_values=["NA"])
     coefficients, gene_r2, mapping = (by_transition(smk.input[k]) for k in ("coefficients", "gene_r2", "mapping"))
     figures = by_transition(smk.input.figures)
+    # paths, not tables: the report reads one transition's files at a time (bounded memory on large runs)
     transitions = {
         t: TransitionResult(
-            coefficients=pd.read_parquet(coefficients[t]), gene_r2=pd.read_parquet(gene_r2[t]),
-            mapping=pd.read_parquet(mapping[t]),
+            coefficients=coefficients[t], gene_r2=gene_r2[t], mapping=mapping[t],
             figures={name: Path(figures[t]).parent / f"{name}.png" for name in TRANSITION_FIGURES},
         )
         for t in table["transition"]
@@ -34,6 +34,9 @@ def main(smk):
         times=stage_times({path: smk.params.stages[path] for path in smk.input.benchmarks}),
         figure_dir=Path(smk.output.cluster_graph).parent, top=report_config["top_edges"],
         detail=report_config["detail_transitions"],
+        # the weight correlation's scratch file (4 bytes per transition and edge, removed when closed)
+        # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
+        scratch_dir=Path(smk.output.report).parent,
     )
 
 

@@ -160,6 +160,56 @@ def test_similarity_groups_transitions_with_the_same_network():
     assert net.loc["A", "t0"] == pytest.approx(coefficients["t0"]["weight"].sum())
 
 
+def test_streamed_correlation_matches_the_dense_weight_matrix(tmp_path):
+    """WeightCorrelation (blocks of edges, scratch file) gives np.corrcoef of weight_matrix: edges a
+    transition lacks, edges only later transitions have, another order and NaN weights count as 0."""
+    rng = np.random.default_rng(2)
+    edges = pd.DataFrame({"tf": np.repeat([f"T{i}" for i in range(7)], 50), "target_gene": [f"g{j}" for j in range(350)]})
+    base = rng.normal(size=len(edges))
+    coefficients = {}
+    for i in range(9):
+        frame = edges.assign(weight=base * (i % 3) + rng.normal(size=len(edges)))
+        if i == 2:
+            frame = frame.sample(frac=0.7, random_state=i)  # fewer edges, shuffled
+        if i == 4:
+            frame.loc[frame.index[:20], "weight"] = np.nan
+        if i == 5:  # edges no earlier transition had
+            frame = pd.concat([frame, pd.DataFrame({"tf": "T9", "target_gene": ["x", "y"], "weight": [3.0, -2.0]})])
+        coefficients[f"t{i}"] = frame.reset_index(drop=True)
+    coefficients["flat"] = edges.assign(weight=0.0)  # no variance: r undefined, 0 in the figure
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.corrcoef(report.weight_matrix(coefficients).to_numpy())
+    for block_mb in (64.0, 1e-3):  # one block, and blocks of a few edges
+        with report.WeightCorrelation(tmp_path, block_mb=block_mb) as correlation:
+            for frame in coefficients.values():
+                correlation.add(frame)
+            corr = correlation.correlation()
+        np.testing.assert_allclose(corr, expected, atol=1e-6, equal_nan=True)
+        assert np.isnan(corr[-1]).all()
+    assert not list(tmp_path.iterdir())  # the scratch file never has a name
+    frame, tree = report.similarity_tree(corr, pd.Index(list(coefficients)))
+    reference, _ = report.grn_similarity(report.weight_matrix(coefficients))
+    np.testing.assert_allclose(frame.to_numpy(), reference.to_numpy(), atol=1e-6)
+    assert tree is not None and frame.loc["flat", "flat"] == 1.0 and frame.loc["flat", "t0"] == 0.0
+
+
+def test_report_from_files_is_the_report_from_tables(synthetic, tmp_path):
+    """The rule passes paths (read one transition at a time): the page is the same as from tables."""
+    files = {}
+    for transition, result in synthetic["transitions"].items():
+        directory = tmp_path / transition
+        directory.mkdir()
+        paths = {}
+        for name in ("coefficients", "gene_r2", "mapping"):
+            paths[name] = directory / f"{name}.parquet"
+            getattr(result, name).to_parquet(paths[name], index=False)
+        files[transition] = report.TransitionResult(**paths, figures=result.figures)
+    stamp = re.compile(r"generated [^<]*UTC")
+    from_tables = stamp.sub("", build(synthetic, figure_dir=None))
+    from_files = stamp.sub("", build(synthetic, figure_dir=None, transitions=files, scratch_dir=tmp_path))
+    assert from_files == from_tables
+
+
 def test_cluster_layout_prefers_umap_then_pseudotime_then_circle():
     from transgrn.prepare import cluster_layout
 

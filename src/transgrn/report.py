@@ -7,6 +7,11 @@ figures, so a run with hundreds of transitions stays small and opens quickly.
 
 Figures are written as PNG files too (``figure_dir``) so that Snakemake's ``--report`` can
 register them with captions.
+
+Memory stays bounded on large runs: each transition's tables are read (from their files, where
+:class:`TransitionResult` holds paths) and reduced to a :class:`TransitionSummary` one transition at
+a time, and the transitions' weight correlation accumulates over blocks of edges
+(:class:`WeightCorrelation`) instead of from a dense transitions x edges matrix.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import functools
 import html
 import io as _io
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,16 +90,127 @@ def mapping_diagnostics(mapping: pd.DataFrame, n_source: int, n_target: int) -> 
 
 
 def weight_matrix(coefficients: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Transitions x prior edges matrix of weights (0 where an edge is absent from a transition)."""
+    """Transitions x prior edges matrix of weights (0 where an edge is absent from a transition).
+
+    Dense and in memory: for small runs and tests; the report uses :class:`WeightCorrelation`.
+    """
     columns = {t: c.set_index(["tf", "target_gene"])["weight"] for t, c in coefficients.items()}
     return pd.DataFrame(columns).fillna(0.0).T
 
 
+def tf_sums(coefficients: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """One transition's total |weight| and net signed weight per TF (see :func:`tf_outgoing`)."""
+    weight = coefficients["weight"]
+    return weight.abs().groupby(coefficients["tf"]).sum(), weight.groupby(coefficients["tf"]).sum()
+
+
+def tf_frames(sums: dict[str, tuple[pd.Series, pd.Series]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """TF x transition frames of total and net weight from each transition's :func:`tf_sums`."""
+    total = pd.DataFrame({t: s[0] for t, s in sums.items()}).fillna(0.0)
+    net = pd.DataFrame({t: s[1] for t, s in sums.items()}).fillna(0.0)
+    return total, net.reindex_like(total)
+
+
 def tf_outgoing(coefficients: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per TF and transition: total |weight| (how strongly it drives) and net signed weight (which way)."""
-    total = pd.DataFrame({t: c["weight"].abs().groupby(c["tf"]).sum() for t, c in coefficients.items()}).fillna(0.0)
-    net = pd.DataFrame({t: c["weight"].groupby(c["tf"]).sum() for t, c in coefficients.items()}).fillna(0.0)
-    return total, net.reindex_like(total)
+    return tf_frames({t: tf_sums(c) for t, c in coefficients.items()})
+
+
+class WeightCorrelation:
+    """Pearson correlation between the transitions' weight vectors, as ``np.corrcoef`` of
+    :func:`weight_matrix` (the union of the transitions' edges, 0 where a transition lacks one),
+    without holding that matrix.
+
+    :meth:`add` appends one transition's weights (as float32, in a common edge order) to an
+    unnamed scratch file, removed by the system when closed, even if the process dies;
+    :meth:`correlation` then accumulates the centred Gram matrix over blocks of edges, each
+    read from every transition's row (about ``block_mb`` MB of float64 at a time). Memory:
+    transitions² plus one block; scratch disk: 4 bytes per transition and edge. The result
+    depends only on the inputs (the block size follows from the number of transitions).
+    """
+
+    def __init__(self, scratch_dir: str | Path | None = None, block_mb: float = 64.0):
+        self._file = tempfile.TemporaryFile(dir=scratch_dir, prefix=".transgrn-report-")
+        self._block_bytes = int(block_mb * 2**20)
+        self._first: tuple[np.ndarray, np.ndarray] | None = None  # the first transition's edges, in its order
+        self._index: pd.MultiIndex | None = None  # the union of the edges, built once a transition differs
+        self._n_edges = 0
+        self._rows: list[tuple[int, int]] = []  # (byte offset, length) of each transition's row
+        self._sums: list[float] = []
+
+    def __enter__(self) -> WeightCorrelation:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _positions(self, tf: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+        """Columns of a transition's edges in the union (None: the first transition's order)."""
+        if self._first is None:
+            self._first, self._n_edges = (tf, target), len(tf)
+            return None
+        if np.array_equal(tf, self._first[0]) and np.array_equal(target, self._first[1]):
+            return None
+        if self._index is None:
+            self._index = pd.MultiIndex.from_arrays(self._first, names=["tf", "target_gene"])
+            if not self._index.is_unique:
+                raise ValueError("a transition lists an edge more than once")
+        keys = pd.MultiIndex.from_arrays([tf, target], names=["tf", "target_gene"])
+        positions = self._index.get_indexer(keys)
+        new = positions < 0
+        if new.any():  # edges no earlier transition had: new columns, 0 in the earlier rows
+            self._index = self._index.append(keys[new].drop_duplicates())
+            positions[new] = self._index.get_indexer(keys[new])
+            self._n_edges = len(self._index)
+        return positions
+
+    def add(self, coefficients: pd.DataFrame) -> None:
+        """Append one transition's ``weight`` per (``tf``, ``target_gene``) edge (NaN counts as 0)."""
+        weight = coefficients["weight"].to_numpy(dtype=np.float64)
+        weight = np.where(np.isnan(weight), 0.0, weight)
+        positions = self._positions(coefficients["tf"].to_numpy(), coefficients["target_gene"].to_numpy())
+        if positions is None:
+            row = weight.astype(np.float32)
+        else:
+            row = np.zeros(self._n_edges, dtype=np.float32)
+            row[positions] = weight
+        self._rows.append((self._file.tell(), len(row)))
+        self._sums.append(float(row.sum(dtype=np.float64)))
+        self._file.write(row.tobytes())
+
+    def correlation(self) -> np.ndarray:
+        """Transitions x transitions Pearson r (NaN where a transition's weights are constant)."""
+        n_rows, n_edges = len(self._rows), self._n_edges
+        gram = np.zeros((n_rows, n_rows))
+        if n_rows == 0:
+            return gram
+        self._file.flush()
+        mean = np.asarray(self._sums) / max(n_edges, 1)
+        width = max(1, min(n_edges, self._block_bytes // (8 * n_rows)))
+        block = np.zeros((n_rows, width), dtype=np.float32)
+        for start in range(0, n_edges, width):
+            stop = min(start + width, n_edges)
+            values = block[:, :stop - start]
+            for i, (offset, length) in enumerate(self._rows):
+                n = max(0, min(stop, length) - start)
+                if n:
+                    read = os.preadv(self._file.fileno(), [values[i, :n]], offset + 4 * start)
+                    if read != 4 * n:
+                        raise OSError(f"short read from the report's scratch file ({read} of {4 * n} bytes)")
+                values[i, n:] = 0.0
+            centred = values.astype(np.float64)
+            centred -= mean[:, None]
+            gram += centred @ centred.T
+        scale = np.sqrt(np.diag(gram))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = gram / scale[:, None] / scale[None, :]
+        return np.clip(corr, -1.0, 1.0)
 
 
 def grn_similarity(weights: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -100,17 +218,24 @@ def grn_similarity(weights: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | No
 
     Correlation ignores a transition-wide scale of the weights, so transitions group by which
     edges they use and with which sign. The tree is None for fewer than 2 transitions.
+    ``weights`` is :func:`weight_matrix` (dense, in memory); the report builds the same from a
+    :class:`WeightCorrelation` with :func:`similarity_tree`.
     """
-    from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import squareform
-
     values = weights.to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(values) if len(values) > 1 else np.ones((len(values), len(values)))
-    corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+    return similarity_tree(np.atleast_2d(corr), weights.index)
+
+
+def similarity_tree(corr: np.ndarray, index) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """:func:`grn_similarity` from a correlation matrix (e.g. :meth:`WeightCorrelation.correlation`)."""
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    corr = np.nan_to_num(np.array(corr, dtype=float), nan=0.0)
     np.fill_diagonal(corr, 1.0)
-    frame = pd.DataFrame(corr, index=weights.index, columns=weights.index)
-    if len(values) < 2:
+    frame = pd.DataFrame(corr, index=index, columns=index)
+    if len(corr) < 2:
         return frame, None
     distance = np.clip(1.0 - (corr + corr.T) / 2, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
@@ -711,14 +836,46 @@ def figure_html(png: bytes, alt: str, caption: str) -> str:
     return f"<figure>{img_html(png, alt)}<figcaption>{caption}</figcaption></figure>"
 
 
+# the only columns the report reads of a transition's tables (not, e.g., the bootstrap's confidence columns)
+COEFFICIENT_COLUMNS = ("tf", "target_gene", "weight", "null_weight")
+GENE_R2_COLUMNS = ("r2_test",)
+MAPPING_COLUMNS = ("source_cell", "target_cell", "cost")
+
+
+def read_table(table: pd.DataFrame | str | Path | None, columns: tuple[str, ...]) -> pd.DataFrame | None:
+    """A transition's table as given, or read from its parquet file (only those of ``columns`` it has)."""
+    if table is None or isinstance(table, pd.DataFrame):
+        return table
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(table).names)
+    return pd.read_parquet(table, columns=[c for c in columns if c in names])
+
+
 @dataclass
 class TransitionResult:
-    """What the report needs of one transition (any missing piece drops only its own panel)."""
+    """What the report needs of one transition (any missing piece drops only its own panel).
 
-    coefficients: pd.DataFrame
-    gene_r2: pd.DataFrame | None = None
-    mapping: pd.DataFrame | None = None
+    The tables are data frames or the paths of their parquet files; files are read one
+    transition at a time (:func:`summarize_transitions`), so a large run never holds them all.
+    """
+
+    coefficients: pd.DataFrame | str | Path
+    gene_r2: pd.DataFrame | str | Path | None = None
+    mapping: pd.DataFrame | str | Path | None = None
     figures: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class TransitionSummary:
+    """What the page shows of one transition, reduced from its tables by :func:`summarize_transitions`."""
+
+    strong: int  # edges stronger than the null's noise (n_strong_edges)
+    edges: pd.DataFrame  # the strongest edges, as the panel's table (_edge_table)
+    tf_total: pd.Series  # per TF: sum of |weight| and of weight (tf_sums)
+    tf_net: pd.Series
+    mapping: dict[str, float] | None = None  # mapping_diagnostics
+    gene_r2: tuple[float, int, int] | None = None  # per-gene held-out R²: median, genes above 0, genes with a value
 
 
 @dataclass
@@ -734,9 +891,47 @@ class ReportContext:
     figure_dir: Path | None
     reference: pd.DataFrame | None = None
     order: list[str] = field(default_factory=list)
+    summaries: dict[str, TransitionSummary] = field(default_factory=dict)
+    similarity: np.ndarray | None = None  # transitions x transitions correlation of the weights, in ``transitions`` order
+    _reference_signs: pd.Series | None = field(default=None, init=False, repr=False)
 
     def figure(self, name: str, fig) -> bytes:
         return figure_png(fig, None if self.figure_dir is None else self.figure_dir / f"{name}.png")
+
+    def reference_signs(self) -> pd.Series:
+        """The reference's sign per (tf, target_gene) edge, indexed once for every transition's table."""
+        if self._reference_signs is None:
+            self._reference_signs = self.reference.drop_duplicates(["tf", "target_gene"]).set_index(
+                ["tf", "target_gene"])["sign"]
+        return self._reference_signs
+
+
+def summarize_transitions(ctx: ReportContext, top: int, scratch_dir: str | Path | None = None) -> None:
+    """Read each transition's tables in turn and keep only what the page shows: fills
+    ``ctx.summaries``, ``ctx.strong`` and ``ctx.similarity`` (via a :class:`WeightCorrelation`
+    whose scratch file goes to ``scratch_dir``, the system's temporary folder if None)."""
+    rows = ctx.table.set_index("transition")
+    tfs = None
+    with WeightCorrelation(scratch_dir) as correlation:
+        for transition, result in ctx.transitions.items():
+            coefficients = read_table(result.coefficients, COEFFICIENT_COLUMNS)
+            total, net = tf_sums(coefficients)
+            if tfs is not None and total.index.equals(tfs):
+                total.index = net.index = tfs  # one index object for all transitions' TF sums
+            else:
+                tfs = net.index = total.index
+            mapping, gene_r2 = read_table(result.mapping, MAPPING_COLUMNS), read_table(result.gene_r2, GENE_R2_COLUMNS)
+            row = rows.loc[transition]
+            r2 = None if gene_r2 is None else gene_r2["r2_test"]
+            ctx.summaries[transition] = TransitionSummary(
+                strong=n_strong_edges(coefficients), edges=_edge_table(ctx, coefficients, top), tf_total=total, tf_net=net,
+                mapping=None if mapping is None else mapping_diagnostics(mapping, int(row["n_source_cells"]),
+                                                                         int(row["n_target_cells"])),
+                gene_r2=None if r2 is None else (float(r2.median()), int((r2 > 0).sum()), int(r2.notna().sum())))
+            correlation.add(coefficients)
+            del coefficients, mapping, gene_r2, r2
+        ctx.similarity = correlation.correlation()
+    ctx.strong = {t: s.strong for t, s in ctx.summaries.items()}
 
 
 def _cards(ctx: ReportContext, skipped: pd.DataFrame) -> str:
@@ -810,7 +1005,7 @@ def _edge_table(ctx: ReportContext, coefficients: pd.DataFrame, top: int) -> pd.
     if np.isfinite(threshold) and threshold > 0:
         edges["× null q99"] = edges["weight"].abs() / threshold
     if ctx.reference is not None and len(ctx.reference):
-        known = ctx.reference.drop_duplicates(["tf", "target_gene"]).set_index(["tf", "target_gene"])["sign"]
+        known = ctx.reference_signs()
         keys = pd.MultiIndex.from_frame(edges[["tf", "target_gene"]])
         sign = known.reindex(keys).to_numpy()
         edges["reference"] = ["no" if pd.isna(s) else {1: "yes (+)", -1: "yes (−)"}.get(int(s), "yes") for s in sign]
@@ -820,15 +1015,15 @@ def _edge_table(ctx: ReportContext, coefficients: pd.DataFrame, top: int) -> pd.
 def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figures: bool, detail: int) -> str:
     """One transition's details, as a template the page clones when it is selected."""
     row = ctx.table.set_index("transition").loc[transition]
-    result = ctx.transitions[transition]
+    result, summary = ctx.transitions[transition], ctx.summaries[transition]
     metrics = {k: row[k] for k in ("n_source_cells", "n_target_cells", "n_pairs", "r2_train", "r2_test", "r2_test_null",
                                    "r2_test_mlp", *RECOVERY_METRICS) if k in row.index}
     metrics["n_edges"], metrics["strong_edges"] = row.get("n_edges"), ctx.strong.get(transition, 0)
-    if result.mapping is not None:
-        diag = mapping_diagnostics(result.mapping, int(row["n_source_cells"]), int(row["n_target_cells"]))
-        metrics.update({k: diag[k] for k in ("source_cells_used", "target_cells_used", "mean_cost") if k in diag})
+    if summary.mapping is not None:
+        metrics.update({k: summary.mapping[k] for k in ("source_cells_used", "target_cells_used", "mean_cost")
+                        if k in summary.mapping})
     metric_table = "<div class='kv'>" + "".join(f"<span>{_e(k)}<b>{_e(_number(v))}</b></span>" for k, v in metrics.items()) + "</div>"
-    edges = table_html(_edge_table(ctx, result.coefficients, top), scroll=True)
+    edges = table_html(summary.edges, scroll=True)
     title = ctx.labels[transition]
     figures = {k: Path(v).read_bytes() for k, v in result.figures.items() if with_figures and Path(v).exists()}
     if figures:
@@ -838,10 +1033,9 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
         right = (f"<p class='note'>Figures are embedded for the {detail} "
                  "transitions with the highest held-out R² only (<code>report.detail_transitions</code>); this one's are in "
                  f"<code>results/figures/transitions/{_e(transition)}/</code> and in Snakemake's report.</p>")
-        if result.gene_r2 is not None:
-            r2 = result.gene_r2["r2_test"]
-            right += (f"<p>Per-gene held-out R²: median {r2.median():.3f}, {int((r2 > 0).sum())} of {int(r2.notna().sum())} "
-                      "genes above 0.</p>")
+        if summary.gene_r2 is not None:
+            median, above, finite = summary.gene_r2
+            right += f"<p>Per-gene held-out R²: median {median:.3f}, {above} of {finite} genes above 0.</p>"
         bottom = ""
     return (f"<template id='tpl-{_e(transition)}'><article><h3>{_e(title)}</h3>{metric_table}"
             f"<div class='grid'><div><h4>Strongest edges (<span class='pos'>+ activating</span>, "
@@ -868,8 +1062,7 @@ def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
 
 def across_section(ctx: ReportContext) -> str:
     """TF x transition drive and the clustering of transitions by GRN similarity."""
-    coefficients = {t: r.coefficients for t, r in ctx.transitions.items()}
-    similarity, tree = grn_similarity(weight_matrix(coefficients))
+    similarity, tree = similarity_tree(ctx.similarity, pd.Index(list(ctx.summaries)))
     if tree is not None:
         fig, ctx.order = similarity_figure(similarity, tree, ctx.labels)
         similar = ctx.figure("grn_similarity", fig)
@@ -880,7 +1073,7 @@ def across_section(ctx: ReportContext) -> str:
         ctx.order = list(ctx.table["transition"])
         ctx.figure("grn_similarity", placeholder_figure("GRN similarity", "needs at least 2 transitions"))
         similar_html = "<p class='muted'>Clustering needs at least 2 transitions.</p>"
-    total, net = tf_outgoing(coefficients)
+    total, net = tf_frames({t: (s.tf_total, s.tf_net) for t, s in ctx.summaries.items()})
     activity = ctx.figure("tf_activity", tf_activity_figure(total, net, ctx.labels, ctx.order))
     return ("<section id='across'><h2>Across transitions</h2>"
             + figure_html(activity, "TF by transition", "Which TFs drive which transition: left, the sum of |weight| "
@@ -917,9 +1110,7 @@ def validation_section(ctx: ReportContext) -> str:
         parts.append(table_html(_named(ctx, ctx.table[metrics]), scroll=True))
     elif ctx.config.get("reference"):
         ctx.figure("recovery", placeholder_figure("Recovery", "no finite recovery metric (reference edges outside the prior?)"))
-    diagnostics = pd.DataFrame({t: mapping_diagnostics(r.mapping, int(n_s), int(n_t)) for (t, r), n_s, n_t in zip(
-        ctx.transitions.items(), ctx.table.set_index("transition").loc[list(ctx.transitions), "n_source_cells"],
-        ctx.table.set_index("transition").loc[list(ctx.transitions), "n_target_cells"]) if r.mapping is not None}).T
+    diagnostics = pd.DataFrame({t: s.mapping for t, s in ctx.summaries.items() if s.mapping is not None}).T
     if len(diagnostics):
         mapping = ctx.figure("mapping", mapping_figure(diagnostics.astype(float), ctx.table))
         parts.append("<h3>Mapping diagnostics</h3>" + figure_html(
@@ -936,13 +1127,19 @@ def validation_section(ctx: ReportContext) -> str:
 def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, config: dict[str, Any],
                  transitions: dict[str, TransitionResult], reference: pd.DataFrame | None = None,
                  times: pd.DataFrame | None = None, figure_dir: str | Path | None = None, top: int = 15,
-                 detail: int = 30) -> str:
-    """The report's HTML text; overview and validation figures are also written to ``figure_dir``."""
+                 detail: int = 30, scratch_dir: str | Path | None = None) -> str:
+    """The report's HTML text; overview and validation figures are also written to ``figure_dir``.
+
+    ``transitions`` may name files rather than hold tables (see :class:`TransitionResult`); they
+    are read one at a time. ``scratch_dir`` takes a temporary file of 4 bytes per transition and
+    edge (:class:`WeightCorrelation`; default: the system's temporary folder).
+    """
     table = table.reset_index(drop=True)
     transitions = {t: transitions[t] for t in table["transition"]}
     ctx = ReportContext(table=table, summary=summary, config=config, transitions=transitions,
-                        labels=_transition_labels(table), strong={t: n_strong_edges(r.coefficients) for t, r in transitions.items()},
+                        labels=_transition_labels(table), strong={},
                         figure_dir=None if figure_dir is None else Path(figure_dir), reference=reference)
+    summarize_transitions(ctx, top, scratch_dir)
     sections = [run_section(ctx, skipped, times), overview_section(ctx), transitions_section(ctx, top, detail),
                 across_section(ctx), validation_section(ctx)]
     mapping = html.escape(str(table["mapping"].iloc[0])) if "mapping" in table and len(table) else "?"

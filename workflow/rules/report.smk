@@ -101,7 +101,10 @@ rule report:
         stages=lambda wildcards: benchmark_files(STAGE_BENCHMARKS, transition_ids()),
     threads: 1
     resources:
-        mem_mb=mem_mb(2000, per_input_mb=4),
+        # bounded, not growing with the inputs: one transition's tables at a time plus small per-transition
+        # summaries (benchmarks/report_scale.py, 500,000 edges: peak 0.5 GB at 100 and 400 transitions,
+        # 0.7 GB at 1,560; the weight correlation's scratch file, 4 bytes per transition and edge, is on disk)
+        mem_mb=mem_mb(2000),
         runtime=runtime_min(60),
     conda:
         "../../envs/transgrn.yaml"
