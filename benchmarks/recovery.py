@@ -2,16 +2,21 @@
 
 Run by hand (not part of the tests); it prints a Markdown table and writes a CSV::
 
-    python benchmarks/recovery.py                       # everything (~15-25 min on 2 busy cores)
+    python benchmarks/recovery.py                       # everything (7-10 min on 2 busy cores)
     python benchmarks/recovery.py --datasets sim_noise2.0 --methods joint,ot --models linear
 
 Data sets
   sim_noise0.3, sim_noise1.0, sim_noise2.0
       ``transgrn.simulate.simulate(noise=...)`` with the demo's other parameters (1,600 cells, 30
-      TFs, 300 targets, 3 true regulators + 6 decoys per target); the transitions of the
-      branching trajectory: stem cell -> progenitor, progenitor -> fate A, progenitor -> fate B.
+      TFs, 300 targets, 3 true regulators + 6 decoys per target; targets respond to their TFs'
+      activity ``lag = 0.15`` earlier in pseudotime, per-cell deviations correlated 0.5 over that
+      lag); the transitions of the branching trajectory: stem cell -> progenitor, progenitor ->
+      fate A, progenitor -> fate B.
   sim_branch2.0
       the same data as sim_noise2.0, scored on the two branch transitions only.
+  sim_fast2.0
+      noise 2.0 with a fast response: ``lag = 0.05`` and deviations correlated 0.8 over it (the
+      simulator's earlier defaults), where the same-cell design is nearly right.
   krumsiek11
       scanpy's bundled ``krumsiek11`` data (640 cells x 11 genes, simulated from the myeloid
       Boolean network of Krumsiek et al. 2011, PLoS One 6:e22649): progenitor -> Ery, Mk, Mo,
@@ -57,10 +62,11 @@ METHODS: dict[str, tuple[dict, int]] = {
     "knn_barycentric": ({"method": "knn", "barycentric": True}, 0),
     "pseudotime_barycentric": ({"method": "pseudotime", "barycentric": True}, 0),
     "joint": ({"method": "joint"}, 0),
+    "lagged": ({"method": "lagged"}, 0),
     "joint_smooth10": ({"method": "joint"}, 10),
     "hybrid": ({"method": "hybrid"}, 0),
 }
-MLP_METHODS = ("ot", "ot_barycentric", "joint", "hybrid")
+MLP_METHODS = ("ot", "ot_barycentric", "joint", "lagged")
 
 # Krumsiek et al. 2011, Table 1: each target's Boolean update rule, and the signed edges read off it
 # (a regulator under "not" represses, any other activates; self-loops left out). The same rules and
@@ -101,10 +107,10 @@ def _cells(adata, key: str, label: str) -> CellSet:
                    adata.obs["pseudotime"].to_numpy(dtype=float)[keep])
 
 
-def simulated(noise: float, pairs: list[tuple[str, str]], name: str) -> Dataset:
+def simulated(pairs: list[tuple[str, str]], name: str, **params) -> Dataset:
     from transgrn.simulate import simulate
 
-    sim = simulate(noise=noise)
+    sim = simulate(**params)
     stacked = sim.prior.stack()
     stacked = stacked[stacked != 0]
     prior = pd.DataFrame({"tf": stacked.index.get_level_values(0), "target_gene": stacked.index.get_level_values(1),
@@ -130,10 +136,11 @@ def krumsiek11() -> Dataset:
 TRAJECTORY = [("stem cell", "progenitor"), ("progenitor", "fate A"), ("progenitor", "fate B")]
 BRANCH = [("progenitor", "fate A"), ("progenitor", "fate B")]
 DATASETS = {
-    "sim_noise0.3": lambda: simulated(0.3, TRAJECTORY, "sim_noise0.3"),
-    "sim_noise1.0": lambda: simulated(1.0, TRAJECTORY, "sim_noise1.0"),
-    "sim_noise2.0": lambda: simulated(2.0, TRAJECTORY, "sim_noise2.0"),
-    "sim_branch2.0": lambda: simulated(2.0, BRANCH, "sim_branch2.0"),
+    "sim_noise0.3": lambda: simulated(TRAJECTORY, "sim_noise0.3", noise=0.3),
+    "sim_noise1.0": lambda: simulated(TRAJECTORY, "sim_noise1.0", noise=1.0),
+    "sim_noise2.0": lambda: simulated(TRAJECTORY, "sim_noise2.0", noise=2.0),
+    "sim_branch2.0": lambda: simulated(BRANCH, "sim_branch2.0", noise=2.0),
+    "sim_fast2.0": lambda: simulated(TRAJECTORY, "sim_fast2.0", noise=2.0, lag=0.05, persistence=0.8),
     "krumsiek11": krumsiek11,
 }
 
@@ -145,11 +152,12 @@ def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSe
     mask = build_mask(dataset.prior, source, target, dataset.genes)
     n_pcs = min(MAPPING["n_pcs"], len(dataset.genes) - 1)
     mcfg = {**MAPPING, "n_pcs": n_pcs, **options}
-    mappings = {role: map_transition(source, target, role, label, mcfg, 0) for role in ("main", "null")}
     data = TransitionData(source, target, dataset.genes, mask)
+    mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
     coefficients, intercepts, _ = fit_transition(data, mappings, FIT)
     metrics = evaluate_transition(data, mappings, coefficients, intercepts, dataset.reference)[0]
-    rows = [{"model": "linear", "auprc_ratio": metrics["auprc_ratio"], "epr": metrics["epr"],
+    lag = float(mappings["main"]["lag"].iloc[0]) if "lag" in mappings["main"] else np.nan
+    rows = [{"model": "linear", "lag": lag, "auprc_ratio": metrics["auprc_ratio"], "epr": metrics["epr"],
              "sign_accuracy": metrics["sign_accuracy"], "r2_test": metrics["r2_test"],
              "r2_test_null": metrics["r2_test_null"], "seconds": time.perf_counter() - start}]
     if "mlp" in models:

@@ -250,6 +250,8 @@ def main() -> None:
     if "job" in steps:
         from transgrn.prepare import read_transitions
 
+        if not (all_dir / "results/prepared/transitions.tsv").exists():  # the job step needs the checkpoint
+            snakemake(all_dir, "results/prepared/transitions.tsv")
         table = read_transitions(all_dir / "results/prepared/transitions.tsv")
         transition = table["transition"].iloc[len(table) // 2]
         shutil.rmtree(all_dir / "results/transitions" / transition, ignore_errors=True)

@@ -17,6 +17,8 @@ def main(smk):
         data, mappings, pd.read_parquet(smk.input.coefficients), pd.read_parquet(smk.input.intercepts), reference
     )
     metrics.update(json.loads(Path(smk.input.info).read_text()))  # solver, chosen alpha, iterations
+    if "lag" in mappings["main"]:  # the lagged design's pseudotime lag, chosen per transition
+        metrics["lag"] = float(mappings["main"]["lag"].iloc[0])
     if smk.input.mlp:  # models include mlp: its held-out R^2 beside the linear one
         mlp_metrics, mlp_gene_r2 = smk.input.mlp
         metrics.update(json.loads(Path(mlp_metrics).read_text()))

@@ -17,7 +17,8 @@ either test optimistic. ``qvalue``/``qvalue_z`` are Benjamini-Hochberg within th
 
 Ridge (:class:`~transgrn.solvers.MaskedRidge`) refits are batched: all resamples are solved at
 once from count-weighted moments (:meth:`MaskedRidge.fit_weighted_batch`); other solvers are
-refitted one by one on the same resamples.
+refitted one by one on the same resamples. :func:`bootstrap_edges` gives the same statistics per
+prior edge, without the ``n_tfs x n_targets`` arrays (what the workflow uses at scale).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from .solvers import MaskedRegressor, MaskedRidge
+from .solvers import MaskedRegressor, MaskedRidge, Outputs
 
 
 def bootstrap_counts(n_rows: int, n_boot: int, seed: int = 0) -> np.ndarray:
@@ -37,17 +38,18 @@ def bootstrap_counts(n_rows: int, n_boot: int, seed: int = 0) -> np.ndarray:
     return np.stack([np.bincount(d, minlength=n_rows) for d in draws]).astype(np.float64)
 
 
-def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: np.ndarray, mask: np.ndarray,
+def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
                    counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edge weights and intercepts of each resample: one batch for ridge, a loop otherwise."""
     model = make_model()
     if isinstance(model, MaskedRidge):
         return model.fit_weighted_batch(x, y, mask, counts)
     weights, intercepts = [], []
+    edges = np.nonzero(mask)
     for c in counts:
         rows = np.repeat(np.arange(len(c)), c.astype(int))
         fitted = make_model().fit(x[rows], y[rows], mask)
-        weights.append(fitted.coef_[mask])
+        weights.append(fitted.coef_at(*edges))
         intercepts.append(fitted.intercept_)
     return np.array(weights), np.array(intercepts)
 
@@ -69,7 +71,27 @@ def _on_mask(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def bootstrap_fit(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: np.ndarray, mask: np.ndarray,
+PER_EDGE = ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_z", "qvalue_z")
+
+
+def bootstrap_edges(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
+                    n_boot: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
+    """:func:`bootstrap_fit` with its ``PER_EDGE`` statistics as vectors over the prior edges
+    (``np.nonzero(mask)`` order) rather than ``n_tfs x n_targets`` arrays."""
+    mask = np.asarray(mask, dtype=bool)
+    x = np.asarray(x)
+    if n_boot < 2:
+        raise ValueError("bootstrap_fit needs n_boot >= 2 to estimate a standard deviation")
+    weights, intercepts = _refit_weights(make_model, x, y, mask, bootstrap_counts(len(x), n_boot, seed))
+    mean, std = weights.mean(0), weights.std(0, ddof=1)
+    pvalue = _two_sided_t(mean, std / np.sqrt(n_boot), n_boot - 1)
+    pvalue_z = _two_sided_t(mean, std, n_boot - 1)
+    return {"weight_mean": mean, "weight_std": std, "pvalue": pvalue, "qvalue": benjamini_hochberg(pvalue),
+            "pvalue_z": pvalue_z, "qvalue_z": benjamini_hochberg(pvalue_z), "weights": weights,
+            "intercept_mean": intercepts.mean(0)}
+
+
+def bootstrap_fit(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
                   n_boot: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
     """Refit ``make_model()`` on ``n_boot`` bootstrap resamples of the rows and test every prior edge.
 
@@ -80,23 +102,8 @@ def bootstrap_fit(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: n
     (``n_targets``). See the module docstring for why two p-values.
     """
     mask = np.asarray(mask, dtype=bool)
-    x, y = np.asarray(x), np.asarray(y)
-    if n_boot < 2:
-        raise ValueError("bootstrap_fit needs n_boot >= 2 to estimate a standard deviation")
-    weights, intercepts = _refit_weights(make_model, x, y, mask, bootstrap_counts(len(x), n_boot, seed))
-    mean, std = weights.mean(0), weights.std(0, ddof=1)
-    pvalue = _two_sided_t(mean, std / np.sqrt(n_boot), n_boot - 1)
-    pvalue_z = _two_sided_t(mean, std, n_boot - 1)
-    return {
-        "weight_mean": _on_mask(mean, mask),
-        "weight_std": _on_mask(std, mask),
-        "pvalue": _on_mask(pvalue, mask),
-        "qvalue": _on_mask(benjamini_hochberg(pvalue), mask),
-        "pvalue_z": _on_mask(pvalue_z, mask),
-        "qvalue_z": _on_mask(benjamini_hochberg(pvalue_z), mask),
-        "weights": weights,
-        "intercept_mean": intercepts.mean(0),
-    }
+    summary = bootstrap_edges(make_model, x, y, mask, n_boot, seed)
+    return {k: _on_mask(v, mask) if k in PER_EDGE else v for k, v in summary.items()}
 
 
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:

@@ -6,23 +6,36 @@ import numpy as np
 import pandas as pd
 
 
-def r2_per_gene(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Coefficient of determination per column; NaN for genes constant in ``y_true``."""
-    ss_res = ((y_true - y_pred) ** 2).sum(0)
-    ss_tot = ((y_true - y_true.mean(0)) ** 2).sum(0)
+def squared_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column residual and total sums of squares, R^2's ingredients: blocks of columns can be
+    summed separately (one scratch array of ``y_true``'s size)."""
+    scratch = np.subtract(y_true, y_pred)
+    ss_res = np.einsum("ij,ij->j", scratch, scratch)
+    np.subtract(y_true, y_true.mean(0), out=scratch)
+    return ss_res, np.einsum("ij,ij->j", scratch, scratch)
+
+
+def r2_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
+    """R^2 per gene from :func:`squared_sums`; NaN for genes constant in ``y_true``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
 
 
-def r2_overall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Variance-weighted R^2 over all genes (sklearn's ``multioutput='variance_weighted'``).
+def r2_overall_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> float:
+    """Variance-weighted R^2 over all genes (sklearn's ``multioutput='variance_weighted'``) from
+    :func:`squared_sums`. Weighting by variance keeps near-constant genes from dominating the summary."""
+    total = ss_tot.sum()
+    return float(1.0 - ss_res.sum() / total) if total > 0 else float("nan")
 
-    Weighting by variance keeps near-constant genes from dominating the summary.
-    """
-    ss_tot = ((y_true - y_true.mean(0)) ** 2).sum()
-    if ss_tot <= 0:
-        return float("nan")
-    return float(1.0 - ((y_true - y_pred) ** 2).sum() / ss_tot)
+
+def r2_per_gene(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Coefficient of determination per column; NaN for genes constant in ``y_true``."""
+    return r2_from_sums(*squared_sums(y_true, y_pred))
+
+
+def r2_overall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Variance-weighted R^2 over all genes (see :func:`r2_overall_from_sums`)."""
+    return r2_overall_from_sums(*squared_sums(y_true, y_pred))
 
 
 def early_precision_ratio(score: np.ndarray, label: np.ndarray) -> float:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .evaluate import r2_overall, r2_per_gene, recovery_metrics
+from .evaluate import r2_from_sums, r2_overall, r2_overall_from_sums, r2_per_gene, recovery_metrics, squared_sums
 from .mapping import SAME_CELL_METHODS, CellSet, map_cells, paired_design, pool, split_by_source_cell
 from .seeds import rng_for
 from .smoothing import smooth_clusters
-from .solvers import make_solver
+from .solvers import Outputs, make_solver, target_blocks, values_at
 
 if TYPE_CHECKING:
     from .mlp import MLPConfig
@@ -79,19 +80,51 @@ def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.
     return mask
 
 
-def map_transition(source: CellSet, target: CellSet, role: str, transition: str, mcfg: dict[str, Any], seed: int) -> pd.DataFrame:
+def map_transition(source: CellSet, target: CellSet, role: str, transition: str, mcfg: dict[str, Any], seed: int,
+                   data: "TransitionData | None" = None) -> pd.DataFrame:
     """Pair cells for the transition. ``role`` is ``main`` (the configured method) or ``null``
     (random pairing with its own stream, the baseline every transition is compared with).
 
     The null keeps the main mapping's ``barycentric`` choice, so that both fits see outputs
-    averaged the same way; after a same-cell method (``joint``, ``hybrid``) it samples pairs.
+    averaged the same way; after a same-cell method (``lagged``, ``joint``, ``hybrid``) it samples
+    pairs. ``lagged`` needs ``data`` (the transition's cells and mask) to choose its lag.
     """
     method = mcfg["method"] if role == "main" else NULL_METHOD
     rng = rng_for(seed, transition, "mapping", role)
     options = {k: mcfg[k] for k in MAPPING_OPTIONS if k in mcfg}
     if role != "main" and mcfg["method"] in SAME_CELL_METHODS:
         options["barycentric"] = False
-    return map_cells(method, source, target, mcfg["n_pairs"], rng, test_fraction=mcfg["test_fraction"], **options)
+    mapping = map_cells(method, source, target, mcfg["n_pairs"], rng, test_fraction=mcfg["test_fraction"], **options)
+    if method == "lagged":
+        if data is None:
+            raise ValueError("mapping.method 'lagged' chooses its lag on the transition's data: pass data=TransitionData(...)")
+        mapping = with_lag(mapping, data, mcfg, rng)
+    return mapping
+
+
+def with_lag(mapping: pd.DataFrame, data: "TransitionData", mcfg: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """A same-cell mapping with the columns ``lag`` and ``lag_bandwidth`` (pseudotime units) of the
+    lagged design (:mod:`transgrn.lagged`): the lag of ``mapping.lag_grid`` whose shifted TF inputs
+    predict the targets best in cross-validation over the training cells."""
+    from .lagged import CV_MAX_TARGETS, DEFAULT_LAG_BANDWIDTH, DEFAULT_LAG_GRID, candidate_lags, choose_lag, input_trend, pair_times
+
+    if data.source.pseudotime is None or data.target.pseudotime is None:
+        logging.warning("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without one the design "
+                        "is the same-cell 'joint' design (lag 0)")
+        return mapping.assign(lag=0.0, lag_bandwidth=0.0)
+    lags, span = candidate_lags(data.source.pseudotime, data.target.pseudotime, list(mcfg.get("lag_grid", DEFAULT_LAG_GRID)))
+    bandwidth = float(mcfg.get("lag_bandwidth", DEFAULT_LAG_BANDWIDTH)) * span
+    if span <= 0:
+        return mapping.assign(lag=0.0, lag_bandwidth=0.0)
+    train = mapping[mapping["split"] == "train"]
+    inputs, outputs = data.cells_for(train)
+    columns = np.sort(rng.permutation(np.flatnonzero(data.mask.any(axis=0)))[:CV_MAX_TARGETS])
+    x, y = paired_design(train, inputs, CellSet(outputs.names, outputs.matrix[:, columns], outputs.pseudotime))
+    trend = input_trend(inputs, bandwidth, reach=max(abs(lag) for lag in lags))
+    lag, scores = choose_lag(x, y, pair_times(train, inputs), data.mask[:, columns], trend, lags, rng)
+    logging.info("lagged design: held-out R^2 by lag %s -> lag %.4g (pseudotime range %.4g)",
+                 {round(k, 4): round(v, 4) for k, v in scores.items()}, lag, span)
+    return mapping.assign(lag=lag, lag_bandwidth=bandwidth)
 
 
 class TransitionData:
@@ -114,6 +147,7 @@ class TransitionData:
         self.mask[self.edge_tf[self.edge_active], self.edge_target[self.edge_active]] = True
         self._other = (_columns(target, genes, self.tfs), _columns(source, genes, self.targets))
         self._pools: tuple[CellSet, CellSet] | None = None
+        self._trends: dict = {}
 
     def cells_for(self, mapping: pd.DataFrame) -> tuple[CellSet, CellSet]:
         """Input and output cells for ``mapping``: the two clusters, or -- when a pair uses a cell
@@ -124,16 +158,31 @@ class TransitionData:
             self._pools = (pool(self.source, self._other[0]), pool(self.target, self._other[1]))
         return self._pools
 
-    def design(self, mapping: pd.DataFrame, split: str, self_term: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def design(self, mapping: pd.DataFrame, split: str, self_term: bool = False,
+               dense: bool = True) -> tuple[np.ndarray, Outputs]:
         """Inputs and outputs of the pairs in ``split``. With ``self_term`` the inputs gain one column
-        per target: the target gene's own expression in the input cell (see :func:`fit_transition`)."""
+        per target: the target gene's own expression in the input cell (see :func:`fit_transition`).
+        ``dense=False`` may give sparse outputs (:func:`~transgrn.mapping.paired_design`)."""
         part = mapping[mapping["split"] == split]
         inputs, outputs = self.cells_for(part)
-        x, y = paired_design(part, inputs, outputs)
+        x, y = paired_design(part, inputs, outputs, dense=dense)
+        x = self._lagged(part, inputs, x)
         if self_term:
-            x_self, _ = paired_design(part, self._same_cells_over_targets(inputs), outputs)
+            x_self, _ = paired_design(part, self._same_cells_over_targets(inputs), outputs, dense=False)
             x = np.hstack([x, x_self])
         return x, y
+
+    def _lagged(self, part: pd.DataFrame, inputs: CellSet, x: np.ndarray) -> np.ndarray:
+        """TF inputs shifted along pseudotime when the mapping is a lagged design (:func:`with_lag`)."""
+        if "lag" not in part.columns or part.empty or part["lag"].iloc[0] == 0:
+            return x
+        from .lagged import input_trend, pair_times
+
+        lag, bandwidth = float(part["lag"].iloc[0]), float(part["lag_bandwidth"].iloc[0])
+        key = (id(inputs), lag, bandwidth)
+        if key not in self._trends:  # one trend over every input cell, shared by all splits
+            self._trends[key] = input_trend(inputs, bandwidth, abs(lag))
+        return self._trends[key].shift(x, pair_times(part, inputs), lag)
 
     def _same_cells_over_targets(self, inputs: CellSet) -> CellSet:
         if inputs is self.source:
@@ -192,13 +241,14 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], fit_
     n_tfs = len(data.tfs)
     for role, mapping in mappings.items():
         role_seed = int(rng_for(seed, transition, "fit", role).integers(2**31))
-        x, y = data.design(mapping, "train", self_term)
+        x, y = data.design(mapping, "train", self_term, dense=False)
         model = make_transition_solver(fit_config, role_seed).fit(x, y, mask)
         prefix = "" if role == "main" else f"{role}_"
-        coefficients[f"{prefix}weight"] = model.coef_[data.edge_tf, data.edge_target]
+        coefficients[f"{prefix}weight"] = model.coef_at(data.edge_tf, data.edge_target)
         intercepts[f"{prefix}intercept"] = model.intercept_
         if self_term:
-            intercepts[f"{prefix}self_weight"] = model.coef_[n_tfs + np.arange(len(data.targets)), np.arange(len(data.targets))]
+            targets = np.arange(len(data.targets))
+            intercepts[f"{prefix}self_weight"] = model.coef_at(n_tfs + targets, targets)
         if role == "main":
             info.update(_solver_info(model))
             if fit_config.get("bootstrap", 0) >= 2:
@@ -217,30 +267,47 @@ def _solver_info(model) -> dict[str, Any]:
 
 def _with_confidence(coefficients, data, x, y, mask, fit_config, seed) -> pd.DataFrame:
     """Bootstrap the training pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style)."""
-    from .confidence import bootstrap_fit
+    from .confidence import bootstrap_edges
 
     fixed = dict(fit_config)
     if fixed.get("alpha") == "auto":  # select once, then refit every resample with that penalty
         fixed["alpha"] = make_transition_solver(fit_config, seed).fit(x, y, mask).alpha_
-    summary = bootstrap_fit(lambda: make_transition_solver(fixed, seed), x, y, mask, int(fit_config["bootstrap"]), seed)
+    summary = bootstrap_edges(lambda: make_transition_solver(fixed, seed), x, y, mask, int(fit_config["bootstrap"]),
+                              seed)
     coefficients = coefficients.copy()
     for column, key in CONFIDENCE_COLUMNS.items():
-        values = summary[key][data.edge_tf, data.edge_target]
+        values = values_at(mask, summary[key], data.edge_tf, data.edge_target)
         coefficients[column] = np.where(data.edge_active, values, np.nan)
     return coefficients
 
 
-def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray) -> np.ndarray:
-    """Predictions of a fitted role (``weight`` or ``null_weight``); inputs carry the self-term columns
-    after the TFs when the fit used them."""
-    weights = np.zeros((len(data.tfs), len(data.targets)))
-    weights[data.edge_tf, data.edge_target] = coefficients[column].to_numpy()
-    by_target = intercepts.set_index("target_gene").loc[data.targets]
-    prediction = x[:, : len(data.tfs)] @ weights + by_target[column.replace("weight", "intercept")].to_numpy()
+def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray,
+             cols: np.ndarray | None = None) -> np.ndarray:
+    """Predictions of a fitted role (``weight`` or ``null_weight``) for the targets at positions
+    ``cols`` (default: all); inputs carry the self-term columns after the TFs when the fit used them."""
+    cols = np.arange(len(data.targets)) if cols is None else np.asarray(cols)
+    position = np.full(len(data.targets), -1)
+    position[cols] = np.arange(len(cols))
+    block = position[data.edge_target]
+    keep = block >= 0
+    weights = np.zeros((len(data.tfs), len(cols)))
+    weights[data.edge_tf[keep], block[keep]] = coefficients[column].to_numpy()[keep]
+    by_target = intercepts.set_index("target_gene").loc[data.targets[cols]]
+    prediction = x[:, : len(data.tfs)] @ weights
+    prediction += by_target[column.replace("weight", "intercept")].to_numpy()
     self_column = column.replace("weight", "self_weight")
     if self_column in by_target.columns:
-        prediction += x[:, len(data.tfs):] * by_target[self_column].to_numpy()
+        prediction += x[:, len(data.tfs) + cols] * by_target[self_column].to_numpy()
     return prediction
+
+
+def _squared_sums(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str,
+                  x: np.ndarray, y: Outputs) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target residual and total sums of squares of a role's predictions, a block of targets at a time."""
+    ss_res, ss_tot = np.zeros(len(data.targets)), np.zeros(len(data.targets))
+    for cols, observed in target_blocks(y, height=len(data.tfs)):  # _predict builds len(tfs) x block weights
+        ss_res[cols], ss_tot[cols] = squared_sums(observed, _predict(data, coefficients, intercepts, column, x, cols))
+    return ss_res, ss_tot
 
 
 def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], coefficients: pd.DataFrame,
@@ -251,42 +318,48 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
     predicted test values of the best and worst predicted genes, for residual plots).
     """
     self_term = "self_weight" in intercepts.columns
-    x_train, y_train = data.design(mappings["main"], "train", self_term)
-    x_test, y_test = data.design(mappings["main"], "test", self_term)
-    pred_train = _predict(data, coefficients, intercepts, "weight", x_train)
-    pred_test = _predict(data, coefficients, intercepts, "weight", x_test)
-    x_null, y_null = data.design(mappings["null"], "test", self_term)
-    pred_null = _predict(data, coefficients, intercepts, "null_weight", x_null)
+    sums = lambda column, x, y: _squared_sums(data, coefficients, intercepts, column, x, y)  # noqa: E731
+    train = sums("weight", *data.design(mappings["main"], "train", self_term, dense=False))
+    x_test, y_test = data.design(mappings["main"], "test", self_term, dense=False)
+    test = sums("weight", x_test, y_test)
+    null = sums("null_weight", *data.design(mappings["null"], "test", self_term, dense=False))
     gene_r2 = pd.DataFrame({
         "target_gene": data.targets,
-        "r2_test": r2_per_gene(y_test, pred_test),
-        "r2_test_null": r2_per_gene(y_null, pred_null),
+        "r2_test": r2_from_sums(*test),
+        "r2_test_null": r2_from_sums(*null),
         "n_tfs": data.mask.sum(0),
     })
     metrics = {
         "n_pairs": int(mappings["main"]["pair"].nunique()),
-        "n_test_pairs": int(len(y_test)),
-        "r2_train": r2_overall(y_train, pred_train),
-        "r2_test": r2_overall(y_test, pred_test),
-        "r2_test_null": r2_overall(y_null, pred_null),
+        "n_test_pairs": int(y_test.shape[0]),
+        "r2_train": r2_overall_from_sums(*train),
+        "r2_test": r2_overall_from_sums(*test),
+        "r2_test_null": r2_overall_from_sums(*null),
         "n_edges": int(data.mask.sum()),
     }
     if reference is not None and len(reference):
         active = coefficients.loc[data.edge_active, ["tf", "target_gene", "weight"]]
         metrics.update(recovery_metrics(active, reference))
-    predictions = _extreme_gene_predictions(gene_r2, data.targets, y_test, pred_test)
+    predict = lambda cols: _predict(data, coefficients, intercepts, "weight", x_test, cols)  # noqa: E731
+    predictions = _extreme_gene_predictions(gene_r2, data.targets, y_test, predict)
     return metrics, gene_r2, predictions
 
 
-def _extreme_gene_predictions(gene_r2, targets, y_test, pred_test) -> pd.DataFrame:
+def _extreme_gene_predictions(gene_r2: pd.DataFrame, targets: pd.Index, y_test: Outputs,
+                              predict: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """Observed and predicted test values of the best and worst genes; ``predict(cols)`` predicts
+    the targets at positions ``cols``."""
     ranked = gene_r2.dropna(subset=["r2_test"]).sort_values(["r2_test", "target_gene"], ascending=[False, True])
     chosen = [("best", g) for g in ranked["target_gene"].head(N_EXTREME_GENES)]
     chosen += [("worst", g) for g in ranked["target_gene"].tail(N_EXTREME_GENES)[::-1] if g not in set(ranked["target_gene"].head(N_EXTREME_GENES))]
-    frames = []
-    for kind, gene in chosen:
-        j = targets.get_loc(gene)
-        frames.append(pd.DataFrame({"kind": kind, "target_gene": gene, "observed": y_test[:, j], "predicted": pred_test[:, j]}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["kind", "target_gene", "observed", "predicted"])
+    if not chosen:
+        return pd.DataFrame(columns=["kind", "target_gene", "observed", "predicted"])
+    cols = targets.get_indexer([gene for _, gene in chosen])
+    observed = np.hstack([block for _, block in target_blocks(y_test, cols)])
+    predicted = predict(cols)
+    return pd.concat([pd.DataFrame({"kind": kind, "target_gene": gene, "observed": observed[:, j],
+                                    "predicted": predicted[:, j]}) for j, (kind, gene) in enumerate(chosen)],
+                     ignore_index=True)
 
 
 def fit_mlp_transition(data: TransitionData, mapping: pd.DataFrame, seed: int, transition: str,

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from .errors import InputError
 
 MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
-SAME_CELL_METHODS = ("joint", "hybrid")
+SAME_CELL_METHODS = ("lagged", "joint", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def map_cells(method: str, source: CellSet, target: CellSet, n_pairs: int, rng: 
     """
     if method not in METHODS:
         raise ValueError(f"mapping.method: unknown method {method!r}; choose one of {METHODS}")
-    if method == "joint":
+    if method in ("joint", "lagged"):  # lagged: grn.map_transition adds the lag chosen for the transition
         mapping = same_cell_table(source, target)
     elif method == "hybrid":
         mapped = coupling_table("ot", source, target, n_pairs, rng, **{**options, "barycentric": True})
@@ -298,7 +298,7 @@ def split_by_source_cell(mapping: pd.DataFrame, test_fraction: float, rng: np.ra
     test_cells = set(rng.permutation(cells)[:n_test])
     mapping = mapping.copy()
     mapping["split"] = np.where(mapping["source_cell"].isin(test_cells), "test", "train")
-    return mapping[MAPPING_COLUMNS + (["cost"] if "cost" in mapping else [])]
+    return mapping[MAPPING_COLUMNS + [c for c in mapping.columns if c not in MAPPING_COLUMNS]]  # cost, lag, ...
 
 
 def pool(*cell_sets: CellSet) -> CellSet:
@@ -314,11 +314,14 @@ def pool(*cell_sets: CellSet) -> CellSet:
     return CellSet(names, matrix, pseudotime)
 
 
-def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet) -> tuple[np.ndarray, np.ndarray]:
-    """Regression inputs X (pairs x source genes) and outputs Y (pairs x target genes).
+def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet,
+                  dense: bool = True) -> tuple[np.ndarray, np.ndarray | sp.csc_matrix]:
+    """Regression inputs X (pairs x source genes) and outputs Y (pairs x target genes), float64.
 
     ``mapping`` may hold any subset of pairs (e.g. one split); pairs keep their order. For
     same-cell pairs pass pools of both clusters (:func:`pool`) as ``source`` and ``target``.
+    ``dense=False`` keeps Y sparse (CSC, for solvers that read it a block of targets at a time)
+    where the target cells' matrix is sparse and sparse storage is the smaller.
     """
     pairs, pair_row = np.unique(mapping["pair"].to_numpy(), return_inverse=True)
     src_pos = pd.Index(source.names).get_indexer(mapping["source_cell"])
@@ -329,6 +332,8 @@ def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet) -> tu
     totals = np.bincount(pair_row, weights=weights, minlength=len(pairs))
     averaging = sp.csr_matrix((weights / totals[pair_row], (pair_row, tgt_pos)), shape=(len(pairs), len(target)))
     first_row = np.unique(pair_row, return_index=True)[1]
-    x = _dense(source.matrix[src_pos[first_row]])
+    x = _dense(source.matrix[src_pos[first_row]]).astype(np.float64)
     y = averaging @ target.matrix
-    return x.astype(np.float64), _dense(y).astype(np.float64)
+    if dense or not sp.issparse(y) or 12 * y.nnz > 8 * y.shape[0] * y.shape[1]:  # 8-byte values + 4-byte indices
+        return x, _dense(y).astype(np.float64)
+    return x, y.tocsc().astype(np.float64, copy=False)

@@ -2,9 +2,11 @@
 
 Cells are snapshots of a branching trajectory (``stem cell -> progenitor -> fate A | fate B``).
 Each TF follows a program along pseudotime plus a cell-specific deviation that persists
-over time (an Ornstein-Uhlenbeck process). Each target's log-expression is a signed linear
-function of its regulators' activity a short time ``lag`` earlier, so TF levels in an earlier
-state drive target levels in a later one, which is what a transition GRN models. Counts are
+over time (an Ornstein-Uhlenbeck process, correlated ``persistence`` between ``t - lag`` and
+``t``). Each target's log-expression is a signed linear function of its regulators' activity
+``lag`` earlier (0.15 of the trajectory by default: about the time a cell takes to cross a
+cluster boundary), so TF levels in an earlier state drive target levels in a later one, which
+is what a transition GRN models. Counts are
 Poisson around the log-expression, and ``X`` is log-normalized as scanpy does.
 """
 
@@ -29,7 +31,8 @@ class SimulationParams:
     decoys_per_target: int = 6
     noise: float = 0.3
     deviation_scale: float = 0.6
-    persistence: float = 0.8
+    persistence: float = 0.5
+    lag: float = 0.15
     seed: int = 0
 
 
@@ -90,7 +93,7 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
 
     pseudotime = np.sort(rng.uniform(0.0, 1.0, p.n_cells))
     branch = rng.integers(0, 2, p.n_cells)
-    lag = 0.05
+    lag = p.lag
     # OU deviation at (t - lag) and at t: stationary, correlated by `persistence`.
     dev_before = rng.normal(0.0, p.deviation_scale, (p.n_cells, p.n_tfs))
     dev_now = p.persistence * dev_before + np.sqrt(1 - p.persistence**2) * rng.normal(

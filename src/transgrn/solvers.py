@@ -6,6 +6,11 @@ at the prior edges and each target's sum of squares) and solve every target at o
 are sorted by their number of TFs and solved in batches, padded only to the largest support
 within each batch (:class:`_Group`).
 
+Memory: ``Y`` (dense or scipy-sparse) is read one block of targets at a time
+(:func:`target_blocks`, ``BLOCK_BYTES`` each), and fitted weights are kept per prior edge
+(``edge_coef_``); no ``rows x targets`` or ``TFs x targets`` float array is built, except the
+dense ``coef_`` on request and in :class:`MaskedAdam`.
+
 * :class:`MaskedRidge` -- closed form, batched Cholesky; ``alpha="auto"`` picks the penalty
   by K-fold CV with one eigendecomposition per target and fold (:func:`select_alpha_ridge`).
   :meth:`MaskedRidge.fit_weighted_batch` refits many row-weightings at once (bootstrap).
@@ -22,12 +27,41 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
 import numpy as np
+import scipy.sparse as sp
 
 if TYPE_CHECKING:
     import torch
+
+
+# Size of one dense float64 block of outputs (rows x targets): everything that reads Y does so one
+# block of targets at a time, and holds two blocks at most (the next is built before the last is
+# released). Tests shrink it to check that blocking changes no result.
+BLOCK_BYTES = 32 * 2**20
+Outputs = Union[np.ndarray, sp.spmatrix]  # Y: dense, or sparse (CSC slices targets fastest)
+
+
+def target_blocks(y: Outputs, columns: np.ndarray | None = None,
+                  height: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Y's ``columns`` (default: all, in order) as dense float64 blocks ``(column indices, rows x
+    len(indices) copy)``, column-major (so that ``block.T`` is contiguous). The one place where Y is
+    densified. A block holds at most ``BLOCK_BYTES``, and so does a ``height x len(indices)`` array
+    the caller builds per block (e.g. ``X^T Y``)."""
+    columns = np.arange(y.shape[1]) if columns is None else np.asarray(columns)
+    width = max(1, BLOCK_BYTES // (8 * max(y.shape[0], height, 1)))
+    y = y.tocsc() if sp.issparse(y) else y
+    for start in range(0, len(columns), width):
+        cols = columns[start:start + width]
+        block = y[:, cols].toarray(order="F") if sp.issparse(y) else y.T[cols].T
+        yield cols, np.asarray(block, np.float64)
+
+
+def values_at(mask: np.ndarray, values: np.ndarray, tf: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``A[tf, target]`` of the ``mask``-shaped ``A`` that holds ``values`` on the mask's edges
+    (``np.nonzero(mask)`` order) and 0 elsewhere, without building ``A`` densely."""
+    return np.asarray(sp.csr_matrix((values, np.nonzero(mask)), shape=mask.shape)[tf, target]).ravel()
 
 
 class ConvergenceWarning(UserWarning):
@@ -80,6 +114,8 @@ class _Edges:
     n_targets: int
     groups: list[_Group]
     empty: "torch.Tensor"  # targets without prior TFs: predicted by their intercept alone
+    by_target: np.ndarray  # edge ids sorted by target, then TF ...
+    bounds: np.ndarray  # ... those of target j at by_target[bounds[j]:bounds[j + 1]]
 
 
 def _group_targets(sizes: np.ndarray, budget: int, power: int = 2) -> list[np.ndarray]:
@@ -116,7 +152,30 @@ def _edges(mask: np.ndarray, device: "torch.device", budget: int) -> _Edges:
         edge = by_target[starts[targets][:, None] + np.minimum(slot, size - 1)]
         groups.append(_Group(*(torch.as_tensor(a, device=device) for a in (targets, tf[edge], edge, slot < size))))
     as_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
-    return _Edges(as_t(tf), as_t(target), mask.shape[0], mask.shape[1], groups, as_t(np.flatnonzero(sizes == 0)))
+    return _Edges(as_t(tf), as_t(target), mask.shape[0], mask.shape[1], groups, as_t(np.flatnonzero(sizes == 0)),
+                  by_target, np.append(starts, len(tf)))
+
+
+@dataclass
+class _Block:
+    """One block of targets (:func:`_blocks`): its columns of Y and its prior edges (TF-major order)."""
+
+    cols: slice
+    y: "torch.Tensor"
+    edge: "torch.Tensor"
+    tf: "torch.Tensor"
+    target: "torch.Tensor"  # relative to the block
+
+
+def _blocks(y: Outputs, edges: _Edges, like: "torch.Tensor") -> Iterator[_Block]:
+    """:func:`target_blocks` of Y on ``like``'s device and dtype, with the edges of each block."""
+    import torch
+
+    for cols, block in target_blocks(y, height=like.shape[1]):
+        start, stop = int(cols[0]), int(cols[-1]) + 1
+        edge = torch.as_tensor(np.sort(edges.by_target[edges.bounds[start]:edges.bounds[stop]]), device=like.device)
+        yield _Block(slice(start, stop), torch.as_tensor(block, dtype=like.dtype, device=like.device), edge,
+                     edges.tf[edge], edges.target[edge] - start)
 
 
 def _sub_gram(gram: "torch.Tensor", group: _Group) -> "torch.Tensor":
@@ -166,104 +225,138 @@ def _column_scale(sum_sq: "torch.Tensor", n: "float | torch.Tensor") -> "torch.T
     return torch.where(scale > 0, scale, torch.ones_like(scale))
 
 
-def _moments(x: "torch.Tensor", y: "torch.Tensor", edges: _Edges, fit_intercept: bool,
+def _moments(x: "torch.Tensor", y: Outputs, edges: _Edges, fit_intercept: bool,
              standardize: bool, need_yy: bool = True) -> _Moments:
-    """Statistics of the full design: one Gram and one dense ``X^T Y`` GEMM, gathered at edges."""
+    """Statistics of the full design: one Gram, and per block of targets one ``X^T Y`` GEMM gathered at edges."""
     import torch
 
     zeros = lambda m: torch.zeros(m, dtype=x.dtype, device=x.device)  # noqa: E731
     x_mean = x.mean(0) if fit_intercept else zeros(x.shape[1])
-    y_mean = y.mean(0) if fit_intercept else zeros(y.shape[1])
     # unit variance about the column mean even without intercept, as StandardScaler(with_mean=False)
     scale = _column_scale(torch.var(x, 0, correction=0), 1.0) if standardize else torch.ones_like(x_mean)
-    xc = (x - x_mean) / scale
-    # columns of xc sum to zero when centred, so X^T Y needs no centred copy of Y
-    cross = (xc.T @ y)[edges.tf, edges.target]
-    yy = None
-    if need_yy:
-        yy = torch.var(y, 0, correction=0) * y.shape[0] if fit_intercept else torch.linalg.vector_norm(y, dim=0) ** 2
+    xc = x - x_mean
+    xc /= scale
+    y_mean, cross, yy = zeros(edges.n_targets), zeros(len(edges.tf)), zeros(edges.n_targets) if need_yy else None
+    for b in _blocks(y, edges, x):
+        if fit_intercept:
+            y_mean[b.cols] = b.y.mean(0)
+        # columns of xc sum to zero when centred, so X^T Y needs no centred copy of Y
+        cross[b.edge] = (xc.T @ b.y)[b.tf, b.target]
+        if yy is not None:
+            yy[b.cols] = (torch.var(b.y, 0, correction=0) * len(b.y) if fit_intercept
+                          else torch.linalg.vector_norm(b.y, dim=0) ** 2)
     return _Moments(xc.T @ xc, cross, yy, float(x.shape[0]), x_mean, y_mean, scale)
 
 
-def _weighted_moments(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tensor", edges: _Edges,
-                      fit_intercept: bool, standardize: bool) -> _Moments:
-    """Statistics of ``B`` row-weightings at once (``weights`` is ``B x n``, e.g. bootstrap counts).
+def _weighted_moments(x: "torch.Tensor", y: Outputs, weights: "torch.Tensor", edges: _Edges,
+                      fit_intercept: bool, standardize: bool) -> Iterator[_Moments]:
+    """Statistics of ``B`` row-weightings (``weights`` is ``B x n``, e.g. bootstrap counts), yielded
+    for as many weightings at a time as their Gram matrices (dense, ``p x p`` each) fill ``BLOCK_BYTES``.
 
-    Gram matrices are dense (``p x p`` each); ``X^T diag(w) Y`` only at the prior edges
+    ``X^T diag(w) Y`` is computed for all weightings in one pass over Y, only at the prior edges
     (:func:`_weighted_edge_cross`): ``2 B n E`` flops instead of ``2 B n p T`` for dense
     products, which matters when the prior is sparse.
     """
     import torch
 
+    # centring is shift invariant; shifting keeps the weighted sums well conditioned (X - shift is
+    # formed where needed, a few rows or columns at a time)
     shift = x.mean(0) if fit_intercept else torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
-    x0 = x - shift  # centring is shift invariant; shifting keeps the weighted sums well conditioned
     total = weights.sum(1)  # (B,)
-    zeros = lambda m: torch.zeros(weights.shape[0], m, dtype=x.dtype, device=x.device)  # noqa: E731
-    mx = weights @ x0 / total[:, None] if fit_intercept else zeros(x.shape[1])
-    my = weights @ y / total[:, None] if fit_intercept else zeros(y.shape[1])
-    gram = torch.stack([_weighted_gram(x0, w) for w in weights])
-    gram -= total[:, None, None] * mx[:, :, None] * mx[:, None, :]
-    cross = _weighted_edge_cross(x0, y, weights, edges) - total[:, None] * mx[:, edges.tf] * my[:, edges.target]
+    mx = (weights @ (x - shift) / total[:, None] if fit_intercept
+          else torch.zeros(len(weights), x.shape[1], dtype=x.dtype, device=x.device))
     scale = torch.ones_like(mx)
     if standardize:  # weighted variance about the weighted mean, with or without intercept
         xv = x - x.mean(0)
         scale = _column_scale(weights @ (xv * xv) / total[:, None] - (weights @ xv / total[:, None]) ** 2, 1.0)
-        gram = gram / (scale[:, :, None] * scale[:, None, :])
-        cross = cross / scale[:, edges.tf]
-    return _Moments(gram, cross, None, total, mx + shift, my, scale)
+        del xv  # the generator would keep it
+    my, cross = _weighted_cross(x, shift, y, weights, edges, fit_intercept, mx, scale)
+    step = max(1, BLOCK_BYTES // (8 * x.shape[1] ** 2))
+    for i in range(0, len(weights), step):
+        c = slice(i, i + step)
+        gram = torch.stack([_weighted_gram(x, shift, w) for w in weights[c]])
+        gram -= total[c, None, None] * mx[c, :, None] * mx[c, None, :]
+        gram /= scale[c, :, None] * scale[c, None, :]
+        yield _Moments(gram, cross[c], None, total[c], mx[c] + shift, my[c], scale[c])
 
 
-def _weighted_edge_cross(x: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tensor", edges: _Edges,
-                         budget: int = 2**24) -> "torch.Tensor":
-    """``X^T diag(w_b) Y`` at the prior edges for every row-weighting ``w_b`` (``B x n_edges``).
+def _weighted_cross(x: "torch.Tensor", shift: "torch.Tensor", y: Outputs, weights: "torch.Tensor", edges: _Edges,
+                    fit_intercept: bool, mx: "torch.Tensor",
+                    scale: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+    """Weighted means of Y (``B x n_targets``) and centred, scaled ``X^T diag(w) Y`` at the edges
+    (``B x n_edges``) of every row-weighting, one block of targets at a time."""
+    import torch
+
+    my = torch.zeros(len(weights), edges.n_targets, dtype=x.dtype, device=x.device)
+    cross = torch.zeros(len(weights), len(edges.tf), dtype=x.dtype, device=x.device)
+    total = weights.sum(1)
+    for b in _blocks(y, edges, x):
+        if fit_intercept:
+            my[:, b.cols] = weights @ b.y / total[:, None]
+        cross[:, b.edge] = ((_weighted_edge_cross(x, shift, b.y, weights, b.tf, b.target)
+                             - total[:, None] * mx[:, b.tf] * my[:, b.cols][:, b.target]) / scale[:, b.tf])
+    return my, cross
+
+
+def _weighted_edge_cross(x: "torch.Tensor", shift: "torch.Tensor", y: "torch.Tensor", weights: "torch.Tensor",
+                         tf_t: "torch.Tensor", target_t: "torch.Tensor", budget: int | None = None) -> "torch.Tensor":
+    """``(X - shift)^T diag(w_b) Y`` at the edges ``(tf, target)`` (TF-major) for every row-weighting
+    ``w_b`` (``B x n_edges``).
 
     TFs are grouped by out-degree (as targets are by support size); per group, one gather of the
-    rows of ``Y^T`` of each TF's targets (padded to the group's largest out-degree, at most
-    ``budget`` elements) and one batched GEMM with every replicate's weighted TF column. Few
-    large operations rather than one per TF: per-operation thread-pool overhead dominates otherwise.
+    rows of ``Y^T`` of each TF's targets (padded to the group's largest out-degree) and one
+    batched GEMM with every replicate's weighted TF column, both within ``budget`` elements
+    (default ``BLOCK_BYTES / 8``). Few large operations rather than one per TF: per-operation
+    thread-pool overhead dominates otherwise.
     """
     import torch
 
     n_boot, n = weights.shape
-    y_rows, x_cols = y.T.contiguous(), x.T.contiguous()
-    tf, target = edges.tf.cpu().numpy(), edges.target.cpu().numpy()
+    budget = budget or BLOCK_BYTES // 8
+    y_rows = y.T.contiguous()  # no copy for a column-major block (target_blocks)
+    tf, target = tf_t.cpu().numpy(), target_t.cpu().numpy()
     degree = np.bincount(tf, minlength=x.shape[1])
     starts = np.cumsum(degree) - degree  # edges are TF-major
-    out = torch.empty(n_boot, len(tf), dtype=x.dtype, device=x.device)
-    groups = _group_targets(degree, max(budget // n, 1), power=1)
+    out = torch.empty(n_boot, len(tf), dtype=y.dtype, device=y.device)
+    # per TF: its gathered rows and its B weighted columns
+    groups = _group_targets(np.where(degree > 0, degree + n_boot, 0), max(budget // n, 1), power=1)
     # one buffer for the gathered rows, reused by every group: fresh pages cost more than the copy
-    buffer = torch.empty(max([len(g) * int(degree[g].max()) for g in groups] + [0]), n, dtype=x.dtype, device=x.device)
-    as_t = lambda a: torch.as_tensor(a, device=x.device)  # noqa: E731
+    buffer = torch.empty(max([len(g) * int(degree[g].max()) for g in groups] + [0]), n, dtype=y.dtype, device=y.device)
+    as_t = lambda a: torch.as_tensor(a, device=y.device)  # noqa: E731
     for tfs in groups:
         slot = np.arange(int(degree[tfs].max()))[None, :]
         valid = slot < degree[tfs][:, None]
         pos = starts[tfs][:, None] + np.minimum(slot, degree[tfs][:, None] - 1)
         rows = buffer[:pos.size]
         gathered = torch.index_select(y_rows, 0, as_t(target[pos].ravel()), out=rows).view(*pos.shape, n)  # (g, m, n)
-        weighted = weights[None, :, :] * x_cols[as_t(tfs)][:, None, :]  # (g, B, n)
+        tfs_t = as_t(tfs)
+        weighted = weights[None, :, :] * (x[:, tfs_t] - shift[tfs_t]).T[:, None, :]  # (g, B, n)
         products = torch.bmm(gathered, weighted.transpose(1, 2))  # (g, m, B)
         out[:, as_t(pos[valid])] = products[as_t(valid)].T
     return out
 
 
-def _weighted_gram(x: "torch.Tensor", w: "torch.Tensor") -> "torch.Tensor":
-    """``X^T diag(w) X`` over the rows with nonzero weight (a third of them are 0 in a bootstrap)."""
+def _weighted_gram(x: "torch.Tensor", shift: "torch.Tensor", w: "torch.Tensor") -> "torch.Tensor":
+    """``(X - shift)^T diag(w) (X - shift)`` over the rows with nonzero weight (a third of them are 0
+    in a bootstrap)."""
     import torch
 
     rows = w > 0
-    xr = x[rows] * torch.sqrt(w[rows])[:, None]
+    xr = x[rows] - shift
+    xr *= torch.sqrt(w[rows])[:, None]
     return xr.T @ xr
 
 
-def _edge_coef_to_dense(values: "torch.Tensor", m: _Moments, edges: _Edges) -> tuple[np.ndarray, np.ndarray]:
-    """Map standardized edge weights back to the original scale: dense ``coef_`` and ``intercept_``."""
-    import torch
-
-    weights = values / m.scale[edges.tf]
-    coef = torch.zeros(edges.n_tfs, edges.n_targets, dtype=values.dtype, device=values.device)
-    coef[edges.tf, edges.target] = weights
-    intercept = m.y_mean - m.x_mean @ coef
-    return coef.cpu().numpy().astype(np.float64), intercept.cpu().numpy().astype(np.float64)
+def _original_scale(values: "torch.Tensor", m: _Moments, edges: _Edges) -> tuple[np.ndarray, np.ndarray]:
+    """Standardized edge weights (leading batch dims allowed) back on the original scale, and the
+    intercepts ``y_mean - x_mean @ W``, float64; per-target sums in a fixed order on the CPU."""
+    weights = (values / m.scale[..., edges.tf]).cpu().numpy().astype(np.float64)
+    tf, target = edges.tf.cpu().numpy(), edges.target.cpu().numpy()
+    shift = m.x_mean.cpu().numpy().astype(np.float64)[..., tf]
+    shift *= weights
+    y_mean = m.y_mean.cpu().numpy().astype(np.float64)
+    per_target = [np.bincount(target, row, minlength=edges.n_targets) for row in shift.reshape(-1, len(tf))]
+    return weights, y_mean - np.reshape(per_target, y_mean.shape)
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,13 +367,31 @@ def _edge_coef_to_dense(values: "torch.Tensor", m: _Moments, edges: _Edges) -> t
 class MaskedRegressor:
     """Common interface: ``fit(X, Y, mask)``, ``predict(X)``, ``coef_``, ``intercept_``.
 
-    ``coef_`` is ``n_tfs x n_targets`` float64 and exactly zero outside ``mask``. ``standardize``
-    scales TF columns to unit (population) variance for fitting -- which changes what a penalty
-    means, not the model -- and ``coef_`` is mapped back to the original scale.
+    ``Y`` may be dense or scipy-sparse (it is read a block of targets at a time). ``coef_`` is
+    ``n_tfs x n_targets`` float64 and exactly zero outside ``mask``; it is built on access from
+    ``edge_coef_`` (the weights of the mask's edges, ``np.nonzero(mask)`` order) and ``mask_``
+    -- at scale, read weights with :meth:`coef_at` instead. ``standardize`` scales TF columns to
+    unit (population) variance for fitting -- which changes what a penalty means, not the
+    model -- and the weights are mapped back to the original scale.
     """
 
-    coef_: np.ndarray
+    edge_coef_: np.ndarray
+    mask_: np.ndarray
     intercept_: np.ndarray
+
+    @property
+    def coef_(self) -> np.ndarray:
+        coef = np.zeros(self.mask_.shape)
+        coef[self.mask_] = self.edge_coef_
+        return coef
+
+    @coef_.setter
+    def coef_(self, value: np.ndarray) -> None:  # a dense assignment keeps every entry
+        self.mask_, self.edge_coef_ = np.ones(np.shape(value), dtype=bool), np.asarray(value, np.float64).ravel()
+
+    def coef_at(self, tf: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """``coef_[tf, target]`` without the dense ``coef_``."""
+        return values_at(self.mask_, self.edge_coef_, tf, target)
 
     def __init__(self, fit_intercept: bool = True, device: str = "auto", dtype: str = "float64",
                  standardize: bool = False) -> None:
@@ -292,7 +403,7 @@ class MaskedRegressor:
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
 
-    def _check(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _check(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> np.ndarray:
         mask = np.asarray(mask, dtype=bool)
         if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
             raise ValueError(f"X {x.shape} and Y {y.shape} must be 2-D with the same number of rows")
@@ -300,13 +411,11 @@ class MaskedRegressor:
             raise ValueError(f"mask {mask.shape} must be (n_tfs, n_targets) = {(x.shape[1], y.shape[1])}")
         return mask
 
-    def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple["torch.Tensor", "torch.Tensor"]:
-        """X and Y on the resolved device and dtype (no copy for float64 numpy on CPU)."""
+    def _tensor(self, a: np.ndarray) -> "torch.Tensor":
+        """``a`` on the resolved device and dtype (no copy for float64 numpy on CPU)."""
         import torch
 
-        device, dtype = resolve_device(self.device), _torch_dtype(self.dtype)
-        return (torch.as_tensor(np.asarray(x), dtype=dtype, device=device),
-                torch.as_tensor(np.asarray(y), dtype=dtype, device=device))
+        return torch.as_tensor(np.asarray(a), dtype=_torch_dtype(self.dtype), device=resolve_device(self.device))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64) @ self.coef_ + self.intercept_
@@ -356,7 +465,7 @@ class MaskedRidge(MaskedRegressor):
     """
 
     def __init__(self, alpha: float | str = 1.0, fit_intercept: bool = True, device: str = "auto",
-                 dtype: str = "float64", max_batch_elements: int = 2**22, standardize: bool = False,
+                 dtype: str = "float64", max_batch_elements: int = 2**20, standardize: bool = False,
                  alphas: Sequence[float] | None = None, n_folds: int = 5, cv_seed: int = 0) -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alpha = alpha
@@ -365,16 +474,17 @@ class MaskedRidge(MaskedRegressor):
         self.n_folds = n_folds
         self.cv_seed = cv_seed
 
-    def fit(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> "MaskedRidge":
+    def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidge":
         mask = self._check(x, y, mask)
         self.alpha_ = self._resolve_alpha(x, y, mask)
-        xt, yt = self._tensors(x, y)
+        xt = self._tensor(x)
         edges = _edges(mask, xt.device, self.max_batch_elements)
-        m = _moments(xt, yt, edges, self.fit_intercept, self.standardize, need_yy=False)
-        self.coef_, self.intercept_ = _edge_coef_to_dense(_ridge_edges(m, edges, self.alpha_), m, edges)
+        m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=False)
+        self.mask_ = mask
+        self.edge_coef_, self.intercept_ = _original_scale(_ridge_edges(m, edges, self.alpha_), m, edges)
         return self
 
-    def _resolve_alpha(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    def _resolve_alpha(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> float:
         if self.alpha != "auto":
             return float(self.alpha)
         alpha, self.cv_scores_ = select_alpha_ridge(
@@ -383,9 +493,10 @@ class MaskedRidge(MaskedRegressor):
             max_batch_elements=self.max_batch_elements)
         return alpha
 
-    def fit_weighted_batch(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray,
+    def fit_weighted_batch(self, x: np.ndarray, y: Outputs, mask: np.ndarray,
                            sample_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Refit once per row of ``sample_weight`` (``B x n``), all in one batch.
+        """Refit once per row of ``sample_weight`` (``B x n``): one pass over Y for all of them, then
+        as many Gram matrices at a time as fill ``BLOCK_BYTES``.
 
         Row weights ``w`` give ``sum_r w_r (y_r - x_r b - c)^2 + alpha ||b||^2`` (sklearn's
         ``sample_weight``); integer bootstrap counts make this the fit on the resampled rows. The
@@ -397,15 +508,14 @@ class MaskedRidge(MaskedRegressor):
 
         mask = self._check(x, y, mask)
         alpha = self._resolve_alpha(x, y, mask)
-        xt, yt = self._tensors(x, y)
+        xt = self._tensor(x)
         wt = torch.as_tensor(np.asarray(sample_weight), dtype=xt.dtype, device=xt.device)
         if wt.ndim != 2 or wt.shape[1] != xt.shape[0]:
             raise ValueError(f"sample_weight {tuple(wt.shape)} must be (n_fits, n_rows={xt.shape[0]})")
         edges = _edges(mask, xt.device, self.max_batch_elements // wt.shape[0])
-        m = _weighted_moments(xt, yt, wt, edges, self.fit_intercept, self.standardize)
-        weights = _ridge_edges(m, edges, alpha) / m.scale[:, edges.tf]
-        intercept = m.y_mean - torch.zeros_like(m.y_mean).index_add_(1, edges.target, m.x_mean[:, edges.tf] * weights)
-        return weights.cpu().numpy().astype(np.float64), intercept.cpu().numpy().astype(np.float64)
+        parts = [_original_scale(_ridge_edges(m, edges, alpha), m, edges)
+                 for m in _weighted_moments(xt, y, wt, edges, self.fit_intercept, self.standardize)]
+        return np.concatenate([w for w, _ in parts]), np.concatenate([b for _, b in parts])
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,20 +621,20 @@ class MaskedElasticNet(MaskedRegressor):
 
     def __init__(self, alpha: float | str = 1.0, l1_ratio: float = 0.5, fit_intercept: bool = True,
                  standardize: bool = False, tol: float = 1e-4, max_iter: int = 5000, device: str = "auto",
-                 dtype: str = "float64", max_batch_elements: int = 2**24, alphas: Sequence[float] | None = None,
+                 dtype: str = "float64", max_batch_elements: int = 2**22, alphas: Sequence[float] | None = None,
                  n_folds: int = 5, cv_seed: int = 0) -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alpha, self.l1_ratio, self.tol, self.max_iter = alpha, l1_ratio, tol, max_iter
         self.max_batch_elements, self.alphas, self.n_folds, self.cv_seed = max_batch_elements, alphas, n_folds, cv_seed
 
-    def fit(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> "MaskedElasticNet":
+    def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedElasticNet":
         import torch
 
         mask = self._check(x, y, mask)
         self.alpha_ = self._resolve_alpha(x, y, mask)
-        xt, yt = self._tensors(x, y)
+        xt = self._tensor(x)
         edges = _edges(mask, xt.device, self.max_batch_elements)
-        m = _moments(xt, yt, edges, self.fit_intercept, self.standardize)
+        m = _moments(xt, y, edges, self.fit_intercept, self.standardize)
         l1, l2 = self.alpha_ * self.l1_ratio, self.alpha_ * (1 - self.l1_ratio)
         weights = torch.zeros_like(m.cross)
         self.n_iter_, self.converged_ = 0, True
@@ -537,10 +647,11 @@ class MaskedElasticNet(MaskedRegressor):
         if not self.converged_:
             warnings.warn(f"{type(self).__name__} did not converge in max_iter={self.max_iter} iterations for some "
                           f"targets (tol={self.tol}); increase max_iter or alpha", ConvergenceWarning, stacklevel=2)
-        self.coef_, self.intercept_ = _edge_coef_to_dense(weights, m, edges)
+        self.mask_ = mask
+        self.edge_coef_, self.intercept_ = _original_scale(weights, m, edges)
         return self
 
-    def _resolve_alpha(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
+    def _resolve_alpha(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> float:
         if self.alpha != "auto":
             return float(self.alpha)
         alpha, self.cv_scores_ = select_alpha_enet(
@@ -555,7 +666,7 @@ class MaskedLasso(MaskedElasticNet):
 
     def __init__(self, alpha: float | str = 1.0, fit_intercept: bool = True, standardize: bool = False,
                  tol: float = 1e-4, max_iter: int = 5000, device: str = "auto", dtype: str = "float64",
-                 max_batch_elements: int = 2**24, alphas: Sequence[float] | None = None, n_folds: int = 5,
+                 max_batch_elements: int = 2**22, alphas: Sequence[float] | None = None, n_folds: int = 5,
                  cv_seed: int = 0) -> None:
         super().__init__(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept, standardize=standardize, tol=tol,
                          max_iter=max_iter, device=device, dtype=dtype, max_batch_elements=max_batch_elements,
@@ -589,11 +700,11 @@ class MaskedAdam(MaskedRegressor):
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alpha, self.lr, self.epochs, self.seed = alpha, lr, epochs, seed
 
-    def fit(self, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> "MaskedAdam":
+    def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedAdam":
         import torch
 
         mask = self._check(x, y, mask)
-        xt, yt = self._tensors(x, y)
+        xt, yt = self._tensor(x), self._tensor(y.toarray() if sp.issparse(y) else y)  # dense by design
         n, p = xt.shape
         scale = torch.ones(p, dtype=xt.dtype, device=xt.device)
         if self.standardize:
@@ -615,7 +726,9 @@ class MaskedAdam(MaskedRegressor):
             optimizer.step()
             history[epoch] = loss.detach()
         self.loss_history_ = history.cpu().numpy().astype(np.float64)
-        self.coef_ = ((weight.detach() * mask_t) / scale[:, None]).cpu().numpy().astype(np.float64)
+        self.mask_ = mask
+        weights = (weight.detach() / scale[:, None])[torch.as_tensor(mask, device=xt.device)]
+        self.edge_coef_ = weights.cpu().numpy().astype(np.float64)
         self.intercept_ = bias.detach().cpu().numpy().astype(np.float64)
         return self
 
@@ -667,19 +780,22 @@ class _Sums:
 _SUM_FIELDS = ("n", "sx", "sy", "gram", "cross", "yy")
 
 
-def _fold_sums(x: "torch.Tensor", y: "torch.Tensor", folds: list[np.ndarray], edges: _Edges,
+def _fold_sums(x: "torch.Tensor", y: Outputs, folds: list[np.ndarray], edges: _Edges,
                fit_intercept: bool) -> list[_Sums]:
     """Per-fold sums; together they cost one pass over the data, however many folds and alphas."""
     import torch
 
+    zeros = lambda m: torch.zeros(m, dtype=x.dtype, device=x.device)  # noqa: E731
     x_shift = x.mean(0) if fit_intercept else torch.zeros_like(x[0])
-    y_shift = y.mean(0) if fit_intercept else torch.zeros_like(y[0])
-    sums = []
-    for rows in folds:
-        rows_t = torch.as_tensor(rows, device=x.device)
-        xf, yf = x[rows_t] - x_shift, y[rows_t] - y_shift
-        sums.append(_Sums(float(len(rows)), xf.sum(0), yf.sum(0), xf.T @ xf, (xf.T @ yf)[edges.tf, edges.target],
-                          (yf * yf).sum(0)))
+    rows = [torch.as_tensor(r, device=x.device) for r in folds]
+    xs = [x[r] - x_shift for r in rows]
+    sums = [_Sums(float(len(r)), xf.sum(0), zeros(edges.n_targets), xf.T @ xf, zeros(len(edges.tf)),
+                  zeros(edges.n_targets)) for r, xf in zip(rows, xs)]
+    for b in _blocks(y, edges, x):
+        y_shift = b.y.mean(0) if fit_intercept else torch.zeros_like(b.y[0])
+        for s, r, xf in zip(sums, rows, xs):
+            yf = b.y[r] - y_shift
+            s.sy[b.cols], s.cross[b.edge], s.yy[b.cols] = yf.sum(0), (xf.T @ yf)[b.tf, b.target], (yf * yf).sum(0)
     return sums
 
 
@@ -692,42 +808,37 @@ def _split_moments(total: _Sums, val: _Sums, edges: _Edges, fit_intercept: bool,
     """
     import torch
 
-    train = total - val
+    train = total - val  # fresh sums: the p x p updates below work in place
     tf, tg = edges.tf, edges.target
     zeros = torch.zeros_like
     mx = train.sx / train.n if fit_intercept else zeros(train.sx)
     my = train.sy / train.n if fit_intercept else zeros(train.sy)
-    g_tr = train.gram - train.n * torch.outer(mx, mx)
+    # training variance about the training mean (train.gram is uncentred without intercept)
+    var = torch.diagonal(train.gram) / train.n - (train.sx / train.n) ** 2
+    g_tr = train.gram.addr_(mx, mx, alpha=-train.n)
     c_tr = train.cross - train.n * mx[tf] * my[tg]
     yy_tr = train.yy - train.n * my**2
-    g_va = val.gram - torch.outer(val.sx, mx) - torch.outer(mx, val.sx) + val.n * torch.outer(mx, mx)
+    g_va = val.gram.clone().addr_(val.sx, mx, alpha=-1).addr_(mx, val.sx, alpha=-1).addr_(mx, mx, alpha=val.n)
     c_va = val.cross - val.sx[tf] * my[tg] - mx[tf] * val.sy[tg] + val.n * mx[tf] * my[tg]
     yy_va = val.yy - 2 * val.sy * my + val.n * my**2
-    # training variance about the training mean (g_tr is uncentred without intercept)
-    var = torch.diagonal(train.gram) / train.n - (train.sx / train.n) ** 2
     scale = _column_scale(torch.clamp(var, min=0), 1.0) if standardize else torch.ones_like(mx)
     outer = torch.outer(scale, scale)
-    moments = [_Moments(g / outer, c / scale[tf], yy, n, mx, my, scale)
+    moments = [_Moments(g.div_(outer), c / scale[tf], yy, n, mx, my, scale)
                for g, c, yy, n in ((g_tr, c_tr, yy_tr, train.n), (g_va, c_va, yy_va, val.n))]
     return moments[0], moments[1]
 
 
-def _cv_setup(x: np.ndarray, y: np.ndarray, mask: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None,
+def _cv_setup(x: np.ndarray, y: Outputs, mask: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None,
               fit_intercept: bool, device: str, dtype: str, budget: int):
-    """Tensors, edges, folds and fold sums shared by the CV selectors."""
-    import torch
-
+    """X as a tensor, edges, fold sums and their total, shared by the CV selectors."""
     mask = MaskedRegressor()._check(x, y, mask)
-    dev, dt = resolve_device(device), _torch_dtype(dtype)
-    xt = torch.as_tensor(np.asarray(x), dtype=dt, device=dev)
-    yt = torch.as_tensor(np.asarray(y), dtype=dt, device=dev)
-    edges = _edges(mask, dev, budget)
-    folds = kfold_indices(xt.shape[0], n_folds, seed, groups)
-    sums = _fold_sums(xt, yt, folds, edges, fit_intercept)
+    xt = MaskedRegressor(device=device, dtype=dtype)._tensor(x)
+    edges = _edges(mask, xt.device, budget)
+    sums = _fold_sums(xt, y, kfold_indices(xt.shape[0], n_folds, seed, groups), edges, fit_intercept)
     total = sums[0]
     for s in sums[1:]:
         total = total + s
-    return xt, yt, edges, sums, total
+    return xt, edges, sums, total
 
 
 def _batched_eigh(a: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
@@ -767,10 +878,10 @@ def _ridge_path_error(train: _Moments, val: _Moments, group: _Group, alphas: "to
     return err.sum(0)
 
 
-def select_alpha_ridge(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: Sequence[float] | None = None,
+def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
                        n_folds: int = 5, seed: int = 0, *, fit_intercept: bool = True, standardize: bool = False,
                        groups: np.ndarray | None = None, device: str = "auto", dtype: str = "float64",
-                       max_batch_elements: int = 2**22) -> tuple[float, np.ndarray]:
+                       max_batch_elements: int = 2**20) -> tuple[float, np.ndarray]:
     """One ridge alpha for all targets of a transition, by K-fold CV of the held-out MSE.
 
     Cost: one pass over the data for the fold sums, then one eigendecomposition per target and
@@ -781,8 +892,8 @@ def select_alpha_ridge(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: S
     """
     import torch
 
-    xt, yt, edges, sums, total = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
-                                           max_batch_elements)
+    xt, edges, sums, total = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
+                                       max_batch_elements)
     if alphas is None:
         full, _ = _split_moments(total, total.empty(), edges, fit_intercept, standardize)
         alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(-5, 1, 13)
@@ -795,15 +906,15 @@ def select_alpha_ridge(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: S
         sse += val_m.yy[edges.empty].sum()
         for group in edges.groups:
             sse += _ridge_path_error(train_m, val_m, group, alpha_t)
-    scores = (sse / yt.numel()).cpu().numpy().astype(np.float64)
+    scores = (sse / (xt.shape[0] * edges.n_targets)).cpu().numpy().astype(np.float64)
     return float(np.asarray(alphas, dtype=float)[np.argmin(scores)]), scores
 
 
-def select_alpha_enet(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: Sequence[float] | None = None,
+def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
                       l1_ratio: float = 1.0, n_folds: int = 5, seed: int = 0, *, fit_intercept: bool = True,
                       standardize: bool = False, groups: np.ndarray | None = None, tol: float = 1e-4,
                       max_iter: int = 5000, device: str = "auto", dtype: str = "float64",
-                      max_batch_elements: int = 2**24) -> tuple[float, np.ndarray]:
+                      max_batch_elements: int = 2**22) -> tuple[float, np.ndarray]:
     """One lasso/elastic-net alpha for all targets, by K-fold CV with warm starts down the path.
 
     Same folds and moments as :func:`select_alpha_ridge`; per fold the alphas are visited from
@@ -813,8 +924,8 @@ def select_alpha_enet(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: Se
     """
     import torch
 
-    xt, yt, edges, sums, total = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
-                                           max_batch_elements)
+    xt, edges, sums, total = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
+                                       max_batch_elements)
     if alphas is None:
         full, _ = _split_moments(total, total.empty(), edges, fit_intercept, standardize)
         alpha_max = float(full.cross.abs().max()) / (total.n * max(l1_ratio, 1e-3)) if len(full.cross) else 1.0
@@ -838,7 +949,7 @@ def select_alpha_enet(x: np.ndarray, y: np.ndarray, mask: np.ndarray, alphas: Se
     if not converged:
         warnings.warn(f"select_alpha_enet: some fits did not converge in max_iter={max_iter}", ConvergenceWarning,
                       stacklevel=2)
-    scores = sse / yt.numel()
+    scores = sse / (xt.shape[0] * edges.n_targets)
     return float(alphas[np.argmin(scores)]), scores
 
 

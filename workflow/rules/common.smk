@@ -78,19 +78,30 @@ def per_transition(filename):
 
 # Resources (used by cluster executors such as profiles/slurm; a local run only honours threads).
 # Memory grows with the attempt, so a job killed for memory gets twice as much on its first retry
-# (`--retries`, set in profiles/slurm). Per-transition memory is dominated by dense
-# (pairs x genes) float64 arrays, sized from the checkpoint's summary; the constants come from
-# benchmarks/scale.py (README "Scale").
-def _genes_used():
-    """Genes kept by the checkpoint (data genes in the prior), read once per version; 0 before it ran."""
+# (`--retries`, set in profiles/slurm). Fit and evaluation read the regression outputs one block
+# of targets at a time (transgrn.solvers.BLOCK_BYTES), so that they hold the two clusters'
+# expression, dense (pairs x TFs) inputs and per-edge tables, never a (pairs x genes) array; the
+# MLP and co-factor jobs still do. Sizes come from the checkpoint's summary and transitions table;
+# the constants from benchmarks/scale.py (README "Scale").
+def _prior_sizes():
+    """The checkpoint's prior sizes (n_genes_used, n_tfs, n_edges), read once per version; 0 before it ran."""
     path = PREPARED / "summary.json"
     key = os.stat(path).st_mtime_ns if path.exists() else None
     if _PREPARED_CACHE.get("summary_key", "unset") != key:
         import json
 
-        genes = json.loads(path.read_text())["prior"]["n_genes_used"] if key else 0
-        _PREPARED_CACHE.update(summary_key=key, genes_used=genes)
-    return _PREPARED_CACHE["genes_used"]
+        prior = json.loads(path.read_text())["prior"] if key else {}
+        _PREPARED_CACHE.update(summary_key=key, prior={k: prior.get(k, 0) for k in ("n_genes_used", "n_tfs", "n_edges")})
+    return _PREPARED_CACHE["prior"]
+
+
+def _transition_cells(transition):
+    """Cells of a transition's two clusters, from the checkpoint's table (indexed once per version)."""
+    table = transition_table()
+    if _PREPARED_CACHE.get("cells_table") is not table:
+        cells = table["n_source_cells"] + table["n_target_cells"]
+        _PREPARED_CACHE.update(cells_table=table, cells=dict(zip(table["transition"], cells)))
+    return _PREPARED_CACHE["cells"][transition]
 
 
 def _input_mb(input):
@@ -101,19 +112,30 @@ def _input_mb(input):
     return sum(os.stat(path).st_size for path in input) / 1e6
 
 
-def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0):
+def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design_copies=0, per_edge_bytes=0,
+           gram_copies=0):
     """Resource function: ``base_mb`` + ``per_input_mb`` x the inputs' size + ``dense_copies`` x
-    the size of one dense (mapping.n_pairs x genes) float64 array, doubled on every retry."""
+    one dense (mapping.n_pairs x genes) float64 array + ``per_edge_bytes`` x the prior's edges +
+    ``gram_copies`` x one (TFs x TFs) float64 Gram matrix, and for a transition ``per_cluster_mb``
+    x its two cluster slices' size + ``design_copies`` x one dense (pairs x TFs) float64 input
+    array (pairs: the larger of mapping.n_pairs and the two clusters' cells); doubled on every retry."""
 
-    def dense_mb():
-        return dense_copies * config["mapping"]["n_pairs"] * _genes_used() * 8 / 1e6
+    def data_mb(wildcards):
+        prior = _prior_sizes()
+        mb = (dense_copies * config["mapping"]["n_pairs"] * prior["n_genes_used"] * 8 + per_edge_bytes * prior["n_edges"]
+              + gram_copies * prior["n_tfs"] ** 2 * 8) / 1e6
+        if per_cluster_mb or design_copies:
+            mb += per_cluster_mb * _input_mb([cluster_slice(which)(wildcards) for which in ("source", "target")])
+            pairs = max(config["mapping"]["n_pairs"], _transition_cells(wildcards.transition))
+            mb += design_copies * pairs * prior["n_tfs"] * 8 / 1e6
+        return mb
 
     def mem(wildcards, input, attempt):
-        return int((base_mb + per_input_mb * _input_mb(input) + dense_mb()) * 2 ** (attempt - 1))
+        return int((base_mb + per_input_mb * _input_mb(input) + data_mb(wildcards)) * 2 ** (attempt - 1))
 
     def mem_without_input(wildcards, attempt):
         # not asking for `input` keeps the value known inside a group job, before its inputs exist
-        return int((base_mb + dense_mb()) * 2 ** (attempt - 1))
+        return int((base_mb + data_mb(wildcards)) * 2 ** (attempt - 1))
 
     return mem if per_input_mb else mem_without_input
 

@@ -28,6 +28,7 @@ rule transition_mask:
 
 rule map_cells:
     input:
+        mask=TRANSITION_DIR / "mask.parquet",  # the lagged design chooses its lag on the prior's edges
         source=cluster_slice("source"),
         target=cluster_slice("target"),
     output:
@@ -71,7 +72,9 @@ rule fit_grn:
     benchmark:
         LOGS / "benchmarks/transitions/{transition}/fit_grn.tsv"
     resources:
-        mem_mb=mem_mb(700, dense_copies=6),
+        # bootstrap: per edge, B weights and B cross-products; alpha auto: Gram matrices of every CV fold
+        mem_mb=mem_mb(500, per_cluster_mb=5, design_copies=2, per_edge_bytes=250 + 40 * config["fit"]["bootstrap"],
+                      gram_copies=2 + 16 * (config["fit"]["alpha"] == "auto")),
         runtime=runtime_min(20),
         gpu=1 if config["fit"]["device"] == "cuda" else 0,
     group:
@@ -109,7 +112,7 @@ rule evaluate_grn:
         LOGS / "benchmarks/transitions/{transition}/evaluate_grn.tsv"
     threads: 1
     resources:
-        mem_mb=mem_mb(700, dense_copies=8),
+        mem_mb=mem_mb(350, per_cluster_mb=5, design_copies=2, per_edge_bytes=300),
         runtime=runtime_min(20),
     group:
         "transition"

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from transgrn.lagged import Trend, choose_lag, lag_direction
+
+
+def test_trend_follows_a_smooth_program_and_shift_moves_it():
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0, 1, 2000))
+    program = np.column_stack([np.sin(3 * times), times**2])
+    x = program + rng.normal(0, 0.05, program.shape)
+    trend = Trend.fit(x, times, bandwidth=0.02, reach=0.2)
+    inner = (times > 0.1) & (times < 0.9)
+    assert np.abs(trend.at(times[inner]) - program[inner]).max() < 0.03
+    shifted = trend.shift(x, times, 0.1)
+    # the deviation from the trend is kept, the trend part now comes from 0.1 earlier
+    expected = x - program + np.column_stack([np.sin(3 * (times - 0.1)), (times - 0.1) ** 2])
+    away_from_edge = inner & (times > 0.2)  # a kernel mean is biased within a bandwidth of the data's edge
+    assert np.abs(shifted[away_from_edge] - expected[away_from_edge]).max() < 0.03
+    assert trend.shift(x, times, 0.0) is x
+
+
+def test_lag_direction_points_to_the_source():
+    early, late = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6])
+    assert lag_direction(early, late) == 1.0 and lag_direction(late, early) == -1.0
+
+
+def lagged_response(lag: float, n: int = 1500, seed: int = 0):
+    """Targets respond to three TFs' programs ``lag`` earlier, plus a persistent per-cell deviation."""
+    rng = np.random.default_rng(seed)
+    times = rng.uniform(0, 1, n)
+    centres = np.array([0.3, 0.5, 0.7])
+    program = lambda t: 1 / (1 + np.exp(-(t[:, None] - centres) / 0.05))  # noqa: E731
+    deviation = rng.normal(0, 0.3, (n, 3))
+    x = program(times) + deviation
+    weights = np.array([[1.0, 0.0], [0.0, -1.0], [0.5, 0.5]])
+    y = (program(times - lag) + deviation) @ weights + rng.normal(0, 0.2, (n, 2))
+    return x, y, times
+
+
+@pytest.mark.parametrize("true_lag", [0.0, 0.1])
+def test_choose_lag_finds_the_planted_lag(true_lag):
+    x, y, times = lagged_response(true_lag)
+    trend = Trend.fit(x, times, bandwidth=0.02, reach=0.2)
+    lags = [0.0, 0.05, 0.1, 0.15, 0.2]
+    chosen, scores = choose_lag(x, y, times, np.ones((3, 2), dtype=bool), trend, lags, np.random.default_rng(1))
+    assert chosen == true_lag
+    assert set(scores) == set(lags) and scores[chosen] == max(scores.values())
+
+
+def test_choose_lag_prefers_no_lag_when_nothing_is_estimable():
+    x, y, times = lagged_response(0.1, n=100)
+    chosen, scores = choose_lag(x, y, times, np.zeros((3, 2), dtype=bool), Trend.fit(x, times, 0.05, 0.2),
+                                [0.0, 0.1], np.random.default_rng(0))
+    assert chosen == 0.0 and scores == {}
