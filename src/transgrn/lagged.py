@@ -61,13 +61,19 @@ class Trend:
         position = np.interp(times, self.grid, np.arange(len(self.grid)))
         low = np.minimum(np.floor(position).astype(int), len(self.grid) - 2)
         frac = (position - low)[:, None]
-        return (1 - frac) * self.values[low] + frac * self.values[low + 1]
+        values = self.values[low + 1] - self.values[low]  # in place from here: cells x TFs can be large
+        values *= frac
+        values += self.values[low]
+        return values
 
     def shift(self, x: np.ndarray, times: np.ndarray, lag: float) -> np.ndarray:
         """``x`` with its trend part moved from ``times`` to ``times - lag``."""
         if lag == 0:
             return x
-        return x + self.at(times - lag) - self.at(times)
+        shifted = self.at(times - lag)
+        shifted -= self.at(times)
+        shifted += x
+        return shifted
 
 
 def lag_direction(source_time: np.ndarray, target_time: np.ndarray) -> float:
