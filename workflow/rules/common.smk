@@ -1,4 +1,5 @@
 # Config validation, paths and small named input functions shared by the rules.
+import math
 import os
 import sys
 from pathlib import Path
@@ -131,13 +132,31 @@ def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design
         return mb
 
     def mem(wildcards, input, attempt):
-        return int((base_mb + per_input_mb * _input_mb(input) + data_mb(wildcards)) * 2 ** (attempt - 1))
+        return math.ceil(base_mb + per_input_mb * _input_mb(input) + data_mb(wildcards)) * 2 ** (attempt - 1)
 
     def mem_without_input(wildcards, attempt):
         # not asking for `input` keeps the value known inside a group job, before its inputs exist
-        return int((base_mb + data_mb(wildcards)) * 2 ** (attempt - 1))
+        return math.ceil(base_mb + data_mb(wildcards)) * 2 ** (attempt - 1)  # round first: retries ask exactly 2x
 
     return mem if per_input_mb else mem_without_input
+
+
+def largest_transition_mb(input):
+    """Size in MB of the largest transition's files that aggregate reads (coefficients + attribution)."""
+    attributions = input.mlp_attribution or [None] * len(input.coefficients)
+    return max(os.stat(c).st_size + (os.stat(a).st_size if a else 0) for c, a in zip(input.coefficients, attributions)) / 1e6
+
+
+def aggregate_mem_mb(wildcards, input, attempt):
+    """aggregate streams one transition at a time, so its memory follows the largest transition, not
+    their number: measured 0.5 GB peak for 500,000 edges (0.7 GB with bootstrap and MLP, 33 MB of
+    files per transition) at 20 to 400 transitions (benchmarks/aggregate_scale.py). Doubled on retry."""
+    return math.ceil(1000 + 30 * largest_transition_mb(input)) * 2 ** (attempt - 1)
+
+
+def aggregate_runtime(wildcards, input, attempt):
+    """Minutes: at least an hour, else 10 MB/s of input read (about 5 times slower than measured)."""
+    return int(max(60, 10 + _input_mb(input) / 10 / 60) * attempt)
 
 
 def runtime_min(minutes):

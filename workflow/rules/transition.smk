@@ -41,7 +41,7 @@ rule map_cells:
         LOGS / "benchmarks/transitions/{transition}/map_cells_{role}.tsv"
     threads: 1
     resources:
-        mem_mb=mem_mb(600, per_input_mb=8),
+        mem_mb=mem_mb(600, per_cluster_mb=8, design_copies=2),  # not from the mask: the group writes it
         runtime=runtime_min(20),
     group:
         "transition"
