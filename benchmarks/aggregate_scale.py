@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from transgrn import aggregate
+
 CONFIDENCE = ["weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"]
 FILTER = {"min_confidence": 0.95, "top_k": 100}
 
@@ -131,10 +133,52 @@ def run_streamed(paths: dict, outputs: dict, config: dict) -> None:
               top_k=FILTER["top_k"], attributions=paths["attributions"])
 
 
+# ---- the former in-memory aggregation (scripts/aggregate.py before streaming), to compare against
+
+
+def add_edge_values(edges: pd.DataFrame, transitions: pd.DataFrame, paths, column: str, name: str) -> pd.DataFrame:
+    """Add a per-edge value from each transition's parquet file (``tf, target_gene, <column>``,
+    in ``transitions`` order) to the long edge table as column ``name``."""
+    frames = []
+    for transition, path in zip(transitions["transition"], paths):
+        frame = pd.read_parquet(path)[["tf", "target_gene", column]].rename(columns={column: name})
+        frames.append(frame.assign(transition=transition))
+    return edges.merge(pd.concat(frames, ignore_index=True), on=["transition", "tf", "target_gene"], how="left")
+
+
+def long_edges(transitions: pd.DataFrame, coefficients: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table of every prior edge's weight in every transition, in transition order."""
+    frames = []
+    for row in transitions.itertuples():
+        values = coefficients[row.transition]
+        # confidence columns exist when the fit was bootstrapped (fit.bootstrap)
+        frames.append(aggregate._edge_frame(row, values, [c for c in aggregate.CONFIDENCE_COLUMNS if c in values.columns]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_transition_results(directory: str | Path) -> tuple[dict, pd.DataFrame]:
+    directory = Path(directory)
+    metrics = json.loads((directory / "metrics.json").read_text())
+    coefficients = pd.read_parquet(directory / "coefficients.parquet")
+    return metrics, coefficients
+
+
+def legacy_filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
+    """Confident, strong edges per transition: ``1 - qvalue >= min_confidence`` (when the fit was
+    bootstrapped) and, of those, the ``top_k`` largest ``|weight|`` of each transition (0 = all).
+    Rows keep the order of ``edges``."""
+    kept = edges[edges["weight"] != 0]
+    if "qvalue" in kept.columns:
+        kept = kept[1.0 - kept["qvalue"] >= min_confidence]
+    if top_k > 0:
+        rank = kept["weight"].abs().groupby(kept["transition"]).rank(method="first", ascending=False)
+        kept = kept[rank <= top_k]
+    return kept.reset_index(drop=True)
+
+
 def run_legacy(paths: dict, outputs: dict, config: dict) -> None:
     """The former scripts/aggregate.py: the whole long table in memory, then build_tensor's pivots."""
-    from transgrn.aggregate import (add_edge_values, filter_edges, load_transition_results, long_edges,
-                                    transitions_table, write_table)
+    from transgrn.aggregate import transitions_table, write_table
     from transgrn.io import PROVENANCE_KEY, atomic_path, provenance, provenance_json, sha256, write_parquet
     from transgrn.prepare import read_transitions
     from transgrn.tensor import build_tensor
@@ -154,7 +198,7 @@ def run_legacy(paths: dict, outputs: dict, config: dict) -> None:
     with atomic_path(outputs["table"]) as tmp:
         write_table(table, tmp)
     write_parquet(edges.drop(columns="transition"), outputs["edges"], record)
-    filtered = filter_edges(edges, FILTER["min_confidence"], FILTER["top_k"])
+    filtered = legacy_filter_edges(edges, FILTER["min_confidence"], FILTER["top_k"])
     write_parquet(filtered.drop(columns="transition"), outputs["edges_filtered"], record)
     with atomic_path(outputs["tensor"]) as tmp:
         tensor.write_h5ad(tmp)

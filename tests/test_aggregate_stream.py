@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO
 
-from transgrn.aggregate import filter_edges, filter_transition_edges, load_metrics, long_edges, transitions_table
+from transgrn.aggregate import filter_transition_edges, load_metrics, transitions_table
 from transgrn.io import PROVENANCE_KEY, ParquetStream, parquet_stream, read_provenance, write_parquet
 from transgrn.prepare import read_transitions
 from transgrn.tensor import build_tensor, read_tensor
@@ -113,7 +113,7 @@ def test_filtered_edges_are_filtered_per_transition(fabricated):
     transitions = read_transitions(paths["transitions"])
     edges = pd.read_parquet(outputs["edges"])
     edges.insert(0, "transition", np.repeat(transitions["transition"].to_numpy(), len(edges) // len(transitions)))
-    expected = filter_edges(edges, bench.FILTER["min_confidence"], bench.FILTER["top_k"]).drop(columns="transition")
+    expected = bench.legacy_filter_edges(edges, bench.FILTER["min_confidence"], bench.FILTER["top_k"]).drop(columns="transition")
     pd.testing.assert_frame_equal(pd.read_parquet(outputs["edges_filtered"]), expected)
 
 
@@ -125,7 +125,7 @@ def test_filtering_one_transition_equals_filter_edges(top_k, with_q):
     edges = pd.DataFrame({"transition": "t", "tf": "a", "target_gene": [f"g{i}" for i in range(200)], "weight": weight})
     if with_q:
         edges["qvalue"] = rng.choice([0.0, 0.01, 0.5, np.nan], size=200)
-    expected = filter_edges(edges, 0.95, top_k)
+    expected = bench.legacy_filter_edges(edges, 0.95, top_k)
     pd.testing.assert_frame_equal(filter_transition_edges(edges, 0.95, top_k), expected)
     assert len(expected) and (top_k == 0 or len(expected) <= top_k)
 
@@ -146,7 +146,7 @@ def test_a_transition_with_other_edges_gets_nan_like_the_pivot(tmp_path):
     coefficients = [*paths["coefficients"][:2], odd_path]
     new = run(paths, tmp_path / "new", coefficients=coefficients)
     transitions = read_transitions(paths["transitions"])
-    edges = long_edges(transitions, {t: pd.read_parquet(p) for t, p in zip(transitions["transition"], coefficients)})
+    edges = bench.long_edges(transitions, {t: pd.read_parquet(p) for t, p in zip(transitions["transition"], coefficients)})
     metrics = {t: load_metrics(p) for t, p in zip(transitions["transition"], paths["metrics"])}
     expected = build_tensor(edges, transitions_table(transitions, metrics, "joint", False))
     got = ad.read_h5ad(new["tensor"])

@@ -1,9 +1,8 @@
 """Gather every transition's fit and metrics into the run's result tables.
 
 :func:`aggregate` streams: it reads, writes and forgets one transition at a time, so its memory is
-bounded by a few transitions' edges, not by transitions x edges. :func:`long_edges`,
-:func:`add_edge_values` and :func:`transgrn.tensor.build_tensor` are the in-memory equivalents
-(the whole long table at once), for small results and for checking the streamed outputs.
+bounded by a few transitions' edges, not by transitions x edges (the former in-memory version is
+kept in ``benchmarks/aggregate_scale.py`` to compare against).
 """
 
 from __future__ import annotations
@@ -44,26 +43,6 @@ def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mappi
     return table[columns].reset_index(drop=True)
 
 
-def add_edge_values(edges: pd.DataFrame, transitions: pd.DataFrame, paths, column: str, name: str) -> pd.DataFrame:
-    """Add a per-edge value from each transition's parquet file (``tf, target_gene, <column>``,
-    in ``transitions`` order) to the long edge table as column ``name``."""
-    frames = []
-    for transition, path in zip(transitions["transition"], paths):
-        frame = pd.read_parquet(path)[["tf", "target_gene", column]].rename(columns={column: name})
-        frames.append(frame.assign(transition=transition))
-    return edges.merge(pd.concat(frames, ignore_index=True), on=["transition", "tf", "target_gene"], how="left")
-
-
-def long_edges(transitions: pd.DataFrame, coefficients: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Long table of every prior edge's weight in every transition, in transition order."""
-    frames = []
-    for row in transitions.itertuples():
-        values = coefficients[row.transition]
-        # confidence columns exist when the fit was bootstrapped (fit.bootstrap)
-        frames.append(_edge_frame(row, values, [c for c in CONFIDENCE_COLUMNS if c in values.columns]))
-    return pd.concat(frames, ignore_index=True)
-
-
 def _edge_frame(row, values: pd.DataFrame, confidence: Sequence[str]) -> pd.DataFrame:
     """One transition's rows of the long edge table (NaN for a confidence column ``values`` lacks)."""
     frame = values.reindex(columns=["tf", "target_gene", "weight", *confidence])
@@ -86,8 +65,7 @@ def confidence_columns(coefficients: Sequence[PathLike]) -> list[str]:
 def transition_edges(row, coefficients: PathLike, confidence: Sequence[str], attribution: PathLike | None = None
                      ) -> pd.DataFrame:
     """One transition's rows of the long edge table, read from its ``coefficients.parquet`` (only the
-    columns used): the rows :func:`long_edges` (and, with ``attribution``, :func:`add_edge_values` as
-    ``mlp_attribution``) give it. ``row`` has ``transition, source_cluster, target_cluster``."""
+    columns used), with the MLP's ``attribution`` as ``mlp_attribution`` when given. ``row`` has ``transition, source_cluster, target_cluster``."""
     import pyarrow.parquet as pq
 
     names = set(pq.read_schema(coefficients).names)
@@ -117,28 +95,9 @@ def load_metrics(path: PathLike) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def load_transition_results(directory: str | Path) -> tuple[dict, pd.DataFrame]:
-    directory = Path(directory)
-    metrics = json.loads((directory / "metrics.json").read_text())
-    coefficients = pd.read_parquet(directory / "coefficients.parquet")
-    return metrics, coefficients
-
-
-def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
-    """Confident, strong edges per transition: ``1 - qvalue >= min_confidence`` (when the fit was
-    bootstrapped) and, of those, the ``top_k`` largest ``|weight|`` of each transition (0 = all).
-    Rows keep the order of ``edges``."""
-    kept = edges[edges["weight"] != 0]
-    if "qvalue" in kept.columns:
-        kept = kept[1.0 - kept["qvalue"] >= min_confidence]
-    if top_k > 0:
-        rank = kept["weight"].abs().groupby(kept["transition"]).rank(method="first", ascending=False)
-        kept = kept[rank <= top_k]
-    return kept.reset_index(drop=True)
-
-
 def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
-    """:func:`filter_edges` of one transition's rows, without grouping (faster on large transitions)."""
+    """Confident, strong edges of one transition: ``1 - qvalue >= min_confidence`` (when the fit was
+    bootstrapped) and, of those, the ``top_k`` largest ``|weight|`` (0 = all). Rows keep their order."""
     weight = edges["weight"].to_numpy(dtype=np.float64)
     keep = weight != 0
     if "qvalue" in edges.columns:
@@ -150,6 +109,12 @@ def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: i
         order = np.argsort(-strength, kind="stable")[:top_k]
         index = index[np.sort(order[~np.isnan(strength[order])])]
     return edges.iloc[index].reset_index(drop=True)
+
+
+def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
+    """:func:`filter_transition_edges` of every transition of a long edge table; rows keep their order."""
+    parts = [filter_transition_edges(part, min_confidence, top_k) for _, part in edges.groupby("transition", sort=False)]
+    return pd.concat(parts, ignore_index=True) if parts else edges.iloc[:0].reset_index(drop=True)
 
 
 def prior_signs(var: pd.DataFrame, prior: PathLike) -> pd.Series:
@@ -168,7 +133,7 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
     ``transitions`` is the prepared transitions table; ``metrics``, ``coefficients`` and (when the
     run fitted the MLP) ``attributions`` are each transition's files, in its order. ``outputs`` maps
     ``table`` (transitions.tsv), ``edges`` (long table, one or a few transitions per row group, in
-    transition order), ``edges_filtered`` (:func:`filter_edges`, one transition at a time), ``tensor``
+    transition order), ``edges_filtered`` (:func:`filter_transition_edges`, one transition at a time), ``tensor``
     (grn_tensor.h5ad, filled row by row) and ``provenance`` (provenance.json) to their paths. Every
     output is written atomically and byte-identically on a rerun. Returns the provenance record.
     """
