@@ -207,11 +207,27 @@ def run_legacy(paths: dict, outputs: dict, config: dict) -> None:
         Path(tmp).write_text(json.dumps({**record, "outputs": hashes}, indent=2, sort_keys=True) + "\n")
 
 
+def limit_address_space(gib: float | None) -> None:
+    """In the measured child: fail allocations beyond ``gib`` GiB (``--memory-limit``)."""
+    if gib:
+        limit = int(gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def run_child(command: list[str]) -> tuple[subprocess.CompletedProcess, float, float, float | None]:
+    """Run a measured child process: its result, wall time, peak RSS in MB (``getrusage`` of the
+    children: exact) and the ``seconds`` it reported on its last output line (None if it failed)."""
+    wall = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - wall
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child: this one
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"] if done.returncode == 0 else None
+    return done, wall, peak_mb, seconds
+
+
 def child(args) -> None:
     """Runs in the measured child process."""
-    if args.memory_limit:
-        limit = int(args.memory_limit * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    limit_address_space(args.memory_limit)
     paths = json.loads(Path(args.child).read_text())
     for key in ("metrics", "coefficients", "attributions"):
         paths[key] = paths[key] and [Path(p) for p in paths[key]]
@@ -253,15 +269,11 @@ def main() -> None:
     (workdir / "child.json").write_text(json.dumps({**spec, "outputs": {k: str(v) for k, v in outputs.items()}}))
     command = [sys.executable, __file__, "--child", str(workdir / "child.json")] + ["--legacy"] * args.legacy \
         + (["--memory-limit", str(args.memory_limit)] if args.memory_limit else [])
-    wall = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - wall
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child: this one
+    done, wall, peak_mb, seconds = run_child(command)
     mode = "legacy (in memory)" if args.legacy else "streamed"
     if done.returncode != 0:
         print(f"{mode}: FAILED after {wall:.1f} s, peak RSS {peak_mb:,.0f} MB\n{done.stderr[-3000:]}")
     else:
-        seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
         sizes = ", ".join(f"{p.name} {p.stat().st_size / 2**20:,.0f} MB" for p in outputs.values())
         print(f"{mode}: {args.transitions} transitions x {args.edges:,} edges"
               f"{' +bootstrap' if args.bootstrap else ''}{' +mlp' if args.mlp else ''}: aggregation {seconds:.1f} s "

@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -109,9 +107,7 @@ def load_module(path: str | None):
 
 def child(args) -> None:
     """Runs in the measured child process: what scripts/report.py does, with the report module under test."""
-    if args.memory_limit:
-        limit = int(args.memory_limit * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    aggregate_scale.limit_address_space(args.memory_limit)
     spec = json.loads(Path(args.child).read_text())
     out = Path(spec.pop("out"))
     start = time.perf_counter()
@@ -172,15 +168,11 @@ def main() -> None:
     command = [sys.executable, __file__, "--child", str(workdir / "child.json")] \
         + (["--legacy", str(Path(args.legacy).resolve())] if args.legacy else []) \
         + (["--memory-limit", str(args.memory_limit)] if args.memory_limit else [])
-    wall = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - wall
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child: this one
+    done, wall, peak_mb, seconds = aggregate_scale.run_child(command)
     mode = "legacy (in memory)" if args.legacy else "streamed"
     if done.returncode != 0:
         print(f"{mode}: FAILED after {wall:.1f} s, peak RSS {peak_mb:,.0f} MB\n{done.stderr[-3000:]}")
     else:
-        seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
         page = (out / "report.html").stat().st_size / 1e6
         print(f"{mode}: {args.transitions} transitions x {args.edges:,} edges: report {seconds:.1f} s "
               f"(process {wall:.1f} s), peak RSS {peak_mb:,.0f} MB, report.html {page:.1f} MB")

@@ -40,6 +40,22 @@ def edges_of(prior_wide: pd.DataFrame) -> pd.DataFrame:
                          "sign": np.int8(0)})
 
 
+def cluster_cells(adata, label: str):
+    """One cluster of a simulation as a CellSet (names, expression, pseudotime)."""
+    from transgrn.mapping import CellSet
+
+    keep = (adata.obs["cell_type"] == label).to_numpy()
+    return CellSet(adata.obs_names[keep].to_numpy(), adata.X[keep], adata.obs["pseudotime"].to_numpy()[keep])
+
+
+def transition_of(sim, source_label: str, target_label: str):
+    """Source and target cells of a simulated transition and its mask over the simulation's prior."""
+    from transgrn.grn import build_mask
+
+    source, target = cluster_cells(sim.adata, source_label), cluster_cells(sim.adata, target_label)
+    return source, target, build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
+
+
 def write_inputs(sim, directory: Path, prior_format: str = "wide") -> dict[str, str]:
     """Write a simulation's inputs; return the config's data section."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -1,24 +1,19 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import edges_of
+from conftest import cluster_cells as cells
+from conftest import transition_of
 
 from transgrn.evaluate import r2_overall, r2_per_gene, recovery_metrics
-from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
+from transgrn.grn import TransitionData, evaluate_transition, fit_transition, map_transition
 from transgrn.mapping import CellSet
 from transgrn.simulate import simulate
 
 FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
 
 
-def cells(adata, label):
-    keep = (adata.obs["cell_type"] == label).to_numpy()
-    return CellSet(adata.obs_names[keep].to_numpy(), adata.X[keep], adata.obs["pseudotime"].to_numpy()[keep])
-
-
 def run_transition(sim, source_label, target_label, method, seed=0):
-    source, target = cells(sim.adata, source_label), cells(sim.adata, target_label)
-    mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
+    source, target, mask = transition_of(sim, source_label, target_label)
     mcfg = {"method": method, "n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
     tid = f"{source_label}->{target_label}"
     data = TransitionData(source, target, sim.adata.var_names, mask)
@@ -83,8 +78,7 @@ def test_early_precision_counts_ties_at_the_cutoff():
 
 def test_joint_design_uses_each_cell_of_both_clusters_for_itself(small_simulation):
     sim = small_simulation
-    source, target = cells(sim.adata, "stem cell"), cells(sim.adata, "progenitor")
-    mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
+    source, target, mask = transition_of(sim, "stem cell", "progenitor")
     mcfg = {"method": "joint", "n_pairs": 100, "test_fraction": 0.2}
     mapping = map_transition(source, target, "main", "t", mcfg, 0)
     data = TransitionData(source, target, sim.adata.var_names, mask)
@@ -109,8 +103,8 @@ def noisy():
 
 
 def lag_of(sim, source_label, target_label):
-    source, target = cells(sim.adata, source_label), cells(sim.adata, target_label)
-    data = TransitionData(source, target, sim.adata.var_names, build_mask(edges_of(sim.prior), source, target, sim.adata.var_names))
+    source, target, mask = transition_of(sim, source_label, target_label)
+    data = TransitionData(source, target, sim.adata.var_names, mask)
     mapping = map_transition(source, target, "main", "t", {"method": "lagged", "n_pairs": 100, "test_fraction": 0.2}, 0, data)
     return mapping["lag"].iloc[0]
 
@@ -129,8 +123,9 @@ def test_lagged_design_beats_joint_forward_and_equals_it_backward(noisy):
 
 def test_lagged_design_without_pseudotime_is_joint(small_simulation, caplog):
     sim = small_simulation
-    source, target = (CellSet(c.names, c.matrix) for c in (cells(sim.adata, "stem cell"), cells(sim.adata, "progenitor")))
-    data = TransitionData(source, target, sim.adata.var_names, build_mask(edges_of(sim.prior), source, target, sim.adata.var_names))
+    with_time, _, mask = transition_of(sim, "stem cell", "progenitor")
+    source, target = (CellSet(c.names, c.matrix) for c in (with_time, cells(sim.adata, "progenitor")))
+    data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": "lagged", "n_pairs": 100, "test_fraction": 0.2}
     lagged = map_transition(source, target, "main", "t", mcfg, 0, data)
     assert (lagged["lag"] == 0).all() and "needs a pseudotime" in caplog.text

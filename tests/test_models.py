@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import edges_of
+from conftest import transition_of
 
 from transgrn.cofactors import cofactor_tests
 from transgrn.evaluate import r2_overall
@@ -64,14 +64,10 @@ def test_mlp_fit_is_deterministic_given_the_seed():
 
 
 def test_mlp_on_a_transition_writes_per_gene_r2_and_attributions(small_simulation):
-    from transgrn.grn import TransitionData, build_mask, fit_mlp_transition, map_transition
-    from transgrn.mapping import CellSet
+    from transgrn.grn import TransitionData, fit_mlp_transition, map_transition
 
     sim = small_simulation
-    keep = lambda label: (sim.adata.obs["cell_type"] == label).to_numpy()  # noqa: E731
-    source = CellSet(sim.adata.obs_names[keep("stem cell")].to_numpy(), sim.adata.X[keep("stem cell")])
-    target = CellSet(sim.adata.obs_names[keep("progenitor")].to_numpy(), sim.adata.X[keep("progenitor")])
-    mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
+    source, target, mask = transition_of(sim, "stem cell", "progenitor")
     mapping = map_transition(source, target, "main", "t", {"method": "joint", "n_pairs": 100, "test_fraction": 0.2}, 0)
     data = TransitionData(source, target, sim.adata.var_names, mask)
     metrics, gene_r2, attribution = fit_mlp_transition(data, mapping, 0, "t", "cpu", MLPConfig(max_epochs=60))
@@ -106,14 +102,10 @@ def test_cofactor_test_finds_a_planted_interaction():
 
 
 def test_cofactors_on_a_transition_use_one_row_per_source_cell(small_simulation):
-    from transgrn.grn import TransitionData, build_mask, cofactors_transition, map_transition
-    from transgrn.mapping import CellSet
+    from transgrn.grn import TransitionData, cofactors_transition, map_transition
 
     sim = small_simulation
-    keep = lambda label: (sim.adata.obs["cell_type"] == label).to_numpy()  # noqa: E731
-    source = CellSet(sim.adata.obs_names[keep("stem cell")].to_numpy(), sim.adata.X[keep("stem cell")])
-    target = CellSet(sim.adata.obs_names[keep("progenitor")].to_numpy(), sim.adata.X[keep("progenitor")])
-    mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
+    source, target, mask = transition_of(sim, "stem cell", "progenitor")
     mapping = map_transition(source, target, "main", "t", {"method": "ot", "n_pairs": 2000, "test_fraction": 0.2}, 0)
     table = cofactors_transition(TransitionData(source, target, sim.adata.var_names, mask), mapping)
     n_cells = mapping.loc[mapping["split"] == "train", "source_cell"].nunique()
