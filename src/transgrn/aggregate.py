@@ -25,22 +25,33 @@ PathLike = str | os.PathLike
 
 TABLE_COLUMNS = [
     "transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells", "mapping",
-    "n_pairs", "r2_train", "r2_test", "r2_test_null", "n_edges", "solver", "alpha",
+    "n_pairs", "r2_train", "r2_test", "r2_test_null", "r2_test_median", "r2_test_null_median",
+    "frac_targets_above_null", "above_null", "n_edges", "solver", "alpha",
 ]
-REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "epr", "epr_activation", "epr_repression"]
+REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "sign_accuracy_called", "epr", "epr_activation",
+                     "epr_repression"]
 OPTIONAL_COLUMNS = ["lag", "r2_test_mlp"]  # present when the run fitted the model (models: [linear, mlp])
+TEXT_COLUMNS = ["transition", "source_cluster", "target_cluster", "mapping", "solver"]
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
 CONFIDENCE_COLUMNS = ["weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"]
 
 
 def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mapping: str, with_reference: bool) -> pd.DataFrame:
-    """One row per transition with its sizes, mapping and metrics (``metrics`` keyed by transition id)."""
+    """One row per transition with its sizes, mapping and metrics (``metrics`` keyed by transition id).
+
+    A metric that is empty (JSON null) in every transition -- sign accuracy against an unsigned
+    reference, say -- stays a float column of NaN, so that the tensor's obs can be written.
+    """
     rows = pd.DataFrame.from_dict(metrics, orient="index")
     table = transitions.drop(columns=["source_id", "target_id"]).join(rows, on="transition")
     table["mapping"] = mapping
     optional = [c for c in OPTIONAL_COLUMNS if c in table.columns]
     columns = TABLE_COLUMNS + optional + (REFERENCE_COLUMNS if with_reference else [])
-    return table[columns].reset_index(drop=True)
+    table = table.reindex(columns=columns).reset_index(drop=True)
+    for column in set(columns) - set(TEXT_COLUMNS) - {"above_null"}:
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    table["above_null"] = table["above_null"].astype(bool)
+    return table
 
 
 def _edge_frame(row, values: pd.DataFrame, confidence: Sequence[str]) -> pd.DataFrame:

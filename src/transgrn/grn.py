@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .evaluate import r2_from_sums, r2_overall, r2_overall_from_sums, r2_per_gene, recovery_metrics, squared_sums
+from .evaluate import (gene_r2_summary, r2_from_sums, r2_overall, r2_overall_from_sums, r2_per_gene, recovery_metrics,
+                       squared_sums)
 from .mapping import SAME_CELL_METHODS, CellSet, map_cells, paired_design, pool, split_by_source_cell
 from .seeds import rng_for
 from .smoothing import smooth_clusters
@@ -62,21 +63,64 @@ def _columns(cells: CellSet, genes: pd.Index, wanted) -> CellSet:
     return CellSet(cells.names, cells.matrix[:, genes.get_indexer(wanted)], cells.pseudotime)
 
 
-def _varies(matrix) -> np.ndarray:
-    if sp.issparse(matrix):
-        mean = np.asarray(matrix.mean(0)).ravel()
-        mean_sq = np.asarray(matrix.multiply(matrix).mean(0)).ravel()
-        return mean_sq - mean**2 > 1e-12
-    return np.asarray(matrix).var(0) > 1e-12
+def _varies(*matrices) -> np.ndarray:
+    """Per gene: does it vary over the rows of all ``matrices`` stacked (one cluster, or both pooled)?"""
+    matrices = [m for m in matrices if m.shape[0]]
+    if not matrices:
+        return np.zeros(0, dtype=bool)
+    n = sum(m.shape[0] for m in matrices)
+    total = sum(np.asarray(m.sum(0)).ravel() for m in matrices)
+    total_sq = sum(np.asarray((m.multiply(m) if sp.issparse(m) else np.square(m)).sum(0)).ravel() for m in matrices)
+    mean = total / n
+    return total_sq / n - mean**2 > 1e-12
 
 
-def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.Index) -> pd.DataFrame:
-    """The transition's edges: every prior edge, ``active`` where the TF varies among the source
-    cells and the target varies among the target cells (otherwise the edge is not estimable)."""
-    tf_varies = pd.Series(_varies(source.matrix), index=genes)
-    target_varies = pd.Series(_varies(target.matrix), index=genes)
+# Why an edge is not estimable (``mask.parquet``'s ``reason``; empty where active).
+REASON_TF_CONSTANT = "TF constant"
+REASON_TARGET_CONSTANT = "target constant"
+REASON_NO_ROWS = "no rows"
+REASON_SELF_LOOP = "self-loop in a same-cell design"
+
+
+def design_rows(method: str, source: CellSet, target: CellSet) -> tuple[list, list]:
+    """The expression matrices whose rows a design's inputs and outputs come from.
+
+    Same-cell designs (``lagged``, ``joint``, ``hybrid``) fit on the cells of A and B together, so
+    a TF that is off in A and switches on in B is estimable there; mapped designs take their inputs
+    from A and their outputs from B.
+    """
+    if method in SAME_CELL_METHODS:
+        both = [source.matrix, target.matrix]
+        return both, both
+    return [source.matrix], [target.matrix]
+
+
+def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.Index,
+               method: str = "lagged") -> pd.DataFrame:
+    """The transition's edges: every prior edge, ``active`` where it can be estimated on the rows
+    that ``method``'s design fits (:func:`design_rows`), otherwise inactive with a ``reason``.
+
+    In same-cell designs a self-loop (a TF listed as its own target) would regress a gene on
+    itself and fit the identity, so it is inactive there.
+    """
+    inputs, outputs = design_rows(method, source, target)
+    no_rows = sum(m.shape[0] for m in inputs) == 0 or sum(m.shape[0] for m in outputs) == 0
     mask = prior[["tf", "target_gene", "sign"]].copy()
-    mask["active"] = tf_varies[mask["tf"]].to_numpy() & target_varies[mask["target_gene"]].to_numpy()
+    reasons = pd.DataFrame(index=mask.index)
+    if no_rows:
+        reasons[REASON_NO_ROWS] = True
+    else:
+        tf_varies = pd.Series(_varies(*inputs), index=genes)
+        target_varies = pd.Series(_varies(*outputs), index=genes)
+        reasons[REASON_TF_CONSTANT] = ~tf_varies[mask["tf"]].to_numpy()
+        reasons[REASON_TARGET_CONSTANT] = ~target_varies[mask["target_gene"]].to_numpy()
+    if method in SAME_CELL_METHODS:
+        reasons[REASON_SELF_LOOP] = (mask["tf"] == mask["target_gene"]).to_numpy()
+    mask["active"] = ~reasons.any(axis=1).to_numpy()
+    mask["reason"] = ["; ".join(reasons.columns[row]) for row in reasons.to_numpy()]
+    for reason in reasons.columns:
+        if reasons[reason].any():
+            logging.info("%d of %d prior edges inactive: %s", int(reasons[reason].sum()), len(mask), reason)
     return mask
 
 
@@ -109,8 +153,9 @@ def with_lag(mapping: pd.DataFrame, data: "TransitionData", mcfg: dict[str, Any]
     from .lagged import CV_MAX_TARGETS, DEFAULT_LAG_BANDWIDTH, DEFAULT_LAG_GRID, candidate_lags, choose_lag, input_trend, pair_times
 
     if data.source.pseudotime is None or data.target.pseudotime is None:
-        logging.warning("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without one the design "
-                        "is the same-cell 'joint' design (lag 0)")
+        # the checkpoint warns once for the run (summary.json's mapping_method); here it is only noted
+        logging.info("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without one the design "
+                     "is the same-cell 'joint' design (lag 0)")
         return mapping.assign(lag=0.0, lag_bandwidth=0.0)
     lags, span = candidate_lags(data.source.pseudotime, data.target.pseudotime, list(mcfg.get("lag_grid", DEFAULT_LAG_GRID)))
     bandwidth = float(mcfg.get("lag_bandwidth", DEFAULT_LAG_BANDWIDTH)) * span
@@ -242,6 +287,8 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], fit_
     for role, mapping in mappings.items():
         role_seed = int(rng_for(seed, transition, "fit", role).integers(2**31))
         x, y = data.design(mapping, "train", self_term, dense=False)
+        if role == "main":
+            _warn_if_few_rows(x.shape[0], data.mask, transition, fit_config.get("alpha"))
         model = make_transition_solver(fit_config, role_seed).fit(x, y, mask)
         prefix = "" if role == "main" else f"{role}_"
         coefficients[f"{prefix}weight"] = model.coef_at(data.edge_tf, data.edge_target)
@@ -254,6 +301,23 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], fit_
             if fit_config.get("bootstrap", 0) >= 2:
                 coefficients = _with_confidence(coefficients, data, x, y, mask, fit_config, role_seed)
     return coefficients, intercepts, info
+
+
+ROWS_PER_PREDICTOR = 5  # fewer training rows than this many per prior TF of a typical target overfit easily
+
+
+def _warn_if_few_rows(n_rows: int, mask: np.ndarray, transition: str, alpha) -> None:
+    """Warn when the training rows are few for the number of TFs a target has in the prior."""
+    per_target = mask.sum(0)
+    per_target = per_target[per_target > 0]
+    if not len(per_target):
+        return
+    median = float(np.median(per_target))
+    if n_rows < ROWS_PER_PREDICTOR * median:
+        advice = "" if alpha == "auto" else "; fit.alpha: auto chooses the penalty by cross-validation"
+        logging.warning("transition %s: %d training rows for a median of %g prior TFs per target (fewer than %d per "
+                        "TF): held-out R^2 may fall below the null%s, or use a sparser prior", transition or "?",
+                        n_rows, median, ROWS_PER_PREDICTOR, advice)
 
 
 def _solver_info(model) -> dict[str, Any]:
@@ -335,14 +399,23 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
         "r2_train": r2_overall_from_sums(*train),
         "r2_test": r2_overall_from_sums(*test),
         "r2_test_null": r2_overall_from_sums(*null),
+        **gene_r2_summary(gene_r2["r2_test"], gene_r2["r2_test_null"]),
         "n_edges": int(data.mask.sum()),
     }
+    metrics["above_null"] = bool(metrics["r2_test"] > metrics["r2_test_null"])
     if reference is not None and len(reference):
-        active = coefficients.loc[data.edge_active, ["tf", "target_gene", "weight"]]
-        metrics.update(recovery_metrics(active, reference))
+        metrics.update(recovery_metrics(scored_edges(data, coefficients), reference))
     predict = lambda cols: _predict(data, coefficients, intercepts, "weight", x_test, cols)  # noqa: E731
     predictions = _extreme_gene_predictions(gene_r2, data.targets, y_test, predict)
     return metrics, gene_r2, predictions
+
+
+def scored_edges(data: TransitionData, coefficients: pd.DataFrame) -> pd.DataFrame:
+    """Every prior edge of the transition with its weight, 0 (no call) where it was not estimated:
+    what :func:`~transgrn.evaluate.recovery_metrics` ranks."""
+    edges = coefficients[["tf", "target_gene", "weight"]].copy()
+    edges["weight"] = np.where(data.edge_active, edges["weight"].to_numpy(dtype=float), 0.0)
+    return edges
 
 
 def _extreme_gene_predictions(gene_r2: pd.DataFrame, targets: pd.Index, y_test: Outputs,

@@ -1,0 +1,105 @@
+"""One scorer for every recovery metric (issue #10): every prior edge ranked, zeros are no call."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from transgrn.evaluate import gene_r2_summary, recovery_metrics
+from transgrn.grn import REASON_SELF_LOOP, REASON_TF_CONSTANT, TransitionData, build_mask, evaluate_transition, \
+    fit_transition, map_transition
+from transgrn.mapping import CellSet
+
+
+def hand_made():
+    # six prior edges: two were not estimated (weight 0, tied with each other), one true edge among them
+    edges = pd.DataFrame({"tf": list("AAABBB"), "target_gene": list("xyzxyz"),
+                          "weight": [0.9, -0.4, 0.0, 0.4, 0.0, -0.2]})
+    reference = pd.DataFrame({"tf": ["A", "B", "B", "C"], "target_gene": ["x", "y", "z", "x"], "sign": [1, 1, 1, -1]})
+    return edges, reference
+
+
+def test_recovery_metrics_equal_sklearn_over_every_prior_edge():
+    edges, reference = hand_made()
+    metrics = recovery_metrics(edges, reference)
+    label = np.array([1, 0, 0, 0, 1, 1], bool)  # C->x is not a prior edge: it cannot be scored
+    score = edges["weight"].abs().to_numpy()
+    assert metrics["n_true_edges"] == 3
+    assert metrics["auprc_ratio"] == pytest.approx(average_precision_score(label, score) / label.mean())
+    assert metrics["auroc"] == pytest.approx(roc_auc_score(label, score))
+    # ties are fair: |-0.4| and 0.4 tie, and the zeros tie; swapping tied rows changes nothing
+    swapped = recovery_metrics(edges.iloc[[0, 3, 2, 1, 5, 4]], reference)
+    assert swapped["auprc_ratio"] == pytest.approx(metrics["auprc_ratio"])
+
+
+def test_sign_accuracy_counts_zero_weights_as_wrong():
+    edges, reference = hand_made()
+    metrics = recovery_metrics(edges, reference)
+    # true signed edges in the prior: A-x (+, right), B-y (+, weight 0: wrong), B-z (+, wrong sign)
+    assert metrics["sign_accuracy"] == pytest.approx(1 / 3)
+    assert metrics["sign_accuracy_called"] == pytest.approx(1 / 2)
+
+
+def test_unsigned_reference_gives_empty_sign_metrics():
+    edges, reference = hand_made()
+    metrics = recovery_metrics(edges, reference.assign(sign=0))
+    assert np.isnan(metrics["sign_accuracy"]) and np.isnan(metrics["sign_accuracy_called"])
+    assert np.isnan(metrics["epr_activation"]) and np.isnan(metrics["epr_repression"])
+    assert metrics["auprc_ratio"] > 0
+
+
+def test_gene_r2_summary_uses_targets_that_vary():
+    summary = gene_r2_summary(np.array([0.5, 0.2, np.nan, -0.1]), np.array([0.0, 0.18, 0.0, 0.0]))
+    assert summary["r2_test_median"] == pytest.approx(0.2)
+    assert summary["r2_test_null_median"] == pytest.approx(0.0)
+    assert summary["frac_targets_above_null"] == pytest.approx(1 / 3)  # 0.2 does not beat 0.18 by the margin
+
+
+def switch_on_transition(n=120, seed=0):
+    """TF ``Master`` is silent in A and switches on in B, where it drives ``T1`` (+) and ``T2`` (-);
+    TF ``Other`` varies everywhere and drives ``T3``; ``Master`` is also listed as its own target."""
+    rng = np.random.default_rng(seed)
+    genes = pd.Index(["Master", "Other", "T1", "T2", "T3", "T4"])
+
+    def cells(prefix, master_on, t0):
+        master = rng.gamma(2.0, 1.0, n) if master_on else np.zeros(n)
+        other = rng.gamma(2.0, 1.0, n)
+        noise = rng.normal(0, 0.3, (n, 4))
+        targets = np.column_stack([1 + master, 5 - master, 1 + other, 1 + 0 * other]) + noise
+        matrix = np.column_stack([master, other, targets])
+        return CellSet(np.array([f"{prefix}{i}" for i in range(n)]), matrix, t0 + np.linspace(0, 0.5, n))
+
+    prior = pd.DataFrame({"tf": ["Master", "Master", "Master", "Master", "Other", "Other"],
+                          "target_gene": ["T1", "T2", "T4", "Master", "T3", "T1"], "sign": np.int8(0)})
+    return cells("a", False, 0.0), cells("b", True, 0.5), genes, prior
+
+
+@pytest.mark.parametrize("method", ["lagged", "joint", "hybrid"])
+def test_a_regulator_silent_in_the_source_is_estimated_in_same_cell_designs(method):
+    source, target, genes, prior = switch_on_transition()
+    mask = build_mask(prior, source, target, genes, method).set_index(["tf", "target_gene"])
+    assert mask.loc[("Master", "T1"), "active"] and mask.loc[("Master", "T2"), "active"]
+    assert not mask.loc[("Master", "Master"), "active"] and mask.loc[("Master", "Master"), "reason"] == REASON_SELF_LOOP
+    assert (mask.loc[mask["active"], "reason"] == "").all()
+
+
+def test_same_cell_fit_recovers_the_switched_on_regulator():
+    source, target, genes, prior = switch_on_transition()
+    mask = build_mask(prior, source, target, genes, "joint")
+    data = TransitionData(source, target, genes, mask)
+    mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
+    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    coefficients, intercepts, _ = fit_transition(data, mappings, {"alpha": 1.0, "device": "cpu"})
+    weight = coefficients.set_index(["tf", "target_gene"])["weight"]
+    assert weight[("Master", "T1")] > 0.5 and weight[("Master", "T2")] < -0.5
+    assert weight[("Master", "Master")] == 0  # the self-loop is not fitted
+    reference = pd.DataFrame({"tf": ["Master", "Master", "Other"], "target_gene": ["T1", "T2", "T3"], "sign": [1, -1, 1]})
+    metrics = evaluate_transition(data, mappings, coefficients, intercepts, reference)[0]
+    assert metrics["sign_accuracy"] == 1.0 and metrics["auprc_ratio"] == pytest.approx(2.0)  # 3 true of 6, all first
+
+
+def test_mapped_designs_decide_activity_on_source_inputs_and_target_outputs():
+    source, target, genes, prior = switch_on_transition()
+    mask = build_mask(prior, source, target, genes, "ot").set_index(["tf", "target_gene"])
+    assert not mask.loc[("Master", "T1"), "active"] and mask.loc[("Master", "T1"), "reason"] == REASON_TF_CONSTANT
+    assert mask.loc[("Master", "Master"), "reason"] == REASON_TF_CONSTANT  # self-loops are kept in mapped designs
+    assert mask.loc[("Other", "T3"), "active"]
