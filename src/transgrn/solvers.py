@@ -878,6 +878,9 @@ def _ridge_path_error(train: _Moments, val: _Moments, group: _Group, alphas: "to
     return err.sum(0)
 
 
+RIDGE_ALPHA_GRID = (-5, 1, 13)  # log10 range and size of the default CV grid, relative to mean(diag(X'X))
+
+
 def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
                        n_folds: int = 5, seed: int = 0, *, fit_intercept: bool = True, standardize: bool = False,
                        groups: np.ndarray | None = None, device: str = "auto", dtype: str = "float64",
@@ -896,7 +899,7 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
                                        max_batch_elements)
     if alphas is None:
         full, _ = _split_moments(total, total.empty(), edges, fit_intercept, standardize)
-        alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(-5, 1, 13)
+        alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(*RIDGE_ALPHA_GRID)
     alpha_t = torch.as_tensor(np.asarray(alphas, dtype=float), dtype=xt.dtype, device=xt.device)
     if (alpha_t <= 0).any():
         raise ValueError("select_alpha_ridge: alphas must be > 0")
