@@ -67,13 +67,13 @@ def test_file_that_is_not_h5ad(tmp_path, content, says):
 # ------------------------------------------------------------------------------------ values
 
 
-def test_raw_counts_warn_with_the_fix(tmp_path, small_simulation, schema, caplog):
+def test_raw_counts_are_refused_with_the_fix(tmp_path, small_simulation, schema):
     adata = small_simulation.adata.copy()
     adata.X = adata.layers["counts"].astype(np.float32)
     data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
-    with caplog.at_level(logging.WARNING, logger="transgrn"):
-        prepare(config_for(data, schema), tmp_path / "out")
-    assert "looks like raw counts" in caplog.text and "Set data.normalize: true" in caplog.text
+    refused(config_for(data, schema), tmp_path / "out",
+            r"the expression in X looks like raw counts \(integer values up to \d+\), not log-normalized. "
+            r"Set data.normalize: true")
 
 
 def test_normalize_true_normalizes_raw_counts(tmp_path, small_simulation, schema, caplog):
@@ -226,6 +226,212 @@ def test_typo_in_a_data_key_lists_the_allowed_keys(schema):
     with pytest.raises(ConfigError, match=r"data.prior_orientation.*'genes_by_tf' is not one of"):
         validate_config({"data": {"adata": "a.h5ad", "prior": "p.csv", "cluster_key": "c",
                                   "prior_orientation": "genes_by_tf"}}, schema)
+
+
+# ------------------------------------------------------------------------------------ checks in the checkpoint (issue 14)
+
+
+def scaled(adata, keep_genes=None):
+    """``adata`` after scanpy's usual path: the log data kept in .raw, X on some genes and z-scored."""
+    import scanpy as sc
+
+    adata = adata.copy()
+    adata.raw = adata
+    adata = adata[:, keep_genes].copy() if keep_genes is not None else adata
+    sc.pp.scale(adata)
+    return adata
+
+
+def test_duplicate_cell_names_stop_the_checkpoint(tmp_path, small_simulation, schema):
+    """Defect 6: repeated cell names gave an InvalidIndexError in fit_grn, after 20 jobs had run."""
+    adata = small_simulation.adata.copy()
+    names = adata.obs_names.to_numpy().copy()
+    names[1] = names[0]  # two cells of the same cluster
+    adata.obs_names = names
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    refused(config_for(data, schema), tmp_path / "out",
+            rf"1 cell names occur more than once \(e.g. {names[0]} \(2 times\)\); .*adata.obs_names_make_unique\(\)")
+
+
+def test_z_scored_x_is_refused_and_points_to_raw(tmp_path, small_simulation, schema):
+    data = write_inputs(with_adata(small_simulation, scaled(small_simulation.adata)), tmp_path / "in")
+    message = refused(config_for(data, schema), tmp_path / "out",
+                      r"the expression in X is not log-normalized: it looks z-scored \(per-gene mean about 0 and sd "
+                      r"about 1, as after scanpy.pp.scale; minimum -\d")
+    assert "adata.raw holds 72 genes" in message and "set data.use_raw: true" in message
+
+
+def test_negative_values_are_refused(tmp_path, small_simulation, schema):
+    adata = small_simulation.adata.copy()
+    adata.X[3, 5] = -0.5
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    message = refused(config_for(data, schema), tmp_path / "out",
+                      r"X is not log-normalized: it holds negative values \(minimum -0.5")
+    assert "data.layer to a log-normalized layer (layers: counts" in message and "use_raw" not in message
+
+
+def test_use_raw_takes_expression_and_genes_from_raw(tmp_path, small_simulation, schema):
+    import anndata as ad
+
+    genes = small_simulation.adata.var_names
+    adata = scaled(small_simulation.adata, keep_genes=genes[:-10])  # X lacks 10 target genes, as after HVG selection
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    summary = prepare(config_for({**data, "use_raw": True}, schema), tmp_path / "out")
+    assert summary["prior"]["n_edges"] == int(small_simulation.prior.to_numpy().sum()) and summary["n_genes"] == 72
+    sliced = ad.read_h5ad(tmp_path / "out/clusters/c01_progenitor.h5ad")
+    original = small_simulation.adata[sliced.obs_names, sliced.var_names].X
+    assert set(genes[-10:]) <= set(sliced.var_names)
+    np.testing.assert_allclose(np.asarray(sliced.X), original, rtol=1e-6)
+
+
+def test_use_raw_without_raw_or_with_a_layer_is_refused(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    refused(config_for({**data, "use_raw": True}, schema), tmp_path / "out",
+            r"data.use_raw is true but the AnnData has no .raw; .*layers: counts")
+    with pytest.raises(ConfigError, match=r"data.use_raw is true and data.layer is set"):
+        config_for({**data, "use_raw": True, "layer": "counts"}, schema)
+
+
+def test_scanpys_pbmc68k_reduced_is_refused_then_runs_with_use_raw(tmp_path, schema):
+    """scanpy's bundled pbmc68k_reduced: z-scored X (min -2.03), log data in .raw."""
+    import scanpy as sc
+
+    adata = sc.datasets.pbmc68k_reduced()
+    adata.write_h5ad(tmp_path / "pbmc.h5ad")
+    genes = list(adata.raw.var_names)
+    pd.DataFrame({"tf": genes[:5] * 8, "target_gene": genes[100:140]}).to_csv(tmp_path / "prior.csv", index=False)
+    clusters = adata.obs["bulk_labels"].value_counts().index[:2]
+    data = {"adata": str(tmp_path / "pbmc.h5ad"), "prior": str(tmp_path / "prior.csv"), "cluster_key": "bulk_labels"}
+    sections = {"transitions": {"mode": "explicit", "explicit": [list(clusters)]}}
+    refused(config_for(data, schema, **sections), tmp_path / "out",
+            r"looks z-scored .*minimum -2.03\).*adata.raw holds 765 genes .*set data.use_raw: true")
+    summary = prepare(config_for({**data, "use_raw": True}, schema, **sections), tmp_path / "out")
+    assert summary["n_transitions"] == 1 and summary["prior"]["n_edges"] == 40
+
+
+def test_non_negative_qpcr_values_pass(tmp_path, small_simulation, schema):
+    """qPCR shipped as LOD - Ct (>= 0, two decimals, not counts) is log-scale data and must pass."""
+    adata = small_simulation.adata.copy()
+    adata.X = np.round(adata.X * 2.5, 2)
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    assert prepare(config_for(data, schema), tmp_path / "out")["n_transitions"] == 12
+
+
+@pytest.mark.parametrize("mapping, pseudotime_key, expected, warned", [
+    ({}, None, "joint (no pseudotime)", True),
+    ({}, "pseudotime", "lagged", False),
+    ({"method": "ot"}, None, "ot", False),
+])
+def test_design_without_pseudotime_is_warned_once_and_recorded(tmp_path, small_simulation, schema, caplog,
+                                                               mapping, pseudotime_key, expected, warned):
+    data = {**write_inputs(small_simulation, tmp_path / "in"), "pseudotime_key": pseudotime_key}
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        summary = prepare(config_for(data, schema, mapping=mapping), tmp_path / "out")
+    assert summary["mapping_method"] == expected
+    lagged = [r for r in caplog.records if "mapping.method 'lagged'" in r.getMessage()]
+    assert len(lagged) == int(warned)
+    assert ("data.pseudotime_key is not set" in " ".join(summary["warnings"])) == warned
+
+
+def test_prior_silent_in_a_transition_is_named(tmp_path, small_simulation, schema, caplog):
+    adata = small_simulation.adata.copy()
+    fates = adata.obs["cell_type"].isin(["fate A", "fate B"]).to_numpy()
+    tfs = adata.var_names.isin(small_simulation.prior.index)
+    adata.X[np.ix_(fates, tfs)] = 0.0  # no TF expressed in either fate
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        summary = prepare(config_for(data, schema), tmp_path / "out")
+    assert "none of the prior's 12 TFs varies in the cells of transition(s) fate A -> fate B, fate B -> fate A" in caplog.text
+    assert "progenitor -> fate A" not in caplog.text and summary["n_transitions"] == 12
+
+
+def test_reference_sharing_no_gene_with_the_data_is_refused(tmp_path, small_simulation, schema):
+    """Defect 2: passed the checkpoint, then a KeyError in aggregate."""
+    data = write_inputs(small_simulation, tmp_path / "in")
+    pd.DataFrame({"tf": ["ENSG01", "ENSG02"], "target_gene": ["ENSG03", "ENSG04"], "sign": [1, -1]}).to_csv(
+        tmp_path / "in/reference.csv", index=False)
+    refused(config_for(data, schema, reference=str(tmp_path / "in/reference.csv")), tmp_path / "out",
+            rf"reference: no edge of the network .*look like ENSG01.*data genes look like {small_simulation.adata.var_names[0]}"
+            r".*Or set reference: null")
+
+
+def test_empty_cells_are_dropped_and_counted(tmp_path, small_simulation, schema, caplog):
+    """Defect 4: 10 all-zero source cells moved r2_test from 0.117 to 0.514 without a word."""
+    import anndata as ad
+
+    adata = small_simulation.adata.copy()
+    stem = np.flatnonzero((adata.obs["cell_type"] == "stem cell").to_numpy())[:10]
+    adata.X[stem] = 0.0
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        summary = prepare(config_for(data, schema), tmp_path / "out")
+    assert "10 cells have no expression at all (every value 0): they are left out" in caplog.text
+    assert "filter_cells(adata, min_genes=1)" in caplog.text
+    assert summary["n_empty_cells"] == 10 and summary["cluster_sizes"]["stem cell"] == 73 - 10
+    sliced = ad.read_h5ad(tmp_path / "out/clusters/c00_stem_cell.h5ad")
+    assert sliced.n_obs == 63 and not set(adata.obs_names[stem]) & set(sliced.obs_names)
+
+
+def test_cluster_labels_that_look_like_missing_values_or_numbers_stay_text(tmp_path, small_simulation, schema):
+    """Defect 10: a cluster named 'NA' showed as 'nan'."""
+    adata = small_simulation.adata.copy()
+    adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories(
+        {"stem cell": "NA", "progenitor": "01", "fate B": "nan"})
+    data = write_inputs(with_adata(small_simulation, adata), tmp_path / "in")
+    prepare(config_for(data, schema, transitions={"min_cells": 100}), tmp_path / "out")
+    table = read_transitions(tmp_path / "out/transitions.tsv")
+    assert set(table["source_cluster"]) == {"01", "fate A", "nan"}
+    skipped = read_transitions(tmp_path / "out/skipped.tsv")
+    assert "NA" in set(skipped["source_cluster"]) and skipped["reason"].str.startswith("cluster 'NA' has 73").any()
+    results = tmp_path / "results.tsv"  # as aggregate writes results/transitions.tsv: missing metrics as NA
+    pd.DataFrame({"transition": ["t"], "source_cluster": ["NA"], "target_cluster": ["01"], "r2_test": ["NA"],
+                  "auprc_ratio": [1.5]}).to_csv(results, sep="\t", index=False)
+    row = read_transitions(results).iloc[0]
+    assert (row["source_cluster"], row["target_cluster"]) == ("NA", "01")
+    assert np.isnan(row["r2_test"]) and row["auprc_ratio"] == 1.5
+
+
+@pytest.mark.parametrize("section, says", [
+    ({"mapping": {"lag_bandwidth": 1e-6}}, r"mapping.lag_bandwidth': 1e-06 is less than the minimum of 0.005"),
+    ({"mapping": {"n_pairs": 10_000_000}}, r"mapping.n_pairs': 10000000 is greater than the maximum of 1000000"),
+    ({"mapping": {"test_fraction": 0.99}}, r"mapping.test_fraction': 0.99 is greater than the maximum of 0.5"),
+    ({"mapping": {"test_fraction": 0.001}}, r"mapping.test_fraction': 0.001 is less than the minimum of 0.05"),
+    ({"fit": {"bootstrap": 1}}, r"fit.bootstrap is 1: .*set fit.bootstrap: 0 \(off\) or >= 2"),
+    ({"mapping": {"method": "pseudotime"}}, r"mapping.method is 'pseudotime' but data.pseudotime_key is not set"),
+])
+def test_settings_that_cannot_work_are_config_errors(schema, section, says):
+    """Defects 11 and 13, and defect 1's test_fraction triggers: refused before anything runs."""
+    data = {"adata": "a.h5ad", "prior": "p.csv", "cluster_key": "c"}
+    with pytest.raises(ConfigError, match=says):
+        validate_config({"data": data, **section}, schema)
+
+
+def test_settings_too_large_for_the_data_are_refused_or_warned(caplog):
+    from transgrn.prepare import _check_sizes
+
+    table = pd.DataFrame({"source_cluster": ["a", "b"], "target_cluster": ["b", "c"], "n_source_cells": [30, 200_000],
+                          "n_target_cells": [40, 5]})
+    config = {"data": {"smooth": 0}, "mapping": {"method": "ot", "n_pairs": 1_000_000, "test_fraction": 0.05}}
+    with pytest.raises(InputError, match=r"mapping.n_pairs: 1000000 pairs x 1000 genes need about 7.5 GiB"):
+        _check_sizes(config, table, 1000, True)
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        _check_sizes(config, table, 10, True)
+    assert "mapping.test_fraction: 0.05 holds out fewer than 3 cells in transition(s) a -> b, so" in caplog.text
+    lagged = {"data": {"smooth": 0}, "mapping": {"method": "lagged", "lag_bandwidth": 0.005, "lag_grid": [0, 0.4]}}
+    with pytest.raises(InputError, match=r"lag_bandwidth: 0.005 needs a trend grid of about 4.3 GiB .*200005 cells"):
+        _check_sizes(lagged, table, 10, True)
+    _check_sizes(lagged, table, 10, False)  # no pseudotime: no trend grid
+
+
+def test_smoothing_over_more_cells_than_a_transition_has(tmp_path, small_simulation, schema, caplog):
+    """Defect 1's trigger data.smooth >= the number of cells made every cell the same average."""
+    data = write_inputs(small_simulation, tmp_path / "in")
+    refused(config_for({**data, "smooth": 400}, schema), tmp_path / "out",
+            r"data.smooth: 400 neighbours is at least the number of cells of transition\(s\) stem cell -> progenitor")
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        prepare(config_for({**data, "smooth": 80}, schema), tmp_path / "out")
+    assert "data.smooth: 80 neighbours is at least the size of the smaller cluster of transition(s) stem cell -> " \
+           "progenitor" in caplog.text
 
 
 # ------------------------------------------------------------------------------------ end to end

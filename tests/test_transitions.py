@@ -54,6 +54,7 @@ def chain_adata(n_per_cluster=60, seed=0):
     position = np.concatenate([rng.uniform(i, i + 1, n_per_cluster) for i in range(4)])
     direction = rng.normal(size=10)
     x = (position[:, None] * 2.0 * direction / np.linalg.norm(direction) + rng.normal(0, 0.3, (len(position), 10)))
+    x -= x.min()  # non-negative, as log-normalized expression is (the checkpoint refuses negative values)
     obs = pd.DataFrame({"cluster": pd.Categorical(np.repeat(names, n_per_cluster), categories=names),
                         "pseudotime": position}, index=[f"cell{i}" for i in range(len(position))])
     return ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(10)]))
@@ -93,3 +94,34 @@ def test_paga_without_pseudotime_gives_both_directions_and_uses_an_existing_grap
     table, _ = enumerate_transitions(sizes, "paga", 10, paga=connectivities, paga_threshold=0.1)
     assert set(zip(table.source_cluster, table.target_cluster)) == {
         ("s0", "s1"), ("s1", "s0"), ("s1", "s2"), ("s2", "s1"), ("s2", "s3"), ("s3", "s2")}
+
+
+def test_long_labels_give_ids_that_match_the_workflow_pattern():
+    """Defect 5: a 40-character slug ending in '_' gave 'c00_..._cells___c01_...', which the
+    Snakemake wildcard does not match (MissingInputException in aggregate)."""
+    import re
+
+    from conftest import REPO
+
+    from transgrn.transitions import TRANSITION_PATTERN
+
+    assert f'transition=r"{TRANSITION_PATTERN}"' in (REPO / "workflow/rules/common.smk").read_text()
+    labels = ["Hematopoietic stem and progenitor cells (HSPC)", "Megakaryocyte-erythroid progenitor cells (MEP)"]
+    table, _ = enumerate_transitions(dict.fromkeys(labels, 30), "all", 10)
+    assert cluster_ids(labels)[labels[0]] == "c00_Hematopoietic_stem_and_progenitor_cells"
+    for transition in table["transition"]:
+        assert "___" not in transition and re.fullmatch(TRANSITION_PATTERN, transition), transition
+
+
+def test_constant_pseudotime_is_refused():
+    """Defect 7: a constant pseudotime chained the clusters alphabetically without a word."""
+    with pytest.raises(InputError, match=r"every cluster has the same median pseudotime \(0.5\).*transitions.mode: explicit"):
+        enumerate_transitions(SIZES, "pseudotime", 10, pseudotime_medians=dict.fromkeys(SIZES, 0.5))
+
+
+def test_tied_median_pseudotimes_are_named(caplog):
+    medians = {"stem cell": 0.1, "prog/β": 0.4, "fate A": 0.4, "tiny": 0.9}
+    with caplog.at_level("WARNING", logger="transgrn"):
+        table, _ = enumerate_transitions(SIZES, "pseudotime", 10, pseudotime_medians=medians)
+    assert "clusters 'fate A', 'prog/β' have the same median pseudotime (0.4); they are chained by name" in caplog.text
+    assert list(table.source_cluster) == ["stem cell", "fate A"]

@@ -88,4 +88,19 @@ def _cross_key_problems(config: dict[str, Any]) -> list[str]:
             "transitions.mode is 'pseudotime' but data.pseudotime_key is not set; "
             "name the obs column that holds the pseudotime"
         )
+    if config.get("mapping", {}).get("method") == "pseudotime" and not config["data"].get("pseudotime_key"):
+        problems.append(
+            "mapping.method is 'pseudotime' but data.pseudotime_key is not set; name the obs column that holds "
+            "the pseudotime, or choose another mapping.method"
+        )
+    if config["data"].get("use_raw") and config["data"].get("layer"):
+        problems.append(
+            "data.use_raw is true and data.layer is set: the expression comes from one of them; "
+            "use data.use_raw: true for adata.raw, or data.layer for a layer of the AnnData"
+        )
+    if config.get("fit", {}).get("bootstrap") == 1:
+        problems.append(
+            "fit.bootstrap is 1: one resample gives no spread, so per-edge confidence needs at least 2 "
+            "(20 or more is usual); set fit.bootstrap: 0 (off) or >= 2"
+        )
     return problems

@@ -25,8 +25,6 @@ from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-SIGN_WORDS = {"+": 1, "-": -1, "activation": 1, "activates": 1, "repression": -1, "represses": -1}
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
@@ -381,159 +379,29 @@ def check_unique_genes(var_names: pd.Index) -> None:
                      "make them unique first, e.g. adata.var_names_make_unique()")
 
 
+def check_unique_cells(obs_names: pd.Index) -> None:
+    """Refuse repeated cell names here: same-cell designs pool both clusters by name, and the
+    per-transition jobs would otherwise fail one by one, long after the checkpoint."""
+    if obs_names.is_unique:
+        return
+    counts = obs_names.value_counts()
+    dups = counts[counts > 1]
+    examples = ", ".join(f"{name} ({n} times)" for name, n in dups.head(5).items())
+    raise InputError(f"data.adata: {len(dups)} cell names occur more than once (e.g. {examples}); make them unique "
+                     "first, e.g. adata.obs_names_make_unique(), or anndata.concat(..., index_unique='-') when "
+                     "combining samples")
+
+
+def raw_adata(adata):
+    """``data.use_raw``: the AnnData with ``adata.raw.X`` and ``adata.raw.var_names`` as its expression and
+    genes (obs, obsm, obsp and uns kept), where scanpy keeps the log-normalized data before ``sc.pp.scale``."""
+    if adata.raw is None:
+        layers = ", ".join(adata.layers.keys()) or "none"
+        raise InputError("data.use_raw is true but the AnnData has no .raw; set data.use_raw: false and use X, "
+                         f"or data.layer for a log-normalized layer (layers: {layers})")
+    return adata.raw.to_adata()
+
+
 # --------------------------------------------------------------------------- networks
-
-
-def _read_table(path: Path, key: str, **kwargs) -> pd.DataFrame:
-    suffixes = "".join(path.suffixes).lower()
-    try:
-        if suffixes.endswith(".parquet"):
-            return pd.read_parquet(path)
-        sep = "\t" if any(s in suffixes for s in (".tsv", ".txt", ".tab")) else ","
-        return pd.read_csv(path, sep=sep, **kwargs)
-    except Exception as exc:
-        raise InputError(f"{key}: '{path}' could not be read as a CSV/TSV table ({type(exc).__name__}: {exc})") from exc
-
-
-UNKNOWN_SIGN = {"", "nan", "none", "na", "?", "unknown", "0"}
-# edge-list column names accepted for the TF, the target and the sign (decoupler/CollecTRI use
-# source,target,weight; DoRothEA source,target,mor)
-TF_COLUMNS = ("tf", "source", "regulator")
-TARGET_COLUMNS = ("target_gene", "target", "gene")
-SIGN_COLUMNS = ("sign", "mor", "weight")
-
-
-def _parse_sign(values: pd.Series, key: str, column: str = "sign") -> np.ndarray:
-    """+1/-1 from numbers or words; 0 (unknown) from an empty cell, 0, '?' or 'unknown'."""
-    mapped = values.map(lambda v: 0 if str(v).strip().lower() in UNKNOWN_SIGN else SIGN_WORDS.get(str(v).strip().lower(), v))
-    numeric = pd.to_numeric(mapped, errors="coerce")
-    bad_rows = numeric.isna() | ~numeric.isin([-1, 0, 1])
-    if bad_rows.any():
-        bad = values[bad_rows].unique()[:5]
-        raise InputError(
-            f"{key}: column '{column}' must hold signs, +1/-1 (or +/-, activation/repression; 0 or empty = "
-            f"unknown); found {', '.join(map(str, bad))} in {int(bad_rows.sum())} rows. transgrn uses the prior as a mask of "
-            "allowed edges: if these are confidence scores, keep the edges you trust (e.g. score > 0.5) and drop "
-            "the column")
-    return numeric.to_numpy(dtype=np.int8)
-
-
-def _edge_list(table: pd.DataFrame, key: str) -> tuple[pd.DataFrame, str]:
-    lower = {str(c).lower().strip(): c for c in table.columns}
-    tf_col = next(lower[c] for c in TF_COLUMNS if c in lower)
-    target_col = next(lower[c] for c in TARGET_COLUMNS if c in lower)
-    edges = pd.DataFrame({"tf": table[tf_col].astype(str), "target_gene": table[target_col].astype(str)})
-    sign_col = next((lower[c] for c in SIGN_COLUMNS if c in lower), None)
-    columns = f"{tf_col} -> {target_col}"
-    if sign_col is None:
-        edges["sign"] = np.int8(0)
-    else:
-        sign = _parse_sign(table[sign_col], key, str(sign_col))
-        if str(sign_col).lower() != "sign":
-            # a weight/mor column of 0/1 is a mask (0 = no edge); with -1 in it, a signed one
-            edges, sign = edges[sign != 0], sign[sign != 0]
-            if not (sign < 0).any():
-                sign = np.zeros_like(sign)
-        edges["sign"] = sign
-        columns += f", sign from {sign_col}"
-    conflicting = edges.groupby(["tf", "target_gene"])["sign"].nunique()
-    if (conflicting > 1).any():
-        log.warning("%s: %d edges are listed with both signs (e.g. %s); their sign is taken as unknown (0)",
-                    key, int((conflicting > 1).sum()), " -> ".join(conflicting[conflicting > 1].index[0]))
-        both = conflicting[conflicting > 1].index
-        edges.loc[edges.set_index(["tf", "target_gene"]).index.isin(both), "sign"] = 0
-    log.info("%s: edge list columns %s", key, columns)
-    return edges.drop_duplicates(["tf", "target_gene"]).reset_index(drop=True), "edge list"
-
-
-def _wide_to_edges(table: pd.DataFrame, key: str, orientation: str) -> tuple[pd.DataFrame, str]:
-    table = table.set_index(table.columns[0])
-    table.index = table.index.astype(str)
-    table.columns = table.columns.astype(str)
-    values = table.apply(pd.to_numeric, errors="coerce")
-    if values.isna().any().any():
-        raise InputError(f"{key}: the wide prior matrix holds non-numeric or empty cells; "
-                         "use 0/1 (or -1/0/1 for signed edges), or give an edge list with columns tf,target_gene")
-    if not values.isin([-1, 0, 1]).all().all():
-        bad = np.unique(values.to_numpy()[~values.isin([-1, 0, 1]).to_numpy()])[:5]
-        raise InputError(f"{key}: the prior must be binary (0/1) or signed (-1/0/1); found values {', '.join(map(str, bad))}. "
-                         "transgrn uses the prior as a mask of allowed edges: threshold or binarize it first")
-    if orientation == "auto":
-        # A prior has fewer regulators than regulated genes: the shorter axis holds the TFs.
-        orientation = "tf_by_gene" if values.shape[0] <= values.shape[1] else "gene_by_tf"
-    if orientation == "gene_by_tf":
-        values = values.T
-    stacked = values.stack()
-    stacked = stacked[stacked != 0]
-    edges = pd.DataFrame({
-        "tf": stacked.index.get_level_values(0).astype(str),
-        "target_gene": stacked.index.get_level_values(1).astype(str),
-        "sign": np.where(values.isin([0, 1]).all().all(), 0, np.sign(stacked.to_numpy())).astype(np.int8),
-    })
-    return edges, orientation
-
-
-def read_network(path: str | os.PathLike, key: str = "data.prior", orientation: str = "auto") -> tuple[pd.DataFrame, str]:
-    """Read a prior or reference network as edges ``tf, target_gene, sign``.
-
-    Accepts an edge list (columns ``tf``, ``target_gene`` and optionally ``sign``) or a wide
-    0/1 (or -1/0/1) matrix whose first column holds row names. A wide matrix may be TFs x genes
-    or genes x TFs; with ``orientation='auto'`` the shorter axis is taken as the TFs.
-    Returns the edges and a description of the format taken. ``sign`` is 0 where unknown.
-    """
-    path = _require_file(path, key)
-    table = _read_table(path, key)
-    if table.empty:
-        raise InputError(f"{key}: '{path}' holds no edges")
-    cols = {c.lower().strip() for c in map(str, table.columns)}
-    if cols & set(TF_COLUMNS) and cols & set(TARGET_COLUMNS):
-        edges, taken = _edge_list(table, key)
-    else:
-        edges, orient = _wide_to_edges(table, key, orientation)
-        rows = "TFs" if orient == "tf_by_gene" else "genes"
-        taken = f"wide matrix with {rows} as rows ({orient})"
-    if edges.empty:
-        raise InputError(f"{key}: '{path}' holds no edges (every entry is 0)")
-    log.info("%s: read %d edges from %s as %s", key, len(edges), path, taken)
-    return edges, taken
-
-
-FEW_SHARED = 0.5  # below this fraction of edges kept, warn with examples of unmatched names
-
-
-def _case_hint(names, gene_set) -> str:
-    lower = {g.lower() for g in gene_set}
-    if any(str(g).lower() in lower and str(g) not in gene_set for g in names):
-        return " Some names match when case is ignored: harmonize the case (e.g. human upper-case symbols)."
-    return ""
-
-
-def _warn_few_shared(edges, keep, genes, gene_set, key) -> None:
-    prior_genes = pd.unique(pd.concat([edges["tf"], edges["target_gene"]]))
-    missing = [g for g in prior_genes if g not in gene_set]
-    log.warning(
-        "%s: only %d of %d edges (%.1f%%; %d of %d TFs) have both genes in the data. Network genes not in the "
-        "data look like %s; data genes look like %s. Check that both use the same gene identifiers and species.%s",
-        key, int(keep.sum()), len(keep), 100 * keep.mean(), edges.loc[keep, "tf"].nunique(), edges["tf"].nunique(),
-        ", ".join(map(str, missing[:5])), ", ".join(map(str, list(genes[:5]))), _case_hint(missing, gene_set))
-
-
-def align_edges(edges: pd.DataFrame, genes: pd.Index, key: str = "data.prior") -> pd.DataFrame:
-    """Keep the edges whose TF and target are both measured; fail clearly if (almost) none are."""
-    gene_set = set(map(str, genes))
-    keep = edges["tf"].isin(gene_set) & edges["target_gene"].isin(gene_set)
-    if keep.any():
-        if keep.mean() < FEW_SHARED:
-            _warn_few_shared(edges, keep, genes, gene_set, key)
-        return edges[keep].reset_index(drop=True)
-    prior_genes = pd.unique(pd.concat([edges["tf"], edges["target_gene"]]))
-    hint = ""
-    lower = {g.lower() for g in gene_set}
-    if sum(g.lower() in lower for g in prior_genes) > 0:
-        hint = " Names match when case is ignored: harmonize the case (e.g. human upper-case symbols)."
-    raise InputError(
-        f"{key}: no edge of the network has both its TF and its target among the data's genes. "
-        f"Network genes look like {', '.join(map(str, prior_genes[:5]))}; data genes look like "
-        f"{', '.join(map(str, list(genes[:5])))}. Use the same gene identifiers (symbols vs Ensembl IDs, species) "
-        f"in both.{hint}"
-    )
+# Reading priors and references lives in networks.py; these names stay importable from here.
+from .networks import align_edges, read_network  # noqa: E402,F401

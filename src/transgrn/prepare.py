@@ -3,8 +3,11 @@ and write one small slice per cluster so that per-transition jobs never load the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,53 +116,251 @@ def normalize_log1p(matrix, target_sum: float = 1e4):
 
 
 def _check_scale(matrix, normalize: bool):
-    """Raw counts: normalize when data.normalize is true, otherwise warn with the fix."""
-    counts = _looks_like_counts(matrix)
-    if normalize:
-        if not counts:
-            log.warning("data.normalize is true but the expression does not look like raw counts (non-integer "
-                        "values or all below 30): normalizing anyway; set data.normalize: false if it is already "
-                        "log-normalized")
-        log.info("data.normalize: scaling every cell to 10,000 counts and taking log1p")
-        return normalize_log1p(matrix)
-    if counts:
-        log.warning("the expression looks like raw counts (integer values above 30); transgrn expects log-normalized "
-                    "values. Set data.normalize: true to normalize (total counts 10,000 per cell, then log1p), or "
-                    "normalize first with scanpy.pp.normalize_total and scanpy.pp.log1p, or point data.layer at a "
-                    "log-normalized layer")
-    return matrix
+    """data.normalize: normalize (with a warning when the values do not look like raw counts)."""
+    if not normalize:
+        return matrix
+    if not _looks_like_counts(matrix):
+        log.warning("data.normalize is true but the expression does not look like raw counts (non-integer "
+                    "values or all below 30): normalizing anyway; set data.normalize: false if it is already "
+                    "log-normalized")
+    log.info("data.normalize: scaling every cell to 10,000 counts and taking log1p")
+    return normalize_log1p(matrix)
 
 
-def check_and_load(config: dict[str, Any]):
-    """Read the AnnData and networks and check everything; raise InputError before writing anything."""
+NEGATIVE_TOLERANCE = -1e-6  # float round-off of an otherwise non-negative matrix is not "negative"
+ZSCORE_ROWS = 20_000  # cells that decide whether the columns look z-scored (the check stays cheap)
+
+
+def _expression_source(data_cfg: dict[str, Any]) -> str:
+    if data_cfg.get("use_raw"):
+        return "adata.raw.X"
+    return f"layers['{data_cfg['layer']}']" if data_cfg.get("layer") else "X"
+
+
+def _looks_z_scored(matrix) -> bool:
+    """Per-gene means about 0 and standard deviations about 1, as after ``sc.pp.scale`` (the medians
+    over genes, on at most :data:`ZSCORE_ROWS` cells; cells subset after scaling drift a little)."""
+    rows = matrix[:ZSCORE_ROWS]
+    rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
+    mean, sd = rows.mean(axis=0), rows.std(axis=0)
+    varying = sd > 0
+    return bool(varying.any() and np.median(np.abs(mean[varying])) < 0.1 and 0.7 < np.median(sd[varying]) < 1.3)
+
+
+def _log_data_hint(adata, data_cfg: dict[str, Any]) -> str:
+    """Where the log-normalized data may be: ``.raw`` (scanpy keeps it there), a layer, or to be made."""
+    hints = []
+    if adata.raw is not None and not data_cfg.get("use_raw"):
+        hints.append(f"adata.raw holds {adata.raw.n_vars} genes (scanpy keeps the log-normalized data there "
+                     "before sc.pp.scale): set data.use_raw: true to use it")
+    layers = [k for k in adata.layers.keys() if k != data_cfg.get("layer")]
+    if layers:
+        hints.append(f"set data.layer to a log-normalized layer (layers: {', '.join(layers)}; for raw counts "
+                     "add data.normalize: true)")
+    hints.append("store log-normalized data (scanpy.pp.normalize_total, then scanpy.pp.log1p) in X")
+    return "Fix: " + "; or ".join(hints)
+
+
+def _check_log_normalized(adata, matrix, data_cfg: dict[str, Any]) -> None:
+    """Refuse expression that is not log-normalized: z-scored, otherwise negative, or raw counts.
+
+    Log-normalized expression is >= 0; anything shifted to be so (e.g. qPCR as LOD - Ct) passes."""
+    values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
+    source = f"the expression in {_expression_source(data_cfg)}"
+    if values.size and float(values.min()) < NEGATIVE_TOLERANCE:
+        low = float(values.min())
+        found = (f"it looks z-scored (per-gene mean about 0 and sd about 1, as after scanpy.pp.scale; minimum {low:.3g})"
+                 if _looks_z_scored(matrix) else f"it holds negative values (minimum {low:.3g}; scaled or centred?)")
+        raise InputError(f"data.adata: {source} is not log-normalized: {found}. transgrn needs log-normalized "
+                         f"expression (>= 0). {_log_data_hint(adata, data_cfg)}. Values on a log scale that are "
+                         "negative by design (e.g. qPCR -dCt) can be shifted to be >= 0 (e.g. LOD - Ct)")
+    if _looks_like_counts(matrix):
+        raise InputError(f"data.adata: {source} looks like raw counts (integer values up to {float(values.max()):g}), "
+                         "not log-normalized. Set data.normalize: true to normalize it in the checkpoint (10,000 counts "
+                         f"per cell, then log1p). {_log_data_hint(adata, data_cfg)}")
+
+
+def _drop_empty_cells(matrix, labels: pd.Series) -> tuple[pd.Series, int]:
+    """All-zero cells (usually failed ones) leave every cluster, with a warning; returns the labels and
+    how many. They would otherwise be perfectly predicted zeros that inflate R^2.
+
+    The expression is non-negative by now (checked or normalized), so a row sum of 0 means every
+    value is 0, without a temporary copy of the matrix."""
+    empty = (np.asarray(matrix.sum(axis=1)).ravel() <= 0) & labels.notna().to_numpy()
+    n_empty = int(empty.sum())
+    if n_empty:
+        log.warning("%d cells have no expression at all (every value 0): they are left out, as "
+                    "scanpy.pp.filter_cells(adata, min_genes=1) would; filter failed cells before transgrn to "
+                    "silence this", n_empty)
+        labels = labels.copy()
+        labels[empty] = np.nan
+    return labels, n_empty
+
+
+def _reference(config: dict[str, Any], genes: pd.Index) -> pd.DataFrame | None:
+    """The reference's edges between measured genes; none at all is an error (with examples from
+    both), as every recovery metric would be empty."""
+    if not config.get("reference"):
+        return None
+    reference_raw, _ = io.read_network(config["reference"], "reference")
+    try:
+        return io.align_edges(reference_raw, genes, "reference", config["data"].get("prior_case", "exact"))
+    except InputError as error:
+        raise InputError(f"{error} Or set reference: null to run without a reference.") from None
+
+
+def _mapping_method(config: dict[str, Any], pseudotime: pd.Series | None) -> str | None:
+    """The design the transitions will actually use, warned about once here rather than per job."""
+    method = config.get("mapping", {}).get("method")
+    if method == "lagged" and pseudotime is None:
+        log.warning("mapping.method 'lagged' shifts TF inputs along a pseudotime, but data.pseudotime_key is not "
+                    "set: every transition uses the same-cell 'joint' design. Set data.pseudotime_key to an obs "
+                    "column with a pseudotime (e.g. from scanpy.tl.dpt), or set mapping.method: joint")
+        return JOINT_WITHOUT_PSEUDOTIME
+    return method
+
+
+JOINT_WITHOUT_PSEUDOTIME = "joint (no pseudotime)"
+MEMORY_LIMIT_BYTES = 4 << 30  # one array of a per-transition job beyond this is a setting mistake, not a need
+
+
+def _pair_names(rows: pd.DataFrame, limit: int = 5) -> str:
+    names = [f"{r.source_cluster} -> {r.target_cluster}" for r in rows.itertuples()]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int, has_pseudotime: bool) -> None:
+    """Settings that need more cells than a transition has, or more memory than a job should:
+    data.smooth, mapping.test_fraction, mapping.n_pairs and mapping.lag_bandwidth."""
+    from .lagged import DEFAULT_LAG_BANDWIDTH, DEFAULT_LAG_GRID
+    from .mapping import SAME_CELL_METHODS
+
+    mcfg = config.get("mapping", {})
+    both = transitions["n_source_cells"] + transitions["n_target_cells"]
+    smaller = np.minimum(transitions["n_source_cells"], transitions["n_target_cells"])
+    smooth = int(config["data"].get("smooth") or 0)
+    if smooth > 1 and (smooth >= both).any():
+        raise InputError(f"data.smooth: {smooth} neighbours is at least the number of cells of transition(s) "
+                         f"{_pair_names(transitions[smooth >= both])} ({int(both.min())} cells in both clusters): "
+                         "every cell would become the same average. Lower data.smooth (CellOracle uses about 1-2.5% "
+                         "of the cells)")
+    if smooth > 1 and (smooth >= smaller).any():
+        log.warning("data.smooth: %d neighbours is at least the size of the smaller cluster of transition(s) %s, so "
+                    "its cells are averaged with cells of the other cluster; lower data.smooth", smooth,
+                    _pair_names(transitions[smooth >= smaller]))
+    if "test_fraction" in mcfg:
+        rows = both if mcfg.get("method") in SAME_CELL_METHODS else transitions["n_source_cells"]
+        held_out = np.maximum(1, np.round(mcfg["test_fraction"] * rows))
+        if (held_out < 3).any():
+            log.warning("mapping.test_fraction: %g holds out fewer than 3 cells in transition(s) %s, so their "
+                        "held-out R^2 is noise; raise mapping.test_fraction or transitions.min_cells",
+                        mcfg["test_fraction"], _pair_names(transitions[held_out < 3]))
+    if "n_pairs" in mcfg and mcfg["n_pairs"] * n_genes * 8 > MEMORY_LIMIT_BYTES:
+        raise InputError(f"mapping.n_pairs: {mcfg['n_pairs']} pairs x {n_genes} genes need about "
+                         f"{mcfg['n_pairs'] * n_genes * 8 / 2**30:.1f} GiB per design matrix (the random null always "
+                         "samples this many pairs); lower mapping.n_pairs (2,000 is the default)")
+    if mcfg.get("method") == "lagged" and has_pseudotime:
+        bandwidth = float(mcfg.get("lag_bandwidth", DEFAULT_LAG_BANDWIDTH))
+        # lagged.Trend: a grid of step bandwidth/4 over the range plus the largest lag on each side,
+        # times every cell of both clusters, twice (log-kernel and kernel), in float64
+        points = 4 * (1 + 2 * max(mcfg.get("lag_grid", DEFAULT_LAG_GRID))) / bandwidth + 1
+        need = points * int(both.max()) * 16
+        if need > MEMORY_LIMIT_BYTES:
+            raise InputError(f"mapping.lag_bandwidth: {bandwidth:g} needs a trend grid of about {need / 2**30:.1f} GiB "
+                             f"for the largest transition ({int(both.max())} cells); raise mapping.lag_bandwidth "
+                             "(0.04 is the default)")
+
+
+def _cluster_stats(matrix, labels: pd.Series, clusters, columns: np.ndarray) -> dict[str, tuple]:
+    """Per cluster: cells, sums and sums of squares of ``columns`` (enough to pool any two clusters)."""
+    stats = {}
+    for cluster in clusters:
+        block = matrix[np.flatnonzero((labels == cluster).to_numpy())][:, columns]
+        square = block.multiply(block) if sp.issparse(block) else np.square(np.asarray(block, dtype=np.float64))
+        stats[cluster] = (block.shape[0], np.asarray(block.sum(axis=0), dtype=np.float64).ravel(),
+                          np.asarray(square.sum(axis=0), dtype=np.float64).ravel())
+    return stats
+
+
+def _warn_silent_prior(matrix, labels: pd.Series, var_names: pd.Index, prior: pd.DataFrame,
+                       transitions: pd.DataFrame) -> None:
+    """Warn about transitions in which no prior TF varies over the cells of both clusters (the rows
+    a same-cell design fits): nothing can be estimated there. Same threshold as the mask's."""
+    tfs = var_names.get_indexer(pd.unique(prior["tf"]))
+    used = pd.unique(pd.concat([transitions["source_cluster"], transitions["target_cluster"]]))
+    stats = _cluster_stats(matrix, labels, used, tfs)
+    silent = []
+    for row in transitions.itertuples():
+        (n_a, sum_a, sq_a), (n_b, sum_b, sq_b) = stats[row.source_cluster], stats[row.target_cluster]
+        mean = (sum_a + sum_b) / (n_a + n_b)
+        if not ((sq_a + sq_b) / (n_a + n_b) - mean**2 > 1e-12).any():
+            silent.append(row.Index)
+    if silent:
+        log.warning("none of the prior's %d TFs varies in the cells of transition(s) %s (every TF constant, e.g. "
+                    "not expressed): their networks will be empty. Check that the prior's TFs are measured, or "
+                    "leave these transitions out (transitions.mode: explicit)", len(tfs),
+                    _pair_names(transitions.loc[silent]))
+
+
+@dataclass
+class Checked:
+    """Everything the checkpoint knows once the inputs passed every check; nothing is written yet."""
+
+    adata: Any
+    matrix: Any  # the expression in use, normalized if data.normalize
+    labels: pd.Series  # cluster per cell; NaN for unlabelled and empty cells
+    unlabelled: int
+    n_empty: int
+    sizes: dict[str, int]
+    pseudotime: pd.Series | None
+    medians: dict[str, float] | None
+    prior_raw: pd.DataFrame
+    prior: pd.DataFrame
+    prior_format: str
+    reference: pd.DataFrame | None
+    transitions: pd.DataFrame
+    skipped: pd.DataFrame
+    genes: pd.Index  # the data's genes that the prior names, in the data's order
+    mapping_method: str | None  # the design in use (None when the config has no mapping section)
+
+
+def check_and_load(config: dict[str, Any]) -> Checked:
+    """Read the AnnData and networks, check everything and enumerate the transitions; raise
+    InputError before anything is written. ``prepare`` and ``transgrn check`` both run this."""
     data_cfg = config["data"]
     adata = io.read_adata(data_cfg["adata"])
+    if data_cfg.get("use_raw"):
+        adata = io.raw_adata(adata)
     io.check_obs_key(adata, data_cfg["cluster_key"], "data.cluster_key")
     matrix = io.expression(adata, data_cfg.get("layer"))
     io.check_unique_genes(adata.var_names)
+    io.check_unique_cells(adata.obs_names)
     io.check_values(matrix, adata.var_names)
+    normalize = bool(data_cfg.get("normalize", False))
+    if not normalize:
+        _check_log_normalized(adata, matrix, data_cfg)
     pseudotime = _pseudotime(adata, data_cfg.get("pseudotime_key"))
     prior_raw, prior_format = io.read_network(data_cfg["prior"], "data.prior", data_cfg.get("prior_orientation", "auto"))
-    prior = io.align_edges(prior_raw, adata.var_names, "data.prior")
-    reference = None
-    if config.get("reference"):
-        reference_raw, _ = io.read_network(config["reference"], "reference")
-        reference = reference_raw[reference_raw["tf"].isin(adata.var_names) & reference_raw["target_gene"].isin(adata.var_names)]
-    # last, once every cheaper check passed: normalizing copies the matrix
-    matrix = _check_scale(matrix, bool(data_cfg.get("normalize", False)))
-    return adata, matrix, pseudotime, prior_raw, prior, prior_format, reference
-
-
-def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None) -> dict[str, Any]:
-    """Run the checkpoint. Writes the files in :data:`PREPARED_FILES` under ``outdir``; returns the summary.
-
-    ``seed`` (the run's) is only recorded in the outputs' provenance."""
-    outdir = Path(outdir)
-    adata, matrix, pseudotime, prior_raw, prior, prior_format, reference = check_and_load(config)
-    labels, unlabelled = _cluster_labels(adata, config["data"]["cluster_key"])
-    sizes = _cluster_sizes(labels, unlabelled, config["data"]["cluster_key"])
+    prior = io.align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
+    reference = _reference(config, adata.var_names)
+    # once every cheaper check passed: normalizing copies the matrix
+    matrix = _check_scale(matrix, normalize)
+    labels, unlabelled = _cluster_labels(adata, data_cfg["cluster_key"])
+    labels, n_empty = _drop_empty_cells(matrix, labels)
+    sizes = _cluster_sizes(labels, unlabelled, data_cfg["cluster_key"])
     medians = None if pseudotime is None else {c: float(pseudotime[labels == c].median()) for c in sizes}
-    tcfg = config["transitions"]
+    transitions, skipped = _transitions(config["transitions"], adata, labels, sizes, medians, matrix)
+    genes = adata.var_names[adata.var_names.isin(pd.Index(prior["tf"]).union(prior["target_gene"]))]
+    mapping_method = _mapping_method(config, pseudotime)
+    _check_sizes(config, transitions, len(genes), pseudotime is not None)
+    _warn_silent_prior(matrix, labels, adata.var_names, prior, transitions)
+    return Checked(adata, matrix, labels, unlabelled, n_empty, sizes, pseudotime, medians, prior_raw, prior,
+                   prior_format, reference, transitions, skipped, genes, mapping_method)
+
+
+def _transitions(tcfg: dict[str, Any], adata, labels: pd.Series, sizes: dict[str, int], medians: dict | None,
+                 matrix) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The transitions to fit and those skipped (with the reason); none to fit is an error."""
     # PAGA mode: cluster connectivities on the data's neighbour graph (built with scanpy if absent)
     paga = paga_connectivities(adata, labels, matrix) if tcfg["mode"] == "paga" else None
     explicit, skipped_empty = _explicit_without_empty(tcfg["explicit"] if tcfg["mode"] == "explicit" else [], labels, sizes)
@@ -173,20 +374,48 @@ def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None)
             f"(cluster sizes: {sizes}; skipped: {reasons or 'none'}); lower transitions.min_cells, "
             "fix transitions.explicit or check data.cluster_key"
         )
-    genes = adata.var_names[adata.var_names.isin(pd.Index(prior["tf"]).union(prior["target_gene"]))]
-    gene_pos = adata.var_names.get_indexer(genes)
-    ids = cluster_ids(list(sizes))
-    used = pd.unique(pd.concat([transitions["source_cluster"], transitions["target_cluster"]]))
+    return transitions, skipped
+
+
+@contextlib.contextmanager
+def collected_warnings() -> Iterator[list[str]]:
+    """The messages of every warning transgrn logs inside the block (for summary.json and ``transgrn check``)."""
+    messages: list[str] = []
+
+    class Collector(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collector(logging.WARNING)
+    logger = logging.getLogger("transgrn")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None) -> dict[str, Any]:
+    """Run the checkpoint. Writes the files in :data:`PREPARED_FILES` under ``outdir``; returns the summary.
+
+    ``seed`` (the run's) is only recorded in the outputs' provenance."""
+    outdir = Path(outdir)
+    with collected_warnings() as warnings:
+        checked = check_and_load(config)
+    adata, labels = checked.adata, checked.labels
+    gene_pos = adata.var_names.get_indexer(checked.genes)
+    ids = cluster_ids(list(checked.sizes))
+    used = pd.unique(pd.concat([checked.transitions["source_cluster"], checked.transitions["target_cluster"]]))
     inputs = _input_checksums(config)
     record = io.provenance(config, inputs, seed, rule="prepare")
     for cluster in used:
-        _write_slice(adata, matrix, labels == cluster, gene_pos, genes, pseudotime, outdir / "clusters" / f"{ids[cluster]}.h5ad",
-                     {**record, "cluster": str(cluster)})
-    summary = _summary(config, adata, sizes, unlabelled, prior_raw, prior, prior_format, reference, transitions, skipped, genes,
-                       inputs)
+        _write_slice(adata, checked.matrix, labels == cluster, gene_pos, checked.genes, checked.pseudotime,
+                     outdir / "clusters" / f"{ids[cluster]}.h5ad", {**record, "cluster": str(cluster)})
+    summary = {"inputs": inputs, **describe(checked), "warnings": warnings}
+    _log_summary(checked, summary)
     summary[io.PROVENANCE_KEY] = record
-    summary["cluster_layout"] = cluster_layout(adata, labels, medians, config["data"]["cluster_key"])
-    _write_tables(outdir, transitions, skipped, prior, reference, summary)
+    summary["cluster_layout"] = cluster_layout(adata, labels, checked.medians, config["data"]["cluster_key"])
+    _write_tables(outdir, checked.transitions, checked.skipped, checked.prior, checked.reference, summary)
     return summary
 
 
@@ -233,31 +462,38 @@ def _input_checksums(config) -> dict[str, dict[str, str]]:
     return {k: {"path": str(v), "sha256": io.sha256(v)} for k, v in inputs.items()}
 
 
-def _summary(config, adata, sizes, unlabelled, prior_raw, prior, prior_format, reference, transitions, skipped, genes,
-             inputs=None) -> dict:
+def describe(checked: Checked) -> dict[str, Any]:
+    """The checkpoint's counts (summary.json without inputs and provenance; ``transgrn check`` prints them)."""
+    prior, prior_raw = checked.prior, checked.prior_raw
     summary = {
-        "inputs": inputs if inputs is not None else _input_checksums(config),
-        "n_cells": int(adata.n_obs), "n_genes": int(adata.n_vars), "n_unlabelled_cells": unlabelled,
-        "cluster_sizes": sizes,
-        "prior_format": prior_format,
+        "n_cells": int(checked.adata.n_obs), "n_genes": int(checked.adata.n_vars),
+        "n_unlabelled_cells": checked.unlabelled, "n_empty_cells": checked.n_empty,
+        "cluster_sizes": checked.sizes,
+        "prior_format": checked.prior_format,
         "prior": {
             "n_edges_input": int(len(prior_raw)), "n_edges": int(len(prior)),
             "n_tfs_input": int(prior_raw["tf"].nunique()), "n_tfs": int(prior["tf"].nunique()),
             "n_targets_input": int(prior_raw["target_gene"].nunique()), "n_targets": int(prior["target_gene"].nunique()),
-            "n_genes_used": int(len(genes)), "signed": bool((prior["sign"] != 0).any()),
+            "n_genes_used": int(len(checked.genes)), "signed": bool((prior["sign"] != 0).any()),
         },
-        "n_transitions": int(len(transitions)), "n_skipped": int(len(skipped)),
+        "n_transitions": int(len(checked.transitions)), "n_skipped": int(len(checked.skipped)),
     }
-    if reference is not None:
-        summary["reference"] = {"n_edges": int(len(reference)),
-                                "n_edges_in_prior": int(len(reference.merge(prior[["tf", "target_gene"]])))}
+    if checked.mapping_method is not None:
+        summary["mapping_method"] = checked.mapping_method
+    if checked.reference is not None:
+        summary["reference"] = {"n_edges": int(len(checked.reference)),
+                                "n_edges_in_prior": int(len(checked.reference.merge(prior[["tf", "target_gene"]])))}
+    return summary
+
+
+def _log_summary(checked: Checked, summary: dict[str, Any]) -> None:
     p = summary["prior"]
     log.info("prior (%s): kept %d of %d edges, %d of %d TFs, %d of %d targets that are measured in the data",
-             prior_format, p["n_edges"], p["n_edges_input"], p["n_tfs"], p["n_tfs_input"], p["n_targets"], p["n_targets_input"])
-    log.info("%d transitions to fit, %d skipped", len(transitions), len(skipped))
-    for row in skipped.itertuples():
+             checked.prior_format, p["n_edges"], p["n_edges_input"], p["n_tfs"], p["n_tfs_input"], p["n_targets"],
+             p["n_targets_input"])
+    log.info("%d transitions to fit, %d skipped", len(checked.transitions), len(checked.skipped))
+    for row in checked.skipped.itertuples():
         log.warning("skipped %s -> %s: %s", row.source_cluster, row.target_cluster, row.reason)
-    return summary
 
 
 def _write_tables(outdir: Path, transitions, skipped, prior, reference, summary) -> None:
@@ -275,5 +511,15 @@ def _write_tables(outdir: Path, transitions, skipped, prior, reference, summary)
         transitions.to_csv(tmp, sep="\t", index=False)
 
 
+LABEL_COLUMNS = ("transition", "source_cluster", "target_cluster", "source_id", "target_id", "reason")
+
+
 def read_transitions(path: str | Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", dtype={"source_cluster": str, "target_cluster": str}, keep_default_na=False)
+    """A transitions table (``prepared/transitions.tsv``, ``skipped.tsv`` or ``results/transitions.tsv``).
+
+    Labels are text whatever they look like (a cluster named ``NA``, ``1`` or ``01`` stays so);
+    ``NA`` and empty cells are missing values only in the other (metric) columns."""
+    header = pd.read_csv(path, sep="\t", nrows=0).columns
+    labels = [c for c in header if c in LABEL_COLUMNS]
+    return pd.read_csv(path, sep="\t", dtype=dict.fromkeys(labels, str), keep_default_na=False,
+                       na_values={c: ["NA", ""] for c in header if c not in labels})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -11,24 +12,31 @@ import pandas as pd
 
 from .errors import InputError
 
+log = logging.getLogger(__name__)
+
 SEPARATOR = "__"
 TRANSITION_COLUMNS = [
     "transition", "source_cluster", "target_cluster", "source_id", "target_id",
     "n_source_cells", "n_target_cells",
 ]
+SLUG_LENGTH = 40
+# What a transition id looks like (``c00_stem_cell__c01_progenitor``); the Snakemake wildcard
+# constraint in workflow/rules/common.smk must be the same pattern.
+TRANSITION_PATTERN = r"c\d+(_[A-Za-z0-9]+)*__c\d+(_[A-Za-z0-9]+)*"
 
 
 def cluster_ids(labels: Sequence[str]) -> dict[str, str]:
     """Map each cluster label to a file- and wildcard-safe id such as ``c03_fate_A``.
 
     The index prefix keeps ids unique when labels differ only in punctuation or script;
-    the slug keeps them readable. Slugs never contain the transition separator ``__``.
+    the slug keeps them readable. Slugs never contain the transition separator ``__`` nor end in
+    ``_`` (truncation can cut just after an underscore), so every id matches :data:`TRANSITION_PATTERN`.
     """
     width = max(2, len(str(len(labels) - 1)))
     ids = {}
     for index, label in enumerate(labels):
         ascii_label = unicodedata.normalize("NFKD", str(label)).encode("ascii", "ignore").decode()
-        slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_label).strip("_")[:40]
+        slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_label).strip("_")[:SLUG_LENGTH].rstrip("_")
         ids[label] = f"c{index:0{width}d}" + (f"_{slug}" if slug else "")
     return ids
 
@@ -38,6 +46,20 @@ def transition_id(source_id: str, target_id: str) -> str:
 
 
 def _ordered_by_pseudotime(pseudotime_medians: Mapping[str, float]) -> list[tuple[str, str]]:
+    """Each cluster to the next by median pseudotime. Equal medians give no order: all equal is an
+    error (a constant pseudotime would chain the clusters alphabetically); some equal, a warning
+    naming them (they are ordered by name)."""
+    medians = pd.Series({str(c): float(m) for c, m in pseudotime_medians.items()})
+    if len(medians) > 1 and medians.nunique() == 1:
+        raise InputError(
+            f"transitions.mode 'pseudotime': every cluster has the same median pseudotime ({medians.iloc[0]:g}), "
+            "so the pseudotime does not order them (is data.pseudotime_key constant?). Give a pseudotime that "
+            "differs between clusters (e.g. scanpy.tl.dpt) or list the transitions with transitions.mode: explicit")
+    tied = medians[medians.duplicated(keep=False)]
+    for value, group in tied.groupby(tied):
+        log.warning("transitions.mode 'pseudotime': clusters %s have the same median pseudotime (%g); they are "
+                    "chained by name. Check the pseudotime, or list the transitions with transitions.mode: explicit",
+                    ", ".join(map(repr, sorted(group.index))), value)
     order = sorted(pseudotime_medians, key=lambda c: (pseudotime_medians[c], str(c)))
     return list(zip(order[:-1], order[1:]))
 
