@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from transgrn.report import TRANSITION_FIGURES, TransitionResult, stage_times, write_report
+from transgrn.prepare import read_transitions
+from transgrn.report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
 from transgrn.script import run
 
 
@@ -14,8 +15,7 @@ def by_transition(paths):
 
 
 def main(smk):
-    table = pd.read_csv(smk.input.table, sep="\t", dtype={"source_cluster": str, "target_cluster": str},
-                        keep_default_na=False, na_values=["NA"])
+    table = read_transitions(smk.input.table)  # labels stay text: a cluster called "NA" is not missing
     coefficients, gene_r2, mapping = (by_transition(smk.input[k]) for k in ("coefficients", "gene_r2", "mapping"))
     figures = by_transition(smk.input.figures)
     # paths, not tables: the report reads one transition's files at a time (bounded memory on large runs)
@@ -26,14 +26,17 @@ def main(smk):
         )
         for t in table["transition"]
     }
+    # benchmark files are not inputs (they would double the rule's input list): every stage they time ran
+    # before this job, since its outputs are inputs here; a file removed since is left out of the table
+    stages = benchmark_files(smk.params.stage_benchmarks, list(table["transition"]))
     report_config = smk.params.config["report"]
     write_report(
         smk.output.report, table=table, summary=json.loads(Path(smk.input.summary).read_text()),
-        skipped=pd.read_csv(smk.input.skipped, sep="\t", keep_default_na=False), config=smk.params.config,
+        skipped=read_transitions(smk.input.skipped), config=smk.params.config,
         transitions=transitions, reference=pd.read_parquet(smk.input.reference),
-        times=stage_times({path: smk.params.stages[path] for path in smk.input.benchmarks}),
+        times=stage_times({path: stage for path, stage in stages.items() if Path(path).exists()}),
         figure_dir=Path(smk.output.cluster_graph).parent, top=report_config["top_edges"],
-        detail=report_config["detail_transitions"],
+        detail=report_config["detail_transitions"], demo=smk.params.demo,
         # the weight correlation's scratch file (4 bytes per transition and edge, removed when closed)
         # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
         scratch_dir=Path(smk.output.report).parent,

@@ -1,5 +1,8 @@
 """The report in a real browser: headless Chromium opens results/report.html of a demo run from
-disk and the test fails on any console error, uncaught exception, broken image or network request.
+disk and the test fails on any console error, uncaught exception, broken image, network request or
+element whose content spills out of it (wider than its box with no scrolling container around it),
+on the page and in every transition's panel; and it checks that a transition whose held-out R² is
+not above its null carries the warning where its edges are shown.
 
 Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON
 messages separated by NUL bytes on file descriptors 3 and 4), so no driver or websocket package
@@ -31,29 +34,51 @@ LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome:", "devtools:")
 # Runs in the page after load: exercise the JS (every transition panel, a sort) and report what broke.
 CHECK_PAGE = """
 (async () => {
+  const overflow = new Set();
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const describe = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '')
+    + ' "' + (e.textContent || '').trim().slice(0, 40) + '" (' + e.scrollWidth + ' > ' + e.clientWidth + ' px)';
+  const checkOverflow = () => {  // content wider than its box, with no scrolling container to hold it
+    const main = document.querySelector('main');
+    if (document.documentElement.scrollWidth > document.documentElement.clientWidth + 1) overflow.add('the page scrolls sideways');
+    for (const e of main.querySelectorAll('*')) {
+      if (e.clientWidth === 0 || e.scrollWidth <= e.clientWidth + 1) continue;
+      let holder = e;
+      while (holder && holder !== main.parentElement && !scrolls(holder)) holder = holder.parentElement;
+      if (!holder || holder === main.parentElement) overflow.add(describe(e));
+    }
+  };
+  const flags = {};
   const images = () => Array.from(document.images);
   const broken = new Set();
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   const settle = async () => { await Promise.all(images().map(i => i.decode().catch(() => {}))); };
   const collect = () => images().filter(i => !i.complete || i.naturalWidth === 0).forEach(i => broken.add(i.alt || i.src.slice(0, 60)));
-  await settle(); collect();
+  await settle(); collect(); checkOverflow();
   const select = document.getElementById('transition-select');
   const view = document.getElementById('transition-view');
   const visit = async id => {  // as a reader would: through the URL's hash
     location.hash = 't=' + id;
     for (let i = 0; i < 200 && !(select.value === id && view.querySelector('h3')); i++) await sleep(10);
-    await settle(); collect();
-    return select.value === id && view.querySelector('h3') ? view.querySelector('h3').textContent : null;
+    await settle(); collect(); checkOverflow();
+    const title = select.value === id && view.querySelector('h3') ? view.querySelector('h3').textContent : null;
+    if (title) {  // the warning must sit in the panel, before the strongest edges
+      const flag = view.querySelector('[data-flag=below-null]'), edges = view.querySelector('h4');
+      flags[title] = Boolean(flag && edges && (flag.compareDocumentPosition(edges) & Node.DOCUMENT_POSITION_FOLLOWING));
+    }
+    return title;
   };
   const shown = [];
   if (select) {
     for (const option of Array.from(select.options)) shown.push(await visit(option.value));
-    await visit(select.options[0].value);
+    // end on a flagged transition where there is one, so that the screenshot shows the warning
+    const flagged = Array.from(select.options).find((o, i) => flags[shown[i]]);
+    await visit((flagged || select.options[0]).value);
   }
   const header = document.querySelector('table.sortable th:nth-child(2)');
   if (header) { header.click(); header.click(); }
   window.scrollTo(0, 0);
-  return {broken: Array.from(broken), shown: shown, n_images: images().length,
+  return {broken: Array.from(broken), shown: shown, n_images: images().length, overflow: Array.from(overflow), flags: flags,
           sections: Array.from(document.querySelectorAll('section')).map(s => s.id), sorted: header ? header.dataset.dir : null};
 })()
 """
@@ -219,11 +244,46 @@ def test_report_opens_cleanly_in_chromium(chromium, tmp_path_factory):
     found = inspect_report(run / "results" / "report.html", screenshot, chromium)
     assert found["problems"] == []
     assert found["broken"] == []
+    assert found["overflow"] == []
     assert found["sections"] == ["run", "overview", "transitions", "across", "validation"]
     assert sorted(found["shown"]) == ["progenitor → fate A", "progenitor → fate B", "stem cell → progenitor"]
+    # the warning is shown exactly for the transitions whose held-out R² does not beat their null's
+    import pandas as pd
+
+    table = pd.read_csv(run / "results/transitions.tsv", sep="\t")
+    expected = {f"{a} → {b}": not r2 > null for a, b, r2, null in
+                zip(table["source_cluster"], table["target_cluster"], table["r2_test"], table["r2_test_null"])}
+    assert found["flags"] == expected
     assert found["sorted"] == "desc"
     assert found["n_images"] >= 7 + 3  # overview and validation figures, and one transition's three
     assert screenshot.stat().st_size > 50_000
+
+
+def test_a_transition_below_its_null_is_flagged_in_its_panel(chromium, tmp_path):
+    """A constructed run: one transition's held-out R² is below its null's, and only it carries the warning;
+    nothing on the page (long checksums, wide tables) spills out of its box."""
+    import importlib.util
+
+    import numpy as np
+
+    from transgrn import report
+
+    spec = importlib.util.spec_from_file_location("report_size", REPO / "benchmarks/report_size.py")
+    report_size = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report_size)
+    inputs, predictions = report_size.synthetic_run(tmp_path, n_transitions=3, n_tfs=8, n_targets=40, tfs_per_target=3,
+                                                    n_pairs=200)
+    table = inputs["table"]
+    table.loc[0, ["r2_test", "r2_test_null"]] = [-0.3, -0.01]
+    table = table.assign(r2_test_median=np.where(table.index == 0, -0.2, 0.1), r2_test_null_median=0.0,
+                         frac_targets_above_null=0.4, above_null=table["r2_test"] > table["r2_test_null"])
+    report_size.draw_figures({**inputs, "table": table}, predictions, detail=3)
+    page = tmp_path / "report.html"
+    report.write_report(page, **{**inputs, "table": table}, top=10, detail=3)
+    found = inspect_report(page, REPO / "results" / "report_flag_screenshot.png", chromium)
+    assert found["problems"] == [] and found["broken"] == [] and found["overflow"] == []
+    below = f"{table['source_cluster'][0]} → {table['target_cluster'][0]}"
+    assert found["flags"] == {f"{a} → {b}": f"{a} → {b}" == below for a, b in zip(table["source_cluster"], table["target_cluster"])}
 
 
 def test_a_broken_page_is_caught(chromium, tmp_path):
@@ -231,9 +291,14 @@ def test_a_broken_page_is_caught(chromium, tmp_path):
     page = tmp_path / "broken.html"
     page.write_text("<!DOCTYPE html><html><head><link rel='icon' href='data:,'></head><body>"
                     "<img alt='bad' src='data:image/png;base64,AAAA'><img alt='remote' src='https://example.invalid/x.png'>"
+                    "<main><section style='width:300px'><table id='wide'><tr><td style='white-space:nowrap'>"
+                    + "0123456789abcdef" * 40 + "</td></tr></table></section>"
+                    "<div style='width:300px;overflow-x:auto'><p style='width:900px'>held in a scrolling box</p></div></main>"
                     "<script>console.error('boom'); undefined_function();</script></body></html>")
     found = inspect_report(page, None, chromium)
     assert "bad" in found["broken"] and "remote" in found["broken"]
+    assert [o.split(" ")[0] for o in found["overflow"]] == ["the", "section"]  # the page, and the table's section
+    assert "0123456789abcdef" in found["overflow"][1]
     text = "\n".join(found["problems"])
     assert "console.error: boom" in text
     assert "undefined_function" in text

@@ -144,6 +144,148 @@ def test_mapping_diagnostics_count_distinct_cells():
     assert "mean_cost" not in report.mapping_diagnostics(mapping.drop(columns="cost"), 4, 3)
 
 
+@pytest.mark.parametrize("method", ["joint", "hybrid"])
+def test_fractions_of_cells_paired_are_fractions_for_same_cell_designs(method):
+    """Same-cell designs pair the cells of A and B (114 + 118 cells of the demo read as '2.0 of A');
+    the fraction is distinct cells over the cells the design may pair, so at most 1."""
+    from transgrn.mapping import CellSet, map_cells
+
+    rng = np.random.default_rng(0)
+    source = CellSet(np.array([f"a{i}" for i in range(30)]), rng.normal(size=(30, 4)))
+    target = CellSet(np.array([f"b{i}" for i in range(45)]), rng.normal(size=(45, 4)))
+    mapping = map_cells(method, source, target, n_pairs=50, rng=rng, n_pcs=2)
+    same_cell = report.same_cell_design(method)
+    d = report.mapping_diagnostics(mapping, len(source), len(target), same_cell=same_cell)
+    assert same_cell and d["source_fraction_used"] == 1.0 and d["target_fraction_used"] == 1.0
+    assert report.mapping_diagnostics(mapping, len(source), len(target))["source_fraction_used"] > 1  # the old reading
+    assert report.same_cell_design("joint (no pseudotime)") and not report.same_cell_design("ot")
+
+
+def test_same_cell_designs_leave_the_constant_mapping_panels_out(synthetic, tmp_path):
+    config = {**synthetic["config"], "mapping": {"method": "lagged"}}
+    summary = {**synthetic["summary"], "mapping_method": "joint (no pseudotime)"}
+    page = text_of(build(synthetic, config=config, summary=summary, figure_dir=tmp_path))
+    validation = page.split("<section id='validation'>")[1]
+    assert "mean_cost" not in page and "source_fraction_used" not in page and "Cells used" not in validation
+    assert "None for this design" in validation
+    assert not (tmp_path / "mapping.png").exists() and (tmp_path / "r2_comparison.png").exists()
+    assert embedded_images(build(synthetic, config=config, figure_dir=None)) == 6 + 2 * 3
+    # the header names the design that ran, not the configured one
+    assert "mapping <b>joint (no pseudotime)</b>" in page
+    assert "mapping <b>ot</b>" in text_of(build(synthetic, figure_dir=None))  # older runs: the table's column
+
+
+def test_colour_scales_fit_the_data():
+    high = report.color_scale(np.array([[1.0, 0.8], [0.75, 1.0]]))
+    assert high.kind == "sequential" and (high.norm.vmin, high.norm.vmax) == (0.75, 1.0)
+    assert high.cmap(high.norm(0.75))[:3] != high.cmap(high.norm(1.0))[:3]
+    low = report.color_scale([-0.3, -0.01, np.nan])
+    assert low.kind == "sequential" and (low.norm.vmin, low.norm.vmax) == (-0.3, -0.01)
+    both = report.color_scale([-0.2, 0.5])
+    assert both.kind == "diverging" and (both.norm.vmin, both.norm.vmax) == (-0.5, 0.5) and both.norm(0.0) == 0.5
+    # the similarity heatmap spans its values, not −1..1 (all ≥ 0.75 was uniformly red)
+    index = pd.Index(["t0", "t1", "t2"])
+    similarity, tree = report.similarity_tree(np.array([[1, 0.8, 0.75], [0.8, 1, 0.9], [0.75, 0.9, 1]]), index)
+    fig, _ = report.similarity_figure(similarity, tree, pd.Series(["a", "b", "c"], index=index))
+    image = next(ax.images[0] for ax in fig.axes if ax.images)
+    assert image.norm.vmin == pytest.approx(0.75) and image.norm.vmax == pytest.approx(1.0)
+    # the R² heatmaps and the net TF weights likewise
+    table = pd.DataFrame({"transition": ["t0", "t1"], "source_cluster": ["a", "b"], "target_cluster": ["b", "c"],
+                          "r2_test": [0.2, 0.4], "r2_test_null": [0.01, 0.02]})
+    image = report.r2_heatmap_figure(table).axes[0].images[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0.01, 0.4)
+    net = pd.DataFrame({"t0": [-1.0, 2.0], "t1": [0.5, 0.1]}, index=["A", "B"])
+    fig = report.tf_activity_figure(net.abs(), net, pd.Series(["x", "y"], index=["t0", "t1"]), ["t0", "t1"])
+    net_image = [ax.images[0] for ax in fig.axes if ax.images][1]
+    assert (net_image.norm.vmin, net_image.norm.vmax) == (-2.0, 2.0)
+
+
+def test_transitions_not_above_their_null_are_flagged_where_their_edges_are_shown(synthetic):
+    table = synthetic["table"].copy()
+    worst, written_no, missing = table["transition"].iloc[:3]
+    table.loc[0, ["r2_test", "r2_test_null"]] = [-0.2, -0.01]  # below the null, and no above_null column
+    flags = report.below_null(table)
+    assert flags[worst] and flags.sum() == 1
+    # the column written by newer runs wins; a missing value falls back to comparing the R²
+    table["above_null"] = ["True", "false", None, *["true"] * (len(table) - 3)]
+    flags = report.below_null(table)
+    assert not flags[worst] and flags[written_no] and not flags[missing]
+    table["above_null"] = [False, True, None, *[True] * (len(table) - 3)]
+    page = text_of(build(synthetic, table=table))
+    flagged = [t for t in table["transition"] if "data-flag='below-null'" in _template(page, t)]
+    assert flagged == [worst]
+    assert "edges as unsupported" in _template(page, worst).split("Strongest edges")[0]  # before the edges table
+    assert "1 of 6 transitions: held-out R² not above the random-pairing null" in page
+    assert "⚠ not above null" in page.split("<select")[1].split("</select>")[0]
+
+
+def _template(page: str, transition: str) -> str:
+    start = page.index(f"<template id='tpl-{transition}'>")
+    return page[start:page.index("</template>", start)]
+
+
+def test_per_gene_r2_comes_first_and_the_pooled_number_is_explained(synthetic):
+    table = synthetic["table"].assign(r2_test_median=np.linspace(0.1, 0.6, 6), r2_test_null_median=0.0,
+                                      frac_targets_above_null=np.linspace(0.2, 0.7, 6), above_null=True,
+                                      sign_accuracy_called=0.9)
+    page = text_of(build(synthetic, table=table))
+    cards = page.split('class="cards"')[1]
+    assert cards.index("median per-gene held-out R²") < cards.index("pooled held-out R²")
+    assert "targets beating the null by 0.05" in cards and f"{np.median(table['frac_targets_above_null']):.0%}" in cards
+    assert "variance-weighted over all target genes" in page
+    header = page.split("<section id='overview'>")[1].split("<thead>")[1].split("</thead>")[0]
+    assert header.index("r2_test_median") < header.index("frac_targets_above_null") < header.index(">r2_test<")
+    assert "median per-gene R² 0.600" in page  # the selector ranks by it
+    assert "<th>sign_accuracy_called</th>" in page.split("<section id='validation'>")[1]
+
+
+def test_only_the_parameters_the_run_used_are_listed():
+    config = {"data": {"adata": "x.h5ad"}, "demo": {"n_cells": 100},
+              "mapping": {"method": "lagged", "lag_grid": [0, 0.1], "knn_k": 10, "barycentric": False, "max_targets": 50,
+                          "n_pairs": 2000, "exact_max_cells": 3000},
+              "fit": {"solver": "ridge", "alpha": 1.0, "l1_ratio": 0.5, "epochs": 1000, "bootstrap": 0},
+              "filter": {"min_confidence": 0.95, "top_k": 100},
+              "transitions": {"mode": "all", "explicit": [], "paga_threshold": 0.1},
+              "cofactors": {"enabled": False, "fdr": 0.1}}
+    used = report.used_parameters(config)
+    assert not any(k.startswith("demo.") for k in used)
+    assert {"mapping.lag_grid", "mapping.n_pairs", "fit.alpha", "filter.top_k", "cofactors.enabled", "data.adata"} <= set(used)
+    for unused in ("mapping.knn_k", "mapping.barycentric", "mapping.max_targets", "mapping.exact_max_cells", "fit.l1_ratio",
+                   "fit.epochs", "filter.min_confidence", "transitions.explicit", "transitions.paga_threshold", "cofactors.fdr"):
+        assert unused not in used, unused
+    other = report.used_parameters({**config, "mapping": {**config["mapping"], "method": "ot", "barycentric": True},
+                                    "fit": {**config["fit"], "solver": "elasticnet", "bootstrap": 20}}, demo=True)
+    assert {"demo.n_cells", "mapping.barycentric", "mapping.max_targets", "mapping.exact_max_cells", "fit.l1_ratio",
+            "filter.min_confidence"} <= set(other)
+    assert "mapping.lag_grid" not in other and "fit.epochs" not in other
+
+
+def test_cluster_graph_labels_overlap_nothing_and_the_legend_covers_no_node():
+    """Six clusters, four at nearly the same pseudotime (one column of close nodes), long names."""
+    names = ["Hematopoietic stem and progenitor cells", "common myeloid progenitor", "megakaryocyte-erythroid progenitor",
+             "granulocyte-monocyte progenitor", "erythrocyte", "monocyte"]
+    pseudotime = dict(zip(names, [0.0, 0.30, 0.31, 0.32, 0.33, 1.0]))
+    pairs = [(names[0], n) for n in names[1:5]] + [(n, names[5]) for n in names[1:5]]
+    table = pd.DataFrame({"transition": [f"t{i}" for i in range(len(pairs))], "source_cluster": [a for a, _ in pairs],
+                          "target_cluster": [b for _, b in pairs], "r2_test": np.linspace(-0.1, 0.3, len(pairs)),
+                          "r2_test_null": 0.0})
+    summary = {"cluster_sizes": dict(zip(names, [900, 50, 400, 300, 1000, 20])),
+               "cluster_layout": {"median_pseudotime": pseudotime}}
+    fig = report.cluster_graph_figure(table, {f"t{i}": 10 * i for i in range(len(pairs))}, summary)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    labels = [t.get_window_extent(renderer) for t in ax.texts]
+    nodes = report._node_boxes(ax, ax.collections[0].get_offsets(), ax.collections[0].get_sizes())
+    assert len(labels) == len(names)
+    for i, box in enumerate(labels):
+        assert not report._overlaps(box, labels[:i] + labels[i + 1:], pad=0), f"label {i} overlaps another label"
+        assert not report._overlaps(box, nodes, pad=0), f"label {i} overlaps a node"
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not report._overlaps(legend, nodes + labels, pad=0)
+    assert any(t.get_text() == "not above its null" for t in fig.legends[0].get_texts())  # t0 is below its null
+
+
 def test_similarity_groups_transitions_with_the_same_network():
     rng = np.random.default_rng(1)
     base = [rng.normal(size=200) for _ in range(2)]
@@ -278,4 +420,4 @@ def test_workflow_writes_report_figures_and_snakemake_report(tmp_path_factory):
     assert "progenitor \\u2192 fate B" in index  # per-transition figures are labelled with the transition's name
     for category in ("Overview", "Per transition", "Validation"):
         assert category in index
-    assert "diverging scale centred on 0" in index  # captions are there
+    assert "sequential when all values share a sign" in index  # captions are there

@@ -32,8 +32,19 @@ import numpy as np
 import pandas as pd
 
 # Recovery metrics and the value a random ranking or sign would get (drawn as a reference line).
-RECOVERY_METRICS = {"auprc_ratio": 1.0, "auroc": 0.5, "sign_accuracy": 0.5, "epr": 1.0, "epr_activation": 1.0,
-                    "epr_repression": 1.0}
+RECOVERY_METRICS = {"auprc_ratio": 1.0, "auroc": 0.5, "sign_accuracy": 0.5, "sign_accuracy_called": 0.5, "epr": 1.0,
+                    "epr_activation": 1.0, "epr_repression": 1.0}
+# Held-out R² columns of transitions.tsv, most telling first. The per-gene median and the share of targets
+# beating the null come first: the pooled r2_test is variance-weighted over all targets, so a few noisy
+# high-variance genes dominate it on real data (columns absent in older runs are skipped).
+R2_COLUMNS = ("r2_test_median", "r2_test_null_median", "frac_targets_above_null", "above_null", "r2_test",
+              "r2_test_null", "r2_train", "r2_test_mlp")
+POOLED_R2_NOTE = ("The pooled held-out R² (<code>r2_test</code>) is variance-weighted over all target genes: on real "
+                  "data a few noisy, high-variance genes dominate it, so it can be negative while many genes are "
+                  "predicted well. Read the per-gene median (<code>r2_test_median</code>, over targets that vary) and "
+                  "the share of targets whose held-out R² beats the random-pairing null's by 0.05 "
+                  "(<code>frac_targets_above_null</code>) first.")
+NOT_ABOVE_NULL = ("held-out R² not above the random-pairing null: treat these edges as unsupported")
 # An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.
 STRONG_QUANTILE = 0.99
 OVERVIEW_FIGURES = ("cluster_graph", "r2_heatmap", "tf_activity", "grn_similarity")
@@ -72,15 +83,30 @@ def strongest_edges(edges: pd.DataFrame, top: int) -> pd.DataFrame:
     return pd.concat([positive, negative])[["tf", "target_gene", "weight"]]
 
 
-def mapping_diagnostics(mapping: pd.DataFrame, n_source: int, n_target: int) -> dict[str, float]:
-    """How the mapping used the clusters: a mapping that reuses few cells fits few states."""
+def same_cell_design(method: str | None) -> bool:
+    """Whether the mapping pairs every cell of A and B with itself (``lagged``, ``joint``, ``hybrid``;
+    also the effective names such as ``joint (no pseudotime)``). Then every cell is used once at
+    cost 0, so the mapping diagnostics are constant and carry no information."""
+    from .mapping import SAME_CELL_METHODS
+
+    return bool(method) and str(method).split()[0] in SAME_CELL_METHODS
+
+
+def mapping_diagnostics(mapping: pd.DataFrame, n_source: int, n_target: int, same_cell: bool = False) -> dict[str, float]:
+    """How the mapping used the clusters: a mapping that reuses few cells fits few states.
+
+    The fractions are distinct cells paired over the cells the design may pair: the source (A)
+    or target (B) cluster for couplings, both clusters for same-cell designs, whose inputs and
+    outputs are cells of A and of B (counting those against A alone gave "fractions" near 2).
+    """
     per_source = mapping["source_cell"].value_counts()
     per_target = mapping["target_cell"].value_counts()
+    source_pool, target_pool = (n_source + n_target,) * 2 if same_cell else (n_source, n_target)
     out = {
         "pairs": int(len(mapping)),
         "source_cells_used": int(len(per_source)), "target_cells_used": int(len(per_target)),
-        "source_fraction_used": len(per_source) / n_source if n_source else float("nan"),
-        "target_fraction_used": len(per_target) / n_target if n_target else float("nan"),
+        "source_fraction_used": len(per_source) / source_pool if source_pool else float("nan"),
+        "target_fraction_used": len(per_target) / target_pool if target_pool else float("nan"),
         "pairs_per_source_cell_max": int(per_source.max()) if len(per_source) else 0,
         "pairs_per_target_cell_max": int(per_target.max()) if len(per_target) else 0,
     }
@@ -289,6 +315,100 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _has(table: pd.DataFrame, column: str) -> bool:
+    return column in table and table[column].notna().any()
+
+
+def headline_r2(table: pd.DataFrame) -> str:
+    """The held-out R² column that ranks and colours transitions: the per-gene median where the run
+    has it (robust to a few noisy high-variance genes), else the pooled ``r2_test`` (older runs)."""
+    return "r2_test_median" if _has(table, "r2_test_median") else "r2_test"
+
+
+def below_null(table: pd.DataFrame) -> pd.Series:
+    """Per transition (index: transition id): True where the pooled held-out R² is not above the
+    random-pairing null's, so its edges are not supported by held-out prediction.
+
+    ``above_null`` where the run wrote it, else (older runs, or a missing value) computed as
+    ``r2_test <= r2_test_null``; an R² that could not be computed (NaN) is flagged too.
+    """
+    with np.errstate(invalid="ignore"):
+        computed = ~(table["r2_test"].to_numpy(dtype=float) > table["r2_test_null"].to_numpy(dtype=float))
+    flag = pd.Series(computed, index=table["transition"].to_numpy())
+    if "above_null" in table:
+        written = table["above_null"].map(_as_bool).to_numpy()
+        known = pd.notna(written)
+        flag[known] = ~written[known].astype(bool)
+    return flag.astype(bool)
+
+
+def _as_bool(value: Any) -> bool | None:
+    """A boolean cell of a TSV (True/False, true/false, 1/0) or None when missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (bool, np.bool_, int, np.integer, float)):
+        return bool(value)
+    text = str(value).strip().lower()
+    return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text)
+
+
+def design_label(summary: dict, table: pd.DataFrame, config: dict) -> str:
+    """The mapping design the run used, e.g. ``joint (no pseudotime)`` where ``lagged`` was configured
+    but the data had no pseudotime: the checkpoint's summary, else the table's column, else the config."""
+    if summary.get("mapping_method"):
+        return str(summary["mapping_method"])
+    if "mapping" in table and len(table):
+        return ", ".join(dict.fromkeys(table["mapping"].astype(str)))
+    return str(config.get("mapping", {}).get("method", "?"))
+
+
+# Options that only some choices use: (section, option) -> (the key that chooses, the values that use it).
+# Options not listed are always used (e.g. mapping.n_pairs and n_pcs also shape the random-pairing null).
+_COUPLINGS_WITH_BARYCENTRIC = ("ot", "knn", "pseudotime", "random")
+OPTION_USED_BY = {
+    ("mapping", "lag_grid"): ("mapping.method", ("lagged",)),
+    ("mapping", "lag_bandwidth"): ("mapping.method", ("lagged",)),
+    ("mapping", "barycentric"): ("mapping.method", _COUPLINGS_WITH_BARYCENTRIC),
+    ("mapping", "knn_k"): ("mapping.method", ("knn",)),
+    ("mapping", "pseudotime_lag"): ("mapping.method", ("pseudotime",)),
+    ("mapping", "pseudotime_bandwidth"): ("mapping.method", ("pseudotime",)),
+    ("mapping", "exact_max_cells"): ("mapping.method", ("ot", "hybrid")),
+    ("mapping", "entropic_reg"): ("mapping.method", ("ot", "hybrid")),
+    ("mapping", "unbalanced_reg"): ("mapping.method", ("ot", "hybrid")),
+    ("fit", "l1_ratio"): ("fit.solver", ("elasticnet",)),
+    ("fit", "epochs"): ("fit.solver", ("adam",)),
+    ("fit", "lr"): ("fit.solver", ("adam",)),
+    ("transitions", "explicit"): ("transitions.mode", ("explicit",)),
+    ("transitions", "paga_threshold"): ("transitions.mode", ("paga",)),
+}
+
+
+def used_parameters(config: dict, demo: bool = False) -> dict[str, str]:
+    """:func:`flatten` of the parameters the run used: ``demo.*`` only when the demo data were
+    simulated, options of other mapping methods, solvers and transition modes left out, and a
+    disabled section (``cofactors``) reduced to its switch."""
+    def chosen(dotted: str) -> Any:
+        section, key = dotted.split(".")
+        return config.get(section, {}).get(key)
+
+    def used(section: str, key: str) -> bool:
+        if section == "demo":
+            return demo
+        if section == "cofactors" and key != "enabled":
+            return bool(config.get("cofactors", {}).get("enabled"))
+        if (section, key) == ("mapping", "max_targets"):  # barycentric pairs: hybrid's, or a coupling's on request
+            return chosen("mapping.method") == "hybrid" or (
+                bool(chosen("mapping.barycentric")) and chosen("mapping.method") in _COUPLINGS_WITH_BARYCENTRIC)
+        if (section, key) == ("filter", "min_confidence"):  # needs the bootstrap's q-values
+            return bool(chosen("fit.bootstrap"))
+        selector, values = OPTION_USED_BY.get((section, key), (None, ()))
+        return selector is None or chosen(selector) in values
+
+    kept = {section: {k: v for k, v in value.items() if used(section, k)} if isinstance(value, dict) else value
+            for section, value in config.items() if section != "demo" or demo}
+    return flatten(kept)
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -337,16 +457,50 @@ def placeholder_figure(title: str, message: str):
     return fig
 
 
-def _diverging_with_gaps():
-    """Red-blue centred colormap that shows missing values in light grey."""
+@dataclass(frozen=True)
+class ColorScale:
+    """A colormap and the normalization that maps values onto it."""
+
+    cmap: Any
+    norm: Any
+    kind: str  # "sequential" or "diverging"
+
+    def text_color(self, value: float) -> str:
+        """Black or white, whichever reads on the cell's colour."""
+        red, green, blue, _ = self.cmap(self.norm(value))
+        return "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
+
+
+def color_scale(*arrays, floor: float = 1e-9) -> ColorScale:
+    """A scale that fits the data: sequential over the values' range when they all share a sign
+    (reds for ≥ 0, blues for ≤ 0, the colours of the diverging scale's two sides), diverging and
+    centred on 0 otherwise. Missing values are light grey.
+
+    A fixed −1…1 scale drew a similarity matrix whose values all lay in 0.75…1 uniformly red.
+    """
     plt = _pyplot()
-    return plt.get_cmap("RdBu_r").with_extremes(bad="#e6e6e6")
+    from matplotlib.colors import Normalize
 
-
-def _symmetric_limit(*arrays, floor: float = 1e-9) -> float:
-    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays])
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays]) if arrays else np.array([])
     values = values[np.isfinite(values)]
-    return max(floor, float(np.abs(values).max())) if values.size else 1.0
+    low, high = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
+    from matplotlib.colors import ListedColormap
+
+    # sequential scales leave out the palest fifth: the value nearest 0 must still show (an arrow, a point)
+    if low >= 0:
+        cmap = ListedColormap(plt.get_cmap("Reds")(np.linspace(0.2, 1.0, 256)))
+        kind, norm = "sequential", Normalize(low, max(high, low + floor))
+    elif high <= 0:
+        cmap = ListedColormap(plt.get_cmap("Blues_r")(np.linspace(0.0, 0.8, 256)))
+        kind, norm = "sequential", Normalize(min(low, high - floor), high)
+    else:
+        limit = max(floor, -low, high)
+        cmap, kind, norm = plt.get_cmap("RdBu_r"), "diverging", Normalize(-limit, limit)
+    return ColorScale(cmap.with_extremes(bad="#e6e6e6"), norm, kind)
+
+
+def _scale_label(scale: ColorScale) -> str:
+    return "diverging, centred on 0" if scale.kind == "diverging" else "sequential: all values share a sign"
 
 
 def cluster_positions(clusters: list[str], layout: dict | None) -> tuple[dict[str, tuple[float, float]], str]:
@@ -385,38 +539,89 @@ def _layered(clusters: list[str], pseudotime: dict[str, float]) -> dict[str, tup
     return positions
 
 
+def _wrap_label(text: str, width: int = 16) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=True)) or text
+
+
+def _overlaps(box, boxes, pad: float = 1.0) -> bool:
+    return any(box.x0 < b.x1 + pad and b.x0 < box.x1 + pad and box.y0 < b.y1 + pad and b.y0 < box.y1 + pad for b in boxes)
+
+
+def _node_boxes(ax, xy: np.ndarray, sizes: list[float]):
+    """Display-space boxes of the scatter's circles (``sizes`` in points², as ``scatter``'s ``s``)."""
+    from matplotlib.transforms import Bbox
+
+    scale = ax.figure.dpi / 72.0
+    centres = ax.transData.transform(xy)
+    return [Bbox.from_extents(x - r, y - r, x + r, y + r)
+            for (x, y), r in zip(centres, np.sqrt(np.asarray(sizes)) / 2 * scale)]
+
+
+def place_labels(ax, xy: np.ndarray, texts: list[str], sizes: list[float], fontsize: float = 7.5) -> list:
+    """Annotate each node without overlapping another label or node: the first free place among
+    below, above, right and left of the node (then farther out), else the least crowded one.
+
+    Works in display space, so the figure's layout must be final (see :func:`cluster_graph_figure`).
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    nodes = _node_boxes(ax, xy, sizes)
+    placed, labels = [], []
+    for (x, y), text, size in zip(xy, texts, sizes):
+        gap = np.sqrt(size) / 2 + 3
+        candidates = [c for k in (1, 2.2) for c in (((0, -gap * k), "center", "top"), ((0, gap * k), "center", "bottom"),
+                                                     ((gap * k, 0), "left", "center"), ((-gap * k, 0), "right", "center"))]
+        best, best_hits = None, None
+        for offset, ha, va in candidates:
+            label = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
+                                zorder=3, bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+            box = label.get_window_extent(renderer)
+            hits = sum(_overlaps(box, [b]) for b in placed + nodes)
+            if best is None or hits < best_hits:
+                if best is not None:
+                    best[0].remove()
+                best, best_hits = (label, box), hits
+            else:
+                label.remove()
+            if hits == 0:
+                break
+        placed.append(best[1])
+        labels.append(best[0])
+    return labels
+
+
 def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: dict):
-    """Clusters as nodes, each transition an arrow coloured by held-out R^2, as wide as its strong edges."""
+    """Clusters as nodes, each transition an arrow coloured by held-out R^2 (the per-gene median where
+    the run has it), as wide as its strong edges, dashed where the fit is not above its null."""
     plt = _pyplot()
-    from matplotlib.colors import TwoSlopeNorm
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
     sizes = summary.get("cluster_sizes", {})
     clusters = list(dict.fromkeys(list(table["source_cluster"]) + list(table["target_cluster"])))
     positions, basis = cluster_positions(clusters, summary.get("cluster_layout"))
-    limit = _symmetric_limit(table["r2_test"], floor=0.01)
-    norm, cmap = TwoSlopeNorm(0.0, -limit, limit), plt.get_cmap("RdBu_r")
+    r2_column = headline_r2(table)
+    scale = color_scale(table[r2_column], floor=0.01)
+    flagged = below_null(table)
     counts = np.array([strong.get(t, 0) for t in table["transition"]], dtype=float)
     top = max(1.0, counts.max(initial=0))
     widest, alpha = (6.0, 0.9) if len(table) <= 30 else (2.5, 0.6)  # keep many arrows apart
-    fig, ax = plt.subplots(figsize=(7.5, 5.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7.5, 5.4), layout="constrained")
     node_size = {c: 200 + 600 * sizes.get(c, 1) / max(sizes.values(), default=1) for c in clusters}
     for row, count in zip(table.itertuples(), counts):
         start, end = positions[row.source_cluster], positions[row.target_cluster]
-        color = cmap(norm(row.r2_test)) if np.isfinite(row.r2_test) else NEUTRAL
+        value = getattr(row, r2_column)
+        color = scale.cmap(scale.norm(value)) if np.isfinite(value) else NEUTRAL
         ax.add_patch(FancyArrowPatch(start, end, connectionstyle="arc3,rad=0.18", arrowstyle="-|>", mutation_scale=14,
                                      lw=0.5 + widest * count / top, color=color, alpha=alpha, zorder=1,
+                                     linestyle="--" if flagged[row.transition] else "-",
                                      shrinkA=np.sqrt(node_size[row.source_cluster]) / 2 + 2,
                                      shrinkB=np.sqrt(node_size[row.target_cluster]) / 2 + 2))
     xy = np.array([positions[c] for c in clusters])
     ax.scatter(xy[:, 0], xy[:, 1], s=[node_size[c] for c in clusters], color="#d9d9d9", edgecolor="#444", zorder=2)
-    for cluster, (x, y) in zip(clusters, xy):
-        ax.annotate(f"{cluster}\n{sizes.get(cluster, '?')} cells", (x, y), xytext=(0, -np.sqrt(node_size[cluster]) / 2 - 3),
-                    textcoords="offset points", ha="center", va="top", fontsize=8, zorder=3,
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
-    pad_x = 0.18 * (np.ptp(xy[:, 0]) or 1.0)
-    pad_y = 0.18 * (np.ptp(xy[:, 1]) or 1.0)
+    pad_x = 0.22 * (np.ptp(xy[:, 0]) or 1.0)
+    pad_y = 0.22 * (np.ptp(xy[:, 1]) or 1.0)
     ax.set_xlim(xy[:, 0].min() - pad_x, xy[:, 0].max() + pad_x)
     ax.set_ylim(xy[:, 1].min() - pad_y, xy[:, 1].max() + pad_y)
     ax.set_xlabel(f"layout: {basis}")
@@ -426,30 +631,51 @@ def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: d
         ax.set_xticks([])
         ax.spines["bottom"].set_visible(False)
     ax.set_title("Cluster graph: transitions coloured by held-out R², width = strong edges")
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7, label="held-out R² (mapping)")
+    label = "median per-gene held-out R²" if r2_column == "r2_test_median" else "held-out R² (pooled)"
+    fig.colorbar(plt.cm.ScalarMappable(norm=scale.norm, cmap=scale.cmap), ax=ax, shrink=0.7, label=label)
     examples = sorted({int(v) for v in np.quantile(counts, [0.0, 0.5, 1.0])}) if len(counts) else []
     handles = [Line2D([], [], color=NEUTRAL, lw=0.5 + widest * v / top, label=f"{v} strong edges") for v in examples]
-    ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=False, title="arrow width", title_fontsize=7)
+    if flagged.any():
+        handles.append(Line2D([], [], color=NEUTRAL, lw=1.5, ls="--", label="not above its null"))
+    # outside the axes, under them: a legend inside could cover a node
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=7, frameon=False,
+               title="arrow width", title_fontsize=7)
+    # labels go last, in display space, once the layout is final (the engine would otherwise move the axes)
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    place_labels(ax, xy, [f"{_wrap_label(c)}\n{sizes.get(c, '?')} cells" for c in clusters],
+                 [node_size[c] for c in clusters])
     return fig
 
 
+def r2_panels(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column, title) of the held-out R² heatmaps: the per-gene median and its null first where the
+    run has them, then the pooled R² (with its null only when there is no median), then the MLP."""
+    panels = [("r2_test_median", "median per-gene R² (mapping)"), ("r2_test_null_median", "median per-gene R² (null)")]
+    panels = [p for p in panels if _has(table, p[0])]
+    panels.append(("r2_test", "pooled R² (mapping)"))
+    if not panels[:-1]:
+        panels.append(("r2_test_null", "pooled R² (random null)"))
+    if _has(table, "r2_test_mlp"):
+        panels.append(("r2_test_mlp", "pooled R² (MLP)"))
+    return panels
+
+
 def r2_heatmap_figure(table: pd.DataFrame):
-    """Source x target heatmaps of held-out R^2: the mapping, its random null, and the MLP when fitted."""
+    """Source x target heatmaps of held-out R^2 (:func:`r2_panels`) on one scale that fits their values."""
     plt = _pyplot()
     clusters = list(dict.fromkeys(list(table["source_cluster"]) + list(table["target_cluster"])))
-    panels = [("r2_test", "held-out R² (mapping)"), ("r2_test_null", "held-out R² (random null)")]
-    if "r2_test_mlp" in table and table["r2_test_mlp"].notna().any():
-        panels.append(("r2_test_mlp", "held-out R² (MLP)"))
+    panels = r2_panels(table)
     grids = [table.pivot(index="source_cluster", columns="target_cluster", values=c)
              .reindex(index=clusters, columns=clusters).to_numpy(dtype=float) for c, _ in panels]
-    limit = _symmetric_limit(*grids, floor=0.05)
+    scale = color_scale(*grids, floor=0.05)
     n = len(clusters)
     cell = min(0.55, (13.0 / len(panels) - 1.6) / n)  # the figure stays about as wide as the page
     annotate, ticks = cell >= 0.4, 8 if cell >= 0.3 else 6
     fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.6 + cell * n), 1.8 + cell * n),
                              constrained_layout=True, squeeze=False)
     for ax, grid, (_, title) in zip(axes[0], grids, panels):
-        image = ax.imshow(grid, cmap=_diverging_with_gaps(), vmin=-limit, vmax=limit)
+        image = ax.imshow(grid, cmap=scale.cmap, norm=scale.norm)
         labels = clusters if n <= MAX_TICK_LABELS else []
         ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=ticks)
         ax.set_yticks(range(len(labels)), labels, fontsize=ticks)
@@ -459,9 +685,9 @@ def r2_heatmap_figure(table: pd.DataFrame):
         if annotate:
             for (i, j), value in np.ndenumerate(grid):
                 if np.isfinite(value):
-                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if abs(value) > 0.6 * limit else "black")
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="R² (variance-weighted, held-out pairs); grey = not fitted")
+                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=scale.text_color(value))
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8,
+                 label=f"held-out R² ({_scale_label(scale)}); grey = not fitted")
     return fig
 
 
@@ -478,13 +704,16 @@ def tf_activity_figure(total: pd.DataFrame, net: pd.DataFrame, labels: pd.Series
     n_t = len(order)
     width = min(7.5, 1.2 + 0.3 * n_t) if n_t <= MAX_TICK_LABELS else 7.5
     fig, axes = plt.subplots(1, 2, figsize=(2 * width + 1.5, 2.2 + 0.2 * len(tfs)), constrained_layout=True)
-    limit = _symmetric_limit(net.to_numpy())
-    for ax, frame, cmap, vmin, title, label in (
-        (axes[0], total, "viridis", 0.0, "total |outgoing weight| (drive)", "Σ |weight| over targets"),
-        (axes[1], net, "RdBu_r", -limit, "net outgoing weight (direction)", "Σ weight (+ activating, − repressing)"),
+    from matplotlib.colors import Normalize
+
+    drive = ColorScale(plt.get_cmap("viridis"), Normalize(0.0, max(float(np.nanmax(total.to_numpy(), initial=0)), 1e-9)),
+                       "sequential")  # a sum of |weight|: never negative
+    direction = color_scale(net.to_numpy())
+    for ax, frame, scale, title, label in (
+        (axes[0], total, drive, "total |outgoing weight| (drive)", "Σ |weight| over targets"),
+        (axes[1], net, direction, "net outgoing weight (direction)", "Σ weight (+ activating, − repressing)"),
     ):
-        image = ax.imshow(frame.to_numpy(), aspect="auto", cmap=cmap, vmin=vmin,
-                          vmax=limit if cmap == "RdBu_r" else None, interpolation="nearest")
+        image = ax.imshow(frame.to_numpy(), aspect="auto", cmap=scale.cmap, norm=scale.norm, interpolation="nearest")
         ax.set_yticks(range(len(tfs)), tfs)
         if n_t <= MAX_TICK_LABELS:
             ax.set_xticks(range(n_t), [labels[t] for t in order], rotation=60, ha="right", fontsize=7)
@@ -514,21 +743,26 @@ def similarity_figure(similarity: pd.DataFrame, tree, labels: pd.Series):
     top.spines[["bottom"]].set_visible(False)
     fig.suptitle("Transitions clustered by GRN similarity (correlation of edge weights)")
     order = similarity.index[leaves]
-    image = ax.imshow(similarity.loc[order, order].to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
+    values = similarity.loc[order, order].to_numpy()
+    scale = color_scale(values)
+    image = ax.imshow(values, cmap=scale.cmap, norm=scale.norm, interpolation="nearest",
                       aspect="auto")  # fills the axes, so columns line up with the dendrogram's leaves
     names = [labels[t] for t in order] if n <= MAX_TICK_LABELS else []
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(names)), names, fontsize=7)
     ax.set_xlabel("transition")
     ax.set_ylabel("transition")
-    fig.colorbar(image, cax=cax, label="Pearson r of weights")
+    fig.colorbar(image, cax=cax, label=f"Pearson r of weights ({_scale_label(scale)})")
     return fig, list(order)
 
 
 def r2_comparison_figure(table: pd.DataFrame, labels: pd.Series):
     """Held-out R^2 of the mapping against its random null (and the linear fit against the MLP)."""
     plt = _pyplot()
-    pairs = [("r2_test_null", "r2_test", "random null", "mapping (linear)", "Mapping vs random null")]
+    pairs = [("r2_test_null", "r2_test", "random null", "mapping (linear)", "Mapping vs random null (pooled)")]
+    if _has(table, "r2_test_median") and _has(table, "r2_test_null_median"):
+        pairs.insert(0, ("r2_test_null_median", "r2_test_median", "random null, per-gene median",
+                         "mapping, per-gene median", "Mapping vs random null (per-gene median)"))
     if "r2_test_mlp" in table and table["r2_test_mlp"].notna().any():
         pairs.append(("r2_test", "r2_test_mlp", "linear", "MLP", "Linear vs MLP (same mapping)"))
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), constrained_layout=True, squeeze=False)
@@ -573,19 +807,22 @@ def recovery_figure(table: pd.DataFrame, metrics: list[str]):
 
 
 def mapping_figure(diagnostics: pd.DataFrame, table: pd.DataFrame):
-    """How many cells of each cluster the mapping used, how often it reused them, and its OT cost."""
+    """How many cells of each cluster a coupling used, how often it reused them, and its OT cost
+    (same-cell designs have no such figure: every cell is used once, at cost 0)."""
     plt = _pyplot()
     with_cost = "mean_cost" in diagnostics and diagnostics["mean_cost"].notna().any()
     fig, axes = plt.subplots(1, 3 if with_cost else 2, figsize=(4.2 * (3 if with_cost else 2), 3.8),
                              constrained_layout=True)
-    r2 = table.set_index("transition").loc[diagnostics.index, "r2_test"].to_numpy(dtype=float)
-    limit = _symmetric_limit(r2, floor=0.01)
-    points = axes[0].scatter(diagnostics["source_fraction_used"], diagnostics["target_fraction_used"], c=r2, cmap="RdBu_r",
-                             vmin=-limit, vmax=limit, s=26, edgecolor="#444", lw=0.4)
+    r2_column = headline_r2(table)
+    r2_label = "median per-gene held-out R²" if r2_column == "r2_test_median" else "held-out R² (pooled)"
+    r2 = table.set_index("transition").loc[diagnostics.index, r2_column].to_numpy(dtype=float)
+    scale = color_scale(r2, floor=0.01)
+    points = axes[0].scatter(diagnostics["source_fraction_used"], diagnostics["target_fraction_used"], c=r2,
+                             cmap=scale.cmap, norm=scale.norm, s=26, edgecolor="#444", lw=0.4)
     axes[0].set_xlabel("fraction of source (A) cells paired")
     axes[0].set_ylabel("fraction of target (B) cells paired")
     axes[0].set_title("Cells used by the mapping")
-    fig.colorbar(points, ax=axes[0], label="held-out R²")
+    fig.colorbar(points, ax=axes[0], label=r2_label)
     for offset, (column, name, color) in enumerate((("pairs_per_source_cell_max", "source (A)", "#4c72b0"),
                                                     ("pairs_per_target_cell_max", "target (B)", "#dd8452"))):
         values = diagnostics[column].to_numpy(dtype=float)
@@ -598,7 +835,7 @@ def mapping_figure(diagnostics: pd.DataFrame, table: pd.DataFrame):
     if with_cost:
         axes[2].scatter(diagnostics["mean_cost"], r2, s=22, color="#4c72b0", label="transition")
         axes[2].set_xlabel("mean OT cost of the pairs")
-        axes[2].set_ylabel("held-out R²")
+        axes[2].set_ylabel(r2_label)
         axes[2].set_title("Transport cost vs fit")
         axes[2].legend(fontsize=7)
     return fig
@@ -731,6 +968,9 @@ p.note,.muted{color:var(--muted)} p.note{font-size:.88rem;max-width:75em}
 .card b{display:block;font-size:1.3rem} .card span{color:var(--muted);font-size:.8rem}
 table{border-collapse:collapse;font-size:.82rem;margin:.4rem 0} th,td{border-bottom:1px solid var(--line);padding:.22rem .55rem;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600} td.num{text-align:right;font-variant-numeric:tabular-nums} td a{white-space:nowrap} table.wrap td:last-child{word-break:break-all}
+table.wrap td:first-child{white-space:nowrap} .tablewrap{max-width:100%;overflow-x:auto}
+.badge{display:inline-block;border-radius:5px;padding:.15rem .55rem;font-size:.85rem;font-weight:600;margin:.2rem 0 .5rem}
+.badge.warn{background:#fff4e5;border:1px solid #f5a524;color:#7a4100} td.warn{color:#7a4100;font-weight:600}
 table.sortable th{cursor:pointer;user-select:none} table.sortable th:hover{background:#e9edf5}
 th[data-dir=asc]::after{content:" ▲";font-size:.7em} th[data-dir=desc]::after{content:" ▼";font-size:.7em}
 .scroll{max-height:32rem;overflow:auto;border:1px solid var(--line);border-radius:6px}
@@ -742,7 +982,7 @@ img{max-width:100%;height:auto;display:block;margin:.4rem 0}
 figure{margin:.6rem 0} figcaption{color:var(--muted);font-size:.85rem;max-width:75em}
 .grid{display:flex;flex-wrap:wrap;gap:1.2rem;align-items:flex-start} .grid>div{flex:1 1 420px;min-width:0}
 .picker{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap;margin:.4rem 0 .8rem}
-.picker select{font-size:.95rem;padding:.25rem;max-width:38rem} .picker button{font-size:.9rem;padding:.25rem .7rem}
+.picker select{font-size:.95rem;padding:.25rem;max-width:min(38rem,100%)} .picker button{font-size:.9rem;padding:.25rem .7rem}
 code{font-size:.85em;background:var(--bg);padding:0 .25em;border-radius:3px}
 details summary{cursor:pointer;font-weight:600;margin:.4rem 0}
 """
@@ -797,6 +1037,8 @@ def _e(value: Any) -> str:
 def _cell(value: Any, float_format: str, column: str) -> str:
     """One table cell; numbers carry data-v so that the sort is numeric."""
     if isinstance(value, (bool, np.bool_)):
+        if column == "above_null" and not value:  # its edges are unsupported: make it stand out
+            return "<td class='warn' title='held-out R² not above the random-pairing null'>no ⚠</td>"
         return f"<td>{'yes' if value else 'no'}</td>"
     if isinstance(value, (int, np.integer)):
         return f'<td class="num" data-v="{int(value)}">{int(value)}</td>'
@@ -825,7 +1067,8 @@ def table_html(frame: pd.DataFrame, float_format: str = "{:.3f}", links: dict[st
             cells[0] = f'<td><a href="{_e(links[record[0]])}">{_e(record[0])}</a></td>'
         rows.append("<tr>" + "".join(cells) + "</tr>")
     table = f'<table class="sortable{" wrap" if wrap else ""}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-    return f'<div class="scroll">{table}</div>' if scroll else table
+    # a table wider than its card scrolls inside it instead of spilling over the page
+    return f'<div class="{"scroll" if scroll else "tablewrap"}">{table}</div>'
 
 
 def img_html(png: bytes, alt: str) -> str:
@@ -893,6 +1136,9 @@ class ReportContext:
     order: list[str] = field(default_factory=list)
     summaries: dict[str, TransitionSummary] = field(default_factory=dict)
     similarity: np.ndarray | None = None  # transitions x transitions correlation of the weights, in ``transitions`` order
+    demo: bool = False  # the demo data were simulated (its demo.* parameters were used)
+    same_cell: bool = False  # a same-cell design: no mapping diagnostics (same_cell_design)
+    flagged: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))  # below_null, by transition
     _reference_signs: pd.Series | None = field(default=None, init=False, repr=False)
 
     def figure(self, name: str, fig) -> bytes:
@@ -920,7 +1166,9 @@ def summarize_transitions(ctx: ReportContext, top: int, scratch_dir: str | Path 
                 total.index = net.index = tfs  # one index object for all transitions' TF sums
             else:
                 tfs = net.index = total.index
-            mapping, gene_r2 = read_table(result.mapping, MAPPING_COLUMNS), read_table(result.gene_r2, GENE_R2_COLUMNS)
+            # same-cell designs use every cell once at cost 0: nothing to diagnose, nothing to read
+            mapping = None if ctx.same_cell else read_table(result.mapping, MAPPING_COLUMNS)
+            gene_r2 = read_table(result.gene_r2, GENE_R2_COLUMNS)
             row = rows.loc[transition]
             r2 = None if gene_r2 is None else gene_r2["r2_test"]
             ctx.summaries[transition] = TransitionSummary(
@@ -934,16 +1182,28 @@ def summarize_transitions(ctx: ReportContext, top: int, scratch_dir: str | Path 
     ctx.strong = {t: s.strong for t, s in ctx.summaries.items()}
 
 
+def _median(table: pd.DataFrame, column: str, fmt: str = "{:.3f}") -> str:
+    return fmt.format(table[column].median()) if _has(table, column) else "NA"
+
+
 def _cards(ctx: ReportContext, skipped: pd.DataFrame) -> str:
+    """Headline numbers; the per-gene R² summaries first (:data:`POOLED_R2_NOTE`)."""
     table, prior = ctx.table, ctx.summary.get("prior", {})
-    cards = [(len(table), "transitions fitted"), (len(skipped), "transitions skipped"),
-             (f"{table['r2_test'].median():.3f}", "median held-out R²"),
-             (f"{table['r2_test_null'].median():.3f}", "median null R²")]
+    cards = [(len(table), "transitions fitted"), (len(skipped), "transitions skipped")]
+    if _has(table, "r2_test_median"):
+        cards.append((_median(table, "r2_test_median"), "median per-gene held-out R² (median over transitions)"))
+    if _has(table, "frac_targets_above_null"):
+        cards.append((_median(table, "frac_targets_above_null", "{:.0%}"),
+                      "targets beating the null by 0.05 (median over transitions)"))
+    cards += [(f"{int((~ctx.flagged).sum())} of {len(table)}", "transitions above their null (pooled R²)"),
+              (_median(table, "r2_test"), "pooled held-out R² (median over transitions)"),
+              (_median(table, "r2_test_null"), "pooled null R² (median)")]
     if "auprc_ratio" in table:
-        cards.append((f"{table['auprc_ratio'].median():.2f}", "median AUPRC ratio"))
+        cards.append((_median(table, "auprc_ratio", "{:.2f}"), "median AUPRC ratio"))
     cards += [(ctx.summary.get("n_cells", "?"), "cells"), (prior.get("n_tfs", "?"), "TFs"),
               (prior.get("n_targets", "?"), "targets"), (prior.get("n_edges", "?"), "prior edges")]
-    return '<div class="cards">' + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards) + "</div>"
+    return ('<div class="cards">' + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
+            + f"</div><p class='note'>{POOLED_R2_NOTE}</p>")
 
 
 def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame | None) -> str:
@@ -961,7 +1221,7 @@ def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame |
     if "reference" in summary:
         counts.loc[len(counts)] = ["edges (reference)", summary["reference"]["n_edges"], summary["reference"]["n_edges_in_prior"]]
     sizes = pd.DataFrame(list(summary.get("cluster_sizes", {}).items()), columns=["cluster", "cells"])
-    params = pd.DataFrame(list(flatten(ctx.config).items()), columns=["parameter", "value"])
+    params = pd.DataFrame(list(used_parameters(ctx.config, ctx.demo).items()), columns=["parameter", "value"])
     from .io import package_versions  # one definition, shared with the outputs' provenance
 
     versions = pd.DataFrame(list(package_versions().items()), columns=["package", "version"])
@@ -969,8 +1229,10 @@ def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame |
              table_html(inputs, wrap=True) if len(inputs) else "<p class='muted'>No inputs recorded.</p>",
              "<h3>Counts after alignment</h3><p class='note'>Only genes in both the data and the prior are used; "
              f"prior format: {_e(summary.get('prior_format', '?'))}.</p>", table_html(counts.astype(object)),
-             "<h3>Cluster sizes</h3>", table_html(sizes), "</div><div><h3>Parameters</h3>", table_html(params, scroll=True),
-             "<h3>Package versions</h3>", table_html(versions), "</div></div>"]
+             "<h3>Cluster sizes</h3>", table_html(sizes), "</div><div><h3>Parameters</h3><p class='note'>The ones this "
+             "run used: options of other mapping methods, solvers and transition modes are left out.</p>",
+             table_html(params, scroll=True, wrap=True),
+             "<h3>Package versions</h3>", table_html(versions, wrap=True), "</div></div>"]
     if times is not None and len(times):
         parts += ["<h3>Wall time per stage</h3><p class='note'>From Snakemake's benchmark files: seconds per job, "
                   "summed over the stage's jobs (jobs may have run in parallel).</p>", table_html(times, "{:.2f}")]
@@ -979,22 +1241,45 @@ def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame |
     return "".join(parts) + "</section>"
 
 
+def transitions_overview(ctx: ReportContext) -> pd.DataFrame:
+    """The transitions table as shown: held-out R² columns in :data:`R2_COLUMNS` order (per-gene
+    first), ``above_null`` always present, strong edges beside the edge count."""
+    table = ctx.table.copy()
+    if "mapping" in table and table["mapping"].nunique() <= 1:  # the header names it
+        table = table.drop(columns=["mapping"])
+    table["above_null"] = ~ctx.flagged.reindex(table["transition"]).to_numpy(dtype=bool)
+    r2 = [c for c in R2_COLUMNS if c in table]
+    first = min(table.columns.get_loc(c) for c in r2)
+    rest = [c for c in table.columns if c not in r2]
+    table = table[rest[:first] + r2 + rest[first:]]
+    if "n_edges" in table:
+        table.insert(table.columns.get_loc("n_edges") + 1, "strong_edges", table["transition"].map(ctx.strong).astype(int))
+    return table
+
+
 def overview_section(ctx: ReportContext) -> str:
     """Cluster graph, R^2 heatmaps and the transitions table."""
     graph = ctx.figure("cluster_graph", cluster_graph_figure(ctx.table, ctx.strong, ctx.summary))
     heat = ctx.figure("r2_heatmap", r2_heatmap_figure(ctx.table))
-    table = ctx.table.drop(columns=["mapping"], errors="ignore").copy()
-    table.insert(table.columns.get_loc("n_edges") + 1, "strong_edges", table["transition"].map(ctx.strong).astype(int))
+    table = transitions_overview(ctx)
     links = {t: f"#t={t}" for t in table["transition"]}
-    mlp = " and of the MLP" if "r2_test_mlp" in ctx.table else ""
+    panels = ", ".join(title for _, title in r2_panels(ctx.table))
+    median = headline_r2(ctx.table) == "r2_test_median"
+    flagged = int(ctx.flagged.sum())
+    warning = (f"<p class='badge warn'>⚠ {flagged} of {len(ctx.flagged)} transitions: {NOT_ABOVE_NULL} "
+               "(dashed arrows; <code>above_null</code> = no in the table).</p>" if flagged else "")
     return (
-        "<section id='overview'><h2>Transitions at a glance</h2>"
-        + figure_html(graph, "cluster graph", "Each arrow is a fitted transition A → B. Colour: held-out R² "
-                      "(red = better than predicting the mean, blue = worse); width: number of <i>strong</i> edges, "
-                      f"whose |weight| exceeds the {STRONG_QUANTILE:.0%} quantile of |weight| in the same fit on a random pairing.")
-        + figure_html(heat, "held-out R2 heatmaps", f"Held-out R² of every source × target pair for the mapping, its random null{mlp}. "
-                      "A mapping carries signal where its R² clearly exceeds the null's (which is ≈ 0 or below).")
-        + "<h3>All transitions</h3><p class='note'>Click a column to sort; click a transition for its details.</p>"
+        "<section id='overview'><h2>Transitions at a glance</h2>" + warning
+        + figure_html(graph, "cluster graph", "Each arrow is a fitted transition A → B. Colour: "
+                      + ("median per-gene held-out R²" if median else "held-out R² (pooled)")
+                      + " (a sequential scale when all values share a sign, else diverging around 0); width: number "
+                      f"of <i>strong</i> edges, whose |weight| exceeds the {STRONG_QUANTILE:.0%} quantile of |weight| in "
+                      "the same fit on a random pairing; dashed: held-out R² not above the random-pairing null.")
+        + figure_html(heat, "held-out R2 heatmaps", f"Held-out R² of every source × target pair: {_e(panels)}. "
+                      "A mapping carries signal where its R² clearly exceeds the null's (which is ≈ 0 or below). "
+                      + POOLED_R2_NOTE)
+        + "<h3>All transitions</h3><p class='note'>Click a column to sort; click a transition for its details. "
+        "<code>above_null</code>: the pooled held-out R² beats the random-pairing null's.</p>"
         + table_html(table, links=links, scroll=True) + "</section>"
     )
 
@@ -1016,8 +1301,8 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
     """One transition's details, as a template the page clones when it is selected."""
     row = ctx.table.set_index("transition").loc[transition]
     result, summary = ctx.transitions[transition], ctx.summaries[transition]
-    metrics = {k: row[k] for k in ("n_source_cells", "n_target_cells", "n_pairs", "r2_train", "r2_test", "r2_test_null",
-                                   "r2_test_mlp", *RECOVERY_METRICS) if k in row.index}
+    metrics = {k: row[k] for k in (*R2_COLUMNS, "n_source_cells", "n_target_cells", "n_pairs", *RECOVERY_METRICS)
+               if k in row.index and k != "above_null"}
     metrics["n_edges"], metrics["strong_edges"] = row.get("n_edges"), ctx.strong.get(transition, 0)
     if summary.mapping is not None:
         metrics.update({k: summary.mapping[k] for k in ("source_cells_used", "target_cells_used", "mean_cost")
@@ -1037,7 +1322,10 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
             median, above, finite = summary.gene_r2
             right += f"<p>Per-gene held-out R²: median {median:.3f}, {above} of {finite} genes above 0.</p>"
         bottom = ""
-    return (f"<template id='tpl-{_e(transition)}'><article><h3>{_e(title)}</h3>{metric_table}"
+    # shown where the edges are: a fit that predicts held-out pairs no better than random pairing has no support
+    flag = (f"<p class='badge warn' data-flag='below-null'>⚠ {NOT_ABOVE_NULL} (pooled R² {_number(row['r2_test'])} vs "
+            f"null {_number(row['r2_test_null'])}).</p>" if ctx.flagged.get(transition, False) else "")
+    return (f"<template id='tpl-{_e(transition)}'><article><h3>{_e(title)}</h3>{flag}{metric_table}"
             f"<div class='grid'><div><h4>Strongest edges (<span class='pos'>+ activating</span>, "
             f"<span class='neg'>− repressing</span>)</h4>{edges}</div><div>{right}</div></div>"
             f"<div class='grid'>{bottom}</div></article></template>")
@@ -1045,12 +1333,17 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
 
 def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
     """A selector over every transition; the ``detail`` best by held-out R^2 carry figures."""
-    ranked = ctx.table.sort_values("r2_test", ascending=False, na_position="last")["transition"].tolist()
+    column = headline_r2(ctx.table)
+    name = "median per-gene R²" if column == "r2_test_median" else "R²"
+    ranked = ctx.table.sort_values(column, ascending=False, na_position="last")["transition"].tolist()
     with_figures = set(ranked[:detail])
-    options = "".join(f"<option value='{_e(t)}'>{_e(ctx.labels[t])} — R² {r2:.3f}{'' if t in with_figures else ' (tables only)'}"
-                      f"</option>" for t, r2 in zip(ranked, ctx.table.set_index("transition").loc[ranked, "r2_test"]))
+    options = "".join(f"<option value='{_e(t)}'>{_e(ctx.labels[t])} — {name} {r2:.3f}"
+                      f"{' ⚠ not above null' if ctx.flagged.get(t, False) else ''}"
+                      f"{'' if t in with_figures else ' (tables only)'}</option>"
+                      for t, r2 in zip(ranked, ctx.table.set_index("transition").loc[ranked, column]))
     templates = "".join(_transition_panel(ctx, t, top, t in with_figures, detail) for t in ranked)
-    return ("<section id='transitions'><h2>Per transition</h2><p class='note'>Transitions are listed by held-out R². "
+    return (f"<section id='transitions'><h2>Per transition</h2><p class='note'>Transitions are listed by held-out {name}; "
+            "⚠ marks a transition whose held-out R² is not above its random-pairing null. "
             "The network shows the strongest edges: TFs (expression in the source cluster A) on the left, targets "
             "(expression in B) on the right; colour = sign, width = |weight|. '× null q99' compares |weight| with the "
             "noise level of the random-pairing fit.</p>"
@@ -1106,12 +1399,20 @@ def validation_section(ctx: ReportContext) -> str:
         parts.append("<h3>Recovery of the reference network</h3>" + figure_html(
             recovery, "recovery metrics", "AUPRC ratio = average precision of |weight| for the reference edges among the "
             "prior's edges divided by chance (dashed line = chance for every metric); AUROC; sign accuracy = fraction "
-            "of reference edges whose weight has the right sign; EPR = early precision ratio where computed."))
+            "of reference edges whose weight has the right sign (a zero weight counts as wrong; "
+            "<code>sign_accuracy_called</code>: over the non-zero weights only); EPR = early precision ratio where "
+            "computed."))
         parts.append(table_html(_named(ctx, ctx.table[metrics]), scroll=True))
     elif ctx.config.get("reference"):
         ctx.figure("recovery", placeholder_figure("Recovery", "no finite recovery metric (reference edges outside the prior?)"))
     diagnostics = pd.DataFrame({t: s.mapping for t, s in ctx.summaries.items() if s.mapping is not None}).T
-    if len(diagnostics):
+    if ctx.same_cell:  # the figure is not written either (report.smk declares it only for couplings)
+        parts.append("<h3>Mapping diagnostics</h3><p class='note'>None for this design: a same-cell design "
+                     f"(<code>{_e(design_label(ctx.summary, ctx.table, ctx.config))}</code>) pairs every cell of A and B "
+                     "with itself, so every cell is used once, none is reused and the cost is 0.</p>")
+    elif not len(diagnostics):
+        ctx.figure("mapping", placeholder_figure("Mapping diagnostics", "no mapping table was given"))
+    else:
         mapping = ctx.figure("mapping", mapping_figure(diagnostics.astype(float), ctx.table))
         parts.append("<h3>Mapping diagnostics</h3>" + figure_html(
             mapping, "mapping diagnostics", "How many distinct cells of each cluster the main mapping paired and how often "
@@ -1127,22 +1428,24 @@ def validation_section(ctx: ReportContext) -> str:
 def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, config: dict[str, Any],
                  transitions: dict[str, TransitionResult], reference: pd.DataFrame | None = None,
                  times: pd.DataFrame | None = None, figure_dir: str | Path | None = None, top: int = 15,
-                 detail: int = 30, scratch_dir: str | Path | None = None) -> str:
+                 detail: int = 30, scratch_dir: str | Path | None = None, demo: bool = False) -> str:
     """The report's HTML text; overview and validation figures are also written to ``figure_dir``.
 
     ``transitions`` may name files rather than hold tables (see :class:`TransitionResult`); they
     are read one at a time. ``scratch_dir`` takes a temporary file of 4 bytes per transition and
-    edge (:class:`WeightCorrelation`; default: the system's temporary folder).
+    edge (:class:`WeightCorrelation`; default: the system's temporary folder). ``demo``: the demo
+    data were simulated, so the ``demo.*`` parameters are listed.
     """
     table = table.reset_index(drop=True)
     transitions = {t: transitions[t] for t in table["transition"]}
     ctx = ReportContext(table=table, summary=summary, config=config, transitions=transitions,
                         labels=_transition_labels(table), strong={},
-                        figure_dir=None if figure_dir is None else Path(figure_dir), reference=reference)
+                        figure_dir=None if figure_dir is None else Path(figure_dir), reference=reference, demo=demo,
+                        same_cell=same_cell_design(config.get("mapping", {}).get("method")), flagged=below_null(table))
     summarize_transitions(ctx, top, scratch_dir)
     sections = [run_section(ctx, skipped, times), overview_section(ctx), transitions_section(ctx, top, detail),
                 across_section(ctx), validation_section(ctx)]
-    mapping = html.escape(str(table["mapping"].iloc[0])) if "mapping" in table and len(table) else "?"
+    mapping = html.escape(design_label(summary, table, config))
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f"<a href='#{k}'>{v}</a>" for k, v in (("run", "Run"), ("overview", "Transitions at a glance"),
                                                        ("transitions", "Per transition"), ("across", "Across transitions"),
