@@ -93,29 +93,31 @@ def _looks_like_counts(matrix) -> bool:
     return sample.size > 0 and float(sample.max()) > 30 and bool(np.all(sample == np.round(sample)))
 
 
-def normalize_log1p(matrix, target_sum: float = 1e4):
+def normalize_log1p(matrix, target_sum: float | None = None):
     """``log1p`` of counts scaled to ``target_sum`` per cell (scanpy's normalize_total + log1p), as float32.
 
+    ``target_sum=None`` scales to the median total count of the cells that have counts, as scanpy's
+    ``normalize_total`` does by default: at low depth a fixed 10,000 inflates the jump between 0
+    and 1 count, which the regression then reads as regulation (benchmarks/recovery.py, count tracks).
     Refuses negative values (scaled or centred data cannot be normalized)."""
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
     if values.size and float(values.min()) < 0:
         raise InputError("data.normalize is true but the expression holds negative values, so it is not counts "
                          "(scaled or centred data?); give raw counts (e.g. data.layer: counts) or set data.normalize: false")
-    if sp.issparse(matrix):
-        out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-        totals = np.asarray(out.sum(axis=1)).ravel()
-        scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
-        out.data *= np.repeat(scale, np.diff(out.indptr)).astype(np.float32)
+    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True) if sp.issparse(matrix) else np.array(matrix, dtype=np.float32)
+    totals = np.asarray(out.sum(axis=1), dtype=np.float64).ravel()
+    if target_sum is None:
+        target_sum = float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
+    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0).astype(np.float32)
+    if sp.issparse(out):
+        out.data *= np.repeat(scale, np.diff(out.indptr))
         np.log1p(out.data, out=out.data)
         return out
-    out = np.array(matrix, dtype=np.float32, copy=True)
-    totals = out.sum(axis=1)
-    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
     out *= scale[:, None]
     return np.log1p(out, out=out)
 
 
-def _check_scale(matrix, normalize: bool):
+def _check_scale(matrix, normalize: bool, target_sum: float | None = None):
     """data.normalize: normalize (with a warning when the values do not look like raw counts)."""
     if not normalize:
         return matrix
@@ -123,8 +125,9 @@ def _check_scale(matrix, normalize: bool):
         log.warning("data.normalize is true but the expression does not look like raw counts (non-integer "
                     "values or all below 30): normalizing anyway; set data.normalize: false if it is already "
                     "log-normalized")
-    log.info("data.normalize: scaling every cell to 10,000 counts and taking log1p")
-    return normalize_log1p(matrix)
+    log.info("data.normalize: scaling every cell to %s counts and taking log1p",
+             "the median total" if target_sum is None else f"{target_sum:g}")
+    return normalize_log1p(matrix, target_sum)
 
 
 NEGATIVE_TOLERANCE = -1e-6  # float round-off of an otherwise non-negative matrix is not "negative"
@@ -176,8 +179,8 @@ def _check_log_normalized(adata, matrix, data_cfg: dict[str, Any]) -> None:
                          "negative by design (e.g. qPCR -dCt) can be shifted to be >= 0 (e.g. LOD - Ct)")
     if _looks_like_counts(matrix):
         raise InputError(f"data.adata: {source} looks like raw counts (integer values up to {float(values.max()):g}), "
-                         "not log-normalized. Set data.normalize: true to normalize it in the checkpoint (10,000 counts "
-                         f"per cell, then log1p). {_log_data_hint(adata, data_cfg)}")
+                         "not log-normalized. Set data.normalize: true to normalize it in the checkpoint (the median "
+                         f"total count per cell, or data.target_sum, then log1p). {_log_data_hint(adata, data_cfg)}")
 
 
 def _drop_empty_cells(matrix, labels: pd.Series) -> tuple[pd.Series, int]:
@@ -344,7 +347,7 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     prior = io.align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
     reference = _reference(config, adata.var_names)
     # once every cheaper check passed: normalizing copies the matrix
-    matrix = _check_scale(matrix, normalize)
+    matrix = _check_scale(matrix, normalize, data_cfg.get("target_sum"))
     labels, unlabelled = _cluster_labels(adata, data_cfg["cluster_key"])
     labels, n_empty = _drop_empty_cells(matrix, labels)
     sizes = _cluster_sizes(labels, unlabelled, data_cfg["cluster_key"])
