@@ -1,4 +1,4 @@
-# Two entry points (see README): `make demo` runs the workflow on the embedded demo,
+# Two entry points (see README): `make demo` runs the workflow on the embedded demo (config/demo.yaml),
 # `make test` runs the test suite. Both create .venv and install what they need first.
 VENV ?= .venv
 PYTHON ?= python3
@@ -16,8 +16,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
+# --quiet rules: no per-job banner (input, output, reason, resources: about ten lines for each of
+# the demo's ~80 jobs); what remains per job is Snakemake's timestamped progress line,
+# "Finished jobid: N (Rule: fit_grn)" then "k of n steps (x%) done", warnings, errors and the final
+# elapsed time. Each job's own notes are in logs/. Drop it (QUIET=) to see the banners.
+QUIET ?= --quiet rules
 demo: $(BIN)/.installed
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml $(QUIET)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

@@ -1,15 +1,34 @@
 # transgrn: a signed GRN for every transition between cell clusters.
-# Run: snakemake --cores 2   (see README.md)
+# Run: snakemake --cores 2 --configfile config/demo.yaml   (the demo; see README.md)
+#      snakemake --cores 2 --configfile my.yaml            (your data: start from config.yaml)
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("8.20")
 
 
-configfile: "config.yaml"
+# The config passed with --configfile is the whole configuration: no `configfile:` of the demo
+# here, because Snakemake would merge the user's file into it (data paths, reference and
+# pseudotime_key leaked from the demo into user runs). Only when no config is given at all,
+# as in a plain `snakemake -n` on a fresh clone, the workflow runs the demo.
+if not config:
+    logger.info("No --configfile given: running the demo (config/demo.yaml). For your own data: --configfile my.yaml")
+
+    configfile: str(Path(workflow.basedir) / "config/demo.yaml")
+
+
+# The demo's data are simulated by a rule that exists only in a config with a `demo:` section,
+# so a user's missing input is reported as missing, never simulated.
+IS_DEMO = "demo" in config
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/demo.smk"
+if IS_DEMO:
+
+    include: "workflow/rules/demo.smk"
+
+
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/transition.smk"
 include: "workflow/rules/validation.smk"

@@ -9,11 +9,13 @@ from transgrn.script import run
 
 
 def main(smk):
+    summary = json.loads(Path(smk.input.summary).read_text())
     aggregate(
         read_transitions(smk.input.transitions), smk.input.metrics, smk.input.coefficients, smk.input.prior,
         {name: smk.output[name] for name in ("table", "edges", "edges_filtered", "tensor", "provenance")},
-        config=smk.params.config, inputs=json.loads(Path(smk.input.summary).read_text())["inputs"],
-        mapping=smk.params.mapping, with_reference=smk.params.with_reference,
+        config=smk.params.config, inputs=summary["inputs"],
+        # the design that ran: "joint (no pseudotime)" where lagged had no pseudotime
+        mapping=summary.get("mapping_method", smk.params.mapping), with_reference=smk.params.with_reference,
         min_confidence=smk.params.filter["min_confidence"], top_k=smk.params.filter["top_k"],
         # models include mlp: its per-edge attribution beside the weight
         attributions=list(smk.input.mlp_attribution) or None,

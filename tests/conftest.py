@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from transgrn.simulate import simulate
 
@@ -19,6 +23,27 @@ TINY_DEMO_CONFIG = {
                                                      ["progenitor", "fate B"]]},
     "mapping": {"n_pairs": 200},
 }
+
+
+def snakemake_command(workdir: Path, config: dict | None, *extra: str) -> list[str]:
+    """``snakemake`` on this checkout's Snakefile in ``workdir``, with ``config`` written there and
+    passed as the run's only --configfile (None: no config at all, as a bare ``snakemake``)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    if config is not None:
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        command += ["--configfile", str(workdir / "config.yaml")]
+    return command + list(extra)
+
+
+def run_snakemake(workdir: Path, config: dict | None, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(snakemake_command(workdir, config, *extra), capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts from the 'Job stats' table of a dry run."""
+    stats = output.split("Job stats:")[-1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
 import pytest
+import yaml
+from conftest import REPO
 
 from transgrn.config import validate_config
 from transgrn.errors import ConfigError
@@ -55,9 +57,17 @@ def test_explicit_mode_needs_pairs(schema):
         validate_config({**MINIMAL, "transitions": {"mode": "explicit"}}, schema)
 
 
-def test_shipped_config_is_valid(schema):
-    import yaml
+SHIPPED = ["config.yaml", *sorted(str(path.relative_to(REPO)) for path in (REPO / "config").glob("*.yaml"))]
 
-    from conftest import REPO
 
-    validate_config(yaml.safe_load((REPO / "config.yaml").read_text()), schema)
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_are_valid(schema, name):
+    validate_config(yaml.safe_load((REPO / name).read_text()), schema)
+
+
+def test_the_template_carries_nothing_of_the_demo(schema):
+    """config.yaml is the start of a user's own config: no demo data, reference or simulation."""
+    template = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert "demo" not in validate_config(template, schema)
+    assert template["reference"] is None and template["data"]["pseudotime_key"] is None
+    assert "resources/demo" not in (REPO / "config.yaml").read_text()

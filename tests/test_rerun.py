@@ -9,14 +9,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import TINY_DEMO_CONFIG, REPO
+from conftest import TINY_DEMO_CONFIG, planned_jobs
+from conftest import snakemake_command as base_command
 
 from transgrn.io import PROVENANCE_KEY, read_provenance, sha256
 
@@ -29,10 +28,7 @@ TARGET = "results/provenance.json"
 
 
 def snakemake_command(workdir: Path, config: dict, *extra: str) -> list[str]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "2", TARGET, *extra]
+    return base_command(workdir, config, "--cores", "2", TARGET, *extra)
 
 
 def snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
@@ -44,12 +40,6 @@ def result_hashes(workdir: Path) -> dict[str, str]:
     results = workdir / "results"
     files = [results / name for name in RESULT_FILES] + sorted(results.glob("transitions/*/*.parquet"))
     return {str(f.relative_to(workdir)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Job counts from the 'Job stats' table of a dry run."""
-    stats = output.split("Job stats:")[-1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +75,17 @@ def test_changing_a_fit_parameter_reruns_the_fits_not_the_mappings(finished_run)
     remap = snakemake(workdir, {**CONFIG, "mapping": {"n_pairs": 150}}, "-n", "--quiet", "rules")
     remapped = planned_jobs(remap.stdout + remap.stderr)
     assert remapped.get("map_cells") == 6 and remapped.get("fit_grn") == 3 and "prepare" not in remapped, remapped
+
+
+def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run):
+    workdir, _ = finished_run
+    # aggregate took the whole config as params: report.top_edges reran it and rewrote the results
+    dry = snakemake(workdir, {**CONFIG, "report": {"top_edges": 3}}, "-n", "--quiet", "rules")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr, planned_jobs(dry.stdout + dry.stderr)
+    # while a setting that the results depend on does
+    refilter = snakemake(workdir, {**CONFIG, "filter": {"top_k": 5}}, "-n", "--quiet", "rules")
+    assert planned_jobs(refilter.stdout + refilter.stderr) == {"aggregate": 1}
 
 
 def test_every_output_records_config_checksums_versions_and_seed(finished_run):

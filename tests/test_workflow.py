@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO, write_inputs
+from conftest import run_snakemake, write_inputs
 
 from transgrn.simulate import simulate
 from transgrn.tensor import read_tensor
@@ -29,11 +27,7 @@ DEMO_CONFIG = {
 
 
 def snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+    return run_snakemake(workdir, config, "--cores", "2", *extra)
 
 
 def digest(path: Path) -> str:

@@ -20,6 +20,8 @@ from .solvers import Outputs, make_solver, target_blocks, values_at
 if TYPE_CHECKING:
     from .mlp import MLPConfig
 
+log = logging.getLogger(__name__)
+
 NULL_METHOD = "random"
 N_EXTREME_GENES = 3
 MAPPING_OPTIONS = ("n_pcs", "exact_max_cells", "entropic_reg", "unbalanced_reg", "knn_k", "pseudotime_lag",
@@ -120,7 +122,7 @@ def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.
     mask["reason"] = ["; ".join(reasons.columns[row]) for row in reasons.to_numpy()]
     for reason in reasons.columns:
         if reasons[reason].any():
-            logging.info("%d of %d prior edges inactive: %s", int(reasons[reason].sum()), len(mask), reason)
+            log.info("%d of %d prior edges inactive: %s", int(reasons[reason].sum()), len(mask), reason)
     return mask
 
 
@@ -154,7 +156,7 @@ def with_lag(mapping: pd.DataFrame, data: "TransitionData", mcfg: dict[str, Any]
 
     if data.source.pseudotime is None or data.target.pseudotime is None:
         # the checkpoint warns once for the run (summary.json's mapping_method); here it is only noted
-        logging.info("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without one the design "
+        log.info("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without one the design "
                      "is the same-cell 'joint' design (lag 0)")
         return mapping.assign(lag=0.0, lag_bandwidth=0.0)
     lags, span = candidate_lags(data.source.pseudotime, data.target.pseudotime, list(mcfg.get("lag_grid", DEFAULT_LAG_GRID)))
@@ -167,7 +169,7 @@ def with_lag(mapping: pd.DataFrame, data: "TransitionData", mcfg: dict[str, Any]
     x, y = paired_design(train, inputs, CellSet(outputs.names, outputs.matrix[:, columns], outputs.pseudotime))
     trend = input_trend(inputs, bandwidth, reach=max(abs(lag) for lag in lags))
     lag, scores = choose_lag(x, y, pair_times(train, inputs), data.mask[:, columns], trend, lags, rng)
-    logging.info("lagged design: held-out R^2 by lag %s -> lag %.4g (pseudotime range %.4g)",
+    log.info("lagged design: held-out R^2 by lag %s -> lag %.4g (pseudotime range %.4g)",
                  {round(k, 4): round(v, 4) for k, v in scores.items()}, lag, span)
     return mapping.assign(lag=lag, lag_bandwidth=bandwidth)
 
@@ -315,7 +317,7 @@ def _warn_if_few_rows(n_rows: int, mask: np.ndarray, transition: str, alpha) -> 
     median = float(np.median(per_target))
     if n_rows < ROWS_PER_PREDICTOR * median:
         advice = "" if alpha == "auto" else "; fit.alpha: auto chooses the penalty by cross-validation"
-        logging.warning("transition %s: %d training rows for a median of %g prior TFs per target (fewer than %d per "
+        log.warning("transition %s: %d training rows for a median of %g prior TFs per target (fewer than %d per "
                         "TF): held-out R^2 may fall below the null%s, or use a sparser prior", transition or "?",
                         n_rows, median, ROWS_PER_PREDICTOR, advice)
 

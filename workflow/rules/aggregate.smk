@@ -22,7 +22,9 @@ rule aggregate:
         mapping=config["mapping"]["method"],
         with_reference=bool(config["reference"]),
         filter=config["filter"],
-        config=config,
+        # provenance of the results: every setting except report.*, which only changes the page, so
+        # that editing it does not rerun aggregate (a params change is a rerun trigger)
+        config={key: value for key, value in config.items() if key != "report"},
     benchmark:
         LOGS / "benchmarks/aggregate.tsv"
     threads: 1

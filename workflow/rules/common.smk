@@ -12,7 +12,13 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
+from transgrn.transitions import TRANSITION_PATTERN  # noqa: E402
 
+if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
+    raise WorkflowError(
+        "no data configured: run the demo with `--configfile config/demo.yaml` (or `make demo`), or copy the "
+        "template config.yaml, point its data keys at your files and pass `--configfile my.yaml` (README, Your own data)"
+    )
 try:
     config.update(validate_config(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")))
 except ConfigError as error:
@@ -24,7 +30,7 @@ TRANSITION_DIR = RESULTS / "transitions" / "{transition}"
 LOGS = Path("logs")
 
 wildcard_constraints:
-    transition=r"c\d+(_[A-Za-z0-9]+)*__c\d+(_[A-Za-z0-9]+)*",
+    transition=TRANSITION_PATTERN,
     role="main|null",
 
 
@@ -141,10 +147,22 @@ def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design
     return mem if per_input_mb else mem_without_input
 
 
+def _paths(entry):
+    """A named input that an input function fills, as a list of paths. Until the checkpoint has run,
+    Snakemake puts the checkpoint's output file (one path, a str) where the list will be; iterating
+    that would go over its characters (a dry run on a fresh clone failed with FileNotFoundError: 'r')."""
+    return [entry] if isinstance(entry, str) else list(entry)
+
+
 def largest_transition_mb(input):
-    """Size in MB of the largest transition's files that aggregate reads (coefficients + attribution)."""
-    attributions = input.mlp_attribution or [None] * len(input.coefficients)
-    return max(os.stat(c).st_size + (os.stat(a).st_size if a else 0) for c, a in zip(input.coefficients, attributions)) / 1e6
+    """Size in MB of the largest transition's files that aggregate reads (coefficients + attribution).
+
+    Stats only paths of the job's input, so a file that does not exist yet (a dry run, or the
+    checkpoint's output standing in for the list) makes the value 'to be determined' (_input_mb)."""
+    coefficients = _paths(input.coefficients)
+    attributions = _paths(input.mlp_attribution) or [None] * len(coefficients)
+    sizes = (os.stat(c).st_size + (os.stat(a).st_size if a else 0) for c, a in zip(coefficients, attributions))
+    return max(sizes, default=0) / 1e6
 
 
 def aggregate_mem_mb(wildcards, input, attempt):

@@ -19,7 +19,7 @@ checkpoint prepare:
         summary=PREPARED / "summary.json",
         clusters=directory(PREPARED / "clusters"),
     params:
-        config={k: config[k] for k in ("data", "reference", "transitions")},
+        config={k: config[k] for k in ("data", "reference", "transitions", "mapping")},  # mapping: size checks, lagged needs a pseudotime
     threads: 1
     resources:
         mem_mb=mem_mb(1000, per_input_mb=2),

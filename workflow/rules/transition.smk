@@ -9,6 +9,7 @@ rule transition_mask:
     output:
         mask=TRANSITION_DIR / "mask.parquet",
     params:
+        method=config["mapping"]["method"],  # which rows the design fits decides which edges are estimable
         smooth=config["data"]["smooth"],
     benchmark:
         LOGS / "benchmarks/transitions/{transition}/transition_mask.tsv"
