@@ -8,11 +8,23 @@ over time (an Ornstein-Uhlenbeck process, correlated ``persistence`` between ``t
 cluster boundary), so TF levels in an earlier state drive target levels in a later one, which
 is what a transition GRN models. Counts are
 Poisson around the log-expression, and ``X`` is log-normalized as scanpy does.
+
+Two options serve the differential test between transitions (:mod:`transgrn.differential`); at
+their defaults the simulation is exactly what it was without them:
+
+* ``branch_edges`` plants that many branch-specific edges: prior decoys (in the prior, but not
+  regulating anywhere else) that regulate their target only in the cells of one fate (alternately
+  fate A and fate B). They are ``Simulation.differential`` (``tf, target_gene, branch, weight``);
+  ``Simulation.reference`` stays the network shared by every cell.
+* ``symmetric_branches`` gives the fate-specific TF programs the same course in both fates, so
+  that the cells of fate A and fate B are draws from one distribution: ``progenitor -> fate A``
+  and ``progenitor -> fate B`` then have the same network and the same design by construction
+  (the null of the differential test), apart from any planted ``branch_edges``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +46,14 @@ class SimulationParams:
     persistence: float = 0.5
     lag: float = 0.15
     seed: int = 0
+    branch_edges: int = 0
+    symmetric_branches: bool = False
+
+
+# Options added after the demo was fixed: recorded in ``uns`` only when set, so that the default
+# simulation (and the demo's files) stay byte-identical.
+LATER_OPTIONS = {"branch_edges": 0, "symmetric_branches": False}
+DIFFERENTIAL_COLUMNS = ["tf", "target_gene", "branch", "weight"]
 
 
 @dataclass
@@ -41,6 +61,8 @@ class Simulation:
     adata: "anndata.AnnData"  # noqa: F821 (imported lazily)
     prior: pd.DataFrame  # wide 0/1, TFs x genes
     reference: pd.DataFrame  # tf, target_gene, sign, weight
+    # planted branch-specific edges: tf, target_gene, branch ("A" or "B"), weight (empty by default)
+    differential: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIFFERENTIAL_COLUMNS))
 
 
 def _tf_programs(rng: np.random.Generator, n_tfs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,13 +73,15 @@ def _tf_programs(rng: np.random.Generator, n_tfs: int) -> tuple[np.ndarray, np.n
     return kinds, centres
 
 
-def _program(pseudotime: np.ndarray, branch: np.ndarray, kinds: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Program value of every TF in every cell (cells x TFs), amplitude about 1.5."""
+def _program(pseudotime: np.ndarray, branch: np.ndarray, kinds: np.ndarray, centres: np.ndarray,
+             symmetric: bool = False) -> np.ndarray:
+    """Program value of every TF in every cell (cells x TFs), amplitude about 1.5. With ``symmetric``
+    the fate-specific programs (kinds 2 and 3) rise in both fates."""
     t = pseudotime[:, None]
     rise = 1.0 / (1.0 + np.exp(-(t - np.maximum(centres, BRANCH_POINT)) / 0.07))
     down = 1.0 - 1.0 / (1.0 + np.exp(-(t - centres) / 0.07))
     bump = np.exp(-0.5 * ((t - centres) / 0.12) ** 2)
-    in_a = (branch == 0)[:, None]
+    in_a = (branch == 0)[:, None] | symmetric
     values = np.select(
         [kinds == 0, kinds == 1, kinds == 2, kinds == 3],
         [down, bump, rise * in_a, rise * ~in_a],
@@ -80,6 +104,29 @@ def _network(rng: np.random.Generator, p: SimulationParams) -> tuple[np.ndarray,
     return weights, prior
 
 
+def _branch_weights(p: SimulationParams, weights: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+    """``p.branch_edges`` decoy edges of the prior (no shared weight) that regulate only in one fate:
+    per-branch weights ``(2, TFs, targets)`` (index 0 fate A, 1 fate B) and their table.
+
+    Drawn from their own stream, so the rest of the simulation is the same with or without them.
+    """
+    from .seeds import rng_for
+
+    decoys = np.argwhere(prior & (weights == 0))
+    if p.branch_edges > len(decoys):
+        raise ValueError(f"branch_edges={p.branch_edges} exceeds the {len(decoys)} decoy edges of the prior; "
+                         "lower branch_edges or raise decoys_per_target")
+    rng = rng_for(p.seed, "simulate", "branch_edges")
+    chosen = decoys[np.sort(rng.permutation(len(decoys))[: p.branch_edges])]
+    values = rng.choice([-1.0, 1.0], len(chosen)) * rng.uniform(0.5, 1.0, len(chosen))
+    side = np.arange(len(chosen)) % 2  # alternately fate A (0) and fate B (1)
+    per_branch = np.zeros((2, *weights.shape))
+    per_branch[side, chosen[:, 0], chosen[:, 1]] = values
+    table = pd.DataFrame({"tf": chosen[:, 0], "target_gene": chosen[:, 1], "branch": np.where(side == 0, "A", "B"),
+                          "weight": values})
+    return per_branch, table
+
+
 def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     """Simulate a branching differentiation data set with ground truth."""
     import anndata as ad
@@ -99,13 +146,20 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     dev_now = p.persistence * dev_before + np.sqrt(1 - p.persistence**2) * rng.normal(
         0.0, p.deviation_scale, (p.n_cells, p.n_tfs)
     )
-    activity_before = _program(np.clip(pseudotime - lag, 0, 1), branch, kinds, centres) + dev_before
-    activity_now = _program(pseudotime, branch, kinds, centres) + dev_now
+    symmetric = p.symmetric_branches
+    activity_before = _program(np.clip(pseudotime - lag, 0, 1), branch, kinds, centres, symmetric) + dev_before
+    activity_now = _program(pseudotime, branch, kinds, centres, symmetric) + dev_now
 
     tf_base = rng.uniform(np.log(8.0), np.log(30.0), p.n_tfs)
     target_base = rng.uniform(np.log(8.0), np.log(30.0), p.n_targets)
     log_tf = tf_base + 0.8 * activity_now
     log_target = target_base + 0.8 * activity_before @ weights
+    differential = pd.DataFrame(columns=DIFFERENTIAL_COLUMNS)
+    if p.branch_edges:  # a fate's own edges act in the cells of that fate (after the branch point)
+        per_branch, differential = _branch_weights(p, weights, prior_mask)
+        for side in (0, 1):
+            in_fate = (pseudotime >= BRANCH_POINT) & (branch == side)
+            log_target[in_fate] += 0.8 * activity_before[in_fate] @ per_branch[side]
     log_target += rng.normal(0.0, p.noise, log_target.shape)
     log_mean = np.hstack([log_tf, log_target])
 
@@ -134,7 +188,7 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
     adata = ad.AnnData(X=lognorm, obs=obs, var=pd.DataFrame(index=genes))
     adata.layers["counts"] = counts
     adata.var["is_tf"] = [g in set(tf_names) for g in genes]
-    adata.uns["simulation"] = {k: v for k, v in asdict(p).items()}
+    adata.uns["simulation"] = {k: v for k, v in asdict(p).items() if k not in LATER_OPTIONS or v != LATER_OPTIONS[k]}
 
     prior = pd.DataFrame(0, index=tf_names, columns=genes, dtype=np.int8)
     prior.loc[:, target_names] = prior_mask.astype(np.int8)
@@ -147,7 +201,10 @@ def simulate(params: SimulationParams | None = None, **overrides) -> Simulation:
             "weight": weights[tf_idx, tg_idx],
         }
     )
-    return Simulation(adata=adata, prior=prior, reference=reference)
+    if len(differential):
+        differential["tf"] = np.array(tf_names)[differential["tf"].to_numpy(dtype=int)]
+        differential["target_gene"] = np.array(target_names)[differential["target_gene"].to_numpy(dtype=int)]
+    return Simulation(adata=adata, prior=prior, reference=reference, differential=differential)
 
 
 def write_simulation(sim: Simulation, adata_path: str, prior_path: str, reference_path: str) -> None:
