@@ -103,3 +103,34 @@ def test_mapped_designs_decide_activity_on_source_inputs_and_target_outputs():
     assert not mask.loc[("Master", "T1"), "active"] and mask.loc[("Master", "T1"), "reason"] == REASON_TF_CONSTANT
     assert mask.loc[("Master", "Master"), "reason"] == REASON_TF_CONSTANT  # self-loops are kept in mapped designs
     assert mask.loc[("Other", "T3"), "active"]
+
+
+def test_the_default_fit_does_not_fall_below_the_null_on_small_noisy_data(schema):
+    """Issue #10: with few rows per prior TF (70 cells per cluster, noise 2.0), alpha 1.0 overfit
+    below the random null; the default penalty (CV, one-SE rule) must not."""
+    from conftest import cluster_cells, edges_of
+
+    from transgrn.config import apply_defaults
+    from transgrn.simulate import simulate
+
+    defaults = apply_defaults({"data": {}}, schema)
+    sim = simulate(noise=2.0, seed=1)
+    rng = np.random.default_rng(0)
+
+    def few(label):
+        cells = cluster_cells(sim.adata, label)
+        keep = np.sort(rng.permutation(len(cells))[:70])
+        return CellSet(cells.names[keep], cells.matrix[keep], cells.pseudotime[keep])
+
+    for pair in [("stem cell", "progenitor"), ("progenitor", "fate A")]:
+        source, target = few(pair[0]), few(pair[1])
+        mcfg = {**defaults["mapping"]}
+        mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names, mcfg["method"])
+        data = TransitionData(source, target, sim.adata.var_names, mask)
+        mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+        fit = {**defaults["fit"], "device": "cpu"}
+        metrics = evaluate_transition(data, mappings, *fit_transition(data, mappings, fit, 0, "t")[:2])[0]
+        assert metrics["r2_test"] >= metrics["r2_test_null"], metrics
+        assert metrics["r2_test_median"] >= metrics["r2_test_null_median"], metrics
+        alpha_one = evaluate_transition(data, mappings, *fit_transition(data, mappings, {**fit, "alpha": 1.0}, 0, "t")[:2])[0]
+        assert alpha_one["r2_test"] < metrics["r2_test"]  # the old default overfits here

@@ -258,3 +258,13 @@ def test_cuda_matches_cpu(name, params):
     cpu = make_solver(name, device="cpu", **params).fit(x, y, mask)
     np.testing.assert_allclose(gpu.coef_, cpu.coef_, atol=1e-6)
     assert np.all(gpu.coef_[~mask] == 0.0)
+
+
+def test_one_se_rule_takes_the_least_penalty_within_one_standard_error():
+    from transgrn.solvers import one_se_smallest
+
+    alphas = np.array([0.1, 1.0, 10.0, 100.0])
+    # folds x alphas: best mean at alpha 10 (1.0); its SE = sd([0.9, 1.0, 1.1]) / sqrt(3) = 0.0577
+    errors = np.array([[1.30, 1.04, 0.9, 1.5], [1.40, 1.05, 1.0, 1.6], [1.50, 1.06, 1.1, 1.7]])
+    assert one_se_smallest(errors, alphas) == 1.0  # mean 1.05 <= 1.0 + 0.0577: the smaller penalty wins
+    assert one_se_smallest(errors + np.array([0, 0.1, 0, 0]), alphas) == 10.0  # 1.15 is outside the band

@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 
 
-def squared_sums(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def squared_sums(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-column residual and total sums of squares, R^2's ingredients: blocks of columns can be
-    summed separately (one scratch array of ``y_true``'s size)."""
+    summed separately (one scratch array of ``y_true``'s size).
+
+    The total is taken about ``center``: for held-out data pass the mean of the rows the model was
+    fitted on (out-of-sample R^2), so that a model that predicts nothing -- the training mean --
+    scores exactly 0. About the test rows' own mean (``center=None``) even that model scores
+    below 0 on a small test split, which no fit could beat.
+    """
     scratch = np.subtract(y_true, y_pred)
     ss_res = np.einsum("ij,ij->j", scratch, scratch)
-    np.subtract(y_true, y_true.mean(0), out=scratch)
+    np.subtract(y_true, y_true.mean(0) if center is None else center, out=scratch)
     return ss_res, np.einsum("ij,ij->j", scratch, scratch)
 
 
@@ -28,14 +34,14 @@ def r2_overall_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> float:
     return float(1.0 - ss_res.sum() / total) if total > 0 else float("nan")
 
 
-def r2_per_gene(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """Coefficient of determination per column; NaN for genes constant in ``y_true``."""
-    return r2_from_sums(*squared_sums(y_true, y_pred))
+def r2_per_gene(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
+    """Coefficient of determination per column (about ``center``, see :func:`squared_sums`); NaN for constant genes."""
+    return r2_from_sums(*squared_sums(y_true, y_pred, center))
 
 
-def r2_overall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+def r2_overall(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | None = None) -> float:
     """Variance-weighted R^2 over all genes (see :func:`r2_overall_from_sums`)."""
-    return r2_overall_from_sums(*squared_sums(y_true, y_pred))
+    return r2_overall_from_sums(*squared_sums(y_true, y_pred, center))
 
 
 def early_precision_ratio(score: np.ndarray, label: np.ndarray) -> float:

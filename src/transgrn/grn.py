@@ -368,12 +368,18 @@ def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.Da
 
 
 def _squared_sums(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str,
-                  x: np.ndarray, y: Outputs) -> tuple[np.ndarray, np.ndarray]:
-    """Per-target residual and total sums of squares of a role's predictions, a block of targets at a time."""
+                  x: np.ndarray, y: Outputs, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target residual and total sums of squares (about ``center``, default the rows' own
+    mean) of a role's predictions, a block of targets at a time."""
     ss_res, ss_tot = np.zeros(len(data.targets)), np.zeros(len(data.targets))
     for cols, observed in target_blocks(y, height=len(data.tfs)):  # _predict builds len(tfs) x block weights
-        ss_res[cols], ss_tot[cols] = squared_sums(observed, _predict(data, coefficients, intercepts, column, x, cols))
+        ss_res[cols], ss_tot[cols] = squared_sums(observed, _predict(data, coefficients, intercepts, column, x, cols),
+                                                  None if center is None else center[cols])
     return ss_res, ss_tot
+
+
+def _column_means(y: Outputs) -> np.ndarray:
+    return np.asarray(y.mean(axis=0), dtype=np.float64).ravel()
 
 
 def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], coefficients: pd.DataFrame,
@@ -384,11 +390,16 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
     predicted test values of the best and worst predicted genes, for residual plots).
     """
     self_term = "self_weight" in intercepts.columns
-    sums = lambda column, x, y: _squared_sums(data, coefficients, intercepts, column, x, y)  # noqa: E731
-    train = sums("weight", *data.design(mappings["main"], "train", self_term, dense=False))
+    sums = lambda column, x, y, center=None: _squared_sums(data, coefficients, intercepts, column, x, y, center)  # noqa: E731
+    x_train, y_train = data.design(mappings["main"], "train", self_term, dense=False)
+    train = sums("weight", x_train, y_train)
+    # held-out R^2 about the mean of the rows each role was fitted on: predicting nothing scores 0
+    train_mean = _column_means(y_train)
+    null_train_mean = _column_means(data.design(mappings["null"], "train", self_term, dense=False)[1])
+    del x_train, y_train
     x_test, y_test = data.design(mappings["main"], "test", self_term, dense=False)
-    test = sums("weight", x_test, y_test)
-    null = sums("null_weight", *data.design(mappings["null"], "test", self_term, dense=False))
+    test = sums("weight", x_test, y_test, train_mean)
+    null = sums("null_weight", *data.design(mappings["null"], "test", self_term, dense=False), null_train_mean)
     gene_r2 = pd.DataFrame({
         "target_gene": data.targets,
         "r2_test": r2_from_sums(*test),
@@ -458,9 +469,10 @@ def fit_mlp_transition(data: TransitionData, mapping: pd.DataFrame, seed: int, t
     x_train, y_train = data.design(mapping, "train")
     x_test, y_test = data.design(mapping, "test")
     pred_test = model.predict(x_test)
-    metrics = {"r2_test_mlp": r2_overall(y_test, pred_test), "r2_train_mlp": r2_overall(y_train, model.predict(x_train)),
-               "mlp_epochs": int(model.epochs_)}
-    gene_r2 = pd.DataFrame({"target_gene": data.targets, "r2_test_mlp": r2_per_gene(y_test, pred_test)})
+    center = _column_means(y_train)  # as for the linear fit: held-out R^2 about the training mean
+    metrics = {"r2_test_mlp": r2_overall(y_test, pred_test, center),
+               "r2_train_mlp": r2_overall(y_train, model.predict(x_train)), "mlp_epochs": int(model.epochs_)}
+    gene_r2 = pd.DataFrame({"target_gene": data.targets, "r2_test_mlp": r2_per_gene(y_test, pred_test, center)})
     grad = model.attribution(x_train)
     attribution = data.edges.copy()
     attribution["attribution"] = np.where(data.edge_active, grad[data.edge_tf, data.edge_target], 0.0)

@@ -878,7 +878,28 @@ def _ridge_path_error(train: _Moments, val: _Moments, group: _Group, alphas: "to
     return err.sum(0)
 
 
-RIDGE_ALPHA_GRID = (-5, 1, 13)  # log10 range and size of the default CV grid, relative to mean(diag(X'X))
+# The default CV grid: mean(diag(X'X)) * logspace(*RIDGE_ALPHA_GRID). The floor keeps a noiseless
+# data set (krumsiek11) from choosing almost no penalty, which ranks edges badly; the 1-SE rule of
+# select_alpha_ridge then takes the least penalty the data cannot tell from the best
+# (benchmarks/recovery.py; README "Choosing the penalty").
+RIDGE_ALPHA_GRID = (-1.5, 1, 6)
+
+
+def one_se_smallest(fold_errors: np.ndarray, alphas: np.ndarray) -> float:
+    """The smallest alpha whose mean held-out error is within one standard error of the best.
+
+    ``fold_errors`` is folds x alphas (mean squared error per fold). The usual one-SE rule takes
+    the simplest (most penalized) model; here the least penalized one within the band is taken:
+    held-out accuracy is as good as the best's, and weaker shrinkage keeps the partial effects
+    that tell a regulator from a correlated decoy (larger penalties drift towards marginal
+    correlations), which ranks edges better.
+    """
+    mean = fold_errors.mean(axis=0)
+    best = int(np.argmin(mean))
+    k = fold_errors.shape[0]
+    se = fold_errors[:, best].std(ddof=1) / np.sqrt(k) if k > 1 else 0.0
+    within = np.flatnonzero(mean <= mean[best] + se)
+    return float(alphas[within[np.argmin(alphas[within])]])
 
 
 def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
@@ -889,9 +910,10 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
 
     Cost: one pass over the data for the fold sums, then one eigendecomposition per target and
     fold reused for every alpha. Folds are :func:`kfold_indices` (``groups`` keeps groups
-    together). Default ``alphas``: ``mean(diag(X'X)) * logspace(-5, 1, 13)`` on the (scaled)
-    training design, so the grid follows the data's scale. Returns the best alpha and the CV
-    MSE per alpha (sum of held-out squared errors / (n * n_targets)), in the order of ``alphas``.
+    together). Default ``alphas``: ``mean(diag(X'X)) * logspace(*RIDGE_ALPHA_GRID)`` on the
+    (scaled) training design, so the grid follows the data's scale. The choice is
+    :func:`one_se_smallest` over the folds' errors. Returns it and the CV MSE per alpha (sum of
+    held-out squared errors / (n * n_targets)), in the order of ``alphas``.
     """
     import torch
 
@@ -900,17 +922,20 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
     if alphas is None:
         full, _ = _split_moments(total, total.empty(), edges, fit_intercept, standardize)
         alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(*RIDGE_ALPHA_GRID)
-    alpha_t = torch.as_tensor(np.asarray(alphas, dtype=float), dtype=xt.dtype, device=xt.device)
+    alphas = np.asarray(alphas, dtype=float)
+    alpha_t = torch.as_tensor(alphas, dtype=xt.dtype, device=xt.device)
     if (alpha_t <= 0).any():
         raise ValueError("select_alpha_ridge: alphas must be > 0")
-    sse = torch.zeros_like(alpha_t)
+    fold_sse = []
     for val in sums:
         train_m, val_m = _split_moments(total, val, edges, fit_intercept, standardize)
-        sse += val_m.yy[edges.empty].sum()
+        sse = val_m.yy[edges.empty].sum() + torch.zeros_like(alpha_t)
         for group in edges.groups:
             sse += _ridge_path_error(train_m, val_m, group, alpha_t)
-    scores = (sse / (xt.shape[0] * edges.n_targets)).cpu().numpy().astype(np.float64)
-    return float(np.asarray(alphas, dtype=float)[np.argmin(scores)]), scores
+        fold_sse.append((sse / (float(val.n) * edges.n_targets)).cpu().numpy())
+    sse_total = sum(f * float(v.n) for f, v in zip(fold_sse, sums))
+    scores = np.asarray(sse_total / xt.shape[0], dtype=np.float64)
+    return one_se_smallest(np.array(fold_sse, dtype=np.float64), alphas), scores
 
 
 def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,

@@ -19,7 +19,9 @@ checkpoint prepare:
         summary=PREPARED / "summary.json",
         clusters=directory(PREPARED / "clusters"),
     params:
-        config={k: config[k] for k in ("data", "reference", "transitions", "mapping")},  # mapping: size checks, lagged needs a pseudotime
+        # only the mapping method (lagged needs a pseudotime): other mapping settings must not rerun the
+        # checkpoint and so every job; `transgrn check` also checks them against the data
+        config={**{k: config[k] for k in ("data", "reference", "transitions")}, "mapping": {"method": config["mapping"]["method"]}},
     threads: 1
     resources:
         mem_mb=mem_mb(1000, per_input_mb=2),
