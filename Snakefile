@@ -30,8 +30,11 @@ if IS_DEMO:
 
 
 include: "workflow/rules/prepare.smk"
-include: "workflow/rules/transition.smk"
-include: "workflow/rules/validation.smk"
+include: "workflow/rules/mask.smk"
+include: "workflow/rules/mapping.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 
@@ -42,4 +45,6 @@ rule all:
         RESULTS / "edges.parquet",
         RESULTS / "grn_tensor.h5ad",
         RESULTS / "report.html",
+        # cofactors.enabled: one table per transition (models.smk), read by people, not by aggregate
+        lambda wildcards: per_transition("cofactors.tsv")(wildcards) if config["cofactors"]["enabled"] else [],
     default_target: True

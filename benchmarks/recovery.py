@@ -63,10 +63,11 @@ import pandas as pd
 from hill_simulator import TRANSITIONS as HILL_TRANSITIONS
 from hill_simulator import simulate_hill
 from transgrn.config import apply_defaults, load_schema
-from transgrn.evaluate import recovery_metrics
+from transgrn.metrics import recovery_metrics
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_mlp_transition, fit_transition, map_transition
-from transgrn.mapping import CellSet
-from transgrn.smoothing import smooth_clusters
+from transgrn.cells import CellSet
+from transgrn.lagged import lag_of
+from transgrn.cells import smooth_clusters
 
 FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
 MAPPING = {"n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
@@ -230,7 +231,7 @@ def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSe
     mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
     coefficients, intercepts, info = fit_transition(data, mappings, fit)
     metrics = evaluate_transition(data, mappings, coefficients, intercepts)[0]
-    lag = float(mappings["main"]["lag"].iloc[0]) if "lag" in mappings["main"] else np.nan
+    lag = lag_of(mappings["main"]).lag if lag_of(mappings["main"]) else np.nan
     rows = [{"model": "linear", "lag": lag, "alpha": info["alpha"], **recovered(coefficients, "weight", dataset.reference),
              "r2_test": metrics["r2_test"], "r2_test_null": metrics["r2_test_null"],
              "seconds": time.perf_counter() - start}]

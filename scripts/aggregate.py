@@ -1,25 +1,29 @@
-"""Rule aggregate: transitions.tsv, edges.parquet, edges_filtered.parquet and grn_tensor.h5ad from
-every transition, streamed one transition at a time (transgrn.aggregate.aggregate)."""
+"""Rule aggregate (stage aggregate): transitions.tsv, edges.parquet, edges_filtered.parquet and
+grn_tensor.h5ad from every transition, streamed one transition at a time (transgrn.aggregate)."""
 import json
 from pathlib import Path
 
 from transgrn.aggregate import aggregate
+from transgrn.options import FilterOptions
 from transgrn.prepare import read_transitions
-from transgrn.script import run
+from transgrn.script import run_script
 
 
-def main(smk):
-    summary = json.loads(Path(smk.input.summary).read_text())
+def main(transitions: str, summary: str, prior: str, metrics: list, coefficients: list, table: str, edges: str,
+         edges_filtered: str, tensor: str, provenance: str, *, mapping: str, with_reference: bool, filter: dict,
+         config: dict, mlp_metrics: list = (), mlp_attribution: list = (), record: dict | None = None) -> None:
+    checkpoint = json.loads(Path(summary).read_text())
+    options = FilterOptions.from_config(filter)
     aggregate(
-        read_transitions(smk.input.transitions), smk.input.metrics, smk.input.coefficients, smk.input.prior,
-        {name: smk.output[name] for name in ("table", "edges", "edges_filtered", "tensor", "provenance")},
-        config=smk.params.config, inputs=summary["inputs"],
+        read_transitions(transitions), metrics, coefficients, prior,
+        {"table": table, "edges": edges, "edges_filtered": edges_filtered, "tensor": tensor, "provenance": provenance},
+        config=config, inputs=checkpoint["inputs"],
         # the design that ran: "joint (no pseudotime)" where lagged had no pseudotime
-        mapping=summary.get("mapping_method", smk.params.mapping), with_reference=smk.params.with_reference,
-        min_confidence=smk.params.filter["min_confidence"], top_k=smk.params.filter["top_k"],
-        # models include mlp: its per-edge attribution beside the weight
-        attributions=list(smk.input.mlp_attribution) or None,
+        mapping=checkpoint.get("mapping_method", mapping), with_reference=with_reference,
+        min_confidence=options.min_confidence, top_k=options.top_k,
+        attributions=list(mlp_attribution) or None, mlp_metrics=list(mlp_metrics) or None,
     )
 
 
-run(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_script(main, globals().get("snakemake"))

@@ -1,12 +1,14 @@
-"""Checkpoint prepare: check inputs, align the prior, enumerate transitions, slice clusters."""
+"""Checkpoint prepare (stage prepare): check inputs, align the prior, enumerate transitions, slice
+clusters (transgrn.prepare)."""
 from pathlib import Path
 
 from transgrn.prepare import prepare
-from transgrn.script import run
+from transgrn.script import run_script
 
 
-def main(smk):
-    prepare(smk.params.config, Path(smk.output.transitions).parent, seed=smk.config.get("seed"))
+def main(transitions: str, *, config: dict, seed: int = 0, record: dict | None = None) -> None:
+    prepare(config, Path(transitions).parent, seed=seed)
 
 
-run(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_script(main, globals().get("snakemake"))

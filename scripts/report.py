@@ -6,7 +6,7 @@ import pandas as pd
 
 from transgrn.prepare import read_transitions
 from transgrn.report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
-from transgrn.script import run
+from transgrn.script import run_script
 
 
 def by_transition(paths):
@@ -14,33 +14,35 @@ def by_transition(paths):
     return {Path(p).parent.name: p for p in paths}
 
 
-def main(smk):
-    table = read_transitions(smk.input.table)  # labels stay text: a cluster called "NA" is not missing
-    coefficients, gene_r2, mapping = (by_transition(smk.input[k]) for k in ("coefficients", "gene_r2", "mapping"))
-    figures = by_transition(smk.input.figures)
+def main(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
+         figures: list, report: str, cluster_graph: str, *, config: dict, stage_benchmarks: dict, demo: bool = False,
+         record: dict | None = None) -> None:
+    results = read_transitions(table)  # labels stay text: a cluster called "NA" is not missing
+    weights, per_gene, pairs = (by_transition(paths) for paths in (coefficients, gene_r2, mappings))
+    pngs = by_transition(figures)
     # paths, not tables: the report reads one transition's files at a time (bounded memory on large runs)
     transitions = {
         t: TransitionResult(
-            coefficients=coefficients[t], gene_r2=gene_r2[t], mapping=mapping[t],
-            figures={name: Path(figures[t]).parent / f"{name}.png" for name in TRANSITION_FIGURES},
+            coefficients=weights[t], gene_r2=per_gene[t], mapping=pairs[t],
+            figures={name: Path(pngs[t]).parent / f"{name}.png" for name in TRANSITION_FIGURES},
         )
-        for t in table["transition"]
+        for t in results["transition"]
     }
     # benchmark files are not inputs (they would double the rule's input list): every stage they time ran
     # before this job, since its outputs are inputs here; a file removed since is left out of the table
-    stages = benchmark_files(smk.params.stage_benchmarks, list(table["transition"]))
-    report_config = smk.params.config["report"]
+    stages = benchmark_files(stage_benchmarks, list(results["transition"]))
     write_report(
-        smk.output.report, table=table, summary=json.loads(Path(smk.input.summary).read_text()),
-        skipped=read_transitions(smk.input.skipped), config=smk.params.config,
-        transitions=transitions, reference=pd.read_parquet(smk.input.reference),
+        report, table=results, summary=json.loads(Path(summary).read_text()),
+        skipped=read_transitions(skipped), config=config,
+        transitions=transitions, reference=pd.read_parquet(reference),
         times=stage_times({path: stage for path, stage in stages.items() if Path(path).exists()}),
-        figure_dir=Path(smk.output.cluster_graph).parent, top=report_config["top_edges"],
-        detail=report_config["detail_transitions"], demo=smk.params.demo,
+        figure_dir=Path(cluster_graph).parent, top=config["report"]["top_edges"],
+        detail=config["report"]["detail_transitions"], demo=demo,
         # the weight correlation's scratch file (4 bytes per transition and edge, removed when closed)
         # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
-        scratch_dir=Path(smk.output.report).parent,
+        scratch_dir=Path(report).parent,
     )
 
 
-run(main, snakemake)  # noqa: F821
+if __name__ == "__main__":
+    run_script(main, globals().get("snakemake"))

@@ -1,11 +1,11 @@
-"""Rule simulate_demo: write the simulated demo data set with its ground-truth network."""
-from transgrn.script import run
+"""Rule simulate_demo: write the simulated demo data set with its ground-truth network (transgrn.simulate)."""
+from transgrn.script import run_script
 from transgrn.simulate import SimulationParams, simulate, write_simulation
 
 
-def main(smk):
-    simulation = simulate(SimulationParams(**smk.params.demo))
-    write_simulation(simulation, smk.output.adata, smk.output.prior, smk.output.reference)
+def main(adata: str, prior: str, reference: str, *, demo: dict, record: dict | None = None) -> None:
+    write_simulation(simulate(SimulationParams(**demo)), adata, prior, reference)
 
 
-run(main, snakemake)  # noqa: F821 (injected by Snakemake)
+if __name__ == "__main__":
+    run_script(main, globals().get("snakemake"))

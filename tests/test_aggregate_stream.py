@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO
+from helpers import REPO
+from reference import build_tensor
 
 from transgrn.aggregate import filter_transition_edges, load_metrics, transitions_table
 from transgrn.io import PROVENANCE_KEY, ParquetStream, parquet_stream, read_provenance, write_parquet
 from transgrn.prepare import read_transitions
-from transgrn.tensor import build_tensor, read_tensor
+from transgrn.tensor import read_tensor
 
 SPEC = importlib.util.spec_from_file_location("aggregate_scale", REPO / "benchmarks/aggregate_scale.py")
 bench = importlib.util.module_from_spec(SPEC)

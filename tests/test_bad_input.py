@@ -7,15 +7,12 @@ unknown clusters in transitions.explicit (tests/test_transitions.py), config typ
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-import yaml
-from conftest import REPO, write_inputs
+from helpers import write_inputs
 
 from transgrn.config import validate_config
 from transgrn.errors import ConfigError, InputError
@@ -443,16 +440,12 @@ def test_smoothing_over_more_cells_than_a_transition_has(tmp_path, small_simulat
 
 
 @pytest.mark.workflow
-def test_truncated_h5ad_through_the_workflow(tmp_path, small_simulation):
+def test_truncated_h5ad_through_the_workflow(tmp_path, small_simulation, workflow_runner):
     data = write_inputs(small_simulation, tmp_path / "in")
     whole = open(data["adata"], "rb").read()
     open(data["adata"], "wb").write(whole[: len(whole) // 2])
     workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "config.yaml").write_text(yaml.safe_dump({"data": data}))
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                             str(workdir), "--configfile", str(workdir / "config.yaml"), "--cores", "1"],
-                            capture_output=True, text=True, timeout=600)
+    result = workflow_runner(workdir, {"data": data}, "--cores", "1", timeout=600)
     assert result.returncode != 0
     assert "could not be read as an .h5ad file: the file is truncated" in result.stderr
     assert "Traceback" not in result.stderr

@@ -236,10 +236,8 @@ def chromium():
 
 
 @pytest.mark.workflow
-def test_report_opens_cleanly_in_chromium(chromium, tmp_path_factory):
-    from test_report import demo_run
-
-    run = demo_run(tmp_path_factory)
+def test_report_opens_cleanly_in_chromium(chromium, report_demo):
+    run = report_demo
     screenshot = REPO / "results" / "report_screenshot.png"
     found = inspect_report(run / "results" / "report.html", screenshot, chromium)
     assert found["problems"] == []

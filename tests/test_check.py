@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import yaml
-from conftest import write_inputs
+from helpers import write_inputs
 
 from transgrn.cli import main
 

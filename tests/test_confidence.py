@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from transgrn.confidence import _bh, benjamini_hochberg, bootstrap_counts, bootstrap_fit
+from transgrn.confidence import CONFIDENCE_COLUMNS, _bh, benjamini_hochberg, bootstrap_counts, bootstrap_edges
 from transgrn.solvers import MaskedLasso, MaskedRidge
 
 
@@ -31,28 +31,29 @@ def test_batched_ridge_bootstrap_equals_refits_on_resampled_rows(standardize, fi
         np.testing.assert_allclose(intercepts[b], model.intercept_, atol=1e-10)
 
 
-def test_output_shapes_and_nan_outside_mask():
+def test_one_value_per_prior_edge_under_the_output_names():
     x, y, mask = _noise(n=60, t=8)
-    res = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)
-    for key in ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_z", "qvalue_z"):
-        assert res[key].shape == mask.shape
-        assert np.isnan(res[key][~mask]).all() and np.isfinite(res[key][mask]).all()
+    res = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)
+    assert set(res) == {*CONFIDENCE_COLUMNS, "weights", "intercept_mean"}
+    for key in CONFIDENCE_COLUMNS:
+        assert res[key].shape == (mask.sum(),) and np.isfinite(res[key]).all()
     assert res["weights"].shape == (5, mask.sum())
-    np.testing.assert_allclose(res["weight_mean"][mask], res["weights"].mean(0))
-    again = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)
+    np.testing.assert_allclose(res["weight_mean"], res["weights"].mean(0))
+    np.testing.assert_allclose(res["weight_std"], res["weights"].std(0, ddof=1))
+    again = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)
     np.testing.assert_array_equal(again["weights"], res["weights"])
 
 
 def test_pvalues_on_pure_noise():
     x, y, mask = _noise()
-    res = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=40, seed=0)
-    p_z, p_t = res["pvalue_z"][mask], res["pvalue"][mask]
+    res = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=40, seed=0)
+    p_z, p_t = res["pvalue"], res["pvalue_celloracle"]
     # the bootstrap standard-error test is calibrated ...
     assert stats.kstest(p_z, "uniform").pvalue > 0.01
     assert 0.01 < (p_z < 0.05).mean() < 0.10
     # ... CellOracle's t-test over replicates divides the spread by sqrt(n_boot): anti-conservative
     assert (p_t < 0.05).mean() > 0.4
-    np.testing.assert_array_equal(res["qvalue"][mask], benjamini_hochberg(p_t))
+    np.testing.assert_array_equal(res["qvalue"], benjamini_hochberg(p_z))
 
 
 def test_pvalues_small_for_planted_edges():
@@ -62,19 +63,19 @@ def test_pvalues_small_for_planted_edges():
     mask = rng.random((p, t)) < 0.5
     strong = mask & (rng.random((p, t)) < 0.3)
     y = x @ np.where(strong, 1.0, 0.0) + rng.normal(size=(n, t))
-    res = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=20, seed=1)
-    assert res["pvalue_z"][strong].max() < 1e-4 and res["qvalue_z"][strong].max() < 1e-3
-    assert res["pvalue"][strong].max() < 1e-6
-    null = mask & ~strong
-    assert np.median(res["pvalue_z"][null]) > 0.2
+    res = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=20, seed=1)
+    strong = strong[mask]  # the edges in np.nonzero(mask) order
+    assert res["pvalue"][strong].max() < 1e-4 and res["qvalue"][strong].max() < 1e-3
+    assert res["pvalue_celloracle"][strong].max() < 1e-6
+    assert np.median(res["pvalue"][~strong]) > 0.2
 
 
 def test_generic_path_and_zero_std_edges():
     x, y, mask = _noise(n=60, t=6)
     # alpha above alpha_max: every bootstrap weight is exactly 0 -> std 0, mean 0 -> p = 1
-    res = bootstrap_fit(lambda: MaskedLasso(alpha=10.0), x, y, mask, n_boot=4, seed=0)
-    assert np.all(res["weight_std"][mask] == 0) and np.all(res["pvalue"][mask] == 1.0)
-    assert np.all(res["pvalue_z"][mask] == 1.0) and np.all(res["qvalue"][mask] == 1.0)
+    res = bootstrap_edges(lambda: MaskedLasso(alpha=10.0), x, y, mask, n_boot=4, seed=0)
+    assert np.all(res["weight_std"] == 0) and np.all(res["pvalue_celloracle"] == 1.0)
+    assert np.all(res["pvalue"] == 1.0) and np.all(res["qvalue"] == 1.0)
 
 
 def test_generic_path_matches_batched_ridge():
@@ -86,8 +87,8 @@ def test_generic_path_matches_batched_ridge():
             self.coef_, self.intercept_ = fitted.coef_, fitted.intercept_
             return self
 
-    fast = bootstrap_fit(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=3, seed=2)
-    slow = bootstrap_fit(LoopedRidge, x, y, mask, n_boot=3, seed=2)
+    fast = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=3, seed=2)
+    slow = bootstrap_edges(LoopedRidge, x, y, mask, n_boot=3, seed=2)
     np.testing.assert_allclose(fast["weights"], slow["weights"], atol=1e-10)
     np.testing.assert_allclose(fast["intercept_mean"], slow["intercept_mean"], atol=1e-10)
 
@@ -108,6 +109,6 @@ def test_benjamini_hochberg_hand_values_and_scipy():
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device")
 def test_batched_bootstrap_on_cuda_matches_cpu():
     x, y, mask = _noise(n=80, t=15)
-    gpu = bootstrap_fit(lambda: MaskedRidge(alpha=1.0, device="cuda"), x, y, mask, n_boot=5, seed=0)
-    cpu = bootstrap_fit(lambda: MaskedRidge(alpha=1.0, device="cpu"), x, y, mask, n_boot=5, seed=0)
+    gpu = bootstrap_edges(lambda: MaskedRidge(alpha=1.0, device="cuda"), x, y, mask, n_boot=5, seed=0)
+    cpu = bootstrap_edges(lambda: MaskedRidge(alpha=1.0, device="cpu"), x, y, mask, n_boot=5, seed=0)
     np.testing.assert_allclose(gpu["weights"], cpu["weights"], atol=1e-8)

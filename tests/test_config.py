@@ -1,6 +1,6 @@
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from transgrn.config import validate_config
 from transgrn.errors import ConfigError

@@ -7,13 +7,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import transition_of
+from helpers import transition_of
 from transgrn.confidence import bootstrap_counts
 from transgrn.differential import (DIFFERENTIAL_COLUMNS, cluster_counts, differential_unit, pair_test,
                                    transition_pairs, transition_replicates)
 from transgrn.errors import ConfigError
 from transgrn.grn import TransitionData, build_mask, fit_transition, map_transition
-from transgrn.mapping import CellSet, map_cells
+from transgrn.cells import CellSet
+from transgrn.mapping import map_cells
 from transgrn.seeds import derive_seed
 from transgrn.simulate import simulate
 

@@ -5,18 +5,19 @@ user's own config. Input and resource functions run here before the outputs they
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, TINY_DEMO_CONFIG, planned_jobs, run_snakemake, write_inputs
+from helpers import REPO, planned_jobs, workflow_config, write_inputs
 
 pytestmark = pytest.mark.workflow
 
 SLURM = ("--profile", str(REPO / "profiles/slurm"))
+TINY_DEMO_CONFIG = workflow_config("tiny_demo")
 # before the checkpoint the per-transition jobs are unknown; these are planned in any state
 ALWAYS = {"prepare", "aggregate", "report", "all"}
 PER_TRANSITION = {"transition_mask": 3, "map_cells": 6, "fit_grn": 3, "evaluate_grn": 3, "plot_transition": 3}
 
 
-def dry_run(workdir, config, *extra: str) -> str:
-    result = run_snakemake(workdir, config, "-n", "--cores", "1", *extra, timeout=300)
+def dry_run(workflow_runner, workdir, config, *extra: str) -> str:
+    result = workflow_runner(workdir, config, "-n", "--cores", "1", *extra, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     return output
@@ -24,18 +25,18 @@ def dry_run(workdir, config, *extra: str) -> str:
 
 @pytest.mark.parametrize("extra", [(), ("--forceall",), SLURM, (*SLURM, "--forceall")],
                          ids=["plain", "forceall", "slurm", "slurm-forceall"])
-def test_a_fresh_clone_without_a_config_plans_the_demo(tmp_path, extra):
-    output = dry_run(tmp_path, None, *extra)
+def test_a_fresh_clone_without_a_config_plans_the_demo(tmp_path, workflow_runner, extra):
+    output = dry_run(workflow_runner, tmp_path, None, *extra)
     assert "running the demo (config/demo.yaml)" in output
     assert set(planned_jobs(output)) == ALWAYS | {"simulate_demo"}
     assert not (tmp_path / "results").exists()
 
 
 @pytest.fixture(scope="module")
-def partial_run(tmp_path_factory):
+def partial_run(tmp_path_factory, workflow_runner):
     """The tiny demo run up to the checkpoint: its outputs exist, no per-transition one does."""
     workdir = tmp_path_factory.mktemp("partial")
-    result = run_snakemake(workdir, TINY_DEMO_CONFIG, "--cores", "1", "--until", "prepare", timeout=600)
+    result = workflow_runner(workdir, TINY_DEMO_CONFIG, "--cores", "1", "--until", "prepare", timeout=600)
     assert result.returncode == 0, result.stderr[-5000:]
     assert (workdir / "results/prepared/transitions.tsv").exists() and not (workdir / "results/transitions").exists()
     return workdir
@@ -43,8 +44,8 @@ def partial_run(tmp_path_factory):
 
 @pytest.mark.parametrize("extra", [(), ("--forceall",), SLURM, (*SLURM, "--forceall")],
                          ids=["plain", "forceall", "slurm", "slurm-forceall"])
-def test_after_a_partial_run_every_transition_job_is_planned(partial_run, extra):
-    jobs = planned_jobs(dry_run(partial_run, TINY_DEMO_CONFIG, *extra))
+def test_after_a_partial_run_every_transition_job_is_planned(partial_run, workflow_runner, extra):
+    jobs = planned_jobs(dry_run(workflow_runner, partial_run, TINY_DEMO_CONFIG, *extra))
     if "--forceall" in extra:  # the checkpoint reruns, so the transitions are to be determined again
         assert jobs == dict.fromkeys(ALWAYS | {"simulate_demo"}, 1)
     else:  # known from the checkpoint's table; aggregate's resources from files that do not exist yet
@@ -52,27 +53,27 @@ def test_after_a_partial_run_every_transition_job_is_planned(partial_run, extra)
 
 
 @pytest.mark.parametrize("extra", [(), SLURM], ids=["plain", "slurm"])
-def test_a_user_config_stands_alone(tmp_path, small_simulation, extra):
+def test_a_user_config_stands_alone(tmp_path, small_simulation, workflow_runner, extra):
     """Nothing of the demo reaches a user's config: no simulated data, no reference, no demo section."""
     data = write_inputs(small_simulation, tmp_path / "in")
-    output = dry_run(tmp_path / "run", {"data": data}, *extra)
+    output = dry_run(workflow_runner, tmp_path / "run", {"data": data}, *extra)
     assert set(planned_jobs(output)) == ALWAYS
     assert "resources/demo" not in output and "simulate_demo" not in output
     assert "recovery.png" not in output  # the report's recovery figure exists only with a reference
 
 
-def test_a_user_config_never_simulates_missing_data(tmp_path):
+def test_a_user_config_never_simulates_missing_data(tmp_path, workflow_runner):
     """simulate_demo exists only for the demo's config: a user's missing file is reported as missing."""
     config = {"data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv",
                        "cluster_key": "cell_type"}}
-    result = run_snakemake(tmp_path, config, "-n", "--cores", "1", timeout=300)
+    result = workflow_runner(tmp_path, config, "-n", "--cores", "1", timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "simulate_demo" not in output
     assert "Missing input files for rule prepare" in output and "resources/demo/adata.h5ad" in output
 
 
-def test_settings_without_data_say_how_to_configure(tmp_path):
-    result = run_snakemake(tmp_path, None, "-n", "--cores", "1", "--config", "seed=3", timeout=300)
+def test_settings_without_data_say_how_to_configure(tmp_path, workflow_runner):
+    result = workflow_runner(tmp_path, None, "-n", "--cores", "1", "--config", "seed=3", timeout=300)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "--configfile config/demo.yaml" in output and "--configfile my.yaml" in output

@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from transgrn.evaluate import gene_r2_summary, recovery_metrics
-from transgrn.grn import REASON_SELF_LOOP, REASON_TF_CONSTANT, TransitionData, build_mask, evaluate_transition, \
+from transgrn.metrics import gene_r2_summary, recovery_metrics
+from transgrn.grn import TransitionData, build_mask, evaluate_transition, \
     fit_transition, map_transition
-from transgrn.mapping import CellSet
+from transgrn.cells import CellSet
+from transgrn.mask import REASON_SELF_LOOP, REASON_TF_CONSTANT
 
 
 def hand_made():
@@ -108,7 +109,7 @@ def test_mapped_designs_decide_activity_on_source_inputs_and_target_outputs():
 def test_the_default_fit_does_not_fall_below_the_null_on_small_noisy_data(schema):
     """Issue #10: with few rows per prior TF (70 cells per cluster, noise 2.0), alpha 1.0 overfit
     below the random null; the default penalty (CV, one-SE rule) must not."""
-    from conftest import cluster_cells, edges_of
+    from helpers import cluster_cells, edges_of
 
     from transgrn.config import apply_defaults
     from transgrn.simulate import simulate

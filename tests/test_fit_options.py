@@ -5,7 +5,7 @@ import pytest
 
 from transgrn.aggregate import filter_edges
 from transgrn.grn import TransitionData, evaluate_transition, fit_transition
-from transgrn.mapping import CellSet
+from transgrn.cells import CellSet
 
 GENES = pd.Index(["TF1", "TF2", "G1", "G2"])
 FIT = {"solver": "ridge", "alpha": 1e-6, "fit_intercept": True, "device": "cpu", "dtype": "float64"}

@@ -1,12 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cluster_cells as cells
-from conftest import transition_of
+from helpers import cluster_cells as cells
+from helpers import transition_of
 
-from transgrn.evaluate import r2_overall, r2_per_gene, recovery_metrics
+from transgrn.metrics import r2_overall, r2_per_gene, recovery_metrics
 from transgrn.grn import TransitionData, evaluate_transition, fit_transition, map_transition
-from transgrn.mapping import CellSet
+from transgrn.cells import CellSet
+from transgrn.lagged import lag_of
 from transgrn.simulate import simulate
 
 FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
@@ -69,7 +70,7 @@ def test_early_precision_ratios_match_hand_computed_values():
 
 
 def test_early_precision_counts_ties_at_the_cutoff():
-    from transgrn.evaluate import early_precision_ratio
+    from transgrn.metrics import early_precision_ratio
 
     # k = 2 true edges; the 2nd score ties with a false edge: both are in the top set -> (2/3) / (2/4)
     assert early_precision_ratio(np.array([1.0, 0.5, 0.5, 0.1]), np.array([1, 1, 0, 0], bool)) == pytest.approx(4 / 3)
@@ -102,11 +103,11 @@ def noisy():
     return simulate(noise=2.0)  # the recovery benchmark's harder noise level
 
 
-def lag_of(sim, source_label, target_label):
+def chosen_lag(sim, source_label, target_label):
     source, target, mask = transition_of(sim, source_label, target_label)
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mapping = map_transition(source, target, "main", "t", {"method": "lagged", "n_pairs": 100, "test_fraction": 0.2}, 0, data)
-    return mapping["lag"].iloc[0]
+    return lag_of(mapping).lag
 
 
 def test_lagged_design_beats_joint_forward_and_equals_it_backward(noisy):
@@ -114,9 +115,9 @@ def test_lagged_design_beats_joint_forward_and_equals_it_backward(noisy):
     joint = run_transition(noisy, "progenitor", "fate A", "joint")
     assert lagged["auprc_ratio"] > joint["auprc_ratio"] + 0.1 and lagged["sign_accuracy"] > joint["sign_accuracy"]
     assert lagged["r2_test"] > joint["r2_test"]
-    assert 0.05 < lag_of(noisy, "progenitor", "fate A") < 0.25  # the simulator's lag is 0.15
+    assert 0.05 < chosen_lag(noisy, "progenitor", "fate A") < 0.25  # the simulator's lag is 0.15
     # backwards the shift would point to later times, against causality: cross-validation declines it
-    assert lag_of(noisy, "fate A", "progenitor") == 0.0
+    assert chosen_lag(noisy, "fate A", "progenitor") == 0.0
     backward = run_transition(noisy, "fate A", "progenitor", "lagged")
     assert backward["auprc_ratio"] == pytest.approx(run_transition(noisy, "fate A", "progenitor", "joint")["auprc_ratio"])
 
@@ -129,13 +130,13 @@ def test_lagged_design_without_pseudotime_is_joint(small_simulation, caplog):
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": "lagged", "n_pairs": 100, "test_fraction": 0.2}
     lagged = map_transition(source, target, "main", "t", mcfg, 0, data)
-    assert (lagged["lag"] == 0).all() and "needs a pseudotime" in caplog.text
+    assert lag_of(lagged).lag == 0 and "needs a pseudotime" in caplog.text
     joint = map_transition(source, target, "main", "t", {**mcfg, "method": "joint"}, 0, data)
     np.testing.assert_array_equal(data.design(lagged, "train")[0], data.design(joint, "train")[0])
 
 
 def test_smoothing_averages_each_cell_with_its_neighbours():
-    from transgrn.smoothing import knn_smooth, smooth_clusters
+    from transgrn.cells import knn_smooth, smooth_clusters
 
     matrix = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 10.0], [10.1, 10.0]])
     np.testing.assert_allclose(knn_smooth(matrix, k=2, n_pcs=1), [[0.05, 0], [0.05, 0], [10.05, 10], [10.05, 10]])

@@ -8,14 +8,12 @@ fit recovers it; the edges it does not recover are listed there, not asserted he
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from transgrn.config import validate_config
 
@@ -42,12 +40,9 @@ def guo_config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def guo_run(tmp_path_factory) -> Path:
+def guo_run(tmp_path_factory, workflow_runner) -> Path:
     workdir = tmp_path_factory.mktemp("guo")
-    (workdir / "config.yaml").write_text(yaml.safe_dump(guo_config()))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", "1"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    result = workflow_runner(workdir, guo_config(), "--cores", "1")
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir / "results"
 

@@ -53,3 +53,20 @@ def test_choose_lag_prefers_no_lag_when_nothing_is_estimable():
     chosen, scores = choose_lag(x, y, times, np.zeros((3, 2), dtype=bool), Trend.fit(x, times, 0.05, 0.2),
                                 [0.0, 0.1], np.random.default_rng(0))
     assert chosen == 0.0 and scores == {}
+
+
+def test_the_lag_is_stored_once_with_its_mapping(tmp_path):
+    """Issue #12: the lagged design is a value written once in the mapping's Parquet metadata."""
+    import pandas as pd
+
+    from transgrn.lagged import LagSpec, lag_of, read_mapping, with_lag_spec, write_mapping
+
+    def mapping():
+        return pd.DataFrame({"pair": [0, 1], "source_cell": ["a", "b"], "target_cell": ["a", "b"], "weight": 1.0,
+                             "split": ["train", "test"]})
+
+    write_mapping(with_lag_spec(mapping(), LagSpec(0.12, 0.04)), tmp_path / "m.parquet")
+    read = read_mapping(tmp_path / "m.parquet")
+    assert lag_of(read) == LagSpec(0.12, 0.04) and list(read.columns) == list(mapping().columns)
+    write_mapping(mapping(), tmp_path / "plain.parquet")
+    assert lag_of(read_mapping(tmp_path / "plain.parquet")) is None

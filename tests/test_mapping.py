@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transgrn.mapping import CellSet, map_cells, ot_coupling, paired_design, random_mapping, split_by_source_cell
+from transgrn.cells import CellSet, pool
+from transgrn.design import paired_design
+from transgrn.mapping import map_cells, ot_coupling, split_by_source_cell
 
 
 def shifted_clusters(n=60, shift=5.0, seed=0):
@@ -30,14 +32,14 @@ def test_ot_pairs_cells_with_their_near_neighbours():
     # the PCA is fitted on both clusters; after centring each cell's counterpart is its nearest match
     correct = (mapping["target_cell"].to_numpy() == truth[mapping["source_cell"]].to_numpy()).mean()
     assert correct > 0.95
-    baseline = random_mapping(source, target, 500, np.random.default_rng(0))
+    baseline = map_cells("random", source, target, n_pairs=500, rng=np.random.default_rng(0), n_pcs=6)
     assert (baseline["target_cell"].to_numpy() == truth[baseline["source_cell"]].to_numpy()).mean() < 0.1
 
 
-def test_random_mapping_is_uniform_and_seeded():
+def test_random_null_is_uniform_and_seeded():
     source, target, _ = shifted_clusters(n=20)
-    first = random_mapping(source, target, 4000, np.random.default_rng(7))
-    again = random_mapping(source, target, 4000, np.random.default_rng(7))
+    first = map_cells("random", source, target, n_pairs=4000, rng=np.random.default_rng(7), n_pcs=6)
+    again = map_cells("random", source, target, n_pairs=4000, rng=np.random.default_rng(7), n_pcs=6)
     pd.testing.assert_frame_equal(first, again)
     counts = first["target_cell"].value_counts()
     assert len(counts) == 20 and counts.min() > 120  # ~200 each
@@ -45,7 +47,8 @@ def test_random_mapping_is_uniform_and_seeded():
 
 def test_split_holds_out_whole_source_cells():
     source, target, _ = shifted_clusters(n=50)
-    mapping = split_by_source_cell(random_mapping(source, target, 1000, np.random.default_rng(0)), 0.2, np.random.default_rng(1))
+    pairs = map_cells("random", source, target, n_pairs=1000, rng=np.random.default_rng(0), n_pcs=6)
+    mapping = split_by_source_cell(pairs, 0.2, np.random.default_rng(1))
     by_cell = mapping.groupby("source_cell")["split"].nunique()
     assert (by_cell == 1).all()
     assert mapping.drop_duplicates("source_cell")["split"].eq("test").sum() == pytest.approx(0.2 * by_cell.size, abs=1)
@@ -66,7 +69,6 @@ def test_paired_design_averages_weighted_targets():
 from transgrn.mapping import (  # noqa: E402
     barycentric_pairs,
     knn_coupling,
-    pool,
     pseudotime_coupling,
     random_coupling,
 )

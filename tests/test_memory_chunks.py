@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from conftest import edges_of
+from helpers import edges_of
 
 import transgrn.solvers as solvers
 from transgrn.confidence import bootstrap_counts
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
-from transgrn.mapping import CellSet, paired_design
+from transgrn.cells import CellSet
+from transgrn.design import paired_design
 from transgrn.solvers import MaskedElasticNet, MaskedRidge, select_alpha_ridge, target_blocks
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import transition_of
+from helpers import transition_of
 
 from transgrn.cofactors import cofactor_tests
-from transgrn.evaluate import r2_overall
+from transgrn.metrics import r2_overall
 from transgrn.mlp import MaskedMLP, MLPConfig
 from transgrn.solvers import MaskedRidge
 

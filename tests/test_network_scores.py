@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from transgrn.grn import TransitionData, build_mask
-from transgrn.mapping import CellSet, map_cells
+from transgrn.cells import CellSet
+from transgrn.mapping import map_cells
 from transgrn.network_scores import (TARGET_SCORE_COLUMNS, TF_SCORE_COLUMNS, centralities, design_tf_variance,
                                      explained_variance_share, target_scores, tf_scores, transition_scores)
 

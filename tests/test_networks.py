@@ -157,7 +157,7 @@ def test_a_few_case_differences_do_not_warn(caplog):
 
 
 def test_prepare_threads_prior_case_to_prior_and_reference(tmp_path, small_simulation, schema):
-    from conftest import write_inputs
+    from helpers import write_inputs
 
     from transgrn.config import validate_config
     from transgrn.prepare import prepare

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_inputs
+from helpers import write_inputs
 
 from transgrn.config import validate_config
 from transgrn.errors import InputError

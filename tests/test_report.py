@@ -5,54 +5,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO
+from helpers import REPO, workflow_config
+from reference import weight_matrix
 
 from transgrn import report
+from transgrn.report import figures, runinfo, summaries
+from transgrn.report import html as report_html
 
 SPEC = importlib.util.spec_from_file_location("report_size", REPO / "benchmarks/report_size.py")
 report_size = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(report_size)
-
-# 3 transitions so that the page has a selector, a similarity tree and validation across transitions
-DEMO_CONFIG = {
-    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
-             "pseudotime_key": "pseudotime"},
-    "reference": "resources/demo/reference.csv",
-    "demo": {"n_cells": 500, "n_tfs": 12, "n_targets": 80},
-    "transitions": {"mode": "explicit",
-                    "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"], ["progenitor", "fate B"]]},
-    "mapping": {"method": "ot", "n_pairs": 500},
-    "report": {"detail_transitions": 2},
-    "seed": 4,
-}
-_DEMO_RUNS: dict[str, Path] = {}
-
-
-def snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--cores", "2", *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900)
-
-
-def demo_run(tmp_path_factory) -> Path:
-    """A tiny demo run, made once per test session and shared with the browser test."""
-    if "run" not in _DEMO_RUNS:
-        workdir = tmp_path_factory.mktemp("report_demo")
-        (workdir / "config.yaml").write_text(yaml.safe_dump(DEMO_CONFIG))
-        result = snakemake(workdir)
-        assert result.returncode == 0, result.stderr[-5000:]
-        _DEMO_RUNS["run"] = workdir
-    return _DEMO_RUNS["run"]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +66,16 @@ def test_page_has_every_section_and_only_local_resources(synthetic):
         assert (synthetic["figure_dir"] / f"{name}.png").stat().st_size > 1000, name
 
 
+def test_importing_the_report_does_not_load_matplotlib():
+    """report.smk imports the package at every DAG build; matplotlib loads with the first figure only."""
+    import subprocess
+    import sys
+
+    code = "import sys, transgrn.report; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_optional_sections_follow_the_columns(synthetic):
     table = synthetic["table"].drop(columns=["r2_test_mlp", "auprc_ratio", "auroc", "sign_accuracy"])
     page = text_of(build(synthetic, table=table, skipped=synthetic["skipped"].iloc[:0], times=None))
@@ -115,12 +93,12 @@ def test_edge_table_marks_signs_and_reference_edges(synthetic):
     coefficients = pd.DataFrame({"tf": ["A", "A", "B", "B"], "target_gene": ["x", "y", "x", "y"],
                                  "weight": [0.9, -0.5, 0.1, 0.0], "null_weight": [0.01, -0.02, 0.03, 0.0]})
     reference = pd.DataFrame({"tf": ["A"], "target_gene": ["y"], "sign": [-1]})
-    ctx = report.ReportContext(table=synthetic["table"], summary={}, config={}, transitions={}, labels=pd.Series(dtype=str),
-                               strong={}, figure_dir=None, reference=reference)
-    edges = report._edge_table(ctx, coefficients, top=5)
+    ctx = report_html.ReportContext(table=synthetic["table"], summary={}, config={}, transitions={},
+                                    labels=pd.Series(dtype=str), strong={}, figure_dir=None, reference=reference)
+    edges = report_html._edge_table(ctx, coefficients, top=5)
     assert list(edges["target"]) == ["x", "x", "y"]  # activating by weight, then repressing
     assert list(edges["reference"]) == ["no", "no", "yes (−)"]
-    html = report.table_html(edges)
+    html = report_html.table_html(edges)
     assert 'class="num pos" data-v="0.9"' in html and 'class="num neg" data-v="-0.5"' in html
 
 
@@ -129,36 +107,37 @@ def test_strong_edges_exceed_the_null_noise():
     null = rng.normal(0, 0.1, 1000)
     weight = np.r_[np.full(10, 5.0), rng.normal(0, 0.1, 990)]
     coefficients = pd.DataFrame({"weight": weight, "null_weight": null})
-    assert report.strong_threshold(coefficients) == pytest.approx(np.quantile(np.abs(null), 0.99))
-    assert 10 <= report.n_strong_edges(coefficients) <= 30  # the 10 real ones plus ~1% of the noise
-    assert report.n_strong_edges(coefficients.drop(columns="null_weight")) == 0
+    assert summaries.strong_threshold(coefficients) == pytest.approx(np.quantile(np.abs(null), 0.99))
+    assert 10 <= summaries.n_strong_edges(coefficients) <= 30  # the 10 real ones plus ~1% of the noise
+    assert summaries.n_strong_edges(coefficients.drop(columns="null_weight")) == 0
 
 
 def test_mapping_diagnostics_count_distinct_cells():
     mapping = pd.DataFrame({"source_cell": ["a", "a", "a", "b"], "target_cell": ["x", "y", "z", "z"], "cost": [1, 2, 3, 4]})
-    d = report.mapping_diagnostics(mapping, n_source=4, n_target=3)
+    d = summaries.mapping_diagnostics(mapping, n_source=4, n_target=3)
     assert (d["source_cells_used"], d["target_cells_used"]) == (2, 3)
     assert (d["source_fraction_used"], d["target_fraction_used"]) == (0.5, 1.0)
     assert (d["pairs_per_source_cell_max"], d["pairs_per_target_cell_max"]) == (3, 2)
     assert d["mean_cost"] == 2.5
-    assert "mean_cost" not in report.mapping_diagnostics(mapping.drop(columns="cost"), 4, 3)
+    assert "mean_cost" not in summaries.mapping_diagnostics(mapping.drop(columns="cost"), 4, 3)
 
 
 @pytest.mark.parametrize("method", ["joint", "hybrid"])
 def test_fractions_of_cells_paired_are_fractions_for_same_cell_designs(method):
     """Same-cell designs pair the cells of A and B (114 + 118 cells of the demo read as '2.0 of A');
     the fraction is distinct cells over the cells the design may pair, so at most 1."""
-    from transgrn.mapping import CellSet, map_cells
+    from transgrn.cells import CellSet
+    from transgrn.mapping import map_cells
 
     rng = np.random.default_rng(0)
     source = CellSet(np.array([f"a{i}" for i in range(30)]), rng.normal(size=(30, 4)))
     target = CellSet(np.array([f"b{i}" for i in range(45)]), rng.normal(size=(45, 4)))
     mapping = map_cells(method, source, target, n_pairs=50, rng=rng, n_pcs=2)
-    same_cell = report.same_cell_design(method)
-    d = report.mapping_diagnostics(mapping, len(source), len(target), same_cell=same_cell)
+    same_cell = summaries.same_cell_design(method)
+    d = summaries.mapping_diagnostics(mapping, len(source), len(target), same_cell=same_cell)
     assert same_cell and d["source_fraction_used"] == 1.0 and d["target_fraction_used"] == 1.0
-    assert report.mapping_diagnostics(mapping, len(source), len(target))["source_fraction_used"] > 1  # the old reading
-    assert report.same_cell_design("joint (no pseudotime)") and not report.same_cell_design("ot")
+    assert summaries.mapping_diagnostics(mapping, len(source), len(target))["source_fraction_used"] > 1  # the old reading
+    assert summaries.same_cell_design("joint (no pseudotime)") and not summaries.same_cell_design("ot")
 
 
 def test_same_cell_designs_leave_the_constant_mapping_panels_out(synthetic, tmp_path):
@@ -176,26 +155,26 @@ def test_same_cell_designs_leave_the_constant_mapping_panels_out(synthetic, tmp_
 
 
 def test_colour_scales_fit_the_data():
-    high = report.color_scale(np.array([[1.0, 0.8], [0.75, 1.0]]))
+    high = figures.color_scale(np.array([[1.0, 0.8], [0.75, 1.0]]))
     assert high.kind == "sequential" and (high.norm.vmin, high.norm.vmax) == (0.75, 1.0)
     assert high.cmap(high.norm(0.75))[:3] != high.cmap(high.norm(1.0))[:3]
-    low = report.color_scale([-0.3, -0.01, np.nan])
+    low = figures.color_scale([-0.3, -0.01, np.nan])
     assert low.kind == "sequential" and (low.norm.vmin, low.norm.vmax) == (-0.3, -0.01)
-    both = report.color_scale([-0.2, 0.5])
+    both = figures.color_scale([-0.2, 0.5])
     assert both.kind == "diverging" and (both.norm.vmin, both.norm.vmax) == (-0.5, 0.5) and both.norm(0.0) == 0.5
     # the similarity heatmap spans its values, not −1..1 (all ≥ 0.75 was uniformly red)
     index = pd.Index(["t0", "t1", "t2"])
-    similarity, tree = report.similarity_tree(np.array([[1, 0.8, 0.75], [0.8, 1, 0.9], [0.75, 0.9, 1]]), index)
-    fig, _ = report.similarity_figure(similarity, tree, pd.Series(["a", "b", "c"], index=index))
+    similarity, tree = summaries.similarity_tree(np.array([[1, 0.8, 0.75], [0.8, 1, 0.9], [0.75, 0.9, 1]]), index)
+    fig, _ = figures.similarity_figure(similarity, tree, pd.Series(["a", "b", "c"], index=index))
     image = next(ax.images[0] for ax in fig.axes if ax.images)
     assert image.norm.vmin == pytest.approx(0.75) and image.norm.vmax == pytest.approx(1.0)
     # the R² heatmaps and the net TF weights likewise
     table = pd.DataFrame({"transition": ["t0", "t1"], "source_cluster": ["a", "b"], "target_cluster": ["b", "c"],
                           "r2_test": [0.2, 0.4], "r2_test_null": [0.01, 0.02]})
-    image = report.r2_heatmap_figure(table).axes[0].images[0]
+    image = figures.r2_heatmap_figure(table).axes[0].images[0]
     assert (image.norm.vmin, image.norm.vmax) == (0.01, 0.4)
     net = pd.DataFrame({"t0": [-1.0, 2.0], "t1": [0.5, 0.1]}, index=["A", "B"])
-    fig = report.tf_activity_figure(net.abs(), net, pd.Series(["x", "y"], index=["t0", "t1"]), ["t0", "t1"])
+    fig = figures.tf_activity_figure(net.abs(), net, pd.Series(["x", "y"], index=["t0", "t1"]), ["t0", "t1"])
     net_image = [ax.images[0] for ax in fig.axes if ax.images][1]
     assert (net_image.norm.vmin, net_image.norm.vmax) == (-2.0, 2.0)
 
@@ -204,11 +183,11 @@ def test_transitions_not_above_their_null_are_flagged_where_their_edges_are_show
     table = synthetic["table"].copy()
     worst, written_no, missing = table["transition"].iloc[:3]
     table.loc[0, ["r2_test", "r2_test_null"]] = [-0.2, -0.01]  # below the null, and no above_null column
-    flags = report.below_null(table)
+    flags = summaries.below_null(table)
     assert flags[worst] and flags.sum() == 1
     # the column written by newer runs wins; a missing value falls back to comparing the R²
     table["above_null"] = ["True", "false", None, *["true"] * (len(table) - 3)]
-    flags = report.below_null(table)
+    flags = summaries.below_null(table)
     assert not flags[worst] and flags[written_no] and not flags[missing]
     table["above_null"] = [False, True, None, *[True] * (len(table) - 3)]
     page = text_of(build(synthetic, table=table))
@@ -247,13 +226,13 @@ def test_only_the_parameters_the_run_used_are_listed():
               "filter": {"min_confidence": 0.95, "top_k": 100},
               "transitions": {"mode": "all", "explicit": [], "paga_threshold": 0.1},
               "cofactors": {"enabled": False, "fdr": 0.1}}
-    used = report.used_parameters(config)
+    used = runinfo.used_parameters(config)
     assert not any(k.startswith("demo.") for k in used)
     assert {"mapping.lag_grid", "mapping.n_pairs", "fit.alpha", "filter.top_k", "cofactors.enabled", "data.adata"} <= set(used)
     for unused in ("mapping.knn_k", "mapping.barycentric", "mapping.max_targets", "mapping.exact_max_cells", "fit.l1_ratio",
                    "fit.epochs", "filter.min_confidence", "transitions.explicit", "transitions.paga_threshold", "cofactors.fdr"):
         assert unused not in used, unused
-    other = report.used_parameters({**config, "mapping": {**config["mapping"], "method": "ot", "barycentric": True},
+    other = runinfo.used_parameters({**config, "mapping": {**config["mapping"], "method": "ot", "barycentric": True},
                                     "fit": {**config["fit"], "solver": "elasticnet", "bootstrap": 20}}, demo=True)
     assert {"demo.n_cells", "mapping.barycentric", "mapping.max_targets", "mapping.exact_max_cells", "fit.l1_ratio",
             "filter.min_confidence"} <= set(other)
@@ -271,18 +250,18 @@ def test_cluster_graph_labels_overlap_nothing_and_the_legend_covers_no_node():
                           "r2_test_null": 0.0})
     summary = {"cluster_sizes": dict(zip(names, [900, 50, 400, 300, 1000, 20])),
                "cluster_layout": {"median_pseudotime": pseudotime}}
-    fig = report.cluster_graph_figure(table, {f"t{i}": 10 * i for i in range(len(pairs))}, summary)
+    fig = figures.cluster_graph_figure(table, {f"t{i}": 10 * i for i in range(len(pairs))}, summary)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
     labels = [t.get_window_extent(renderer) for t in ax.texts]
-    nodes = report._node_boxes(ax, ax.collections[0].get_offsets(), ax.collections[0].get_sizes())
+    nodes = figures._node_boxes(ax, ax.collections[0].get_offsets(), ax.collections[0].get_sizes())
     assert len(labels) == len(names)
     for i, box in enumerate(labels):
-        assert not report._overlaps(box, labels[:i] + labels[i + 1:], pad=0), f"label {i} overlaps another label"
-        assert not report._overlaps(box, nodes, pad=0), f"label {i} overlaps a node"
+        assert not figures._overlaps(box, labels[:i] + labels[i + 1:], pad=0), f"label {i} overlaps another label"
+        assert not figures._overlaps(box, nodes, pad=0), f"label {i} overlaps a node"
     legend = fig.legends[0].get_window_extent(renderer)
-    assert not report._overlaps(legend, nodes + labels, pad=0)
+    assert not figures._overlaps(legend, nodes + labels, pad=0)
     assert any(t.get_text() == "not above its null" for t in fig.legends[0].get_texts())  # t0 is below its null
 
 
@@ -291,13 +270,13 @@ def test_similarity_groups_transitions_with_the_same_network():
     base = [rng.normal(size=200) for _ in range(2)]
     coefficients = {f"t{i}": pd.DataFrame({"tf": ["A"] * 200, "target_gene": [f"g{j}" for j in range(200)],
                                            "weight": base[i % 2] + 0.1 * rng.normal(size=200)}) for i in range(4)}
-    similarity, tree = report.grn_similarity(report.weight_matrix(coefficients))
+    similarity, tree = summaries.grn_similarity(weight_matrix(coefficients))
     assert similarity.loc["t0", "t2"] > 0.95 and abs(similarity.loc["t0", "t1"]) < 0.3
     from scipy.cluster.hierarchy import fcluster
 
     groups = fcluster(tree, 2, criterion="maxclust")
     assert groups[0] == groups[2] and groups[1] == groups[3] and groups[0] != groups[1]
-    total, net = report.tf_outgoing(coefficients)
+    total, net = summaries.tf_outgoing(coefficients)
     assert total.loc["A", "t0"] == pytest.approx(coefficients["t0"]["weight"].abs().sum())
     assert net.loc["A", "t0"] == pytest.approx(coefficients["t0"]["weight"].sum())
 
@@ -320,17 +299,17 @@ def test_streamed_correlation_matches_the_dense_weight_matrix(tmp_path):
         coefficients[f"t{i}"] = frame.reset_index(drop=True)
     coefficients["flat"] = edges.assign(weight=0.0)  # no variance: r undefined, 0 in the figure
     with np.errstate(invalid="ignore", divide="ignore"):
-        expected = np.corrcoef(report.weight_matrix(coefficients).to_numpy())
+        expected = np.corrcoef(weight_matrix(coefficients).to_numpy())
     for block_mb in (64.0, 1e-3):  # one block, and blocks of a few edges
-        with report.WeightCorrelation(tmp_path, block_mb=block_mb) as correlation:
+        with summaries.WeightCorrelation(tmp_path, block_mb=block_mb) as correlation:
             for frame in coefficients.values():
                 correlation.add(frame)
             corr = correlation.correlation()
         np.testing.assert_allclose(corr, expected, atol=1e-6, equal_nan=True)
         assert np.isnan(corr[-1]).all()
     assert not list(tmp_path.iterdir())  # the scratch file never has a name
-    frame, tree = report.similarity_tree(corr, pd.Index(list(coefficients)))
-    reference, _ = report.grn_similarity(report.weight_matrix(coefficients))
+    frame, tree = summaries.similarity_tree(corr, pd.Index(list(coefficients)))
+    reference, _ = summaries.grn_similarity(weight_matrix(coefficients))
     np.testing.assert_allclose(frame.to_numpy(), reference.to_numpy(), atol=1e-6)
     assert tree is not None and frame.loc["flat", "flat"] == 1.0 and frame.loc["flat", "t0"] == 0.0
 
@@ -359,15 +338,15 @@ def test_cluster_layout_prefers_umap_then_pseudotime_then_circle():
     adata.obsm["X_umap"] = np.array([[0, 0], [2, 2], [10, 0], [12, 0]], dtype=float)
     layout = cluster_layout(adata, adata.obs["c"], {"a": 0.1, "b": 0.9}, "c")
     assert layout["umap_centroids"] == {"a": [1.0, 1.0], "b": [11.0, 0.0]}
-    positions, basis = report.cluster_positions(["a", "b"], layout)
+    positions, basis = figures.cluster_positions(["a", "b"], layout)
     assert positions["b"] == (11.0, 0.0) and basis.startswith("UMAP")
     adata.uns["paga"] = {"groups": "c", "pos": np.array([[0.0, 1.0], [2.0, 3.0]])}
     paga = cluster_layout(adata, adata.obs["c"], None, "c")["paga_pos"]
     assert paga == {"a": [0.0, 1.0], "b": [2.0, 3.0]}
-    assert report.cluster_positions(["a", "b"], {"paga_pos": paga})[1] == "PAGA layout"
-    positions, basis = report.cluster_positions(["a", "b", "c"], {"median_pseudotime": {"a": 0.0, "b": 1.0, "c": 1.01}})
+    assert figures.cluster_positions(["a", "b"], {"paga_pos": paga})[1] == "PAGA layout"
+    positions, basis = figures.cluster_positions(["a", "b", "c"], {"median_pseudotime": {"a": 0.0, "b": 1.0, "c": 1.01}})
     assert positions["a"][0] == 0.0 and positions["b"][0] == positions["c"][0] and positions["b"][1] != positions["c"][1]
-    assert report.cluster_positions(["a", "b"], None)[1] == "clusters on a circle"
+    assert figures.cluster_positions(["a", "b"], None)[1] == "clusters on a circle"
 
 
 def test_a_single_transition_still_makes_every_figure(tmp_path):
@@ -396,8 +375,8 @@ def test_large_runs_embed_figures_for_the_best_transitions_only(tmp_path):
 
 
 @pytest.mark.workflow
-def test_workflow_writes_report_figures_and_snakemake_report(tmp_path_factory):
-    run = demo_run(tmp_path_factory)
+def test_workflow_writes_report_figures_and_snakemake_report(report_demo, workflow_runner):
+    run = report_demo
     results = run / "results"
     page = (results / "report.html").read_text()
     assert "stem cell → progenitor" in page and "Wall time per stage" in page and "fit_grn" in page
@@ -410,7 +389,7 @@ def test_workflow_writes_report_figures_and_snakemake_report(tmp_path_factory):
     summary = json.loads((results / "prepared/summary.json").read_text())
     assert set(summary["cluster_layout"]["median_pseudotime"]) == {"stem cell", "progenitor", "fate A", "fate B"}
 
-    result = snakemake(run, "--report", "report.zip")
+    result = workflow_runner(run, workflow_config("report_demo"), "--cores", "2", "--report", "report.zip")
     assert result.returncode == 0, result.stderr[-3000:]
     with zipfile.ZipFile(run / "report.zip") as archive:
         names = archive.namelist()

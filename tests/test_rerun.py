@@ -14,25 +14,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY_DEMO_CONFIG, planned_jobs
-from conftest import snakemake_command as base_command
+from helpers import planned_jobs, workflow_config
 
 from transgrn.io import PROVENANCE_KEY, read_provenance, sha256
 
 pytestmark = pytest.mark.workflow
 
-CONFIG = {**TINY_DEMO_CONFIG, "seed": 7}
+CONFIG = {**workflow_config("tiny_demo"), "seed": 7}
 RESULT_FILES = ("transitions.tsv", "edges.parquet", "grn_tensor.h5ad", "provenance.json")
 # the result tables (rule aggregate); the figures and report.html are left out to keep the tests short
 TARGET = "results/provenance.json"
 
 
-def snakemake_command(workdir: Path, config: dict, *extra: str) -> list[str]:
-    return base_command(workdir, config, "--cores", "2", TARGET, *extra)
-
-
-def snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(snakemake_command(workdir, config, *extra), capture_output=True, text=True, timeout=900)
+@pytest.fixture(scope="module")
+def snakemake(workflow_runner):
+    return workflow_runner.with_args("--cores", "2", TARGET)
 
 
 def result_hashes(workdir: Path) -> dict[str, str]:
@@ -43,14 +39,14 @@ def result_hashes(workdir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, snakemake):
     workdir = tmp_path_factory.mktemp("uninterrupted")
     result = snakemake(workdir, CONFIG)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir, result_hashes(workdir)
 
 
-def test_rerun_does_nothing_and_a_forced_rerun_is_byte_identical(finished_run):
+def test_rerun_does_nothing_and_a_forced_rerun_is_byte_identical(finished_run, snakemake):
     workdir, hashes = finished_run
     assert len([k for k in hashes if "/transitions/" in k]) >= 3 * 7  # mask, 2 mappings, fit (2), evaluation (2)
     dry = snakemake(workdir, CONFIG, "-n")
@@ -62,7 +58,7 @@ def test_rerun_does_nothing_and_a_forced_rerun_is_byte_identical(finished_run):
     assert result_hashes(workdir) == hashes
 
 
-def test_changing_a_fit_parameter_reruns_the_fits_not_the_mappings(finished_run):
+def test_changing_a_fit_parameter_reruns_the_fits_not_the_mappings(finished_run, snakemake):
     workdir, _ = finished_run
     changed = {**CONFIG, "fit": {"alpha": 5.0}}
     dry = snakemake(workdir, changed, "-n", "--quiet", "rules")
@@ -77,7 +73,7 @@ def test_changing_a_fit_parameter_reruns_the_fits_not_the_mappings(finished_run)
     assert remapped.get("map_cells") == 6 and remapped.get("fit_grn") == 3 and "prepare" not in remapped, remapped
 
 
-def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run):
+def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run, snakemake):
     workdir, _ = finished_run
     # aggregate took the whole config as params: report.top_edges reran it and rewrote the results
     dry = snakemake(workdir, {**CONFIG, "report": {"top_edges": 3}}, "-n", "--quiet", "rules")
@@ -135,11 +131,11 @@ def readable(path: Path) -> bool:
         return False
 
 
-def test_a_killed_run_resumes_with_rerun_incomplete_to_the_same_results(finished_run, tmp_path):
+def test_a_killed_run_resumes_with_rerun_incomplete_to_the_same_results(finished_run, tmp_path, snakemake):
     _, hashes = finished_run
     workdir = tmp_path / "killed"
     # its own session, so that SIGKILL takes Snakemake and the jobs it started, like a lost node
-    process = subprocess.Popen(snakemake_command(workdir, CONFIG), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    process = subprocess.Popen(snakemake.command(workdir, CONFIG), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     transitions = workdir / "results/transitions"
     deadline = time.monotonic() + 600

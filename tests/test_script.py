@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from helpers import failing_once
 
 from transgrn.errors import InputError
 from transgrn.script import run
@@ -75,3 +79,27 @@ def test_anndata_notes_stay_off_stderr(tmp_path, capfd):
 
     run(main, job(tmp_path))
     assert "storing" not in capfd.readouterr().err
+
+
+def test_fault_injection_fails_the_first_job_of_one_script_only(tmp_path):
+    """tests/fault_injection (test_slurm.py puts it on PYTHONPATH): Snakemake runs a rule's script
+    as .snakemake/scripts/tmpXXXXXXXX.<script>; the first such process fails, the others run."""
+    scripts = {name: tmp_path / f"tmp1a2b3c4d.{name}" for name in ("fit.py", "refit.py")}
+    for path in scripts.values():
+        path.write_text("print('ran')\n")
+    marker = tmp_path / "failed-once"
+
+    def python(script: Path, environment: dict[str, str]) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "TRANSGRN_TEST_FAIL_ONCE"} | environment
+        return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+
+    spec = failing_once("fit.py", marker)
+    unset = python(scripts["fit.py"], {"PYTHONPATH": spec["PYTHONPATH"]})  # the module alone does nothing
+    assert unset.returncode == 0 and unset.stdout == "ran\n" and not marker.exists()
+    other = python(scripts["refit.py"], spec)
+    assert other.returncode == 0 and other.stdout == "ran\n" and not marker.exists()
+    first = python(scripts["fit.py"], spec)
+    assert first.returncode == 1 and first.stdout == "" and marker.exists()
+    assert "injected failure of this job of fit.py" in first.stderr and "Traceback" not in first.stderr
+    retried = python(scripts["fit.py"], spec)
+    assert retried.returncode == 0 and retried.stdout == "ran\n"

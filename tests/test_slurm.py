@@ -1,7 +1,7 @@
 """profiles/slurm against a real SLURM: a single-node cluster on loopback (.ci/slurm.sh) runs the
 demo workflow through `snakemake --profile profiles/slurm` to the end, with one job made to fail
-on its first attempt (test-only fault injection, TRANSGRN_TEST_FAIL_ONCE) that must be reported
-as failed and retried with more memory.
+on its first attempt (test-only fault injection: tests/fault_injection on PYTHONPATH, see
+helpers.failing_once) that must be reported as failed and retried with more memory.
 
 Required when CI=true (.ci/run installs SLURM first); otherwise it runs only with
 TRANSGRN_TEST_SLURM=1 on a machine with SLURM installed (`sudo .ci/slurm.sh install`), as root,
@@ -13,21 +13,20 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import TINY_DEMO_CONFIG, REPO
+from helpers import REPO, failing_once, workflow_config
 
 pytestmark = pytest.mark.workflow
 
 REQUIRED = os.environ.get("CI") == "true"
 REQUESTED = REQUIRED or os.environ.get("TRANSGRN_TEST_SLURM") == "1"
 SCRIPT = REPO / ".ci/slurm.sh"
-CONFIG = {**TINY_DEMO_CONFIG, "seed": 3}
+CONFIG = {**workflow_config("tiny_demo"), "seed": 3}
+FAILING_SCRIPT = "fit.py"  # rule fit_grn's script: its first job fails (helpers.failing_once)
 # The test cluster is one 2-CPU node without an accounting database: poll with squeue, check
 # early, pack 2 transitions per SLURM job (3 transitions -> 2 packed jobs) and allow one retry.
 # --verbose logs every sbatch call and the kept SLURM logs show each job's resources, so the test
@@ -95,15 +94,13 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
 
 
-def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_cluster, tmp_path):
+def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_cluster, workflow_runner, tmp_path):
     workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     marker = tmp_path / "fit_grn-failed-once"
-    env = {**os.environ, **slurm_cluster, "TRANSGRN_TEST_FAIL_ONCE": f"fit_grn:{marker}"}
+    # the jobs inherit the environment (sbatch --export=ALL), so the fault injection reaches them
+    env = {**os.environ, **slurm_cluster, **failing_once(FAILING_SCRIPT, marker)}
     command = ["timeout", "-k", "10", "-s", "KILL", "900",  # Snakemake waits on cluster jobs past a plain timeout
-               sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(workdir / "config.yaml"), "--profile", str(REPO / "profiles/slurm"), *TEST_OVERRIDES]
+               *workflow_runner.command(workdir, CONFIG, "--profile", str(REPO / "profiles/slurm"), *TEST_OVERRIDES)]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
     log = result.stdout + result.stderr
     (tmp_path / "snakemake.log").write_text(log)
@@ -117,7 +114,7 @@ def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_clus
     assert len(submissions) <= steps // 2, (steps, submissions)  # 23 jobs in 7 submissions (retry included)
     # the injected failure happened, was reported as failed and retried, with twice the memory
     assert marker.exists(), "the fault injection did not fire"
-    assert "Error in group transition" in log and "injected failure of this fit_grn job" in log, log[-4000:]
+    assert "Error in group transition" in log and f"injected failure of this job of {FAILING_SCRIPT}" in log, log[-4000:]
     retried = [g for g in {g[0] for g in groups} if sum(s[0] == g for s in groups) == 2]
     assert len(retried) == 1 and f"Trying to restart job {retried[0]}" in log
     first, second = (mem for job, mem in groups if job == retried[0])

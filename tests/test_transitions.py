@@ -101,7 +101,7 @@ def test_long_labels_give_ids_that_match_the_workflow_pattern():
     Snakemake wildcard does not match (MissingInputException in aggregate)."""
     import re
 
-    from conftest import REPO
+    from helpers import REPO
 
     from transgrn.transitions import TRANSITION_PATTERN
 

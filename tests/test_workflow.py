@@ -2,32 +2,24 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_snakemake, write_inputs
+from helpers import workflow_config, write_inputs
 
 from transgrn.simulate import simulate
 from transgrn.tensor import read_tensor
 
 pytestmark = pytest.mark.workflow
 
-DEMO_CONFIG = {
-    "data": {"adata": "resources/demo/adata.h5ad", "prior": "resources/demo/prior.csv", "cluster_key": "cell_type",
-             "pseudotime_key": "pseudotime"},
-    "reference": "resources/demo/reference.csv",
-    "demo": {"n_cells": 500, "n_tfs": 12, "n_targets": 80},
-    "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"], ["progenitor", "fate A"]]},
-    "mapping": {"method": "ot", "n_pairs": 500},
-    "seed": 4,
-}
+DEMO_CONFIG = workflow_config("workflow_demo")
 
 
-def snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
-    return run_snakemake(workdir, config, "--cores", "2", *extra)
+@pytest.fixture(scope="module")
+def snakemake(workflow_runner):
+    return workflow_runner.with_args("--cores", "2")
 
 
 def digest(path: Path) -> str:
@@ -35,7 +27,7 @@ def digest(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory):
+def demo_runs(tmp_path_factory, snakemake):
     runs = []
     for name in ("first", "second"):
         workdir = tmp_path_factory.mktemp(name)
@@ -95,13 +87,13 @@ def test_reruns_are_byte_identical(demo_runs):
         assert digest(first / name) == digest(second / name), name
 
 
-def test_nothing_to_do_on_rerun(demo_runs):
+def test_nothing_to_do_on_rerun(demo_runs, snakemake):
     result = snakemake(demo_runs[0], DEMO_CONFIG, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_real_labels_edge_list_prior_and_pseudotime_mode(tmp_path):
+def test_real_labels_edge_list_prior_and_pseudotime_mode(tmp_path, snakemake):
     sim = simulate(n_cells=500, n_tfs=12, n_targets=80, seed=5)
     sim.adata.obs["cell_type"] = sim.adata.obs["cell_type"].cat.rename_categories(
         {"stem cell": "Stamm/zelle", "progenitor": "progéniteur β"})
@@ -117,7 +109,7 @@ def test_real_labels_edge_list_prior_and_pseudotime_mode(tmp_path):
     assert "prior (edge list): kept" in log
 
 
-def test_bad_input_stops_at_the_checkpoint_with_a_clear_message(tmp_path):
+def test_bad_input_stops_at_the_checkpoint_with_a_clear_message(tmp_path, snakemake):
     sim = simulate(n_cells=200, n_tfs=6, n_targets=20, seed=1)
     data = {**write_inputs(sim, tmp_path / "in"), "cluster_key": "clusters"}
     result = snakemake(tmp_path / "run", {"data": data})
@@ -127,7 +119,7 @@ def test_bad_input_stops_at_the_checkpoint_with_a_clear_message(tmp_path):
     assert not (tmp_path / "run/results/prepared/transitions.tsv").exists()
 
 
-def test_config_typo_fails_at_parse_time(tmp_path):
+def test_config_typo_fails_at_parse_time(tmp_path, snakemake):
     result = snakemake(tmp_path / "run", {**DEMO_CONFIG, "fit": {"alpah": 1}}, "-n")
     assert result.returncode != 0
     assert "unknown config key(s) 'alpah' under 'fit'" in result.stdout + result.stderr

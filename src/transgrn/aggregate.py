@@ -18,23 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import (CONFIDENCE_COLUMNS, EDGE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS,
+                      TEXT_COLUMNS)
 from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
 from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
 
 PathLike = str | os.PathLike
-
-TABLE_COLUMNS = [
-    "transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells", "mapping",
-    "n_pairs", "r2_train", "r2_test", "r2_test_null", "r2_test_median", "r2_test_null_median",
-    "frac_targets_above_null", "above_null", "n_edges", "solver", "alpha",
-]
-REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "sign_accuracy_called", "epr", "epr_activation",
-                     "epr_repression"]
-OPTIONAL_COLUMNS = ["lag", "r2_test_mlp"]  # present when the run fitted the model (models: [linear, mlp])
-TEXT_COLUMNS = ["transition", "source_cluster", "target_cluster", "mapping", "solver"]
-EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
-CONFIDENCE_COLUMNS = ["weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"]
-
 
 def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mapping: str, with_reference: bool) -> pd.DataFrame:
     """One row per transition with its sizes, mapping and metrics (``metrics`` keyed by transition id).
@@ -138,11 +127,12 @@ def prior_signs(var: pd.DataFrame, prior: PathLike) -> pd.Series:
 def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficients: Sequence[PathLike], prior: PathLike,
               outputs: Mapping[str, PathLike], *, config: Mapping[str, Any], inputs: Mapping[str, Any], mapping: str,
               with_reference: bool, min_confidence: float, top_k: int,
-              attributions: Sequence[PathLike] | None = None) -> dict[str, Any]:
+              attributions: Sequence[PathLike] | None = None,
+              mlp_metrics: Sequence[PathLike] | None = None) -> dict[str, Any]:
     """Write the run's result tables from every transition's files, streaming one transition at a time.
 
     ``transitions`` is the prepared transitions table; ``metrics``, ``coefficients`` and (when the
-    run fitted the MLP) ``attributions`` are each transition's files, in its order. ``outputs`` maps
+    run fitted the MLP) ``attributions`` and ``mlp_metrics`` are each transition's files, in its order. ``outputs`` maps
     ``table`` (transitions.tsv), ``edges`` (long table, one or a few transitions per row group, in
     transition order), ``edges_filtered`` (:func:`filter_transition_edges`, one transition at a time), ``tensor``
     (grn_tensor.h5ad, filled row by row) and ``provenance`` (provenance.json) to their paths. Every
@@ -152,8 +142,10 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
         raise ValueError("no transitions to aggregate")
     if not len(transitions) == len(metrics) == len(coefficients) or (attributions and len(attributions) != len(transitions)):
         raise ValueError("one metrics, coefficients (and attribution) file per transition is needed")
-    table = transitions_table(transitions, {t: load_metrics(p) for t, p in zip(transitions["transition"], metrics)},
-                              mapping, with_reference)
+    values = {t: load_metrics(p) for t, p in zip(transitions["transition"], metrics)}
+    for t, path in zip(transitions["transition"], mlp_metrics or ()):  # the MLP's held-out R^2 beside the linear one
+        values[t]["r2_test_mlp"] = load_metrics(path)["r2_test_mlp"]
+    table = transitions_table(transitions, values, mapping, with_reference)
     # what produced these results: the whole config, the data's checksums, versions and seed
     record = provenance(config, inputs, config.get("seed"), rule="aggregate", n_transitions=len(transitions))
     uns = {"config": json.dumps(config, sort_keys=True), "inputs": json.dumps(inputs, sort_keys=True),

@@ -1,24 +1,25 @@
 """Per-edge confidence of a masked regression by bootstrapping the (source, target) pairs.
 
-:func:`bootstrap_fit` refits a solver on ``n_boot`` resamples of the rows and summarizes every
-prior edge's weights: mean, standard deviation and two p-values.
+:func:`bootstrap_edges` refits a solver on ``n_boot`` resamples of the rows and summarizes every
+prior edge's weights under the output names (:data:`~transgrn.columns.CONFIDENCE_COLUMNS`):
 
-* ``pvalue`` -- CellOracle's test: a one-sample t-test of the ``n_boot`` bootstrap weights
-  against 0. Its standard error is ``std / sqrt(n_boot)``, the uncertainty of the *bootstrap
-  mean*, not of the weight, so it shrinks as ``n_boot`` grows and is far from uniform on pure
-  noise (with 20 replicates, about 60% of null edges get p < 0.05). Kept for comparability with
-  CellOracle.
-* ``pvalue_z`` -- the bootstrap standard-error test: ``mean / std`` compared to a t
-  distribution with ``n_boot - 1`` degrees of freedom. ``std`` estimates the sampling standard
-  deviation of the weight, so this is roughly uniform under the null. Prefer it for calling edges.
+* ``weight_mean``, ``weight_std`` -- mean and standard deviation (ddof=1) of the refitted weights.
+* ``pvalue`` -- the bootstrap standard-error test: ``mean / std`` compared to a t distribution
+  with ``n_boot - 1`` degrees of freedom. ``std`` estimates the sampling standard deviation of
+  the weight, so this is roughly uniform under the null. Use it (and ``qvalue``) to call edges.
+* ``qvalue`` -- Benjamini-Hochberg of ``pvalue`` within the transition.
+* ``pvalue_celloracle`` -- CellOracle's test: a one-sample t-test of the ``n_boot`` bootstrap
+  weights against 0. Its standard error is ``std / sqrt(n_boot)``, the uncertainty of the
+  *bootstrap mean*, not of the weight, so it shrinks as ``n_boot`` grows and is far from uniform
+  on pure noise (with 20 replicates, about 60% of null edges get p < 0.05). Kept for
+  comparability with CellOracle.
 
-Both assume independent rows; pairs that share a source cell are not independent, which makes
-either test optimistic. ``qvalue``/``qvalue_z`` are Benjamini-Hochberg within the transition.
+Both tests assume independent rows; pairs that share a source cell are not independent, which
+makes either optimistic.
 
 Ridge (:class:`~transgrn.solvers.MaskedRidge`) refits are batched: all resamples are solved at
 once from count-weighted moments (:meth:`MaskedRidge.fit_weighted_batch`); other solvers are
-refitted one by one on the same resamples. :func:`bootstrap_edges` gives the same statistics per
-prior edge, without the ``n_tfs x n_targets`` arrays (what the workflow uses at scale).
+refitted one by one on the same resamples.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
+from .columns import CONFIDENCE_COLUMNS
 from .solvers import MaskedRegressor, MaskedRidge, Outputs
+
+__all__ = ["CONFIDENCE_COLUMNS", "benjamini_hochberg", "bootstrap_counts", "bootstrap_edges"]
 
 
 def bootstrap_counts(n_rows: int, n_boot: int, seed: int = 0) -> np.ndarray:
@@ -64,46 +68,24 @@ def _two_sided_t(statistic_num: np.ndarray, statistic_den: np.ndarray, df: int) 
     return p
 
 
-def _on_mask(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``n_tfs x n_targets`` array with ``values`` on the prior edges and NaN elsewhere."""
-    out = np.full(mask.shape, np.nan)
-    out[mask] = values
-    return out
-
-
-PER_EDGE = ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_z", "qvalue_z")
-
-
 def bootstrap_edges(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
                     n_boot: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
-    """:func:`bootstrap_fit` with its ``PER_EDGE`` statistics as vectors over the prior edges
-    (``np.nonzero(mask)`` order) rather than ``n_tfs x n_targets`` arrays."""
+    """Refit ``make_model()`` on ``n_boot`` bootstrap resamples of the rows and test every prior edge.
+
+    Returns the :data:`CONFIDENCE_COLUMNS` as vectors over the prior edges (``np.nonzero(mask)``
+    order; the module docstring says what each is), plus ``weights`` (``n_boot x n_edges``) and
+    ``intercept_mean`` (``n_targets``).
+    """
     mask = np.asarray(mask, dtype=bool)
     x = np.asarray(x)
     if n_boot < 2:
-        raise ValueError("bootstrap_fit needs n_boot >= 2 to estimate a standard deviation")
+        raise ValueError("bootstrap_edges needs n_boot >= 2 to estimate a standard deviation")
     weights, intercepts = _refit_weights(make_model, x, y, mask, bootstrap_counts(len(x), n_boot, seed))
     mean, std = weights.mean(0), weights.std(0, ddof=1)
-    pvalue = _two_sided_t(mean, std / np.sqrt(n_boot), n_boot - 1)
-    pvalue_z = _two_sided_t(mean, std, n_boot - 1)
+    pvalue = _two_sided_t(mean, std, n_boot - 1)
     return {"weight_mean": mean, "weight_std": std, "pvalue": pvalue, "qvalue": benjamini_hochberg(pvalue),
-            "pvalue_z": pvalue_z, "qvalue_z": benjamini_hochberg(pvalue_z), "weights": weights,
+            "pvalue_celloracle": _two_sided_t(mean, std / np.sqrt(n_boot), n_boot - 1), "weights": weights,
             "intercept_mean": intercepts.mean(0)}
-
-
-def bootstrap_fit(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
-                  n_boot: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
-    """Refit ``make_model()`` on ``n_boot`` bootstrap resamples of the rows and test every prior edge.
-
-    Returns ``n_tfs x n_targets`` arrays (NaN outside ``mask``): ``weight_mean``, ``weight_std``
-    (ddof=1), ``pvalue`` (CellOracle's one-sample t-test), ``qvalue`` (its BH), ``pvalue_z``
-    (bootstrap standard-error test, calibrated), ``qvalue_z``; and ``weights``
-    (``n_boot x n_edges``, edges in ``np.nonzero(mask)`` order) and ``intercept_mean``
-    (``n_targets``). See the module docstring for why two p-values.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    summary = bootstrap_edges(make_model, x, y, mask, n_boot, seed)
-    return {k: _on_mask(v, mask) if k in PER_EDGE else v for k, v in summary.items()}
 
 
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:

@@ -1,132 +1,111 @@
-"""How well a transition GRN predicts held-out pairs, and how well it recovers a known network."""
+"""Stage evaluate: held-out accuracy of a transition's fit and of its null, and recovery of a known network."""
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from .design import TransitionData
+from .metrics import column_means, gene_r2_summary, r2_from_sums, r2_overall_from_sums, recovery_metrics, squared_sums
+from .solvers import Outputs, target_blocks
 
-def squared_sums(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column residual and total sums of squares, R^2's ingredients: blocks of columns can be
-    summed separately (one scratch array of ``y_true``'s size).
+N_EXTREME_GENES = 3
 
-    The total is taken about ``center``: for held-out data pass the mean of the rows the model was
-    fitted on (out-of-sample R^2), so that a model that predicts nothing -- the training mean --
-    scores exactly 0. About the test rows' own mean (``center=None``) even that model scores
-    below 0 on a small test split, which no fit could beat.
+
+def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray,
+             cols: np.ndarray | None = None) -> np.ndarray:
+    """Predictions of a fitted role (``weight`` or ``null_weight``) for the targets at positions
+    ``cols`` (default: all); inputs carry the self-term columns after the TFs when the fit used them."""
+    cols = np.arange(len(data.targets)) if cols is None else np.asarray(cols)
+    position = np.full(len(data.targets), -1)
+    position[cols] = np.arange(len(cols))
+    block = position[data.edge_target]
+    keep = block >= 0
+    weights = np.zeros((len(data.tfs), len(cols)))
+    weights[data.edge_tf[keep], block[keep]] = coefficients[column].to_numpy()[keep]
+    by_target = intercepts.set_index("target_gene").loc[data.targets[cols]]
+    prediction = x[:, : len(data.tfs)] @ weights
+    prediction += by_target[column.replace("weight", "intercept")].to_numpy()
+    self_column = column.replace("weight", "self_weight")
+    if self_column in by_target.columns:
+        prediction += x[:, len(data.tfs) + cols] * by_target[self_column].to_numpy()
+    return prediction
+
+
+def _squared_sums(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str,
+                  x: np.ndarray, y: Outputs, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-target residual and total sums of squares (about ``center``, default the rows' own
+    mean) of a role's predictions, a block of targets at a time."""
+    ss_res, ss_tot = np.zeros(len(data.targets)), np.zeros(len(data.targets))
+    for cols, observed in target_blocks(y, height=len(data.tfs)):  # _predict builds len(tfs) x block weights
+        ss_res[cols], ss_tot[cols] = squared_sums(observed, _predict(data, coefficients, intercepts, column, x, cols),
+                                                  None if center is None else center[cols])
+    return ss_res, ss_tot
+
+
+def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], coefficients: pd.DataFrame,
+                        intercepts: pd.DataFrame, reference: pd.DataFrame | None = None):
+    """Held-out accuracy of the fit and of its null, per gene and overall, and recovery of ``reference``.
+
+    Returns ``metrics`` (dict), ``gene_r2`` (per target gene) and ``predictions`` (observed vs
+    predicted test values of the best and worst predicted genes, for residual plots).
     """
-    scratch = np.subtract(y_true, y_pred)
-    ss_res = np.einsum("ij,ij->j", scratch, scratch)
-    np.subtract(y_true, y_true.mean(0) if center is None else center, out=scratch)
-    return ss_res, np.einsum("ij,ij->j", scratch, scratch)
-
-
-def r2_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
-    """R^2 per gene from :func:`squared_sums`; NaN for genes constant in ``y_true``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
-
-
-def r2_overall_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> float:
-    """Variance-weighted R^2 over all genes (sklearn's ``multioutput='variance_weighted'``) from
-    :func:`squared_sums`. Weighting by variance keeps near-constant genes from dominating the summary."""
-    total = ss_tot.sum()
-    return float(1.0 - ss_res.sum() / total) if total > 0 else float("nan")
-
-
-def r2_per_gene(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
-    """Coefficient of determination per column (about ``center``, see :func:`squared_sums`); NaN for constant genes."""
-    return r2_from_sums(*squared_sums(y_true, y_pred, center))
-
-
-def r2_overall(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | None = None) -> float:
-    """Variance-weighted R^2 over all genes (see :func:`r2_overall_from_sums`)."""
-    return r2_overall_from_sums(*squared_sums(y_true, y_pred, center))
-
-
-def early_precision_ratio(score: np.ndarray, label: np.ndarray) -> float:
-    """BEELINE's early precision ratio: precision among the top-k scored edges, k = number of
-    true edges, divided by the precision of a random ranking (the fraction of true edges).
-
-    Edges tied with the k-th score are all included (as BEELINE does), so ties cannot be
-    broken in the method's favour by edge order. NaN when there is no true or no false edge.
-    """
-    score, label = np.asarray(score, dtype=float), np.asarray(label, dtype=bool)
-    k = int(label.sum())
-    if k == 0 or k == len(label):
-        return float("nan")
-    threshold = np.sort(score)[::-1][k - 1]
-    top = score >= threshold
-    return float(label[top].mean() / label.mean())
-
-
-# A target's held-out R^2 "beats the null" when it exceeds the random pairing's by this much
-# (frac_targets_above_null): per-gene null R^2 scatters around 0 by a few hundredths.
-NULL_MARGIN = 0.05
-
-
-def gene_r2_summary(r2_test: np.ndarray, r2_null: np.ndarray, margin: float = NULL_MARGIN) -> dict[str, float]:
-    """Per-gene summaries of held-out accuracy over the targets that vary in the test pairs.
-
-    The pooled (variance-weighted) R^2 is dominated by the highest-variance genes, which on real
-    data are often the noisiest, so it can be negative while many genes are predicted well; the
-    median and the share of targets beating the null say how typical genes fare.
-    """
-    r2_test, r2_null = np.asarray(r2_test, dtype=float), np.asarray(r2_null, dtype=float)
-    varies = ~np.isnan(r2_test)
-    both = varies & ~np.isnan(r2_null)
-    nan = float("nan")
-    return {
-        "r2_test_median": float(np.median(r2_test[varies])) if varies.any() else nan,
-        "r2_test_null_median": float(np.median(r2_null[both])) if both.any() else nan,
-        "frac_targets_above_null": float(np.mean(r2_test[both] > r2_null[both] + margin)) if both.any() else nan,
+    self_term = "self_weight" in intercepts.columns
+    sums = lambda column, x, y, center=None: _squared_sums(data, coefficients, intercepts, column, x, y, center)  # noqa: E731
+    x_train, y_train = data.design(mappings["main"], "train", self_term, dense=False)
+    train = sums("weight", x_train, y_train)
+    # held-out R^2 about the mean of the rows each role was fitted on: predicting nothing scores 0
+    train_mean = column_means(y_train)
+    null_train_mean = column_means(data.design(mappings["null"], "train", self_term, dense=False)[1])
+    del x_train, y_train
+    x_test, y_test = data.design(mappings["main"], "test", self_term, dense=False)
+    test = sums("weight", x_test, y_test, train_mean)
+    null = sums("null_weight", *data.design(mappings["null"], "test", self_term, dense=False), null_train_mean)
+    gene_r2 = pd.DataFrame({
+        "target_gene": data.targets,
+        "r2_test": r2_from_sums(*test),
+        "r2_test_null": r2_from_sums(*null),
+        "n_tfs": data.mask.sum(0),
+    })
+    metrics = {
+        "n_pairs": int(mappings["main"]["pair"].nunique()),
+        "n_test_pairs": int(y_test.shape[0]),
+        "r2_train": r2_overall_from_sums(*train),
+        "r2_test": r2_overall_from_sums(*test),
+        "r2_test_null": r2_overall_from_sums(*null),
+        **gene_r2_summary(gene_r2["r2_test"], gene_r2["r2_test_null"]),
+        "n_edges": int(data.mask.sum()),
     }
+    metrics["above_null"] = bool(metrics["r2_test"] > metrics["r2_test_null"])
+    if reference is not None and len(reference):
+        metrics.update(recovery_metrics(scored_edges(data, coefficients), reference))
+    predict = lambda cols: _predict(data, coefficients, intercepts, "weight", x_test, cols)  # noqa: E731
+    predictions = _extreme_gene_predictions(gene_r2, data.targets, y_test, predict)
+    return metrics, gene_r2, predictions
 
 
-RECOVERY_KEYS = ("auprc_ratio", "auroc", "epr", "epr_activation", "epr_repression", "sign_accuracy",
-                 "sign_accuracy_called", "n_true_edges")
+def scored_edges(data: TransitionData, coefficients: pd.DataFrame) -> pd.DataFrame:
+    """Every prior edge of the transition with its weight, 0 (no call) where it was not estimated:
+    what :func:`~transgrn.evaluate.recovery_metrics` ranks."""
+    edges = coefficients[["tf", "target_gene", "weight"]].copy()
+    edges["weight"] = np.where(data.edge_active, edges["weight"].to_numpy(dtype=float), 0.0)
+    return edges
 
 
-def recovery_metrics(edges: pd.DataFrame, reference: pd.DataFrame) -> dict[str, float]:
-    """Agreement of fitted edge weights with a known network, scored as an outside scorer would.
-
-    ``edges``: ``tf, target_gene, weight`` for EVERY prior edge of the transition; an edge that
-    was not estimated (inactive) has weight 0, which is no call: it ranks last, tied with the
-    other zeros (ties are scored fairly: sklearn's average precision and ROC AUC treat a tie as
-    one threshold, and the EPR includes every edge tied with the k-th). ``reference``: ``tf,
-    target_gene, sign`` of the true edges (sign 0 = unknown); only its edges among the prior's
-    count, so the ratios measure what the fit adds beyond the prior.
-
-    - ``auprc_ratio`` = average precision of ``|weight|`` / fraction of true edges (1 = chance);
-      ``auroc``; ``epr`` = :func:`early_precision_ratio` of ``|weight|``.
-    - ``epr_activation`` ranks edges by ``weight`` against the true activations, ``epr_repression``
-      by ``-weight`` against the true repressions (BEELINE's signed EPR, but an edge only counts
-      when the fit's direction is right too).
-    - ``sign_accuracy`` = share of true signed edges whose weight has the right sign, a zero
-      weight counting as wrong; ``sign_accuracy_called`` = the same over non-zero weights only.
-    Sign metrics are NaN when the reference has no signs.
-    """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    merged = edges[["tf", "target_gene", "weight"]].merge(reference[["tf", "target_gene", "sign"]].drop_duplicates(
-        ["tf", "target_gene"]), on=["tf", "target_gene"], how="left")
-    label = merged["sign"].notna().to_numpy()
-    weight = np.nan_to_num(merged["weight"].to_numpy(dtype=float))
-    score = np.abs(weight)
-    sign = merged["sign"].fillna(0).to_numpy(dtype=float)
-    nan = float("nan")
-    out = dict.fromkeys(RECOVERY_KEYS, nan)
-    out["n_true_edges"] = int(label.sum())
-    if 0 < label.sum() < len(label):
-        out["auprc_ratio"] = float(average_precision_score(label, score) / label.mean())
-        out["auroc"] = float(roc_auc_score(label, score))
-    out["epr"] = early_precision_ratio(score, label)
-    out["epr_activation"] = early_precision_ratio(weight, label & (sign > 0))
-    out["epr_repression"] = early_precision_ratio(-weight, label & (sign < 0))
-    signed = label & (sign != 0)
-    if signed.any():
-        right = np.sign(weight[signed]) == sign[signed]
-        out["sign_accuracy"] = float(right.mean())
-        called = weight[signed] != 0
-        out["sign_accuracy_called"] = float(right[called].mean()) if called.any() else nan
-    return out
+def _extreme_gene_predictions(gene_r2: pd.DataFrame, targets: pd.Index, y_test: Outputs,
+                              predict: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """Observed and predicted test values of the best and worst genes; ``predict(cols)`` predicts
+    the targets at positions ``cols``."""
+    ranked = gene_r2.dropna(subset=["r2_test"]).sort_values(["r2_test", "target_gene"], ascending=[False, True])
+    chosen = [("best", g) for g in ranked["target_gene"].head(N_EXTREME_GENES)]
+    chosen += [("worst", g) for g in ranked["target_gene"].tail(N_EXTREME_GENES)[::-1] if g not in set(ranked["target_gene"].head(N_EXTREME_GENES))]
+    if not chosen:
+        return pd.DataFrame(columns=["kind", "target_gene", "observed", "predicted"])
+    cols = targets.get_indexer([gene for _, gene in chosen])
+    observed = np.hstack([block for _, block in target_blocks(y_test, cols)])
+    predicted = predict(cols)
+    return pd.concat([pd.DataFrame({"kind": kind, "target_gene": gene, "observed": observed[:, j],
+                                    "predicted": predicted[:, j]}) for j, (kind, gene) in enumerate(chosen)],
+                     ignore_index=True)

@@ -139,17 +139,29 @@ def json_safe(value):
     return value
 
 
-def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, record: Mapping[str, Any] | None = None) -> None:
-    """``frame`` as Parquet, atomically, with ``record`` (provenance) in the file's key-value metadata."""
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, record: Mapping[str, Any] | None = None,
+                  metadata: Mapping[str, str] | None = None) -> None:
+    """``frame`` as Parquet, atomically, with ``record`` (provenance) and ``metadata`` (further
+    key-value pairs, e.g. a mapping's lag) in the file's key-value metadata."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    extra = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
     if record is not None:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               PROVENANCE_KEY.encode(): provenance_json(record).encode()})
+        extra[PROVENANCE_KEY.encode()] = provenance_json(record).encode()
+    if extra:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+
+
+def parquet_metadata(path: str | os.PathLike, key: str) -> str | None:
+    """One key-value entry of a Parquet file's metadata (see :func:`write_parquet`), or None."""
+    import pyarrow.parquet as pq
+
+    value = (pq.read_schema(path).metadata or {}).get(key.encode())
+    return None if value is None else value.decode()
 
 
 def arrow_schema(frame: pd.DataFrame, record: Mapping[str, Any] | None = None):

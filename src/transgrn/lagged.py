@@ -17,15 +17,17 @@ whether a lag carries signal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import json
+import os
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-if TYPE_CHECKING:
-    from .mapping import CellSet
+from .cells import CellSet
+from .io import parquet_metadata, write_parquet
+from .solvers import make_solver
 
 DEFAULT_LAG_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)  # fractions of the pseudotime range
 DEFAULT_LAG_BANDWIDTH = 0.04
@@ -84,8 +86,6 @@ def lag_direction(source_time: np.ndarray, target_time: np.ndarray) -> float:
 
 def cv_score(x: np.ndarray, y: np.ndarray, mask: np.ndarray, folds: np.ndarray) -> float:
     """Pooled held-out R^2 of a masked ridge over the folds (1 - total SSE / total SS about the training mean)."""
-    from .solvers import make_solver
-
     sse = sst = 0.0
     for fold in np.unique(folds):
         test = folds == fold
@@ -111,13 +111,13 @@ def choose_lag(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.ndarray
     return float(best), scores
 
 
-def pair_times(part: pd.DataFrame, inputs: "CellSet") -> np.ndarray:
+def pair_times(part: pd.DataFrame, inputs: CellSet) -> np.ndarray:
     """Pseudotime of each design row's input cell, rows in :func:`transgrn.mapping.paired_design` order."""
     first = part.drop_duplicates("pair").sort_values("pair", kind="stable")
     return inputs.pseudotime[pd.Index(inputs.names).get_indexer(first["source_cell"])]
 
 
-def input_trend(inputs: "CellSet", bandwidth: float, reach: float) -> Trend:
+def input_trend(inputs: CellSet, bandwidth: float, reach: float) -> Trend:
     """The TF trend of every input cell of a same-cell design (both clusters, all splits: inputs only)."""
     matrix = inputs.matrix.toarray() if sp.issparse(inputs.matrix) else np.asarray(inputs.matrix)
     return Trend.fit(matrix, inputs.pseudotime, bandwidth, reach)
@@ -130,3 +130,84 @@ def candidate_lags(source_time: np.ndarray, target_time: np.ndarray, fractions: 
     span = float(both.max() - both.min())
     direction = lag_direction(source_time, target_time)
     return [direction * f * span + 0.0 for f in sorted(set(fractions))], span  # + 0.0: no negative zero
+
+
+# --------------------------------------------------------------------------------------------
+# The lagged design as a value: chosen once per transition, stored with its mapping, applied once
+# --------------------------------------------------------------------------------------------
+
+LAG_METADATA_KEY = "transgrn_lag"  # Parquet key-value metadata of mapping_main.parquet
+LAG_ATTR = "lag"  # DataFrame.attrs key of a mapping read or made in memory
+
+
+@dataclass(frozen=True)
+class LagSpec:
+    """A transition's lagged design: TF inputs shifted by ``lag`` (pseudotime units, signed towards
+    the source cluster; 0 = the plain same-cell design) along a trend smoothed with a Gaussian
+    kernel of width ``bandwidth`` (pseudotime units)."""
+
+    lag: float
+    bandwidth: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LagSpec":
+        return cls(**json.loads(text))
+
+
+NO_LAG = LagSpec(0.0, 0.0)
+
+
+def choose_lag_spec(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.ndarray, inputs: CellSet,
+                    source_time: np.ndarray, target_time: np.ndarray, lag_grid: list[float], lag_bandwidth: float,
+                    rng: np.random.Generator) -> LagSpec:
+    """The lagged design of a transition: the lag of ``lag_grid`` (fractions of both clusters'
+    pseudotime range) whose shifted TF inputs ``x`` (training rows, input cells ``inputs`` at
+    ``times``) predict ``y`` best in cross-validation (:func:`choose_lag`)."""
+    import logging
+
+    lags, span = candidate_lags(source_time, target_time, list(lag_grid))
+    if span <= 0:
+        return NO_LAG
+    bandwidth = float(lag_bandwidth) * span
+    trend = input_trend(inputs, bandwidth, reach=max(abs(lag) for lag in lags))
+    lag, scores = choose_lag(x, y, times, mask, trend, lags, rng)
+    logging.getLogger(__name__).info("lagged design: held-out R^2 by lag %s -> lag %.4g (pseudotime range %.4g)",
+                                     {round(k, 4): round(v, 4) for k, v in scores.items()}, lag, span)
+    return LagSpec(lag, bandwidth)
+
+
+def lag_of(mapping: pd.DataFrame) -> LagSpec | None:
+    """The lagged design a mapping carries (None for other designs)."""
+    return mapping.attrs.get(LAG_ATTR)
+
+
+def with_lag_spec(mapping: pd.DataFrame, spec: LagSpec) -> pd.DataFrame:
+    mapping.attrs[LAG_ATTR] = spec
+    return mapping
+
+
+def apply_lag(spec: LagSpec | None, x: np.ndarray, part: pd.DataFrame, inputs: CellSet, trends: dict) -> np.ndarray:
+    """TF inputs ``x`` of the rows ``part`` shifted as ``spec`` says (unchanged without a lag).
+    ``trends`` caches one trend over every input cell per (inputs, spec), shared by all splits."""
+    if spec is None or spec.lag == 0 or part.empty:
+        return x
+    key = (id(inputs), spec)
+    if key not in trends:
+        trends[key] = input_trend(inputs, spec.bandwidth, abs(spec.lag))
+    return trends[key].shift(x, pair_times(part, inputs), spec.lag)
+
+
+def write_mapping(mapping: pd.DataFrame, path: str | os.PathLike, record=None) -> None:
+    """A mapping as Parquet, its :class:`LagSpec` (if any) once in the file's metadata."""
+    spec = lag_of(mapping)
+    write_parquet(mapping, path, record, None if spec is None else {LAG_METADATA_KEY: spec.to_json()})
+
+
+def read_mapping(path: str | os.PathLike) -> pd.DataFrame:
+    """A mapping written by :func:`write_mapping`, with its :class:`LagSpec` back in ``attrs``."""
+    mapping = pd.read_parquet(path)
+    spec = parquet_metadata(path, LAG_METADATA_KEY)
+    return mapping if spec is None else with_lag_spec(mapping, LagSpec.from_json(spec))

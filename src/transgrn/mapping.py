@@ -18,6 +18,7 @@ puts same-cell pairs and barycentric OT pairs into one design.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,42 +26,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .cells import CellSet, _dense
+from .design import SAME_CELL_METHODS, TransitionData, paired_design
 from .errors import InputError
+from .lagged import NO_LAG, choose_lag_spec, pair_times, with_lag_spec
+from .options import MappingOptions
+from .seeds import rng_for
 
 MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
-SAME_CELL_METHODS = ("lagged", "joint", "hybrid")
-
-
-@dataclass(frozen=True)
-class CellSet:
-    """Cells of one cluster: names, expression (cells x genes, dense or sparse), optional pseudotime."""
-
-    names: np.ndarray
-    matrix: np.ndarray | sp.spmatrix
-    pseudotime: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-
-def _dense(matrix) -> np.ndarray:
-    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
-
-
-def _pairs_table(source: CellSet, target: CellSet, src: np.ndarray, tgt: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({
-        "pair": np.arange(len(src), dtype=np.int64),
-        "source_cell": source.names[src],
-        "target_cell": target.names[tgt],
-        "weight": np.ones(len(src)),
-    })
-
-
-def random_mapping(source: CellSet, target: CellSet, n_pairs: int, rng: np.random.Generator, **_) -> pd.DataFrame:
-    """Uniform, independent pairing (the original notebook's method): the null baseline."""
-    src = rng.integers(0, len(source), n_pairs)
-    tgt = rng.integers(0, len(target), n_pairs)
-    return _pairs_table(source, target, src, tgt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,39 +274,56 @@ def split_by_source_cell(mapping: pd.DataFrame, test_fraction: float, rng: np.ra
     return mapping[MAPPING_COLUMNS + [c for c in mapping.columns if c not in MAPPING_COLUMNS]]  # cost, lag, ...
 
 
-def pool(*cell_sets: CellSet) -> CellSet:
-    """Cells of several clusters as one set (for designs whose pairs may use cells of either cluster)."""
-    names = np.concatenate([c.names for c in cell_sets])
-    if len(set(names)) < len(names):
-        raise InputError("cell names are not unique across the two clusters, which same-cell mappings (joint, "
-                         "hybrid) and data.smooth need; make obs_names unique (AnnData.obs_names_make_unique)")
-    matrices = [c.matrix for c in cell_sets]
-    matrix = sp.vstack(matrices, format="csr") if any(sp.issparse(m) for m in matrices) else np.vstack(matrices)
-    times = [c.pseudotime for c in cell_sets]
-    pseudotime = None if any(t is None for t in times) else np.concatenate(times)
-    return CellSet(names, matrix, pseudotime)
+# --------------------------------------------------------------------------------------------
+# A transition's mappings: the configured one and the random null
+# --------------------------------------------------------------------------------------------
+
+NULL_METHOD = "random"
+CV_MAX_TARGETS = 300  # targets the lag's cross-validation is scored on (a random subset beyond)
 
 
-def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet,
-                  dense: bool = True) -> tuple[np.ndarray, np.ndarray | sp.csc_matrix]:
-    """Regression inputs X (pairs x source genes) and outputs Y (pairs x target genes), float64.
+def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
+                   options: MappingOptions | dict, seed: int, data: TransitionData | None = None) -> pd.DataFrame:
+    """Pair cells for the transition. ``role`` is ``main`` (the configured method) or ``null``
+    (random pairing with its own stream, the baseline every transition is compared with).
 
-    ``mapping`` may hold any subset of pairs (e.g. one split); pairs keep their order. For
-    same-cell pairs pass pools of both clusters (:func:`pool`) as ``source`` and ``target``.
-    ``dense=False`` keeps Y sparse (CSC, for solvers that read it a block of targets at a time)
-    where the target cells' matrix is sparse and sparse storage is the smaller.
+    The null keeps the main mapping's ``barycentric`` choice, so that both fits see outputs
+    averaged the same way; after a same-cell method (``lagged``, ``joint``, ``hybrid``) it samples
+    pairs. ``lagged`` needs ``data`` (the transition's cells and mask) to choose its
+    :class:`~transgrn.lagged.LagSpec`, which the mapping carries in ``attrs``.
     """
-    pairs, pair_row = np.unique(mapping["pair"].to_numpy(), return_inverse=True)
-    src_pos = pd.Index(source.names).get_indexer(mapping["source_cell"])
-    tgt_pos = pd.Index(target.names).get_indexer(mapping["target_cell"])
-    if (src_pos < 0).any() or (tgt_pos < 0).any():
-        raise ValueError("the mapping names cells that are not in the given clusters")
-    weights = mapping["weight"].to_numpy(dtype=float)
-    totals = np.bincount(pair_row, weights=weights, minlength=len(pairs))
-    averaging = sp.csr_matrix((weights / totals[pair_row], (pair_row, tgt_pos)), shape=(len(pairs), len(target)))
-    first_row = np.unique(pair_row, return_index=True)[1]
-    x = _dense(source.matrix[src_pos[first_row]]).astype(np.float64)
-    y = averaging @ target.matrix
-    if dense or not sp.issparse(y) or 12 * y.nnz > 8 * y.shape[0] * y.shape[1]:  # 8-byte values + 4-byte indices
-        return x, _dense(y).astype(np.float64)
-    return x, y.tocsc().astype(np.float64, copy=False)
+    options = MappingOptions.from_config(options)
+    method = options.method if role == "main" else NULL_METHOD
+    rng = rng_for(seed, transition, "mapping", role)
+    barycentric = options.barycentric and not (role != "main" and options.method in SAME_CELL_METHODS)
+    mapping = map_cells(method, source, target, options.n_pairs, rng, test_fraction=options.test_fraction,
+                        **coupling_options(options, barycentric))
+    if method == "lagged":
+        if data is None:
+            raise ValueError("mapping.method 'lagged' chooses its lag on the transition's data: pass data=TransitionData(...)")
+        mapping = with_lag_spec(mapping, lag_spec(mapping, data, options, rng))
+    return mapping
+
+
+def coupling_options(options: MappingOptions, barycentric: bool) -> dict:
+    """The keyword arguments of :func:`map_cells` that ``options`` sets."""
+    return {"barycentric": barycentric, "max_targets": options.max_targets, "n_pcs": options.n_pcs,
+            "exact_max_cells": options.exact_max_cells, "entropic_reg": options.entropic_reg,
+            "unbalanced_reg": options.unbalanced_reg, "knn_k": options.knn_k, "pseudotime_lag": options.pseudotime_lag,
+            "pseudotime_bandwidth": options.pseudotime_bandwidth}
+
+
+def lag_spec(mapping: pd.DataFrame, data: TransitionData, options: MappingOptions, rng: np.random.Generator):
+    """The lagged design of a same-cell mapping (:func:`transgrn.lagged.choose_lag_spec`), chosen on
+    its training cells and at most :data:`CV_MAX_TARGETS` targets with a prior TF."""
+    if data.source.pseudotime is None or data.target.pseudotime is None:
+        # the checkpoint warns once for the run (summary.json's mapping_method); here it is only noted
+        logging.getLogger(__name__).info("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without "
+                                         "one the design is the same-cell 'joint' design (lag 0)")
+        return NO_LAG
+    train = mapping[mapping["split"] == "train"]
+    inputs, outputs = data.cells_for(train)
+    columns = np.sort(rng.permutation(np.flatnonzero(data.mask.any(axis=0)))[:CV_MAX_TARGETS])
+    x, y = paired_design(train, inputs, CellSet(outputs.names, outputs.matrix[:, columns], outputs.pseudotime))
+    return choose_lag_spec(x, y, pair_times(train, inputs), data.mask[:, columns], inputs, data.source.pseudotime,
+                           data.target.pseudotime, options.lag_grid, options.lag_bandwidth, rng)

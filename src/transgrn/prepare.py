@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import io
+from .columns import LABEL_COLUMNS
 from .errors import InputError
 from .transitions import cluster_ids, enumerate_transitions, paga_connectivities
 
@@ -236,7 +237,7 @@ def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int
     """Settings that need more cells than a transition has, or more memory than a job should:
     data.smooth, mapping.test_fraction, mapping.n_pairs and mapping.lag_bandwidth."""
     from .lagged import DEFAULT_LAG_BANDWIDTH, DEFAULT_LAG_GRID
-    from .mapping import SAME_CELL_METHODS
+    from .design import SAME_CELL_METHODS
 
     mcfg = config.get("mapping", {})
     both = transitions["n_source_cells"] + transitions["n_target_cells"]
@@ -514,7 +515,6 @@ def _write_tables(outdir: Path, transitions, skipped, prior, reference, summary)
         transitions.to_csv(tmp, sep="\t", index=False)
 
 
-LABEL_COLUMNS = ("transition", "source_cluster", "target_cluster", "source_id", "target_id", "reason")
 
 
 def read_transitions(path: str | Path) -> pd.DataFrame:

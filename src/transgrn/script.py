@@ -8,6 +8,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from .errors import TransgrnError
@@ -30,7 +31,6 @@ def run(main: Callable[[Any], None], snakemake: Any) -> None:
         os.environ[variable] = threads
     start = time.perf_counter()
     try:
-        _fault_injection_for_tests(snakemake)
         main(snakemake)
     except TransgrnError as error:
         logger.error("%s", error)
@@ -63,21 +63,60 @@ def _quiet_library_loggers() -> None:
     logging.getLogger("anndata").setLevel(logging.WARNING)
 
 
-FAULT_VARIABLE = "TRANSGRN_TEST_FAIL_ONCE"
+def run_script(main: Callable[..., None], smk: Any | None = None, argv: list[str] | None = None) -> None:
+    """A rule script's entry point: ``main`` takes plain arguments, named as the rule names its
+    input, output, params and wildcards, plus ``record`` (the provenance its outputs carry).
+
+    Under Snakemake (``smk`` is the injected ``snakemake`` object) the arguments come from the job,
+    inside :func:`run`. Run by hand (``python scripts/fit.py --help``), they come from ``--name
+    value`` options, a value read as JSON where it parses (numbers, lists, the ``fit`` options as
+    ``'{"alpha": 1.0}'``) and as text otherwise; provenance then records the given files' checksums.
+    """
+    import inspect
+
+    names = [p for p in inspect.signature(main).parameters if p != "record"]
+    if smk is not None:
+        def call(job):
+            from .io import job_provenance
+
+            parts = [dict(part.items()) for part in (job.input, job.output, job.params, job.wildcards)]
+            given = {k: v for part in parts for k, v in part.items()}
+            if len(given) < sum(map(len, parts)):
+                raise ValueError(f"rule {job.rule}: input, output, params and wildcards must have distinct names")
+            main(**{name: given[name] for name in names if name in given}, record=job_provenance(job))
+
+        run(call, smk)
+        return
+    values = _parse_arguments(main, names, argv)
+    job = SimpleNamespace(log=[], threads=int(os.environ.get("OMP_NUM_THREADS", 1)), rule=main.__module__)
+    run(lambda _: main(**values, record=_cli_provenance(values)), job)
 
 
-def _fault_injection_for_tests(snakemake: Any) -> None:
-    """TEST ONLY: with ``TRANSGRN_TEST_FAIL_ONCE=<rule>:<marker file>`` in the environment, the first
-    job of ``<rule>`` to start creates the marker and fails; every later job (its retry included)
-    runs normally. tests/test_slurm.py uses it to check that a failed job is reported and retried."""
-    spec = os.environ.get(FAULT_VARIABLE)
-    if not spec or ":" not in spec:
-        return
-    rule, marker = spec.split(":", 1)
-    if rule != getattr(snakemake, "rule", None):
-        return
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    raise TransgrnError(f"{FAULT_VARIABLE}: injected failure of this {rule} job (test only; unset the variable)")
+def _parse_arguments(main: Callable[..., None], names: list[str], argv: list[str] | None) -> dict[str, Any]:
+    import argparse
+    import inspect
+    import json
+
+    def value(text: str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    parameters = inspect.signature(main).parameters
+    parser = argparse.ArgumentParser(description=(sys.modules[main.__module__].__doc__ or "").strip().split("\n")[0])
+    for name in names:
+        default = parameters[name].default
+        required = default is inspect.Parameter.empty
+        parser.add_argument(f"--{name}", type=value, required=required, default=None if required else default)
+    return vars(parser.parse_args(argv))
+
+
+def _cli_provenance(values: dict[str, Any]) -> dict[str, Any]:
+    """Provenance of a script run by hand: existing files given as arguments are its inputs (outputs
+    do not exist yet, or are overwritten), everything else its parameters."""
+    from .io import provenance
+
+    inputs = {k: v for k, v in values.items() if isinstance(v, str) and os.path.isfile(v)}
+    params = {k: v for k, v in values.items() if k not in inputs}
+    return provenance(params, inputs, params.get("seed"), rule="(run by hand)")

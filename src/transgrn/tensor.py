@@ -51,27 +51,6 @@ def row_values(edges: pd.DataFrame, var: pd.DataFrame) -> dict[str, np.ndarray]:
     return values
 
 
-def build_tensor(edges: pd.DataFrame, transitions: pd.DataFrame, uns: dict | None = None):
-    """AnnData with obs = transitions, var = prior edges (``tf``, ``target_gene``), X = weights.
-
-    ``edges`` is the long table (``transition, tf, target_gene, weight`` and optional extra
-    numeric columns, which become layers); every transition must list the same edges.
-    """
-    import anndata as ad
-
-    obs = tensor_obs(transitions)
-    var = edge_var(edges[edges["transition"] == obs.index[0]])
-    values = {}
-    for column in value_columns(edges):
-        wide = edges.pivot(index="transition", columns=["tf", "target_gene"], values=column)
-        wide = wide.loc[obs.index, pd.MultiIndex.from_frame(var[["tf", "target_gene"]])]
-        values[column] = wide.to_numpy(dtype=np.float32)
-    tensor = ad.AnnData(X=values.pop("weight"), obs=obs, var=var, uns=uns or {})
-    for name, layer in values.items():
-        tensor.layers[name] = layer
-    return tensor
-
-
 # how anndata marks a dense array in an .h5ad (its on-disk spec)
 ARRAY_ENCODING = {"encoding-type": "array", "encoding-version": "0.2.0"}
 

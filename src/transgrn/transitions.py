@@ -10,19 +10,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .columns import TRANSITION_COLUMNS, TRANSITION_PATTERN, TRANSITION_SEPARATOR  # noqa: F401
 from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-SEPARATOR = "__"
-TRANSITION_COLUMNS = [
-    "transition", "source_cluster", "target_cluster", "source_id", "target_id",
-    "n_source_cells", "n_target_cells",
-]
+SEPARATOR = TRANSITION_SEPARATOR
 SLUG_LENGTH = 40
 # What a transition id looks like (``c00_stem_cell__c01_progenitor``); the Snakemake wildcard
 # constraint in workflow/rules/common.smk must be the same pattern.
-TRANSITION_PATTERN = r"c\d+(_[A-Za-z0-9]+)*__c\d+(_[A-Za-z0-9]+)*"
 
 
 def cluster_ids(labels: Sequence[str]) -> dict[str, str]:

@@ -8,10 +8,10 @@ rule aggregate:
         prior=PREPARED / "prior_edges.parquet",
         metrics=per_transition("metrics.json"),
         coefficients=per_transition("coefficients.parquet"),
-        # optional per-transition results (validation.smk): MLP attributions become a tensor layer;
-        # co-factor tables are requested here so that a run makes them
+        # with models: [.., mlp] (models.smk): the MLP's held-out R^2 joins transitions.tsv and its
+        # attributions become a tensor layer
+        mlp_metrics=lambda wildcards: per_transition("mlp_metrics.json")(wildcards) if "mlp" in config["models"] else [],
         mlp_attribution=lambda wildcards: per_transition("mlp_attribution.parquet")(wildcards) if "mlp" in config["models"] else [],
-        cofactors=lambda wildcards: per_transition("cofactors.tsv")(wildcards) if config["cofactors"]["enabled"] else [],
     output:
         table=report(RESULTS / "transitions.tsv", caption="../report/transitions_table.rst", category="Overview"),
         edges=RESULTS / "edges.parquet",

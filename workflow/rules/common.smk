@@ -12,7 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
-from transgrn.transitions import TRANSITION_PATTERN  # noqa: E402
+from transgrn.columns import TRANSITION_PATTERN  # noqa: E402
 
 if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
     raise WorkflowError(

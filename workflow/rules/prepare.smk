@@ -14,14 +14,15 @@ checkpoint prepare:
     output:
         transitions=PREPARED / "transitions.tsv",
         skipped=PREPARED / "skipped.tsv",
-        prior=PREPARED / "prior_edges.parquet",
-        reference=PREPARED / "reference.parquet",
+        prior_edges=PREPARED / "prior_edges.parquet",
+        reference_edges=PREPARED / "reference.parquet",
         summary=PREPARED / "summary.json",
         clusters=directory(PREPARED / "clusters"),
     params:
         # only the mapping method (lagged needs a pseudotime): other mapping settings must not rerun the
         # checkpoint and so every job; `transgrn check` also checks them against the data
         config={**{k: config[k] for k in ("data", "reference", "transitions")}, "mapping": {"method": config["mapping"]["method"]}},
+        seed=config["seed"],  # PAGA (transitions.mode: paga) is seeded
     threads: 1
     resources:
         mem_mb=mem_mb(1000, per_input_mb=2),

@@ -29,21 +29,21 @@ rule plot_transition:
         gene_r2=TRANSITION_DIR / "gene_r2.parquet",
         predictions=TRANSITION_DIR / "predictions.parquet",
     output:
-        network=report(
+        network_figure=report(
             TRANSITION_FIGURES / "network.png",
             caption=f"{CAPTIONS}/network.rst",
             category="Per transition",
             subcategory="network",
             labels=lambda wildcards, params: {"transition": params.title},
         ),
-        gene_r2=report(
+        gene_r2_figure=report(
             TRANSITION_FIGURES / "gene_r2.png",
             caption=f"{CAPTIONS}/gene_r2.rst",
             category="Per transition",
             subcategory="per-gene R²",
             labels=lambda wildcards, params: {"transition": params.title},
         ),
-        predictions=report(
+        predictions_figure=report(
             TRANSITION_FIGURES / "predictions.png",
             caption=f"{CAPTIONS}/predictions.rst",
             category="Per transition",
@@ -79,7 +79,7 @@ rule report:
         reference=PREPARED / "reference.parquet",
         coefficients=per_transition("coefficients.parquet"),
         gene_r2=per_transition("gene_r2.parquet"),
-        mapping=per_transition("mapping_main.parquet"),
+        mappings=per_transition("mapping_main.parquet"),
         figures=lambda wildcards: expand(
             str(TRANSITION_FIGURES / "{name}.png"), transition=transition_ids(), name=["network", "gene_r2", "predictions"]
         ),

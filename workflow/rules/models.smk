@@ -1,5 +1,6 @@
-# Per transition, beyond the linear fit: the masked neural network (config models: [.., mlp])
-# and co-factor tests (config cofactors.enabled). evaluate_grn and aggregate collect them.
+# Stage models: beyond the linear fit, the masked neural network (config models: [.., mlp]) and the
+# co-factor tests (config cofactors.enabled). Package module transgrn.models, script scripts/models.py;
+# aggregate collects the MLP's metrics and attributions, the run's targets request the co-factor tables.
 
 
 rule fit_mlp:
@@ -26,7 +27,7 @@ rule fit_mlp:
     log:
         LOGS / "transitions/{transition}/fit_mlp.log",
     script:
-        "../../scripts/fit_mlp.py"
+        "../../scripts/models.py"
 
 
 rule find_cofactors:
@@ -36,9 +37,9 @@ rule find_cofactors:
         source=cluster_slice("source"),
         target=cluster_slice("target"),
     output:
-        cofactors=TRANSITION_DIR / "cofactors.tsv",
+        table=TRANSITION_DIR / "cofactors.tsv",
     params:
-        cofactors=config["cofactors"],
+        options=config["cofactors"],
     threads: 1
     resources:
         mem_mb=mem_mb(700, dense_copies=3),
@@ -48,4 +49,4 @@ rule find_cofactors:
     log:
         LOGS / "transitions/{transition}/cofactors.log",
     script:
-        "../../scripts/find_cofactors.py"
+        "../../scripts/models.py"

@@ -1,0 +1,42 @@
+"""Every output file's column names and what they mean: one place for the Snakefile, the package
+and the tests. Output names are used from the start; no file renames another's columns."""
+
+from __future__ import annotations
+
+# Transition ids: c<index>_<slug>__c<index>_<slug> (transgrn.transitions.transition_id); the
+# Snakemake wildcard constraint in workflow/rules/common.smk is this pattern.
+TRANSITION_PATTERN = r"c\d+(_[A-Za-z0-9]+)*__c\d+(_[A-Za-z0-9]+)*"
+TRANSITION_SEPARATOR = "__"
+
+# prepared/transitions.tsv (and skipped.tsv, with a reason): one row per transition
+TRANSITION_COLUMNS = ["transition", "source_cluster", "target_cluster", "source_id", "target_id",
+                      "n_source_cells", "n_target_cells"]
+# columns that hold labels: text whatever they look like (a cluster called "NA" stays so)
+LABEL_COLUMNS = ("transition", "source_cluster", "target_cluster", "source_id", "target_id", "reason", "mapping",
+                 "solver")
+
+# transitions/<t>/mask.parquet: every prior edge of the transition; reason is empty where active
+MASK_COLUMNS = ["tf", "target_gene", "sign", "active", "reason"]
+# transitions/<t>/mapping_<role>.parquet: one row per (pair, target cell); optional "cost"
+MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
+
+# per-edge confidence from fit.bootstrap refits (transgrn.confidence): pvalue is the bootstrap
+# standard-error test (calibrated), pvalue_celloracle CellOracle's one-sample t-test (for comparison)
+CONFIDENCE_COLUMNS = ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle")
+
+# results/transitions.tsv
+TABLE_COLUMNS = [
+    "transition", "source_cluster", "target_cluster", "n_source_cells", "n_target_cells", "mapping",
+    "n_pairs", "r2_train", "r2_test", "r2_test_null", "r2_test_median", "r2_test_null_median",
+    "frac_targets_above_null", "above_null", "n_edges", "solver", "alpha",
+]
+OPTIONAL_COLUMNS = ["lag", "r2_test_mlp"]  # lag: mapping.method lagged; r2_test_mlp: models [linear, mlp]
+# recovery of a reference (transgrn.metrics.recovery_metrics) and each metric's value by chance
+RECOVERY_CHANCE = {"auprc_ratio": 1.0, "auroc": 0.5, "sign_accuracy": 0.5, "sign_accuracy_called": 0.5, "epr": 1.0,
+                   "epr_activation": 1.0, "epr_repression": 1.0}
+REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "sign_accuracy_called", "epr", "epr_activation",
+                     "epr_repression"]
+TEXT_COLUMNS = ["transition", "source_cluster", "target_cluster", "mapping", "solver"]
+
+# results/edges.parquet (long table; the tensor's var is tf, target_gene)
+EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]

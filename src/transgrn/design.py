@@ -1,0 +1,120 @@
+"""A transition's regression designs: which cells' TF expression predicts which cells' targets.
+
+:class:`TransitionData` holds the TF columns of the source cells and the target-gene columns of the
+target cells, restricted to the edges of the transition's mask, and builds the inputs and outputs
+of any mapping's pairs (:func:`paired_design`), with the lagged shift (:mod:`transgrn.lagged`)
+when the mapping carries one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .cells import CellSet, _dense, gene_columns, load_transition, pool
+from .lagged import apply_lag, lag_of, read_mapping
+from .solvers import Outputs
+
+# Designs whose rows are cells of both clusters, each paired with itself (the inputs of ``lagged``
+# shifted along pseudotime); the other methods pair source cells with target cells.
+SAME_CELL_METHODS = ("lagged", "joint", "hybrid")
+
+
+def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet,
+                  dense: bool = True) -> tuple[np.ndarray, np.ndarray | sp.csc_matrix]:
+    """Regression inputs X (pairs x source genes) and outputs Y (pairs x target genes), float64.
+
+    ``mapping`` may hold any subset of pairs (e.g. one split); pairs keep their order. For
+    same-cell pairs pass pools of both clusters (:func:`pool`) as ``source`` and ``target``.
+    ``dense=False`` keeps Y sparse (CSC, for solvers that read it a block of targets at a time)
+    where the target cells' matrix is sparse and sparse storage is the smaller.
+    """
+    pairs, pair_row = np.unique(mapping["pair"].to_numpy(), return_inverse=True)
+    src_pos = pd.Index(source.names).get_indexer(mapping["source_cell"])
+    tgt_pos = pd.Index(target.names).get_indexer(mapping["target_cell"])
+    if (src_pos < 0).any() or (tgt_pos < 0).any():
+        raise ValueError("the mapping names cells that are not in the given clusters")
+    weights = mapping["weight"].to_numpy(dtype=float)
+    totals = np.bincount(pair_row, weights=weights, minlength=len(pairs))
+    averaging = sp.csr_matrix((weights / totals[pair_row], (pair_row, tgt_pos)), shape=(len(pairs), len(target)))
+    first_row = np.unique(pair_row, return_index=True)[1]
+    x = _dense(source.matrix[src_pos[first_row]]).astype(np.float64)
+    y = averaging @ target.matrix
+    if dense or not sp.issparse(y) or 12 * y.nnz > 8 * y.shape[0] * y.shape[1]:  # 8-byte values + 4-byte indices
+        return x, _dense(y).astype(np.float64)
+    return x, y.tocsc().astype(np.float64, copy=False)
+
+
+class TransitionData:
+    """TF expression of source cells and target-gene expression of target cells, by mapping split.
+
+    A mapping may also pair a cell of either cluster with itself (same-cell designs); the cells
+    of both clusters are then pooled, which needs cell names unique across the two clusters.
+    """
+
+    def __init__(self, source: CellSet, target: CellSet, genes: pd.Index, mask: pd.DataFrame) -> None:
+        self.tfs = pd.Index(pd.unique(mask["tf"]))
+        self.targets = pd.Index(pd.unique(mask["target_gene"]))
+        self.source = gene_columns(source, genes, self.tfs)
+        self.target = gene_columns(target, genes, self.targets)
+        self.edges = mask[["tf", "target_gene"]].reset_index(drop=True)
+        self.edge_active = mask["active"].to_numpy(dtype=bool)
+        self.edge_tf = self.tfs.get_indexer(mask["tf"])
+        self.edge_target = self.targets.get_indexer(mask["target_gene"])
+        self.mask = np.zeros((len(self.tfs), len(self.targets)), dtype=bool)
+        self.mask[self.edge_tf[self.edge_active], self.edge_target[self.edge_active]] = True
+        self._other = (gene_columns(target, genes, self.tfs), gene_columns(source, genes, self.targets))
+        self._pools: tuple[CellSet, CellSet] | None = None
+        self._trends: dict = {}
+
+    def cells_for(self, mapping: pd.DataFrame) -> tuple[CellSet, CellSet]:
+        """Input and output cells for ``mapping``: the two clusters, or -- when a pair uses a cell
+        of the other cluster (same-cell designs) -- pools of both, built once on first need."""
+        if mapping["source_cell"].isin(self.source.names).all() and mapping["target_cell"].isin(self.target.names).all():
+            return self.source, self.target
+        if self._pools is None:
+            self._pools = (pool(self.source, self._other[0]), pool(self.target, self._other[1]))
+        return self._pools
+
+    def design(self, mapping: pd.DataFrame, split: str, self_term: bool = False,
+               dense: bool = True) -> tuple[np.ndarray, Outputs]:
+        """Inputs and outputs of the pairs in ``split``, TF inputs shifted by the mapping's lagged
+        design if it carries one (:func:`~transgrn.lagged.apply_lag`). With ``self_term`` the
+        inputs gain one column per target: the target gene's own expression in the input cell (see
+        :func:`~transgrn.fit.fit_transition`). ``dense=False`` may give sparse outputs (:func:`paired_design`)."""
+        part = mapping[mapping["split"] == split]
+        inputs, outputs = self.cells_for(part)
+        x, y = paired_design(part, inputs, outputs, dense=dense)
+        x = apply_lag(lag_of(mapping), x, part, inputs, self._trends)
+        if self_term:
+            x_self, _ = paired_design(part, self._same_cells_over_targets(inputs), outputs, dense=False)
+            x = np.hstack([x, x_self])
+        return x, y
+
+    def _same_cells_over_targets(self, inputs: CellSet) -> CellSet:
+        if inputs is self.source:
+            return self._other[1]
+        return pool(self._other[1], self.target)
+
+    def design_mask(self, self_term: bool = False) -> np.ndarray:
+        """The prior mask, extended by one self edge per target when ``self_term`` is on."""
+        if not self_term:
+            return self.mask
+        return np.vstack([self.mask, np.eye(len(self.targets), dtype=bool)])
+
+
+def load_transition_data(source_path: str | Path, target_path: str | Path, mask_path: str | Path,
+                         smooth: int = 0) -> TransitionData:
+    """A transition's cells (:func:`~transgrn.cells.load_transition`) restricted to the edges of its mask file."""
+    source, target, genes = load_transition(source_path, target_path, smooth)
+    return TransitionData(source, target, genes, pd.read_parquet(mask_path))
+
+
+def read_mappings(main_path: str | Path, null_path: str | Path) -> dict[str, pd.DataFrame]:
+    """The configured mapping and its random null, keyed by role as the fit and evaluation expect."""
+    return {"main": read_mapping(main_path), "null": read_mapping(null_path)}
+
+

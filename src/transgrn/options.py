@@ -1,0 +1,137 @@
+"""Typed options: one frozen dataclass per config section, built once from the validated config.
+
+The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live: a section
+given partly (in a notebook, a test) is completed from it by :func:`section_defaults`, and a key
+the dataclass does not know is an error, never silently dropped. ``tests/test_options.py``
+checks that every section's schema keys and dataclass fields agree.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    from .config import load_schema
+
+    return load_schema(SCHEMA_PATH)
+
+
+def section_defaults(section: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``values`` of config section ``section`` with the schema's defaults filled in."""
+    from .config import apply_defaults
+
+    return apply_defaults({section: dict(values or {})}, {"properties": {section: _schema()["properties"][section]}})[section]
+
+
+T = TypeVar("T", bound="_Section")
+
+
+class _Section:
+    SECTION = ""
+
+    @classmethod
+    def from_config(cls: type[T], values: Mapping[str, Any] | T | None = None) -> T:
+        """The options of a config section (``config[SECTION]``), completed from the schema's defaults."""
+        if isinstance(values, cls):
+            return values
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(values or {}) - known
+        if unknown:
+            raise TypeError(f"{cls.SECTION}: unknown option(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**section_defaults(cls.SECTION, values))
+
+
+@dataclass(frozen=True)
+class MappingOptions(_Section):
+    SECTION = "mapping"
+    method: str
+    lag_grid: list[float]
+    lag_bandwidth: float
+    barycentric: bool
+    max_targets: int
+    knn_k: int
+    pseudotime_lag: float
+    pseudotime_bandwidth: float
+    unbalanced_reg: float | None
+    n_pairs: int
+    test_fraction: float
+    n_pcs: int
+    exact_max_cells: int
+    entropic_reg: float
+
+
+@dataclass(frozen=True)
+class FitOptions(_Section):
+    SECTION = "fit"
+    solver: str
+    alpha: float | str
+    l1_ratio: float
+    fit_intercept: bool
+    standardize: bool
+    self_term: bool
+    bootstrap: int
+    epochs: int
+    lr: float
+    device: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class FilterOptions(_Section):
+    SECTION = "filter"
+    min_confidence: float
+    top_k: int
+
+
+@dataclass(frozen=True)
+class CofactorOptions(_Section):
+    SECTION = "cofactors"
+    enabled: bool
+    fdr: float
+    max_pairs: int
+    min_shared_targets: int
+
+
+@dataclass(frozen=True)
+class ReportOptions(_Section):
+    SECTION = "report"
+    top_edges: int
+    network_edges: int
+    detail_transitions: int
+
+
+@dataclass(frozen=True)
+class TransitionOptions(_Section):
+    SECTION = "transitions"
+    mode: str
+    paga_threshold: float
+    explicit: list
+    min_cells: int
+
+
+@dataclass(frozen=True)
+class DataOptions(_Section):
+    SECTION = "data"
+    adata: str
+    prior: str
+    cluster_key: str
+    pseudotime_key: str | None
+    layer: str | None
+    use_raw: bool
+    normalize: bool
+    target_sum: float | None
+    prior_orientation: str
+    prior_case: str
+    smooth: int
+
+
+SECTIONS: tuple[type[_Section], ...] = (DataOptions, TransitionOptions, MappingOptions, FitOptions, FilterOptions,
+                                        CofactorOptions, ReportOptions)
