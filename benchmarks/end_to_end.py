@@ -287,6 +287,8 @@ def run_transgrn(case: Dataset, cores: int) -> dict:
             "load_after": load_after, "unmatched": unmatched_benchmarks(case.run_dir, jobs),
             "median_fixed_s": median([j.total_s - j.work_s for j in scripted if j.total_s is not None]),
             "sum_job_s": sum(j.total_s for j in jobs.values() if j.total_s is not None),
+            "sum_fixed_s": sum(j.total_s - j.work_s for j in scripted if j.total_s is not None),
+            "sum_work_s": sum(j.work_s for j in scripted),
             "transitions": transitions_count(case.run_dir),
             # Snakemake's own start-up (parsing, DAG) before the first job, to the second
             "to_first_job_s": (min(starts) - launched).total_seconds() if starts else None}
@@ -399,7 +401,8 @@ def print_case(name: str, tg: dict | None, co: dict | None) -> None:
     print(f"\n== {name}")
     if tg:
         print(f"transgrn: {tg['wall_s']:.1f} s wall for {tg['jobs']} jobs ({tg['transitions']} transitions), "
-              f"sum of job times {tg['sum_job_s']:.1f} s; first job after {tg['to_first_job_s']} s; median fixed cost per scripted job {tg['median_fixed_s']} s; "
+              f"sum of job times {tg['sum_job_s']:.1f} s (fixed costs {tg['sum_fixed_s']:.1f} s, work {tg['sum_work_s']:.1f} s); "
+              f"first job after {tg['to_first_job_s']} s; median fixed cost per scripted job {tg['median_fixed_s']} s; "
               f"load {tg['load_before']} -> {tg['load_after']}")
         print(tg["rules"].to_string(index=False))
         if tg["unmatched"]:
@@ -422,7 +425,8 @@ def csv_rows(name: str, tg: dict | None, co: dict | None, cores: int, when: str)
         rows.append({**base, "tool": "transgrn", "rule": "(all)", "jobs": tg["jobs"], "transitions": tg["transitions"],
                      "wall_s": round(tg["wall_s"], 1), "celloracle_over_transgrn": ratio,
                      "median_fixed_s": tg["median_fixed_s"], "sum_total_s": round(tg["sum_job_s"], 1),
-                     "to_first_job_s": tg["to_first_job_s"],
+                     "to_first_job_s": tg["to_first_job_s"], "sum_fixed_s": round(tg["sum_fixed_s"], 1),
+                     "sum_work_s": round(tg["sum_work_s"], 1),
                      "load_before": tg["load_before"], "load_after": tg["load_after"]})
         rows += [{**base, "tool": "transgrn", **row} for row in tg["rules"].to_dict("records")]
     if co:
@@ -433,6 +437,11 @@ def csv_rows(name: str, tg: dict | None, co: dict | None, cores: int, when: str)
     return rows
 
 
+CSV_COLUMNS = ["date", "dataset", "tool", "rule", "cores", "jobs", "transitions", "wall_s", "celloracle_over_transgrn",
+               "median_total_s", "median_fixed_s", "median_work_s", "sum_total_s", "sum_fixed_s", "sum_work_s",
+               "to_first_job_s", "timed_by", "load_before", "load_after"]
+
+
 def write_csv(rows: list[dict], path: Path) -> None:
     """Rows of the (data set, tool) pairs run now replace their earlier rows; other pairs' rows stay."""
     table = pd.DataFrame(rows)
@@ -441,6 +450,9 @@ def write_csv(rows: list[dict], path: Path) -> None:
         rerun = pd.MultiIndex.from_frame(table[["dataset", "tool"]].drop_duplicates())
         keep = ~pd.MultiIndex.from_frame(earlier[["dataset", "tool"]]).isin(rerun)
         table = pd.concat([earlier[keep], table], ignore_index=True)
+    table = table.reindex(columns=CSV_COLUMNS + [c for c in table.columns if c not in CSV_COLUMNS])
+    for column in ("cores", "jobs", "transitions"):
+        table[column] = table[column].astype("Int64")  # counts, not 76.0 beside the empty cells
     table.to_csv(path, index=False)
     print(f"wrote {path}", flush=True)
 

@@ -69,7 +69,7 @@ def _tiny():
     for transition, source, target in (("ab", "A", "B"), ("ac", "A", "C")):
         s, t = clusters[source], clusters[target]
         data = TransitionData(s, t, genes, build_mask(prior, s, t, genes, "joint"))
-        loaded[transition] = (data, map_cells("joint", s, t, 0, rng))
+        loaded[transition] = (data, map_cells("joint", s, t, rng))
     return clusters, prior, loaded
 
 

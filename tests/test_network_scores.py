@@ -96,7 +96,7 @@ def test_transition_scores_from_the_design():
     prior = pd.DataFrame({"tf": ["T1", "T1", "T2"], "target_gene": ["G1", "G2", "G1"], "sign": 0})
     mask = build_mask(prior, source, target, genes, method="joint")
     data = TransitionData(source, target, genes, mask)
-    mapping = map_cells("joint", source, target, 0, rng)
+    mapping = map_cells("joint", source, target, rng)
     coefficients = mask[["tf", "target_gene"]].assign(weight=[1.0, 1.0, 1.0])
     tfs, targets = transition_scores("t", data, mapping, coefficients, 0.95, 0)
     train = mapping[mapping["split"] == "train"]["source_cell"]

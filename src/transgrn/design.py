@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .columns import MAPPING_COLUMNS
 from .cells import CellSet, _dense, gene_columns, load_transition, pool
 from .lagged import apply_lag, lag_of, read_mapping
 from .solvers import Outputs
@@ -46,6 +47,18 @@ def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet,
     if dense or not sp.issparse(y) or 12 * y.nnz > 8 * y.shape[0] * y.shape[1]:  # 8-byte values + 4-byte indices
         return x, _dense(y).astype(np.float64)
     return x, y.tocsc().astype(np.float64, copy=False)
+
+
+def split_by_source_cell(mapping: pd.DataFrame, test_fraction: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Hold out whole source cells, so that no test pair shares its input with a training pair."""
+    cells = np.sort(mapping["source_cell"].unique())
+    if len(cells) < 2:
+        raise ValueError("the mapping uses fewer than 2 source cells; cannot hold any out for testing")
+    n_test = min(len(cells) - 1, max(1, int(round(test_fraction * len(cells)))))
+    test_cells = set(rng.permutation(cells)[:n_test])
+    mapping = mapping.copy()
+    mapping["split"] = np.where(mapping["source_cell"].isin(test_cells), "test", "train")
+    return mapping[MAPPING_COLUMNS + [c for c in mapping.columns if c not in MAPPING_COLUMNS]]  # cost, lag, ...
 
 
 class TransitionData:

@@ -203,7 +203,9 @@ def apply_lag(spec: LagSpec | None, x: np.ndarray, part: pd.DataFrame, inputs: C
 def write_mapping(mapping: pd.DataFrame, path: str | os.PathLike, record=None) -> None:
     """A mapping as Parquet, its :class:`LagSpec` (if any) once in the file's metadata."""
     spec = lag_of(mapping)
-    write_parquet(mapping, path, record, None if spec is None else {LAG_METADATA_KEY: spec.to_json()})
+    table = mapping.copy(deep=False)
+    table.attrs = {}  # the spec goes in under its own key, not as pandas' attrs (which pyarrow cannot serialize)
+    write_parquet(table, path, record, None if spec is None else {LAG_METADATA_KEY: spec.to_json()})
 
 
 def read_mapping(path: str | os.PathLike) -> pd.DataFrame:

@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .cells import CellSet, _dense
-from .design import SAME_CELL_METHODS, TransitionData, paired_design
+from .columns import MAPPING_COLUMNS  # noqa: F401
+from .design import SAME_CELL_METHODS, TransitionData, paired_design, split_by_source_cell  # noqa: F401
 from .errors import InputError
 from .lagged import NO_LAG, choose_lag_spec, pair_times, with_lag_spec
 from .options import MappingOptions
 from .seeds import rng_for
 
-MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,41 +198,43 @@ def same_cell_table(source: CellSet, target: CellSet) -> pd.DataFrame:
 CouplingFunction = Callable[..., "np.ndarray | sp.spmatrix"]
 
 
-def _random(source, target, zs, zt, **_):
+def _random(source: CellSet, target: CellSet, zs, zt, options: MappingOptions):
     return random_coupling(len(source), len(target))
 
 
-def _ot(source, target, zs, zt, exact_max_cells=3000, entropic_reg=0.01, unbalanced_reg=None, **_):
-    return ot_coupling(zs, zt, exact_max_cells, entropic_reg, unbalanced_reg)
+def _ot(source: CellSet, target: CellSet, zs, zt, options: MappingOptions):
+    return ot_coupling(zs, zt, options.exact_max_cells, options.entropic_reg, options.unbalanced_reg)
 
 
-def _knn(source, target, zs, zt, knn_k=10, **_):
-    return knn_coupling(zs, zt, knn_k)
+def _knn(source: CellSet, target: CellSet, zs, zt, options: MappingOptions):
+    return knn_coupling(zs, zt, options.knn_k)
 
 
-def _pseudotime(source, target, zs, zt, pseudotime_lag=0.05, pseudotime_bandwidth=0.05, **_):
+def _pseudotime(source: CellSet, target: CellSet, zs, zt, options: MappingOptions):
     if source.pseudotime is None or target.pseudotime is None:
         raise InputError("mapping.method 'pseudotime' needs a pseudotime: set data.pseudotime_key to the obs "
                          "column that holds it, or choose another mapping.method")
-    return pseudotime_coupling(source.pseudotime, target.pseudotime, pseudotime_lag, pseudotime_bandwidth)
+    return pseudotime_coupling(source.pseudotime, target.pseudotime, options.pseudotime_lag,
+                               options.pseudotime_bandwidth)
 
 
 COUPLINGS: dict[str, CouplingFunction] = {"random": _random, "ot": _ot, "knn": _knn, "pseudotime": _pseudotime}
 METHODS = sorted([*COUPLINGS, *SAME_CELL_METHODS])
 
 
-def coupling_table(method: str, source: CellSet, target: CellSet, n_pairs: int, rng: np.random.Generator,
-                   barycentric: bool = False, max_targets: int = 50, n_pcs: int = 20, **options) -> pd.DataFrame:
-    """Pairs from a registered coupling, sampled or barycentric, with each row's normalized cost."""
-    zs, zt = shared_pca(source, target, n_pcs, seed=int(rng.integers(2**31)))
-    if method == "random" and not barycentric:
+def coupling_table(method: str, source: CellSet, target: CellSet, rng: np.random.Generator,
+                   options: MappingOptions) -> pd.DataFrame:
+    """Pairs from a registered coupling, sampled (``options.n_pairs``) or barycentric, with each row's normalized cost."""
+    n_pairs = options.n_pairs
+    zs, zt = shared_pca(source, target, options.n_pcs, seed=int(rng.integers(2**31)))
+    if method == "random" and not options.barycentric:
         # the uniform coupling need not be built to sample from it
         src, tgt = rng.integers(0, len(source), n_pairs), rng.integers(0, len(target), n_pairs)
         pair, weight = np.arange(n_pairs, dtype=np.int64), np.ones(n_pairs)
     else:
-        coupling = COUPLINGS[method](source, target, zs, zt, **options)
-        if barycentric:
-            pair, src, tgt, weight = barycentric_pairs(coupling, max_targets, rng)
+        coupling = COUPLINGS[method](source, target, zs, zt, options)
+        if options.barycentric:
+            pair, src, tgt, weight = barycentric_pairs(coupling, options.max_targets, rng)
         else:
             src, tgt = sample_pairs(coupling, n_pairs, rng)
             pair, weight = np.arange(n_pairs, dtype=np.int64), np.ones(n_pairs)
@@ -240,38 +242,27 @@ def coupling_table(method: str, source: CellSet, target: CellSet, n_pairs: int, 
                          "weight": weight, "cost": pair_costs(zs, zt, src, tgt)})
 
 
-def map_cells(method: str, source: CellSet, target: CellSet, n_pairs: int, rng: np.random.Generator,
-              test_fraction: float = 0.2, **options) -> pd.DataFrame:
-    """Run a mapping method and add the train/test split.
+def map_cells(method: str, source: CellSet, target: CellSet, rng: np.random.Generator,
+              options: MappingOptions | dict | None = None) -> pd.DataFrame:
+    """Run a mapping method (``method`` overrides ``options.method``) and add the train/test split.
 
-    ``options``: ``barycentric``, ``max_targets``, ``n_pcs`` and the couplings' parameters
-    (``exact_max_cells``, ``entropic_reg``, ``unbalanced_reg``, ``knn_k``, ``pseudotime_lag``,
-    ``pseudotime_bandwidth``). ``joint`` ignores them (and ``n_pairs``: every cell is one pair);
-    ``hybrid`` adds barycentric OT pairs to the same-cell pairs.
+    ``options`` (:class:`~transgrn.options.MappingOptions`, or a dict completed from the schema's
+    defaults): ``n_pairs``, ``test_fraction``, ``barycentric``, ``max_targets``, ``n_pcs`` and the
+    couplings' parameters. ``joint`` and ``lagged`` pair every cell of both clusters with itself
+    (``n_pairs`` does not apply); ``hybrid`` adds barycentric OT pairs to the same-cell pairs.
     """
+    options = MappingOptions.from_config(options)
     if method not in METHODS:
         raise ValueError(f"mapping.method: unknown method {method!r}; choose one of {METHODS}")
-    if method in ("joint", "lagged"):  # lagged: grn.map_transition adds the lag chosen for the transition
+    if method in ("joint", "lagged"):  # lagged: map_transition adds the lag chosen for the transition
         mapping = same_cell_table(source, target)
     elif method == "hybrid":
-        mapped = coupling_table("ot", source, target, n_pairs, rng, **{**options, "barycentric": True})
+        mapped = coupling_table("ot", source, target, rng, replace(options, barycentric=True))
         same = same_cell_table(source, target)
         mapping = pd.concat([same, mapped.assign(pair=mapped["pair"] + len(same))], ignore_index=True)
     else:
-        mapping = coupling_table(method, source, target, n_pairs, rng, **options)
-    return split_by_source_cell(mapping, test_fraction, rng)
-
-
-def split_by_source_cell(mapping: pd.DataFrame, test_fraction: float, rng: np.random.Generator) -> pd.DataFrame:
-    """Hold out whole source cells, so that no test pair shares its input with a training pair."""
-    cells = np.sort(mapping["source_cell"].unique())
-    if len(cells) < 2:
-        raise ValueError("the mapping uses fewer than 2 source cells; cannot hold any out for testing")
-    n_test = min(len(cells) - 1, max(1, int(round(test_fraction * len(cells)))))
-    test_cells = set(rng.permutation(cells)[:n_test])
-    mapping = mapping.copy()
-    mapping["split"] = np.where(mapping["source_cell"].isin(test_cells), "test", "train")
-    return mapping[MAPPING_COLUMNS + [c for c in mapping.columns if c not in MAPPING_COLUMNS]]  # cost, lag, ...
+        mapping = coupling_table(method, source, target, rng, options)
+    return split_by_source_cell(mapping, options.test_fraction, rng)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,22 +286,14 @@ def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
     options = MappingOptions.from_config(options)
     method = options.method if role == "main" else NULL_METHOD
     rng = rng_for(seed, transition, "mapping", role)
-    barycentric = options.barycentric and not (role != "main" and options.method in SAME_CELL_METHODS)
-    mapping = map_cells(method, source, target, options.n_pairs, rng, test_fraction=options.test_fraction,
-                        **coupling_options(options, barycentric))
+    if role != "main" and options.method in SAME_CELL_METHODS:
+        options = replace(options, barycentric=False)
+    mapping = map_cells(method, source, target, rng, options)
     if method == "lagged":
         if data is None:
             raise ValueError("mapping.method 'lagged' chooses its lag on the transition's data: pass data=TransitionData(...)")
         mapping = with_lag_spec(mapping, lag_spec(mapping, data, options, rng))
     return mapping
-
-
-def coupling_options(options: MappingOptions, barycentric: bool) -> dict:
-    """The keyword arguments of :func:`map_cells` that ``options`` sets."""
-    return {"barycentric": barycentric, "max_targets": options.max_targets, "n_pcs": options.n_pcs,
-            "exact_max_cells": options.exact_max_cells, "entropic_reg": options.entropic_reg,
-            "unbalanced_reg": options.unbalanced_reg, "knn_k": options.knn_k, "pseudotime_lag": options.pseudotime_lag,
-            "pseudotime_bandwidth": options.pseudotime_bandwidth}
 
 
 def lag_spec(mapping: pd.DataFrame, data: TransitionData, options: MappingOptions, rng: np.random.Generator):

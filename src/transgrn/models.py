@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .cofactors import cofactor_tests
-from .design import TransitionData
-from .mapping import split_by_source_cell
+from .design import TransitionData, split_by_source_cell
 from .metrics import column_means, r2_overall, r2_per_gene
 from .seeds import rng_for
 
