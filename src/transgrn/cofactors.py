@@ -24,7 +24,7 @@ COFACTOR_COLUMNS = ["tf_a", "tf_b", "n_shared_targets", "interaction", "f_stat",
                     "p_value", "q_value", "significant", "shared_targets"]
 
 
-def candidate_pairs(mask: np.ndarray, min_shared_targets: int, max_pairs: int) -> np.ndarray:
+def candidate_tf_pairs(mask: np.ndarray, min_shared_targets: int, max_pairs: int) -> np.ndarray:
     """TF index pairs ``(a < b)`` sharing at least ``min_shared_targets`` prior targets, most shared first."""
     shared = mask.astype(np.int64) @ mask.T.astype(np.int64)
     a, b = np.triu_indices(len(mask), k=1)
@@ -78,7 +78,7 @@ def cofactor_tests(x: np.ndarray, y: np.ndarray, mask: np.ndarray, tfs, targets,
     from scipy import stats
 
     tfs, targets = np.asarray(tfs), np.asarray(targets)
-    pairs = candidate_pairs(np.asarray(mask, dtype=bool), min_shared_targets, max_pairs)
+    pairs = candidate_tf_pairs(np.asarray(mask, dtype=bool), min_shared_targets, max_pairs)
     tests = _per_target_tests(np.asarray(x, float), np.asarray(y, float), np.asarray(mask, bool), pairs)
     if tests.empty:
         return pd.DataFrame(columns=COFACTOR_COLUMNS)

@@ -29,8 +29,6 @@ from .cells import CellSet
 from .io import parquet_metadata, write_parquet
 from .solvers import make_solver
 
-DEFAULT_LAG_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)  # fractions of the pseudotime range
-DEFAULT_LAG_BANDWIDTH = 0.04
 CV_FOLDS = 5
 CV_MAX_TARGETS = 300
 CV_ALPHA = 1.0

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from . import io
 from .columns import LABEL_COLUMNS
 from .errors import InputError
+from .options import section_defaults
 from .transitions import cluster_ids, enumerate_transitions, paga_connectivities
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,6 @@ def _pair_names(rows: pd.DataFrame, limit: int = 5) -> str:
 def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int, has_pseudotime: bool) -> None:
     """Settings that need more cells than a transition has, or more memory than a job should:
     data.smooth, mapping.test_fraction, mapping.n_pairs and mapping.lag_bandwidth."""
-    from .lagged import DEFAULT_LAG_BANDWIDTH, DEFAULT_LAG_GRID
     from .design import SAME_CELL_METHODS
 
     mcfg = config.get("mapping", {})
@@ -264,10 +264,10 @@ def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int
                          f"{mcfg['n_pairs'] * n_genes * 8 / 2**30:.1f} GiB per design matrix (the random null always "
                          "samples this many pairs); lower mapping.n_pairs (2,000 is the default)")
     if mcfg.get("method") == "lagged" and has_pseudotime:
-        bandwidth = float(mcfg.get("lag_bandwidth", DEFAULT_LAG_BANDWIDTH))
+        bandwidth = float(mcfg.get("lag_bandwidth", section_defaults("mapping")["lag_bandwidth"]))
         # lagged.Trend: a grid of step bandwidth/4 over the range plus the largest lag on each side,
         # times every cell of both clusters, twice (log-kernel and kernel), in float64
-        points = 4 * (1 + 2 * max(mcfg.get("lag_grid", DEFAULT_LAG_GRID))) / bandwidth + 1
+        points = 4 * (1 + 2 * max(mcfg.get("lag_grid", section_defaults("mapping")["lag_grid"]))) / bandwidth + 1
         need = points * int(both.max()) * 16
         if need > MEMORY_LIMIT_BYTES:
             raise InputError(f"mapping.lag_bandwidth: {bandwidth:g} needs a trend grid of about {need / 2**30:.1f} GiB "

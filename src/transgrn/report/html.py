@@ -129,7 +129,7 @@ def figure_html(png: bytes, alt: str, caption: str) -> str:
 # the only columns the report reads of a transition's tables (not, e.g., the bootstrap's confidence columns)
 COEFFICIENT_COLUMNS = ("tf", "target_gene", "weight", "null_weight")
 GENE_R2_COLUMNS = ("r2_test",)
-MAPPING_COLUMNS = ("source_cell", "target_cell", "cost")
+MAPPING_DIAGNOSTIC_COLUMNS = ("source_cell", "target_cell", "cost")  # what the report reads of mapping_main.parquet
 
 
 def read_table(table: pd.DataFrame | str | Path | None, columns: tuple[str, ...]) -> pd.DataFrame | None:
@@ -214,7 +214,7 @@ def summarize_transitions(ctx: ReportContext, top: int, scratch_dir: str | Path 
             else:
                 tfs = net.index = total.index
             # same-cell designs use every cell once at cost 0: nothing to diagnose, nothing to read
-            mapping = None if ctx.same_cell else read_table(result.mapping, MAPPING_COLUMNS)
+            mapping = None if ctx.same_cell else read_table(result.mapping, MAPPING_DIAGNOSTIC_COLUMNS)
             gene_r2 = read_table(result.gene_r2, GENE_R2_COLUMNS)
             row = rows.loc[transition]
             r2 = None if gene_r2 is None else gene_r2["r2_test"]

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..columns import RECOVERY_CHANCE
+
 # Recovery metrics and the value a random ranking or sign would get (drawn as a reference line).
-RECOVERY_METRICS = {"auprc_ratio": 1.0, "auroc": 0.5, "sign_accuracy": 0.5, "sign_accuracy_called": 0.5, "epr": 1.0,
-                    "epr_activation": 1.0, "epr_repression": 1.0}
+RECOVERY_METRICS = RECOVERY_CHANCE  # metric -> its value by chance (transgrn.columns)
 # An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.
 STRONG_QUANTILE = 0.99
 
