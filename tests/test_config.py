@@ -11,7 +11,7 @@ MINIMAL = {"data": {"adata": "a.h5ad", "prior": "p.csv", "cluster_key": "cell_ty
 def test_defaults_are_filled(schema):
     config = validate_config(MINIMAL, schema)
     assert config["mapping"]["method"] == "lagged"
-    assert config["fit"]["alpha"] == 1.0
+    assert config["fit"]["alpha"] == "auto"
     assert config["transitions"]["mode"] == "all"
     assert config["data"]["layer"] is None
     assert config["seed"] == 0

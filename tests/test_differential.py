@@ -245,3 +245,34 @@ def test_symmetric_branches_make_the_fates_alike():
         return np.abs(mean("fate A") - mean("fate B")).max()
 
     assert fate_gap(simulate(n_cells=1600, symmetric_branches=True)) < 0.5 * fate_gap(simulate(n_cells=1600))
+
+
+# --------------------------------------------------------------------------------------------
+# The workflow's stage (workflow/rules/differential.smk, scripts/differential.py)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.workflow
+def test_workflow_writes_the_sibling_pairs_with_the_fitted_weights(tmp_path, workflow_runner):
+    """differential.enabled on report_demo's transitions (stem cell -> progenitor, progenitor -> fate A,
+    progenitor -> fate B): one unit (progenitor) with the one sibling pair, whose weights are those of
+    fit_grn's coefficients (the refit repeats the main fit) and whose q-values are BH within the pair."""
+    from helpers import workflow_config
+
+    from transgrn.confidence import benjamini_hochberg
+
+    result = workflow_runner(tmp_path, workflow_config("differential_demo"), "--cores", "1",
+                             "results/differential.parquet")
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert [p.name for p in (tmp_path / "results/differential").iterdir()] == ["c01_progenitor.parquet"]
+    table = pd.read_parquet(tmp_path / "results/differential.parquet")
+    assert list(table.columns) == DIFFERENTIAL_COLUMNS
+    pair = ("c01_progenitor__c02_fate_A", "c01_progenitor__c03_fate_B")
+    assert set(zip(table["transition_1"], table["transition_2"])) == {pair}
+    for column, transition in zip(("weight_1", "weight_2"), pair):
+        fitted = pd.read_parquet(tmp_path / f"results/transitions/{transition}/coefficients.parquet")
+        merged = table.merge(fitted, on=["tf", "target_gene"])
+        assert len(merged) == len(table)
+        np.testing.assert_allclose(merged[column], merged["weight"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(table["qvalue"], benjamini_hochberg(table["pvalue"].to_numpy()))
+    assert (table["std_error"] > 0).all() and table["se_method"].str.contains("10 replicates").all()

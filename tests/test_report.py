@@ -400,3 +400,52 @@ def test_workflow_writes_report_figures_and_snakemake_report(report_demo, workfl
     for category in ("Overview", "Per transition", "Validation"):
         assert category in index
     assert "sequential when all values share a sign" in index  # captions are there
+
+
+def _differential_inputs(inputs: dict, planted_tf: str = "TF003") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A differential table over the synthetic run's first sibling pair and one consecutive pair, where
+    ``planted_tf``'s edges differ (small q-values) in the sibling pair, and a tf_scores table."""
+    table = inputs["table"]
+    rng = np.random.default_rng(1)
+    source = table.set_index("transition")["source_cluster"]
+    first = table["transition"].iloc[0]
+    sibling = next(t for t in table["transition"][1:] if source[t] == source[first])
+    consecutive = next(t for t in table["transition"] if table.set_index("transition").loc[t, "source_cluster"]
+                       == table.set_index("transition").loc[first, "target_cluster"])
+    edges = inputs["transitions"][first].coefficients[["tf", "target_gene"]]
+    frames = []
+    for a, b in ((first, sibling), (first, consecutive)):
+        planted = (edges["tf"] == planted_tf).to_numpy() & (b == sibling)
+        difference = np.where(planted, 0.8, rng.normal(0, 0.05, len(edges)))
+        qvalue = np.where(planted, 0.001, rng.uniform(0.2, 1, len(edges)))
+        frames.append(edges.assign(transition_1=a, transition_2=b, weight_1=0.1, weight_2=0.1 + difference,
+                                   difference=difference, std_error=0.1, z=difference / 0.1, pvalue=qvalue / 2,
+                                   qvalue=qvalue, se_method="cell bootstrap"))
+    scores = pd.concat(pd.DataFrame({"transition": t, "tf": [f"TF{i:03d}" for i in range(10)], "out_degree": range(10),
+                                     "weighted_out_degree": 0.5, "weighted_out_degree_abs": np.arange(10.0),
+                                     "betweenness": 0.0, "eigenvector": 1.0, "explained_variance_share": 0.1})
+                       for t in table["transition"])
+    return pd.concat(frames, ignore_index=True), scores
+
+
+def test_differential_section_shows_sibling_pairs_only_and_only_when_enabled(synthetic):
+    from transgrn.report.summaries import differential_tf_ranking
+
+    differential, scores = _differential_inputs(synthetic)
+    page = build(synthetic, differential=differential, tf_scores=scores)
+    assert "<section id='differential'>" in page and "href='#differential'" in page
+    assert page.count("<article class='branch'>") == 1  # the consecutive pair gets no branch view
+    assert page.count("data-part='tf-scores'") == 6  # a TF-score table in every transition's panel
+    section = text_of(page).split("<section id='differential'>")[1].split("</section>")[0]
+    ranking = section.split("TFs whose regulation changes between siblings")[1]
+    assert ranking.index("TF003") < min(ranking.index(f"TF00{i}") for i in (0, 1, 2, 4, 5))  # the planted TF first
+    top_edges = section.split("Top differential edges")[1]
+    assert "<td>TF003</td>" in top_edges.split("</tr>")[1] and "higher in 2nd" in top_edges.split("</tr>")[1]
+    siblings = differential[differential["transition_2"] == differential["transition_2"].iloc[0]]
+    ranked = differential_tf_ranking(siblings).set_index("tf")
+    expected = siblings.groupby("tf")["difference"].apply(lambda d: d.abs().sum())
+    np.testing.assert_allclose(ranked.loc[expected.index, "sum_abs_difference"], expected)
+    assert ranked.loc["TF003", "edges_called"] == (siblings["tf"] == "TF003").sum()
+    # disabled (no differential table): no section, no link, and the page is otherwise the same
+    plain = build(synthetic, tf_scores=scores)
+    assert "id='differential'" not in plain and "#differential" not in plain

@@ -90,7 +90,7 @@ def test_every_output_records_config_checksums_versions_and_seed(finished_run):
     transition = results / "transitions/c01_progenitor__c02_fate_A"
     fit = read_provenance(transition / "coefficients.parquet")
     assert fit["rule"] == "fit_grn" and fit["seed"] == 7 and fit["wildcards"] == {"transition": transition.name}
-    assert fit["params"]["fit"]["alpha"] == 1.0
+    assert fit["params"]["fit"]["alpha"] == "auto"
     for name in ("mask", "mapping_main", "source"):  # checksums of the job's own inputs, as read
         record = fit["inputs"][name]
         assert record["sha256"] == sha256(workdir / record["path"]), name
