@@ -450,3 +450,23 @@ def test_truncated_h5ad_through_the_workflow(tmp_path, small_simulation, workflo
     assert "could not be read as an .h5ad file: the file is truncated" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (workdir / "results/prepared").exists() or not any((workdir / "results/prepared").iterdir())
+
+
+def test_few_cells_per_prior_tf_warn_once_in_the_checkpoint(caplog):
+    """Issue #10: warn when a transition has fewer rows than about 5x the median number of prior TFs
+    per target -- once for the run, naming the transitions, not once per job."""
+    import logging
+
+    from transgrn.prepare import _warn_few_rows
+
+    transitions = pd.DataFrame({"source_cluster": ["2C", "32C"], "target_cluster": ["4C", "64C"],
+                                "n_source_cells": [19, 109], "n_target_cells": [23, 159]})
+    prior = pd.DataFrame({"tf": [f"tf{i}" for i in range(16)] * 3, "target_gene": ["a"] * 16 + ["b"] * 16 + ["c"] * 16})
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        _warn_few_rows(transitions, prior, "joint")  # 16 TFs per target: 80 rows needed; 42 and 268 given
+    warnings = [r.getMessage() for r in caplog.records if "cells per prior TF" in r.getMessage()]
+    assert len(warnings) == 1 and "2C" in warnings[0] and "32C" not in warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        _warn_few_rows(transitions.iloc[1:], prior, "ot")  # mapped designs: the 109 source cells count
+    assert not caplog.records

@@ -60,7 +60,7 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
         role_seed = int(rng_for(seed, transition, "fit", role).integers(2**31))
         x, y = data.design(mapping, "train", self_term, dense=False)
         if role == "main":
-            _warn_if_few_rows(x.shape[0], data.mask, transition, options.alpha)
+            _note_rows(x.shape[0], data.mask, transition)
         model = make_transition_solver(options, role_seed).fit(x, y, mask)
         prefix = "" if role == "main" else f"{role}_"
         coefficients[f"{prefix}weight"] = model.coef_at(data.edge_tf, data.edge_target)
@@ -75,21 +75,14 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
     return coefficients, intercepts, info
 
 
-ROWS_PER_PREDICTOR = 5  # fewer training rows than this many per prior TF of a typical target overfit easily
-
-
-def _warn_if_few_rows(n_rows: int, mask: np.ndarray, transition: str, alpha) -> None:
-    """Warn when the training rows are few for the number of TFs a target has in the prior."""
+def _note_rows(n_rows: int, mask: np.ndarray, transition: str) -> None:
+    """Note in the job's log how many training rows the fit has per prior TF of a typical target
+    (the checkpoint warns once for the run about transitions with few)."""
     per_target = mask.sum(0)
     per_target = per_target[per_target > 0]
-    if not len(per_target):
-        return
-    median = float(np.median(per_target))
-    if n_rows < ROWS_PER_PREDICTOR * median:
-        advice = "" if alpha == "auto" else "; fit.alpha: auto chooses the penalty by cross-validation"
-        log.warning("transition %s: %d training rows for a median of %g prior TFs per target (fewer than %d per "
-                        "TF): held-out R^2 may fall below the null%s, or use a sparser prior", transition or "?",
-                        n_rows, median, ROWS_PER_PREDICTOR, advice)
+    if len(per_target):
+        log.info("transition %s: %d training rows for a median of %g prior TFs per target", transition or "?",
+                 n_rows, float(np.median(per_target)))
 
 
 def _solver_info(model) -> dict[str, Any]:

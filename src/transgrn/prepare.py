@@ -306,6 +306,29 @@ def _warn_silent_prior(matrix, labels: pd.Series, var_names: pd.Index, prior: pd
                     _pair_names(transitions.loc[silent]))
 
 
+ROWS_PER_PREDICTOR = 5  # fewer cells than this many per prior TF of a typical target overfit easily
+
+
+def _warn_few_rows(transitions: pd.DataFrame, prior: pd.DataFrame, method: str | None) -> None:
+    """One warning for the run naming the transitions with fewer cells than ROWS_PER_PREDICTOR per
+    prior TF of a typical target: their fits rest on few rows per coefficient (the default
+    penalty, chosen by cross-validation, keeps them from falling below the null; a sparser prior or
+    larger clusters help more). Rows: the cells of both clusters for same-cell designs, the source
+    cells otherwise (pairs reuse them)."""
+    from .design import SAME_CELL_METHODS
+
+    if prior.empty:
+        return
+    median_tfs = float(prior.groupby("target_gene").size().median())
+    rows = transitions["n_source_cells"] + (transitions["n_target_cells"] if method in SAME_CELL_METHODS else 0)
+    few = rows < ROWS_PER_PREDICTOR * median_tfs
+    if few.any():
+        log.warning("transition(s) %s have fewer than %d cells per prior TF of a typical target (%g TFs per target, "
+                    "%d-%d cells): their held-out R^2 may not beat the null; keep fit.alpha: auto, use a sparser "
+                    "prior, or larger clusters", _pair_names(transitions[few]), ROWS_PER_PREDICTOR, median_tfs,
+                    int(rows[few].min()), int(rows[few].max()))
+
+
 @dataclass
 class Checked:
     """Everything the checkpoint knows once the inputs passed every check; nothing is written yet."""
@@ -358,6 +381,7 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     mapping_method = _mapping_method(config, pseudotime)
     _check_sizes(config, transitions, len(genes), pseudotime is not None)
     _warn_silent_prior(matrix, labels, adata.var_names, prior, transitions)
+    _warn_few_rows(transitions, prior, config.get("mapping", {}).get("method"))
     return Checked(adata, matrix, labels, unlabelled, n_empty, sizes, pseudotime, medians, prior_raw, prior,
                    prior_format, reference, transitions, skipped, genes, mapping_method)
 
