@@ -30,11 +30,11 @@ if IS_DEMO:
 
 
 include: "workflow/rules/prepare.smk"
-include: "workflow/rules/mask.smk"
 include: "workflow/rules/mapping.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/differential.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 
@@ -47,4 +47,6 @@ rule all:
         RESULTS / "report.html",
         # cofactors.enabled: one table per transition (models.smk), read by people, not by aggregate
         lambda wildcards: per_transition("cofactors.tsv")(wildcards) if config["cofactors"]["enabled"] else [],
+        # differential.enabled: edges that differ between pairs of transitions (differential.smk)
+        RESULTS / "differential.parquet" if config["differential"]["enabled"] else [],
     default_target: True

@@ -16,7 +16,7 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
 * ``dag``: ``snakemake -n`` of the whole ``all`` workflow after the checkpoint (every job of all
   1,560 transitions): wall time of the dry run, number of jobs; and a check that no job but the
   checkpoint has the full ``.h5ad`` among its inputs.
-* ``job``: every job of one transition (mask, two mappings, fit, evaluation) on 1 core: wall time
+* ``job``: every job of one transition (mapping with its mask, fit, evaluation) on 1 core: wall time
   and peak memory of each job.
 * ``e2e``: ``transitions.mode: pseudotime`` (39 transitions) from scratch to the report with
   ``--cores 2``: wall time.

@@ -15,8 +15,8 @@ def by_transition(paths):
 
 
 def main(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
-         figures: list, report: str, cluster_graph: str, *, config: dict, stage_benchmarks: dict, demo: bool = False,
-         record: dict | None = None) -> None:
+         figures: list, report: str, cluster_graph: str, tf_scores: str | None = None, differential: str | None = None, *,
+         config: dict, stage_benchmarks: dict, demo: bool = False, record: dict | None = None) -> None:
     results = read_transitions(table)  # labels stay text: a cluster called "NA" is not missing
     weights, per_gene, pairs = (by_transition(paths) for paths in (coefficients, gene_r2, mappings))
     pngs = by_transition(figures)
@@ -41,6 +41,7 @@ def main(table: str, summary: str, skipped: str, reference: str, coefficients: l
         # the weight correlation's scratch file (4 bytes per transition and edge, removed when closed)
         # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
         scratch_dir=Path(report).parent,
+        tf_scores=tf_scores, differential=differential or None,
     )
 
 

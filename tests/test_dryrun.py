@@ -13,7 +13,7 @@ SLURM = ("--profile", str(REPO / "profiles/slurm"))
 TINY_DEMO_CONFIG = workflow_config("tiny_demo")
 # before the checkpoint the per-transition jobs are unknown; these are planned in any state
 ALWAYS = {"prepare", "aggregate", "report", "all"}
-PER_TRANSITION = {"transition_mask": 3, "map_cells": 6, "fit_grn": 3, "evaluate_grn": 3, "plot_transition": 3}
+PER_TRANSITION = {"map_cells": 3, "fit_grn": 3, "evaluate_grn": 3, "plot_transition": 3}
 
 
 def dry_run(workflow_runner, workdir, config, *extra: str) -> str:

@@ -106,3 +106,20 @@ def test_transition_scores_from_the_design():
     expected = np.array([2 * variance[0], variance[1]]) / (2 * variance[0] + variance[1])
     np.testing.assert_allclose(tfs["explained_variance_share"], expected)
     assert tfs["out_degree"].tolist() == [2, 1] and targets["in_degree"].tolist() == [2, 1]
+
+
+def test_scores_of_every_transition_are_gathered_into_one_tsv_in_order(tmp_path):
+    """aggregate's write_tables: one header, the transitions' tables in the given order, labels kept as text."""
+    from transgrn.aggregate import write_tables
+
+    parts = []
+    for i, name in enumerate(["t2", "t1"]):
+        frame = pd.DataFrame({"transition": name, "tf": ["NA", f"TF{i}"], "out_degree": [i, i + 1],
+                              "weighted_out_degree": [0.5 * i, -1.25]})
+        frame.to_parquet(tmp_path / f"{name}.parquet")
+        parts.append(frame)
+    write_tables([tmp_path / "t2.parquet", tmp_path / "t1.parquet"], tmp_path / "tf_scores.tsv")
+    lines = (tmp_path / "tf_scores.tsv").read_text().splitlines()
+    assert lines[0] == "transition\ttf\tout_degree\tweighted_out_degree" and len(lines) == 5
+    back = pd.read_csv(tmp_path / "tf_scores.tsv", sep="\t", dtype={"tf": str}, keep_default_na=False)
+    pd.testing.assert_frame_equal(back, pd.concat(parts, ignore_index=True))

@@ -103,3 +103,18 @@ def test_fault_injection_fails_the_first_job_of_one_script_only(tmp_path):
     assert "injected failure of this job of fit.py" in first.stderr and "Traceback" not in first.stderr
     retried = python(scripts["fit.py"], spec)
     assert retried.returncode == 0 and retried.stdout == "ran\n"
+
+
+def test_a_stage_reports_its_progress(tmp_path):
+    """Issue #14: a progress line per stage, transitions done out of total and elapsed time."""
+    from transgrn.script import stage_progress
+
+    prepared = tmp_path / "results/prepared"
+    prepared.mkdir(parents=True)
+    (prepared / "transitions.tsv").write_text("transition\nc00_a__c01_b\nc01_b__c02_c\nc01_b__c03_d\n")
+    for name in ("c00_a__c01_b", "c01_b__c02_c"):
+        (tmp_path / "results/transitions" / name).mkdir(parents=True)
+    (tmp_path / "results/transitions/c00_a__c01_b/fit.json").write_text("{}")
+    line = stage_progress("fit_grn", str(tmp_path / "results/transitions/c00_a__c01_b/fit.json"), "c00_a__c01_b",
+                          now=(prepared / "transitions.tsv").stat().st_mtime + 12)
+    assert line == "[fit_grn] 1 of 3 transitions done, 12 s since the checkpoint"

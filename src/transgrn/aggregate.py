@@ -86,9 +86,20 @@ def iter_edges(transitions: pd.DataFrame, coefficients: Sequence[PathLike],
         yield transition_edges(row, path, confidence, attribution)
 
 
+TSV_FORMAT = {"sep": "\t", "index": False, "float_format": "%.6g", "na_rep": "NA"}
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     """TSV with a fixed float format, so reruns are byte-identical."""
-    table.to_csv(path, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+    table.to_csv(path, **TSV_FORMAT)
+
+
+def write_tables(paths: Sequence[PathLike], path: str | Path) -> None:
+    """The Parquet tables ``paths`` (one per transition, same columns) as one TSV, in order, written
+    atomically one table at a time (a target table per transition is genes x transitions rows in all)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        for i, part in enumerate(paths):
+            pd.read_parquet(part).to_csv(handle, header=i == 0, **TSV_FORMAT)
 
 
 def load_metrics(path: PathLike) -> dict:
@@ -128,7 +139,8 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
               outputs: Mapping[str, PathLike], *, config: Mapping[str, Any], inputs: Mapping[str, Any], mapping: str,
               with_reference: bool, min_confidence: float, top_k: int,
               attributions: Sequence[PathLike] | None = None,
-              mlp_metrics: Sequence[PathLike] | None = None) -> dict[str, Any]:
+              mlp_metrics: Sequence[PathLike] | None = None, tf_scores: Sequence[PathLike] | None = None,
+              target_scores: Sequence[PathLike] | None = None) -> dict[str, Any]:
     """Write the run's result tables from every transition's files, streaming one transition at a time.
 
     ``transitions`` is the prepared transitions table; ``metrics``, ``coefficients`` and (when the
@@ -136,7 +148,9 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
     ``table`` (transitions.tsv), ``edges`` (long table, one or a few transitions per row group, in
     transition order), ``edges_filtered`` (:func:`filter_transition_edges`, one transition at a time), ``tensor``
     (grn_tensor.h5ad, filled row by row) and ``provenance`` (provenance.json) to their paths. Every
-    output is written atomically and byte-identically on a rerun. Returns the provenance record.
+    output is written atomically and byte-identically on a rerun. ``tf_scores`` and ``target_scores``
+    (each transition's :mod:`transgrn.network_scores` tables, when given) are gathered into the
+    outputs of the same names (tf_scores.tsv, target_scores.tsv). Returns the provenance record.
     """
     if len(transitions) == 0:
         raise ValueError("no transitions to aggregate")
@@ -168,6 +182,11 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
             tensor.write(i, row_values(frame, var))
     with atomic_path(outputs["table"]) as tmp:
         write_table(table, tmp)
+    for name, parts in (("tf_scores", tf_scores), ("target_scores", target_scores)):
+        if parts:
+            if len(parts) != len(transitions):
+                raise ValueError(f"one {name} file per transition is needed")
+            write_tables(parts, outputs[name])
     hashes = {name: {"path": str(outputs[name]), "sha256": sha256(outputs[name])} for name in ("table", "edges", "tensor")}
     with atomic_path(outputs["provenance"]) as tmp:
         Path(tmp).write_text(json.dumps({**record, "outputs": hashes}, indent=2, sort_keys=True) + "\n")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 # Transition ids: c<index>_<slug>__c<index>_<slug> (transgrn.transitions.transition_id); the
 # Snakemake wildcard constraint in workflow/rules/common.smk is this pattern.
-TRANSITION_PATTERN = r"c\d+(_[A-Za-z0-9]+)*__c\d+(_[A-Za-z0-9]+)*"
+CLUSTER_ID_PATTERN = r"c\d+(_[A-Za-z0-9]+)*"  # transgrn.transitions.cluster_ids: c<index>_<slug>
 TRANSITION_SEPARATOR = "__"
+TRANSITION_PATTERN = CLUSTER_ID_PATTERN + TRANSITION_SEPARATOR + CLUSTER_ID_PATTERN
 
 # prepared/transitions.tsv (and skipped.tsv, with a reason): one row per transition
 TRANSITION_COLUMNS = ["transition", "source_cluster", "target_cluster", "source_id", "target_id",

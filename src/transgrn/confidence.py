@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy import stats
 
 from .columns import CONFIDENCE_COLUMNS
 from .solvers import MaskedRegressor, MaskedRidge, Outputs
@@ -60,6 +59,8 @@ def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: 
 
 def _two_sided_t(statistic_num: np.ndarray, statistic_den: np.ndarray, df: int) -> np.ndarray:
     """Two-sided t p-values of ``num / den``; ``den == 0`` gives 1 where ``num == 0``, else 0."""
+    from scipy import stats  # here, not at the top: about 0.5-2.5 s of start-up that jobs without a test skip
+
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.abs(statistic_num) / statistic_den
     p = 2 * stats.t.sf(t, df)
@@ -99,6 +100,8 @@ def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     finite = np.isfinite(p)
     if not finite.any():
         return out
+    from scipy import stats  # lazily, as in _two_sided_t
+
     if hasattr(stats, "false_discovery_control"):
         out[finite] = stats.false_discovery_control(p[finite], method="bh")
     else:

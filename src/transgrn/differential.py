@@ -86,7 +86,8 @@ import pandas as pd
 
 from .confidence import _refit_weights, _two_sided_t, benjamini_hochberg, bootstrap_counts
 from .errors import ConfigError, InputError
-from .grn import TransitionData, make_transition_solver
+from .design import TransitionData
+from .fit import make_transition_solver
 from .seeds import derive_seed, rng_for
 from .solvers import values_at
 
@@ -152,6 +153,14 @@ def transition_pairs(transitions: pd.DataFrame, kind: str,
             if kind == "all" or kind == relation:
                 pairs.append((first.transition, second.transition, relation, unit))
     return pd.DataFrame(pairs, columns=PAIR_COLUMNS)
+
+
+def unit_ids(transitions: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """The cluster id (``c03_name``, safe in a file name) of each pair's ``unit`` label, from the
+    transitions table's ``source_id``/``target_id``: the workflow names a unit's file by it."""
+    ids = {**dict(zip(transitions["target_cluster"], transitions["target_id"])),
+           **dict(zip(transitions["source_cluster"], transitions["source_id"]))}
+    return pairs["unit"].map(ids).astype(str)
 
 
 def _explicit_pairs(table: pd.DataFrame, explicit: Sequence[Sequence[str]]) -> pd.DataFrame:
@@ -230,7 +239,7 @@ def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_confi
     """Refit a transition on its training rows weighted by the cell counts (``n_boot x cells`` of
     its source and target clusters, :func:`cluster_counts`), and its main fit.
 
-    The main fit repeats :func:`~transgrn.grn.fit_transition`'s (same solver seed, so the same
+    The main fit repeats :func:`~transgrn.fit.fit_transition`'s (same solver seed, so the same
     alpha and the same ``weight`` as ``coefficients.parquet``); the replicates keep its alpha.
     """
     self_term = bool(fit_config.get("self_term", False))
@@ -255,6 +264,14 @@ def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_confi
 # --------------------------------------------------------------------------------------------
 # The test
 # --------------------------------------------------------------------------------------------
+
+
+def differential_schema():
+    """The Arrow schema of :data:`DIFFERENTIAL_COLUMNS`: what a unit's file has even without rows."""
+    import pyarrow as pa
+
+    text = {"transition_1", "transition_2", "tf", "target_gene", "se_method"}
+    return pa.schema([(c, pa.string() if c in text else pa.float64()) for c in DIFFERENTIAL_COLUMNS])
 
 
 def se_method(n_boot: int) -> str:
@@ -303,7 +320,7 @@ def differential_unit(pairs: pd.DataFrame, transitions: pd.DataFrame, load: Load
     ``unit``), one pair at a time, for a streaming writer.
 
     ``load(transition)`` returns the transition's :class:`TransitionData` and main mapping (e.g.
-    :func:`~transgrn.grn.load_transition_data` and the ``mapping_main.parquet``); it is called once
+    :func:`~transgrn.design.load_transition_data` and the ``mapping_main.parquet``); it is called once
     per transition, which is refitted once (:func:`transition_replicates`) whatever its number of
     pairs. Replicates are kept in memory up to ``max_bytes`` in all, beyond that written to
     ``.npy`` files in ``spill_dir`` (a temporary directory when None) and memory-mapped.

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import filter_transition_edges
-from .grn import TransitionData
+from .design import TransitionData
 
 TF_SCORE_COLUMNS = ["transition", "tf", "out_degree", "weighted_out_degree", "weighted_out_degree_abs", "betweenness",
                     "eigenvector", "explained_variance_share"]

@@ -101,6 +101,16 @@ class CofactorOptions(_Section):
 
 
 @dataclass(frozen=True)
+class DifferentialOptions(_Section):
+    SECTION = "differential"
+    enabled: bool
+    pairs: str
+    explicit: list
+    n_boot: int
+    max_qvalue: float
+
+
+@dataclass(frozen=True)
 class ReportOptions(_Section):
     SECTION = "report"
     top_edges: int
@@ -134,4 +144,4 @@ class DataOptions(_Section):
 
 
 SECTIONS: tuple[type[_Section], ...] = (DataOptions, TransitionOptions, MappingOptions, FitOptions, FilterOptions,
-                                        CofactorOptions, ReportOptions)
+                                        CofactorOptions, DifferentialOptions, ReportOptions)

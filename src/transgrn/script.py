@@ -29,6 +29,8 @@ def run(main: Callable[[Any], None], snakemake: Any) -> None:
     threads = str(int(getattr(snakemake, "threads", 1) or 1))
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = threads
+    if "torch" in sys.modules:  # imported before the variables were set: tell it directly (never import it here)
+        sys.modules["torch"].set_num_threads(int(threads))
     start = time.perf_counter()
     try:
         main(snakemake)
@@ -84,12 +86,34 @@ def run_script(main: Callable[..., None], smk: Any | None = None, argv: list[str
             if len(given) < sum(map(len, parts)):
                 raise ValueError(f"rule {job.rule}: input, output, params and wildcards must have distinct names")
             main(**{name: given[name] for name in names if name in given}, record=job_provenance(job))
+            if "transition" in dict(job.wildcards.items()) and len(job.output):
+                print(stage_progress(job.rule, str(job.output[0]), job.wildcards.transition), file=sys.stderr, flush=True)
 
         run(call, smk)
         return
     values = _parse_arguments(main, names, argv)
     job = SimpleNamespace(log=[], threads=int(os.environ.get("OMP_NUM_THREADS", 1)), rule=main.__module__)
     run(lambda _: main(**values, record=_cli_provenance(values)), job)
+
+
+def stage_progress(rule: str, output: str, transition: str, now: float | None = None) -> str:
+    """One line of progress for a per-transition stage: how many transitions have this job's first
+    output so far, out of the run's transitions, and the time since the checkpoint listed them
+    (``prepared/transitions.tsv`` beside the ``transitions/`` folder). On a partial rerun the count
+    includes the outputs kept from before."""
+    import glob
+    from pathlib import Path
+
+    parts = Path(output).parts
+    where = parts.index(transition)
+    done = len(glob.glob(str(Path(*parts[:where], "*", *parts[where + 1:]))))
+    for depth in range(where, 0, -1):
+        table = Path(*parts[:depth]) / "prepared" / "transitions.tsv"
+        if table.exists():
+            total = sum(1 for _ in table.open()) - 1
+            elapsed = (time.time() if now is None else now) - table.stat().st_mtime
+            return f"[{rule}] {done} of {total} transitions done, {elapsed:.0f} s since the checkpoint"
+    return f"[{rule}] {done} transitions done"
 
 
 def _parse_arguments(main: Callable[..., None], names: list[str], argv: list[str] | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ Torch is imported lazily so that importing :mod:`transgrn` stays cheap.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
@@ -71,11 +72,23 @@ class ConvergenceWarning(UserWarning):
 def resolve_device(device: str = "auto") -> "torch.device":
     import torch
 
+    _match_job_threads(torch)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("fit.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
     return torch.device(device)
+
+
+def _match_job_threads(torch: Any) -> None:
+    """Run torch's CPU kernels on the job's threads. Every solve makes its tensors through
+    :func:`resolve_device`, so this runs before any torch work. Torch reads ``OMP_NUM_THREADS``
+    (which Snakemake and :func:`transgrn.script.run` set from the rule's ``threads``) only when it
+    is first imported; one imported earlier, e.g. by a notebook or test before the variable was
+    set, would use every core (2 threads in a 1-thread job is slower on a shared machine, issue #11)."""
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0 and torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
 
 
 def _torch_dtype(dtype: str) -> "torch.dtype":

@@ -12,12 +12,17 @@ rule aggregate:
         # attributions become a tensor layer
         mlp_metrics=lambda wildcards: per_transition("mlp_metrics.json")(wildcards) if "mlp" in config["models"] else [],
         mlp_attribution=lambda wildcards: per_transition("mlp_attribution.parquet")(wildcards) if "mlp" in config["models"] else [],
+        # each transition's network scores (evaluate.smk), gathered into tf_scores.tsv and target_scores.tsv
+        tf_scores=per_transition("tf_scores.parquet"),
+        target_scores=per_transition("target_scores.parquet"),
     output:
         table=report(RESULTS / "transitions.tsv", caption="../report/transitions_table.rst", category="Overview"),
         edges=RESULTS / "edges.parquet",
         edges_filtered=RESULTS / "edges_filtered.parquet",
         tensor=RESULTS / "grn_tensor.h5ad",
         provenance=RESULTS / "provenance.json",
+        tf_scores_table=RESULTS / "tf_scores.tsv",
+        target_scores_table=RESULTS / "target_scores.tsv",
     params:
         mapping=config["mapping"]["method"],
         with_reference=bool(config["reference"]),

@@ -12,7 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
-from transgrn.columns import TRANSITION_PATTERN  # noqa: E402
+from transgrn.columns import CLUSTER_ID_PATTERN, TRANSITION_PATTERN  # noqa: E402
 
 if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
     raise WorkflowError(
@@ -31,7 +31,6 @@ LOGS = Path("logs")
 
 wildcard_constraints:
     transition=TRANSITION_PATTERN,
-    role="main|null",
 
 
 def cluster_slice(which):
@@ -184,3 +183,37 @@ def runtime_min(minutes):
         return minutes * attempt
 
     return runtime
+
+
+# Differential edges (differential.smk): pairs of transitions and the units that test them
+def differential_pairs():
+    """The configured pairs with their unit's cluster id (``unit_id``), computed once per version of
+    the checkpoint's table (the input functions ask for them once per unit job)."""
+    from transgrn.differential import transition_pairs, unit_ids
+
+    table = transition_table()
+    if _PREPARED_CACHE.get("pairs_table") is not table:
+        options = config["differential"]
+        pairs = transition_pairs(table, options["pairs"], options["explicit"])
+        _PREPARED_CACHE.update(pairs_table=table, pairs=pairs.assign(unit_id=unit_ids(table, pairs)))
+    return _PREPARED_CACHE["pairs"]
+
+
+def unit_transitions(unit):
+    """The transitions a unit refits: those of its pairs, in first-seen order."""
+    pairs = differential_pairs()
+    pairs = pairs[pairs["unit_id"] == unit]
+    return list(dict.fromkeys([*pairs["transition_1"], *pairs["transition_2"]]))
+
+
+def unit_files(filename):
+    def paths(wildcards):
+        return [str(TRANSITION_DIR / filename).format(transition=t) for t in unit_transitions(wildcards.unit)]
+
+    return paths
+
+
+def unit_slices(wildcards):
+    """The cluster slices of the unit's transitions, each once (ids are part of the transition ids)."""
+    clusters = dict.fromkeys(c for t in unit_transitions(wildcards.unit) for c in t.split("__"))
+    return [str(PREPARED / "clusters" / f"{cluster}.h5ad") for cluster in clusters]

@@ -17,8 +17,14 @@ rule evaluate_grn:
         metrics=TRANSITION_DIR / "metrics.json",
         gene_r2=TRANSITION_DIR / "gene_r2.parquet",
         predictions=TRANSITION_DIR / "predictions.parquet",
+        # network scores of the transition (transgrn.network_scores), gathered by aggregate into
+        # tf_scores.tsv and target_scores.tsv: computed here, where the design is already in memory
+        tf_scores=TRANSITION_DIR / "tf_scores.parquet",
+        target_scores=TRANSITION_DIR / "target_scores.parquet",
     params:
         smooth=config["data"]["smooth"],
+        filter=config["filter"],
+        self_term=config["fit"]["self_term"],
     benchmark:
         LOGS / "benchmarks/transitions/{transition}/evaluate_grn.tsv"
     threads: 1

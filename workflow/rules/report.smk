@@ -18,7 +18,7 @@ report: "../report/workflow.rst"
 DEMO_RAN = workflow.is_rule("simulate_demo") and str(config["data"]["adata"]) in map(str, rules.simulate_demo.output)
 STAGE_BENCHMARKS = {
     stage: strip_wildcard_constraints(str(workflow.get_rule(stage).benchmark))
-    for stage in ("prepare", "transition_mask", "map_cells", "fit_grn", "evaluate_grn", "aggregate")
+    for stage in ("prepare", "map_cells", "fit_grn", "evaluate_grn", "aggregate")
     if workflow.is_rule(stage) and workflow.get_rule(stage).benchmark
 } | {"plot_transition": str(LOGS / "benchmarks/transitions/{transition}/plot_transition.tsv")}
 
@@ -80,6 +80,9 @@ rule report:
         coefficients=per_transition("coefficients.parquet"),
         gene_r2=per_transition("gene_r2.parquet"),
         mappings=per_transition("mapping_main.parquet"),
+        tf_scores=RESULTS / "tf_scores.tsv",
+        # differential.enabled: the branch views of sibling pairs (differential.smk)
+        differential=RESULTS / "differential.parquet" if config["differential"]["enabled"] else [],
         figures=lambda wildcards: expand(
             str(TRANSITION_FIGURES / "{name}.png"), transition=transition_ids(), name=["network", "gene_r2", "predictions"]
         ),

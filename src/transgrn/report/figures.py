@@ -548,3 +548,32 @@ def write_transition_figures(coefficients: pd.DataFrame, gene_r2: pd.DataFrame, 
     figure_png(network_figure(coefficients, title, n_edges), paths["network"])
     figure_png(gene_r2_figure(gene_r2, title), paths["gene_r2"])
     figure_png(predictions_figure(predictions, gene_r2, title), paths["predictions"])
+
+
+def branch_figure(pair: pd.DataFrame, label_1: str, label_2: str, threshold: float = 0.1, max_points: int = 20000):
+    """A sibling pair's weights, ``label_1`` (x) against ``label_2`` (y), coloured by q-value; edges
+    called at ``qvalue <= threshold`` drawn on top with a dark edge. At most ``max_points`` are drawn
+    (the called edges first, then a fixed sample of the rest), so the page stays small."""
+    plt = _pyplot()
+    called = pair[pair["qvalue"] <= threshold]
+    rest = pair[pair["qvalue"] > threshold]
+    if len(called) + len(rest) > max_points:
+        rest = rest.sample(max(0, max_points - len(called)), random_state=0)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2), constrained_layout=True)
+    values = pair[["weight_1", "weight_2"]].to_numpy(dtype=float)
+    low, high = (np.nanmin(values), np.nanmax(values)) if len(values) else (-1.0, 1.0)
+    pad = 0.05 * (high - low or 1.0)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color=NEUTRAL, lw=0.8, ls="--")
+    ax.axhline(0, color="#ccc", lw=0.6)
+    ax.axvline(0, color="#ccc", lw=0.6)
+    style = {"c": None, "cmap": "viridis", "vmin": 0.0, "vmax": 1.0, "s": 10}
+    points = ax.scatter(rest["weight_1"], rest["weight_2"], **{**style, "c": rest["qvalue"]}, lw=0)
+    if len(called):
+        points = ax.scatter(called["weight_1"], called["weight_2"], **{**style, "c": called["qvalue"], "s": 18},
+                            edgecolor="black", lw=0.6, label=f"q ≤ {threshold:g} ({len(called)})")
+        ax.legend(fontsize=7, loc="upper left")
+    fig.colorbar(points, ax=ax, label="q-value (BH within the pair)", shrink=0.8)
+    ax.set_xlabel(f"weight, {_wrap_label(label_1, 28)}")
+    ax.set_ylabel(f"weight, {_wrap_label(label_2, 28)}")
+    ax.set_title(f"{len(pair)} edges estimable in both")
+    return fig

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .figures import (
+    branch_figure,
     cluster_graph_figure,
     figure_png,
     mapping_figure,
@@ -37,21 +38,27 @@ from .figures import (
 )
 from .runinfo import design_label, used_parameters
 from .summaries import (
+    DIFFERENTIAL_Q,
+    DIFFERENTIAL_READ,
     RECOVERY_METRICS,
     STRONG_QUANTILE,
     WeightCorrelation,
     below_null,
+    differential_tf_ranking,
     has_values,
     headline_r2,
     mapping_diagnostics,
     n_strong_edges,
     r2_panels,
     same_cell_design,
+    sibling_pairs,
     similarity_tree,
     strong_threshold,
     strongest_edges,
     tf_frames,
     tf_sums,
+    top_differential,
+    transition_tf_scores,
 )
 
 # Held-out R² columns of transitions.tsv, most telling first. The per-gene median and the share of targets
@@ -186,6 +193,7 @@ class ReportContext:
     demo: bool = False  # the demo data were simulated (its demo.* parameters were used)
     same_cell: bool = False  # a same-cell design: no mapping diagnostics (same_cell_design)
     flagged: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))  # below_null, by transition
+    tf_scores: pd.DataFrame | None = None  # results/tf_scores.tsv (transgrn.network_scores), when given
     _reference_signs: pd.Series | None = field(default=None, init=False, repr=False)
 
     def figure(self, name: str, fig) -> bytes:
@@ -375,7 +383,20 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
     return (f"<template id='tpl-{_e(transition)}'><article><h3>{_e(title)}</h3>{flag}{metric_table}"
             f"<div class='grid'><div><h4>Strongest edges (<span class='pos'>+ activating</span>, "
             f"<span class='neg'>− repressing</span>)</h4>{edges}</div><div>{right}</div></div>"
-            f"<div class='grid'>{bottom}</div></article></template>")
+            f"<div class='grid'>{bottom}</div>{_tf_score_table(ctx, transition)}</article></template>")
+
+
+def _tf_score_table(ctx: ReportContext, transition: str) -> str:
+    """The transition's TF scores (network_scores), the strongest TFs by weighted out-degree; '' without scores."""
+    if ctx.tf_scores is None:
+        return ""
+    scores = transition_tf_scores(ctx.tf_scores, transition)
+    shown = len(scores)
+    return ("<h4 data-part='tf-scores'>TF scores</h4><p class='note'>Over the transition's confident edges (the rows of "
+            "<code>edges_filtered.parquet</code>): out-degree, signed and absolute weighted out-degree, betweenness and "
+            "eigenvector centrality; the share of the explained variance over every fitted edge (README, Differential "
+            f"edges and TF scores). The {shown} TFs with the largest absolute weighted out-degree; all TFs are in "
+            "<code>results/tf_scores.tsv</code>.</p>" + table_html(scores, scroll=True))
 
 
 def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
@@ -472,30 +493,93 @@ def validation_section(ctx: ReportContext) -> str:
     return "".join(parts) + "</section>"
 
 
+def differential_section(ctx: ReportContext, differential: pd.DataFrame, top: int, detail: int) -> str:
+    """Branch views of the sibling pairs in ``differential`` (results/differential.parquet) and the
+    TFs ranked by how much their outgoing regulation changes between siblings."""
+    pairs = sibling_pairs(differential, ctx.table)
+    parts = ["<section id='differential'><h2>Differential edges</h2><p class='note'>Edges whose weight differs between "
+             "two transitions, with a standard error from a cell bootstrap that refits both transitions on the same "
+             f"resampled cells (shared cells counted once); q-values are Benjamini–Hochberg within each pair, called at "
+             f"q ≤ {DIFFERENTIAL_Q:g}. A difference compares fitted weights: a change in the other TFs' programs can move "
+             "a weight without any rewiring (README, Differential edges and TF scores). All compared pairs are in "
+             "<code>results/differential.parquet</code>.</p>"]
+    if not pairs:
+        parts.append("<p class='muted'>No sibling pairs (transitions from the same source) were compared "
+                     "(<code>differential.pairs</code>).</p></section>")
+        return "".join(parts)
+    key = differential["transition_1"] + "|" + differential["transition_2"]
+    called = differential.loc[differential["qvalue"] <= DIFFERENTIAL_Q].groupby(key).size()
+    ranked = sorted(pairs, key=lambda p: -called.get(f"{p[0]}|{p[1]}", 0))
+    for i, (first, second) in enumerate(ranked):
+        pair = differential[key == f"{first}|{second}"]
+        label_1, label_2 = ctx.labels[first], ctx.labels[second]
+        n_called = int(called.get(f"{first}|{second}", 0))
+        figure = (img_html(figure_png(branch_figure(pair, label_1, label_2, DIFFERENTIAL_Q)), f"branch {label_1} vs {label_2}")
+                  if i < detail else f"<p class='note'>The scatter is drawn for the {detail} pairs with the most "
+                  "differential edges only (<code>report.detail_transitions</code>).</p>")
+        edges = top_differential(pair, top).rename(columns={"target_gene": "target", "weight_1": "weight 1st",
+                                                            "weight_2": "weight 2nd"})
+        parts.append(f"<article class='branch'><h3>{_e(label_1)} <span class='muted'>vs</span> {_e(label_2)}</h3>"
+                     f"<p>1st = {_e(label_1)}, 2nd = {_e(label_2)}: {n_called} of {len(pair)} edges at "
+                     f"q ≤ {DIFFERENTIAL_Q:g}.</p><div class='grid'><div>{figure}</div><div><h4>Top differential "
+                     f"edges</h4>{table_html(edges, scroll=True)}</div></div></article>")
+    siblings = differential[key.isin([f"{a}|{b}" for a, b in pairs])]
+    ranking = differential_tf_ranking(siblings).head(max(top, 20))
+    parts.append("<h3>TFs whose regulation changes between siblings</h3><p class='note'>Over every sibling pair: the "
+                 f"TF's edges called at q ≤ {DIFFERENTIAL_Q:g}, the summed |difference| of its outgoing weights and the "
+                 "largest |z|; ranked by edges called, then summed |difference|.</p>"
+                 + table_html(ranking, scroll=True) + "</section>")
+    return "".join(parts)
+
+
+def _read_optional(table: pd.DataFrame | str | Path | None, columns: tuple[str, ...] | None = None) -> pd.DataFrame | None:
+    """A table given as a frame or a file (.parquet or .tsv); None when not given or not there."""
+    if table is None or isinstance(table, pd.DataFrame):
+        return table
+    if not Path(table).exists():
+        return None
+    if Path(table).suffix == ".parquet":
+        return pd.read_parquet(table, columns=list(columns) if columns else None)
+    header = pd.read_csv(table, sep="\t", nrows=0).columns
+    labels = [c for c in header if c in ("transition", "tf", "target_gene")]  # text: a TF called "NA" stays so
+    return pd.read_csv(table, sep="\t", dtype=dict.fromkeys(labels, str), keep_default_na=False,
+                       na_values={c: ["NA", ""] for c in header if c not in labels})
+
+
 def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, config: dict[str, Any],
                  transitions: dict[str, TransitionResult], reference: pd.DataFrame | None = None,
                  times: pd.DataFrame | None = None, figure_dir: str | Path | None = None, top: int = 15,
-                 detail: int = 30, scratch_dir: str | Path | None = None, demo: bool = False) -> str:
+                 detail: int = 30, scratch_dir: str | Path | None = None, demo: bool = False,
+                 tf_scores: pd.DataFrame | str | Path | None = None,
+                 differential: pd.DataFrame | str | Path | None = None) -> str:
     """The report's HTML text; overview and validation figures are also written to ``figure_dir``.
 
     ``transitions`` may name files rather than hold tables (see :class:`TransitionResult`); they
     are read one at a time. ``scratch_dir`` takes a temporary file of 4 bytes per transition and
     edge (:class:`WeightCorrelation`; default: the system's temporary folder). ``demo``: the demo
-    data were simulated, so the ``demo.*`` parameters are listed.
+    data were simulated, so the ``demo.*`` parameters are listed. ``tf_scores`` (tf_scores.tsv) adds a
+    TF-score table to every transition's panel; ``differential`` (differential.parquet, when the run
+    computed it) adds the Differential edges section.
     """
     table = table.reset_index(drop=True)
     transitions = {t: transitions[t] for t in table["transition"]}
     ctx = ReportContext(table=table, summary=summary, config=config, transitions=transitions,
                         labels=_transition_labels(table), strong={},
                         figure_dir=None if figure_dir is None else Path(figure_dir), reference=reference, demo=demo,
-                        same_cell=same_cell_design(config.get("mapping", {}).get("method")), flagged=below_null(table))
+                        same_cell=same_cell_design(config.get("mapping", {}).get("method")), flagged=below_null(table),
+                        tf_scores=_read_optional(tf_scores))
     summarize_transitions(ctx, top, scratch_dir)
     sections = [run_section(ctx, skipped, times), overview_section(ctx), transitions_section(ctx, top, detail),
-                across_section(ctx), validation_section(ctx)]
+                across_section(ctx)]
+    differential = _read_optional(differential, DIFFERENTIAL_READ)
+    if differential is not None:
+        sections.append(differential_section(ctx, differential, top, detail))
+    sections.append(validation_section(ctx))
     mapping = html.escape(design_label(summary, table, config))
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f"<a href='#{k}'>{v}</a>" for k, v in (("run", "Run"), ("overview", "Transitions at a glance"),
                                                        ("transitions", "Per transition"), ("across", "Across transitions"),
+                                                       *((("differential", "Differential edges"),) if differential is not None else ()),
                                                        ("validation", "Validation")))
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
             f"<title>transgrn report</title><link rel='icon' href='data:,'><style>{STYLE}</style></head><body>"

@@ -271,3 +271,56 @@ def r2_panels(table: pd.DataFrame) -> list[tuple[str, str]]:
     if has_values(table, "r2_test_mlp"):
         panels.append(("r2_test_mlp", "pooled R² (MLP)"))
     return panels
+
+
+# --------------------------------------------------------------------------------------------
+# Differential edges (results/differential.parquet, transgrn.differential) and TF scores
+# --------------------------------------------------------------------------------------------
+
+# q-value at which the report calls an edge differential (the issue's calibration threshold)
+DIFFERENTIAL_Q = 0.1
+DIFFERENTIAL_READ = ("transition_1", "transition_2", "tf", "target_gene", "weight_1", "weight_2", "difference", "z",
+                     "qvalue")
+
+
+def sibling_pairs(differential: pd.DataFrame, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """The compared pairs whose two transitions share their source cluster (a branch point), in file order."""
+    source = table.set_index("transition")["source_cluster"]
+    pairs = differential[["transition_1", "transition_2"]].drop_duplicates()
+    return [(a, b) for a, b in pairs.itertuples(index=False)
+            if a in source.index and b in source.index and source[a] == source[b]]
+
+
+def top_differential(pair: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The ``top`` edges of one pair by q-value, then |z|, with the direction of the change."""
+    ranked = pair.assign(abs_z=pair["z"].abs()).sort_values(["qvalue", "abs_z"], ascending=[True, False]).head(top)
+    ranked["direction"] = np.where(ranked["difference"] > 0, "higher in 2nd", "higher in 1st")
+    return ranked[["tf", "target_gene", "weight_1", "weight_2", "difference", "z", "qvalue", "direction"]]
+
+
+def differential_tf_ranking(sibling_rows: pd.DataFrame, threshold: float = DIFFERENTIAL_Q) -> pd.DataFrame:
+    """TFs ranked by how much their outgoing regulation changes between siblings: over every sibling
+    pair, the number of the TF's edges called at ``qvalue <= threshold``, the summed ``|difference|``
+    of its edges (the L1 distance between its two outgoing weight vectors) and the largest ``|z|``."""
+    if not len(sibling_rows):
+        return pd.DataFrame(columns=["tf", "sibling_pairs", "edges_tested", "edges_called", "sum_abs_difference",
+                                     "max_abs_z"])
+    rows = sibling_rows.assign(called=sibling_rows["qvalue"] <= threshold, abs_difference=sibling_rows["difference"].abs(),
+                               abs_z=sibling_rows["z"].abs(),
+                               pair=sibling_rows["transition_1"] + "|" + sibling_rows["transition_2"])
+    grouped = rows.groupby("tf", sort=False)
+    ranking = pd.DataFrame({"sibling_pairs": grouped["pair"].nunique(), "edges_tested": grouped.size(),
+                            "edges_called": grouped["called"].sum().astype(int),
+                            "sum_abs_difference": grouped["abs_difference"].sum(), "max_abs_z": grouped["abs_z"].max()})
+    ranking = ranking.sort_values(["edges_called", "sum_abs_difference"], ascending=False)
+    return ranking.reset_index()
+
+
+# TF scores shown per transition: the strongest by weighted out-degree (all of them are in results/tf_scores.tsv)
+TF_SCORE_ROWS = 30
+
+
+def transition_tf_scores(scores: pd.DataFrame, transition: str, rows: int = TF_SCORE_ROWS) -> pd.DataFrame:
+    """One transition's rows of tf_scores.tsv, the ``rows`` TFs with the largest ``weighted_out_degree_abs``."""
+    part = scores[scores["transition"] == transition].drop(columns="transition")
+    return part.nlargest(rows, "weighted_out_degree_abs").reset_index(drop=True)

@@ -1,0 +1,64 @@
+"""Rules differential_unit and differential (stage differential): the differential edges of the pairs
+of one unit (transgrn.differential), and the gather of every unit into results/differential.parquet."""
+from pathlib import Path
+
+import pandas as pd
+
+from transgrn.design import load_transition_data
+from transgrn.differential import differential_schema, differential_unit, transition_pairs, unit_ids
+from transgrn.io import parquet_stream
+from transgrn.lagged import read_mapping
+from transgrn.options import DifferentialOptions
+from transgrn.prepare import read_transitions
+from transgrn.script import run_script
+
+
+def by_transition(paths: list) -> dict[str, str]:
+    """Per-transition files keyed by their transition id (the parent directory's name)."""
+    return {Path(p).parent.name: str(p) for p in paths}
+
+
+def unit_main(transitions: str, masks: list, mappings: list, slices: list, table: str, *, unit: str, options: dict,
+              fit: dict, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
+    """Every pair of ``unit`` (a cluster id): refit its transitions once, stream one pair at a time."""
+    prepared = read_transitions(transitions)
+    settings = DifferentialOptions.from_config(options)
+    pairs = transition_pairs(prepared, settings.pairs, settings.explicit)
+    pairs = pairs[unit_ids(prepared, pairs) == unit]
+    mask, mapping = by_transition(masks), by_transition(mappings)
+    slice_of = {Path(p).stem: str(p) for p in slices}
+
+    def load(transition: str):
+        source_id, target_id = transition.split("__")
+        data = load_transition_data(slice_of[source_id], slice_of[target_id], mask[transition], smooth)
+        return data, read_mapping(mapping[transition])
+
+    with parquet_stream(table, record, differential_schema()) as stream:
+        for frame in differential_unit(pairs, prepared, load, fit, settings.n_boot, seed, settings.max_qvalue,
+                                       spill_dir=Path(table).parent):
+            stream.write(frame)
+
+
+def gather_main(units: list, table: str, *, record: dict | None = None) -> None:
+    """Concatenate the units' tables, one row group at a time (bounded memory)."""
+    import pyarrow.parquet as pq
+
+    with parquet_stream(table, record, differential_schema()) as stream:
+        for path in units:
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                stream.write(parquet.read_row_group(group).to_pandas())
+
+
+def main(table: str, *, units: list | None = None, transitions: str = "", masks: list = (), mappings: list = (),
+         slices: list = (), unit: str = "", options: dict | None = None, fit: dict | None = None, seed: int = 0,
+         smooth: int = 0, record: dict | None = None) -> None:
+    if units is not None:
+        gather_main(list(units), table, record=record)
+    else:
+        unit_main(transitions, list(masks), list(mappings), list(slices), table, unit=unit, options=options or {},
+                  fit=fit or {}, seed=seed, smooth=smooth, record=record)
+
+
+if __name__ == "__main__":
+    run_script(main, globals().get("snakemake"))

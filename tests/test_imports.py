@@ -1,0 +1,49 @@
+"""Imports only where used (issue #11): a job's fixed cost is Python's start-up plus what its script
+imports before it does anything, paid once per job, thousands of times at atlas scale. Heavy
+libraries are imported inside the functions that need them, so no rule script imports them at start."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import REPO
+
+SCRIPTS = sorted(path.stem for path in (REPO / "scripts").glob("*.py"))
+# Imported inside the functions that use them: torch by the solvers and the MLP, scipy.stats by the
+# bootstrap's tests, scikit-learn by smoothing and some mappings, matplotlib by the figures; scanpy by
+# nothing at all (the PAGA graph is computed by transgrn.transitions itself).
+NOT_AT_START = ("torch", "scanpy", "scipy.stats", "sklearn", "matplotlib")
+
+
+def modules_imported_at_start(script: str) -> set[str]:
+    """Every module that loading ``scripts/<script>.py`` imports, by ``python -X importtime``: its
+    module-level imports, without running it (not run as ``__main__``)."""
+    load = f"import runpy; runpy.run_path({str(REPO / 'scripts' / f'{script}.py')!r}, run_name='loaded')"
+    run = subprocess.run([sys.executable, "-X", "importtime", "-c", load],
+                         capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))})
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")]
+    assert len(lines) > 10, run.stderr[-3000:]  # importtime really reported: a test that cannot fail is no test
+    return set(lines[1:])  # the first line is the table's header
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_no_script_imports_a_heavy_library_at_start(script):
+    imported = modules_imported_at_start(script)
+    assert "pandas" in imported  # the parsing sees the script's own imports
+    assert not set(NOT_AT_START) & imported, f"scripts/{script}.py imports {sorted(set(NOT_AT_START) & imported)} at start"
+
+
+def test_torch_runs_on_the_jobs_threads():
+    """torch imported before the job's OMP_NUM_THREADS was set (as in a notebook) still solves on
+    the job's threads: torch alone would keep every core."""
+    code = ("import os, torch; torch.set_num_threads(2); os.environ['OMP_NUM_THREADS'] = '1';"
+            "from transgrn.solvers import resolve_device; resolve_device('cpu'); print(torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["1"]

@@ -1,0 +1,59 @@
+# Stage differential (config differential.enabled): edges whose weight differs between pairs of
+# transitions, with a joint cell-bootstrap standard error (transgrn.differential, scripts/differential.py).
+# One job per unit -- the cluster the unit's pairs share (siblings: their source) -- refits each of
+# its transitions once and tests every pair; a gather step streams the units into one table.
+
+DIFFERENTIAL = RESULTS / "differential"
+
+wildcard_constraints:
+    unit=CLUSTER_ID_PATTERN,
+
+
+rule differential_unit:
+    input:
+        transitions=PREPARED / "transitions.tsv",
+        masks=unit_files("mask.parquet"),
+        mappings=unit_files("mapping_main.parquet"),
+        # not read: the refit repeats the main fit (same seed and alpha), so the job waits for fit_grn's
+        # weights, which the differences are reported against
+        coefficients=unit_files("coefficients.parquet"),
+        slices=unit_slices,
+    output:
+        table=DIFFERENTIAL / "{unit}.parquet",
+    params:
+        options=config["differential"],
+        fit=config["fit"],
+        seed=config["seed"],
+        smooth=config["data"]["smooth"],
+    benchmark:
+        LOGS / "benchmarks/differential/{unit}.tsv"
+    threads: 1
+    resources:
+        # one transition's data and refit at a time (like fit_grn with fit.bootstrap: n_boot), plus the
+        # replicates kept in memory up to transgrn.differential.DEFAULT_MAX_BYTES (256 MB; spilled beyond)
+        mem_mb=mem_mb(600, per_edge_bytes=250 + 24 * config["differential"]["n_boot"], gram_copies=2),
+        runtime=runtime_min(60),
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "differential/{unit}.log",
+    script:
+        "../../scripts/differential.py"
+
+
+rule differential:
+    input:
+        units=lambda wildcards: [str(DIFFERENTIAL / f"{unit}.parquet")
+                                 for unit in dict.fromkeys(differential_pairs()["unit_id"])],
+    output:
+        table=RESULTS / "differential.parquet",
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500),  # one row group at a time
+        runtime=runtime_min(30),
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "differential.log",
+    script:
+        "../../scripts/differential.py"
