@@ -26,7 +26,6 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score

@@ -2,8 +2,6 @@
 of one unit (transgrn.differential), and the gather of every unit into results/differential.parquet."""
 from pathlib import Path
 
-import pandas as pd
-
 from transgrn.design import load_transition_data
 from transgrn.differential import differential_schema, differential_unit, transition_pairs, unit_ids
 from transgrn.io import parquet_stream

@@ -85,7 +85,6 @@ def test_normalize_true_normalizes_raw_counts(tmp_path, small_simulation, schema
     assert "looks like raw counts" not in caplog.text and "data.normalize: scaling every cell" in caplog.text
     sliced = ad.read_h5ad(tmp_path / "out/clusters/c00_stem_cell.h5ad")
     rows = adata.obs_names.get_indexer(sliced.obs_names)
-    dense = counts.toarray()[rows]
     import scanpy as sc
 
     reference = ad.AnnData(counts.copy())

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import (CONFIDENCE_COLUMNS, EDGE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS,
-                      TEXT_COLUMNS)
+from .columns import CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS, TEXT_COLUMNS
 from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
 from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
 
