@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py [--workdir /tmp/transgrn-scale] [--steps generate,checkpoint,dag,job,e2e]
                                [--cells 100000 --genes 20000 --clusters 40 --tfs 1500 --edges 500000]
+                               [--unit-transitions 3,8]
 
 Data (``generate``, cached in WORKDIR/data): ``--cells`` cells x ``--genes`` genes, CSR sparse
 float32 with about ``--genes-per-cell`` non-zero genes per cell (log1p of gamma values; genes drawn
@@ -20,6 +21,14 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
   and peak memory of each job.
 * ``e2e``: ``transitions.mode: pseudotime`` (39 transitions) from scratch to the report with
   ``--cores 2``: wall time.
+* ``differential`` (not in the default steps): one sibling unit of ``differential.pairs: siblings``
+  -- ``type 00`` to each of the next ``k`` clusters, for each ``k`` of ``--unit-transitions``
+  (``transitions.mode: all`` gives 39 per unit on 40 clusters) -- with the workflow's defaults
+  (``n_boot`` 20, ``max_qvalue`` 1): the upstream jobs of those transitions, then the
+  ``differential_unit`` job on 1 core: its wall time and peak memory. The unit's job depends only on
+  a cluster's size, the genes, TFs and prior edges, and ``k``; so ``--cells 22500 --clusters 9``
+  (2,500 cells a cluster, as 100,000 in 40) measures an atlas unit up to ``k = 8`` without preparing
+  the whole atlas.
 
 Peak memory is the largest resident set size of each job's process, sampled every 20 ms with
 psutil (so a peak shorter than that can be missed), together with the ``peak memory`` line each
@@ -44,6 +53,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ["generate", "checkpoint", "dag", "job", "e2e"]
+OPTIONAL_STEPS = ["differential"]
 
 
 # --------------------------------------------------------------------------- data
@@ -179,7 +189,7 @@ def logged_peak(log: Path) -> str:
     return found[-1] if found else "?"
 
 
-def write_config(workdir: Path, data: Path, mode: str) -> None:
+def write_config(workdir: Path, data: Path, mode: str, **sections: dict) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config = {
         "data": {"adata": str(data / "adata.h5ad"), "prior": str(data / "prior.tsv"), "cluster_key": "cell_type",
@@ -187,7 +197,46 @@ def write_config(workdir: Path, data: Path, mode: str) -> None:
         "transitions": {"mode": mode},
         "fit": {"device": "cpu"},
     }
+    for name, section in sections.items():
+        config[name] = {**config.get(name, {}), **section}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clusters: int) -> dict:
+    """One sibling unit (``type 00`` to the next ``n_transitions`` clusters) with the workflow's
+    differential defaults: upstream jobs, then the ``differential_unit`` job on 1 core, measured."""
+    if n_transitions >= n_clusters:
+        sys.exit(f"differential: a unit of {n_transitions} transitions needs more than {n_clusters} clusters")
+    explicit = [["type 00", f"type {j:02d}"] for j in range(1, n_transitions + 1)]
+    write_config(workdir, data, "explicit", transitions={"explicit": explicit},
+                 differential={"enabled": True, "pairs": "siblings"})
+    shutil.rmtree(workdir / "results/differential", ignore_errors=True)
+    upstream, _, _ = snakemake(workdir, *[f"results/transitions/{t}/coefficients.parquet"
+                                          for t in _explicit_ids(workdir)], cores=1)
+    _, sampler, _ = snakemake(workdir, "results/differential.parquet", cores=1)
+    peak = max((p for name, p in sampler.peaks.values() if name == "differential_unit"), default=0)
+    logs = list((workdir / "logs/differential").glob("*.log"))
+    text = "".join(p.read_text() for p in logs)
+    wall = re.findall(r"\[differential_unit\] finished in ([\d.]+) s", text)
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(workdir / "results/differential.parquet").metadata.num_rows
+    result = {"transitions": n_transitions, "pairs": n_transitions * (n_transitions - 1) // 2,
+              "upstream_wall_s": round(upstream, 1), "unit_wall_s_logged": float(wall[-1]) if wall else None,
+              "peak_mb_sampled": round(peak / 1e6), "peak_mb_logged": logged_peak(logs[0]) if logs else "?",
+              "rows": rows}
+    print(f"differential: unit of {n_transitions} transitions ({result['pairs']} pairs): job "
+          f"{result['unit_wall_s_logged']} s on 1 core, peak RSS {peak / 1e6:.0f} MB sampled, "
+          f"{result['peak_mb_logged']} MB logged, {rows:,} rows (upstream jobs {upstream:.0f} s)")
+    return result
+
+
+def _explicit_ids(workdir: Path) -> list[str]:
+    """The transition ids of ``workdir``'s run (after its checkpoint, which this runs)."""
+    from transgrn.prepare import read_transitions
+
+    snakemake(workdir, "results/prepared/transitions.tsv", cores=1)
+    return list(read_transitions(workdir / "results/prepared/transitions.tsv")["transition"])
 
 
 def main() -> None:
@@ -201,15 +250,17 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=500_000)
     parser.add_argument("--genes-per-cell", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unit-transitions", default="3,8",
+                        help="step differential: the numbers of transitions of the sibling units measured")
     parser.add_argument("--max-job-mb", type=float, default=12_000,
                         help="stop the run if one job's memory exceeds this (protects a shared machine)")
     args = parser.parse_args()
     global MAX_JOB_MB
     MAX_JOB_MB = args.max_job_mb
     steps = args.steps.split(",")
-    unknown = set(steps) - set(STEPS)
+    unknown = set(steps) - set(STEPS) - set(OPTIONAL_STEPS)
     if unknown:
-        parser.error(f"unknown steps {sorted(unknown)}; choose from {STEPS}")
+        parser.error(f"unknown steps {sorted(unknown)}; choose from {STEPS + OPTIONAL_STEPS}")
     data = args.workdir / "data"
     report_path = args.workdir / "scale_report.json"
     report: dict = json.loads(report_path.read_text()) if report_path.exists() else {}
@@ -280,6 +331,11 @@ def main() -> None:
                                   "largest_job_peak_mb": round(peak / 1e6)}
         print(f"e2e (pseudotime, --cores 2): {elapsed:.0f} s wall for {n.group(2) if n else '?'} jobs; "
               f"largest job peak RSS {peak / 1e6:.0f} MB")
+
+    if "differential" in steps:
+        report["steps"]["differential"] = [
+            differential_unit_step(args.workdir / f"differential-{k}", data, int(k), args.clusters)
+            for k in args.unit_transitions.split(",")]
 
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {report_path} (steps run now replace earlier figures)")

@@ -1,6 +1,8 @@
-"""Reading the outputs a block of targets at a time (transgrn.solvers.BLOCK_BYTES) changes no result."""
+"""Reading the outputs a block of targets at a time (transgrn.solvers.block_budget) changes no result."""
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import pandas as pd
@@ -9,11 +11,19 @@ import scipy.sparse as sp
 from helpers import edges_of
 
 import transgrn.solvers as solvers
-from transgrn.confidence import bootstrap_counts
-from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
 from transgrn.cells import CellSet
+from transgrn.confidence import bootstrap_counts
 from transgrn.design import paired_design
+from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
 from transgrn.solvers import MaskedElasticNet, MaskedRidge, select_alpha_ridge, target_blocks
+
+
+
+@pytest.fixture
+def blocks():
+    """``blocks(nbytes)`` sets the block size for the rest of the test (:func:`transgrn.solvers.block_budget`)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda nbytes: stack.enter_context(solvers.block_budget(nbytes))
 
 
 def _problem(seed: int = 0, n: int = 90, p: int = 8, t: int = 30):
@@ -24,21 +34,21 @@ def _problem(seed: int = 0, n: int = 90, p: int = 8, t: int = 30):
     return x, y, rng.random((p, t)) < 0.4
 
 
-def test_target_blocks_cover_the_columns_within_the_budget(monkeypatch):
+def test_target_blocks_cover_the_columns_within_the_budget(blocks):
     _, y, _ = _problem()
-    monkeypatch.setattr(solvers, "BLOCK_BYTES", 8 * len(y) * 7)  # 7 columns per block
+    blocks(8 * len(y) * 7)  # 7 columns per block
     for outputs in (y, sp.csr_matrix(y), y.astype(np.float32)):
-        blocks = list(target_blocks(outputs))
-        assert [len(cols) for cols, _ in blocks] == [7, 7, 7, 7, 2]
-        np.testing.assert_array_equal(np.hstack([b for _, b in blocks]), y.astype(outputs.dtype))
-        assert all(b.dtype == np.float64 and b.flags.f_contiguous for _, b in blocks)
+        parts = list(target_blocks(outputs))
+        assert [len(cols) for cols, _ in parts] == [7, 7, 7, 7, 2]
+        np.testing.assert_array_equal(np.hstack([b for _, b in parts]), y.astype(outputs.dtype))
+        assert all(b.dtype == np.float64 and b.flags.f_contiguous for _, b in parts)
     (cols, block), = target_blocks(y, columns=[4, 1], height=0)
     np.testing.assert_array_equal(block, y[:, [4, 1]])
     assert len(list(target_blocks(y, height=2 * len(y)))) == 10  # a taller per-block array: narrower blocks
 
 
 @pytest.mark.parametrize("standardize", [False, True])
-def test_solvers_read_sparse_outputs_in_blocks(monkeypatch, standardize):
+def test_solvers_read_sparse_outputs_in_blocks(blocks, standardize):
     x, y, mask = _problem()
     dense = {  # one block at the default size
         "ridge": MaskedRidge(alpha=2.0, standardize=standardize).fit(x, y, mask),
@@ -46,7 +56,7 @@ def test_solvers_read_sparse_outputs_in_blocks(monkeypatch, standardize):
         "auto": select_alpha_ridge(x, y, mask, standardize=standardize),
         "boot": MaskedRidge(alpha=2.0, standardize=standardize).fit_weighted_batch(x, y, mask, bootstrap_counts(len(x), 3)),
     }
-    monkeypatch.setattr(solvers, "BLOCK_BYTES", 1)  # one target (and one bootstrap Gram) at a time
+    blocks(1)  # one target (and one bootstrap Gram) at a time
     for outputs in (y, sp.csc_matrix(y)):
         ridge = MaskedRidge(alpha=2.0, standardize=standardize).fit(x, outputs, mask)
         np.testing.assert_allclose(ridge.coef_, dense["ridge"].coef_, atol=1e-12)
@@ -99,9 +109,9 @@ def _transition(sim, method: str, fit: dict):
     ("ot", {"solver": "ridge", "alpha": "auto", "standardize": True, "self_term": True}),
     ("random", {"solver": "lasso", "alpha": 0.01, "bootstrap": 2}),
 ])
-def test_transition_results_do_not_depend_on_the_block_size(small_simulation, monkeypatch, method, fit):
+def test_transition_results_do_not_depend_on_the_block_size(small_simulation, blocks, method, fit):
     (coef, intercepts, info), (metrics, gene_r2, predictions) = _transition(small_simulation, method, fit)
-    monkeypatch.setattr(solvers, "BLOCK_BYTES", 1)
+    blocks(1)
     (coef_b, intercepts_b, info_b), (metrics_b, gene_r2_b, predictions_b) = _transition(small_simulation, method, fit)
     assert info_b == pytest.approx(info)
     for a, b in ((coef, coef_b), (intercepts, intercepts_b), (gene_r2, gene_r2_b), (predictions, predictions_b)):

@@ -18,13 +18,15 @@ from .solvers import make_solver, values_at
 
 log = logging.getLogger(__name__)
 
-
+# which fit.* options each solver takes
 SOLVER_PARAMS = {
     "ridge": ("alpha", "fit_intercept", "standardize", "device", "dtype"),
     "lasso": ("alpha", "fit_intercept", "standardize", "device", "dtype"),
     "elasticnet": ("alpha", "l1_ratio", "fit_intercept", "standardize", "device", "dtype"),
     "adam": ("alpha", "lr", "epochs", "fit_intercept", "standardize", "device", "dtype"),
 }
+
+
 def make_transition_solver(options: FitOptions | dict, seed: int = 0):
     """The configured solver with the parameters it takes (``fit.*``), seeded for the transition."""
     options = FitOptions.from_config(options)

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
@@ -39,8 +41,25 @@ if TYPE_CHECKING:
 
 # Size of one dense float64 block of outputs (rows x targets): everything that reads Y does so one
 # block of targets at a time, and holds two blocks at most (the next is built before the last is
-# released). Tests shrink it to check that blocking changes no result.
+# released). `block_budget` changes it for a piece of code (a tight memory limit; the tests use it
+# to check that blocking changes no result).
 BLOCK_BYTES = 32 * 2**20
+_BLOCK_BYTES: ContextVar[int] = ContextVar("block_bytes", default=BLOCK_BYTES)
+
+
+def block_bytes() -> int:
+    """The current size of a block (:data:`BLOCK_BYTES` unless inside :func:`block_budget`)."""
+    return _BLOCK_BYTES.get()
+
+
+@contextmanager
+def block_budget(nbytes: int) -> Iterator[None]:
+    """Within the ``with`` block, read Y and batch Gram matrices in blocks of at most ``nbytes``."""
+    token = _BLOCK_BYTES.set(int(nbytes))
+    try:
+        yield
+    finally:
+        _BLOCK_BYTES.reset(token)
 Outputs = Union[np.ndarray, sp.spmatrix]  # Y: dense, or sparse (CSC slices targets fastest)
 
 
@@ -48,10 +67,10 @@ def target_blocks(y: Outputs, columns: np.ndarray | None = None,
                   height: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Y's ``columns`` (default: all, in order) as dense float64 blocks ``(column indices, rows x
     len(indices) copy)``, column-major (so that ``block.T`` is contiguous). The one place where Y is
-    densified. A block holds at most ``BLOCK_BYTES``, and so does a ``height x len(indices)`` array
+    densified. A block holds at most :func:`block_bytes`, and so does a ``height x len(indices)`` array
     the caller builds per block (e.g. ``X^T Y``)."""
     columns = np.arange(y.shape[1]) if columns is None else np.asarray(columns)
-    width = max(1, BLOCK_BYTES // (8 * max(y.shape[0], height, 1)))
+    width = max(1, block_bytes() // (8 * max(y.shape[0], height, 1)))
     y = y.tocsc() if sp.issparse(y) else y
     for start in range(0, len(columns), width):
         cols = columns[start:start + width]
@@ -284,7 +303,7 @@ def _weighted_moments(x: "torch.Tensor", y: Outputs, weights: "torch.Tensor", ed
         scale = _column_scale(weights @ (xv * xv) / total[:, None] - (weights @ xv / total[:, None]) ** 2, 1.0)
         del xv  # the generator would keep it
     my, cross = _weighted_cross(x, shift, y, weights, edges, fit_intercept, mx, scale)
-    step = max(1, BLOCK_BYTES // (8 * x.shape[1] ** 2))
+    step = max(1, block_bytes() // (8 * x.shape[1] ** 2))
     for i in range(0, len(weights), step):
         c = slice(i, i + step)
         gram = torch.stack([_weighted_gram(x, shift, w) for w in weights[c]])
@@ -325,7 +344,7 @@ def _weighted_edge_cross(x: "torch.Tensor", shift: "torch.Tensor", y: "torch.Ten
     import torch
 
     n_boot, n = weights.shape
-    budget = budget or BLOCK_BYTES // 8
+    budget = budget or block_bytes() // 8
     y_rows = y.T.contiguous()  # no copy for a column-major block (target_blocks)
     tf, target = tf_t.cpu().numpy(), target_t.cpu().numpy()
     degree = np.bincount(tf, minlength=x.shape[1])
