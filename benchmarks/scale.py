@@ -213,17 +213,17 @@ def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clus
     shutil.rmtree(workdir / "results/differential", ignore_errors=True)
     upstream, _, _ = snakemake(workdir, *[f"results/transitions/{t}/coefficients.parquet"
                                           for t in _explicit_ids(workdir)], cores=1)
-    _, sampler, _ = snakemake(workdir, "results/differential.parquet", cores=1)
-    peak = max((p for name, p in sampler.peaks.values() if name == "differential_unit"), default=0)
-    logs = list((workdir / "logs/differential").glob("*.log"))
-    text = "".join(p.read_text() for p in logs)
-    wall = re.findall(r"\[differential_unit\] finished in ([\d.]+) s", text)
+    # the unit's own file (no gather): the sampler names a job by its script, scripts/differential.py
+    _, sampler, _ = snakemake(workdir, "results/differential/c00_type_00.parquet", cores=1)
+    peak = max((p for name, p in sampler.peaks.values() if name == "differential"), default=0)
+    log = workdir / "logs/differential/c00_type_00.log"
+    wall = re.findall(r"\[differential_unit\] finished in ([\d.]+) s", log.read_text())
     import pyarrow.parquet as pq
 
-    rows = pq.ParquetFile(workdir / "results/differential.parquet").metadata.num_rows
+    rows = pq.ParquetFile(workdir / "results/differential/c00_type_00.parquet").metadata.num_rows
     result = {"transitions": n_transitions, "pairs": n_transitions * (n_transitions - 1) // 2,
               "upstream_wall_s": round(upstream, 1), "unit_wall_s_logged": float(wall[-1]) if wall else None,
-              "peak_mb_sampled": round(peak / 1e6), "peak_mb_logged": logged_peak(logs[0]) if logs else "?",
+              "peak_mb_sampled": round(peak / 1e6), "peak_mb_logged": logged_peak(log),
               "rows": rows}
     print(f"differential: unit of {n_transitions} transitions ({result['pairs']} pairs): job "
           f"{result['unit_wall_s_logged']} s on 1 core, peak RSS {peak / 1e6:.0f} MB sampled, "

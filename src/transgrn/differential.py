@@ -60,13 +60,17 @@ transition; B = 20 replicates):
   256 MB) they are spilled to ``.npy`` files and memory-mapped (``spill_dir``), 1.6 GB of disk;
 * refitting one transition (:meth:`MaskedRidge.fit_weighted_batch`) holds the design (rows x
   TFs float64, 5,000 x 1,500 x 8 B = 60 MB), B x E float64 cross-products and weights
-  (2 x 80 MB), and one 32 MB block of Gram matrices: about 300 MB, the same as ``fit_grn``
-  with ``fit.bootstrap: 20``;
+  (2 x 80 MB), and one 32 MB block of Gram matrices -- about 300 MB by this count, but measured
+  at about 1.05 GB (the cluster slices, pandas frames and allocator included), the same as
+  ``fit_grn`` with ``fit.bootstrap: 20``;
 * one pair: the two transitions' replicates (2 x 40 MB, read from the map), their difference
   (40 MB) and the output frame (E rows x 12 columns, about 100 MB with the two string columns):
   about 250 MB.
 
-So a unit peaks at about 400 MB whatever its number of pairs, and its time is ``T`` refits plus
+Measured (``benchmarks/scale.py --steps differential``, 2,500 cells a cluster, 20,000 genes,
+1,500 TFs, 500,000 edges): a unit peaks at 1.35 GiB with 3 transitions and 1.56 GiB with 8 (about
+40 MB more a transition until ``max_bytes``), so about 1.5 GB whatever its number of pairs: above
+the 1 GB the other per-transition jobs keep to. Its time is ``T`` refits plus
 ``T (T - 1) / 2`` pair tests of O(B E) each. Note the output size: every active edge of every
 pair is a row, 29,640 x 500,000 = 1.5e10 rows for every sibling pair of such an atlas, so at
 that scale the rule should keep only rows with ``qvalue <= max_qvalue`` (:func:`differential_unit`).

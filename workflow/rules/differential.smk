@@ -31,7 +31,8 @@ rule differential_unit:
     resources:
         # one transition's data and refit at a time (like fit_grn with fit.bootstrap: n_boot), plus the
         # replicates kept in memory up to transgrn.differential.DEFAULT_MAX_BYTES (256 MB; spilled beyond)
-        mem_mb=mem_mb(600, per_edge_bytes=250 + 24 * config["differential"]["n_boot"], gram_copies=2),
+        # measured at atlas scale (benchmarks/scale.py --steps differential): 1.35-1.56 GiB for 3-8 transitions
+        mem_mb=mem_mb(1200, per_edge_bytes=250 + 40 * config["differential"]["n_boot"], gram_copies=2),
         runtime=runtime_min(60),
     conda:
         "../../envs/transgrn.yaml"
