@@ -16,7 +16,8 @@ from helpers import write_inputs
 
 from transgrn.config import validate_config
 from transgrn.errors import ConfigError, InputError
-from transgrn.io import read_adata, read_network
+from transgrn.io import read_adata
+from transgrn.networks import read_network
 from transgrn.prepare import normalize_log1p, prepare, read_transitions
 
 

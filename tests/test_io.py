@@ -2,7 +2,8 @@ import pandas as pd
 import pytest
 
 from transgrn.errors import InputError
-from transgrn.io import align_edges, atomic_path, read_adata, read_network
+from transgrn.io import atomic_path, read_adata
+from transgrn.networks import align_edges, read_network
 
 WIDE = pd.DataFrame([[1, 0, 1, 0, 0], [0, 1, 1, 1, 0]], index=["TF1", "TF2"], columns=["G1", "G2", "G3", "G4", "TF1"])
 

@@ -4,7 +4,8 @@ import pytest
 
 from transgrn.cells import CellSet, pool
 from transgrn.design import paired_design
-from transgrn.mapping import map_cells, ot_coupling, split_by_source_cell
+from transgrn.design import split_by_source_cell
+from transgrn.mapping import map_cells, ot_coupling
 
 
 def shifted_clusters(n=60, shift=5.0, seed=0):

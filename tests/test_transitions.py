@@ -103,7 +103,7 @@ def test_long_labels_give_ids_that_match_the_workflow_pattern():
 
     from helpers import REPO
 
-    from transgrn.transitions import TRANSITION_PATTERN
+    from transgrn.columns import TRANSITION_PATTERN
 
     assert "transition=TRANSITION_PATTERN," in (REPO / "workflow/rules/common.smk").read_text()  # one definition
     labels = ["Hematopoietic stem and progenitor cells (HSPC)", "Megakaryocyte-erythroid progenitor cells (MEP)"]

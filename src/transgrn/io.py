@@ -412,8 +412,3 @@ def raw_adata(adata):
         raise InputError("data.use_raw is true but the AnnData has no .raw; set data.use_raw: false and use X, "
                          f"or data.layer for a log-normalized layer (layers: {layers})")
     return adata.raw.to_adata()
-
-
-# --------------------------------------------------------------------------- networks
-# Reading priors and references lives in networks.py; these names stay importable from here.
-from .networks import align_edges, read_network  # noqa: E402,F401

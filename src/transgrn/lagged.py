@@ -18,6 +18,7 @@ whether a lag carries signal.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 
@@ -28,6 +29,8 @@ import scipy.sparse as sp
 from .cells import CellSet
 from .io import parquet_metadata, write_parquet
 from .solvers import make_solver
+
+log = logging.getLogger(__name__)
 
 CV_FOLDS = 5
 CV_MAX_TARGETS = 300
@@ -164,15 +167,13 @@ def choose_lag_spec(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.nd
     """The lagged design of a transition: the lag of ``lag_grid`` (fractions of both clusters'
     pseudotime range) whose shifted TF inputs ``x`` (training rows, input cells ``inputs`` at
     ``times``) predict ``y`` best in cross-validation (:func:`choose_lag`)."""
-    import logging
-
     lags, span = candidate_lags(source_time, target_time, list(lag_grid))
     if span <= 0:
         return NO_LAG
     bandwidth = float(lag_bandwidth) * span
     trend = input_trend(inputs, bandwidth, reach=max(abs(lag) for lag in lags))
     lag, scores = choose_lag(x, y, times, mask, trend, lags, rng)
-    logging.getLogger(__name__).info("lagged design: held-out R^2 by lag %s -> lag %.4g (pseudotime range %.4g)",
+    log.info("lagged design: held-out R^2 by lag %s -> lag %.4g (pseudotime range %.4g)",
                                      {round(k, 4): round(v, 4) for k, v in scores.items()}, lag, span)
     return LagSpec(lag, bandwidth)
 

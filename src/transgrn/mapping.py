@@ -27,8 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .cells import CellSet, _dense
-from .columns import MAPPING_COLUMNS  # noqa: F401
-from .design import SAME_CELL_METHODS, TransitionData, paired_design, split_by_source_cell  # noqa: F401
+from .design import SAME_CELL_METHODS, TransitionData, paired_design, split_by_source_cell
 from .errors import InputError
 from .lagged import NO_LAG, choose_lag_spec, pair_times, with_lag_spec
 from .options import MappingOptions

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from . import io
 from .columns import LABEL_COLUMNS
 from .errors import InputError
+from .networks import align_edges, read_network
 from .options import section_defaults
 from .transitions import cluster_ids, enumerate_transitions, paga_connectivities
 
@@ -207,9 +208,9 @@ def _reference(config: dict[str, Any], genes: pd.Index) -> pd.DataFrame | None:
     both), as every recovery metric would be empty."""
     if not config.get("reference"):
         return None
-    reference_raw, _ = io.read_network(config["reference"], "reference")
+    reference_raw, _ = read_network(config["reference"], "reference")
     try:
-        return io.align_edges(reference_raw, genes, "reference", config["data"].get("prior_case", "exact"))
+        return align_edges(reference_raw, genes, "reference", config["data"].get("prior_case", "exact"))
     except InputError as error:
         raise InputError(f"{error} Or set reference: null to run without a reference.") from None
 
@@ -367,8 +368,8 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     if not normalize:
         _check_log_normalized(adata, matrix, data_cfg)
     pseudotime = _pseudotime(adata, data_cfg.get("pseudotime_key"))
-    prior_raw, prior_format = io.read_network(data_cfg["prior"], "data.prior", data_cfg.get("prior_orientation", "auto"))
-    prior = io.align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
+    prior_raw, prior_format = read_network(data_cfg["prior"], "data.prior", data_cfg.get("prior_orientation", "auto"))
+    prior = align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
     reference = _reference(config, adata.var_names)
     # once every cheaper check passed: normalizing copies the matrix
     matrix = _check_scale(matrix, normalize, data_cfg.get("target_sum"))

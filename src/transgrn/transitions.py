@@ -10,12 +10,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .columns import TRANSITION_COLUMNS, TRANSITION_PATTERN, TRANSITION_SEPARATOR  # noqa: F401
+from .columns import TRANSITION_COLUMNS, TRANSITION_SEPARATOR
 from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-SEPARATOR = TRANSITION_SEPARATOR
 SLUG_LENGTH = 40
 # What a transition id looks like (``c00_stem_cell__c01_progenitor``); the Snakemake wildcard
 # constraint in workflow/rules/common.smk must be the same pattern.
@@ -38,7 +37,7 @@ def cluster_ids(labels: Sequence[str]) -> dict[str, str]:
 
 
 def transition_id(source_id: str, target_id: str) -> str:
-    return f"{source_id}{SEPARATOR}{target_id}"
+    return f"{source_id}{TRANSITION_SEPARATOR}{target_id}"
 
 
 def _ordered_by_pseudotime(pseudotime_medians: Mapping[str, float]) -> list[tuple[str, str]]:

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .summaries import RECOVERY_METRICS, below_null, has_values, headline_r2, r2_panels
+from ..columns import RECOVERY_CHANCE
+from .summaries import below_null, has_values, headline_r2, r2_panels
 
 # the figures' file names (``{name}.png``): the page's overview and validation figures, written to the report's
 # figure folder, and each transition's (rule plot_transition); report.smk declares them as outputs
@@ -396,7 +397,7 @@ def recovery_figure(table: pd.DataFrame, metrics: list[str]):
         ax.boxplot(values, widths=0.5, showfliers=False, medianprops={"color": "black"})
         ax.scatter(1 + rng.uniform(-0.15, 0.15, len(values)), values, s=14, color="#4c72b0", alpha=0.8, zorder=3,
                    label="transition")
-        ax.axhline(RECOVERY_METRICS[metric], color=ACTIVATING, ls="--", lw=1, label="chance")
+        ax.axhline(RECOVERY_CHANCE[metric], color=ACTIVATING, ls="--", lw=1, label="chance")
         ax.set_xticks([])
         ax.set_ylabel(metric)
         ax.set_title(f"{metric}\n({len(values)} transitions)", fontsize=9)

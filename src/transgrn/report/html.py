@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..columns import RECOVERY_CHANCE
 from .figures import (
     branch_figure,
     cluster_graph_figure,
@@ -40,7 +41,6 @@ from .runinfo import design_label, used_parameters
 from .summaries import (
     DIFFERENTIAL_Q,
     DIFFERENTIAL_READ,
-    RECOVERY_METRICS,
     STRONG_QUANTILE,
     WeightCorrelation,
     below_null,
@@ -356,7 +356,7 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
     """One transition's details, as a template the page clones when it is selected."""
     row = ctx.table.set_index("transition").loc[transition]
     result, summary = ctx.transitions[transition], ctx.summaries[transition]
-    metrics = {k: row[k] for k in (*R2_COLUMNS, "n_source_cells", "n_target_cells", "n_pairs", *RECOVERY_METRICS)
+    metrics = {k: row[k] for k in (*R2_COLUMNS, "n_source_cells", "n_target_cells", "n_pairs", *RECOVERY_CHANCE)
                if k in row.index and k != "above_null"}
     metrics["n_edges"], metrics["strong_edges"] = row.get("n_edges"), ctx.strong.get(transition, 0)
     if summary.mapping is not None:
@@ -461,7 +461,7 @@ def validation_section(ctx: ReportContext) -> str:
     if has_mlp:
         diff = ctx.table[["r2_test", "r2_test_mlp"]].assign(mlp_minus_linear=ctx.table["r2_test_mlp"] - ctx.table["r2_test"])
         parts.append(table_html(_named(ctx, diff), scroll=True))
-    metrics = [m for m in RECOVERY_METRICS if m in ctx.table and ctx.table[m].notna().any()]
+    metrics = [m for m in RECOVERY_CHANCE if m in ctx.table and ctx.table[m].notna().any()]
     if metrics:
         recovery = ctx.figure("recovery", recovery_figure(ctx.table, metrics))
         parts.append("<h3>Recovery of the reference network</h3>" + figure_html(

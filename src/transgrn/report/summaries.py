@@ -13,10 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..columns import RECOVERY_CHANCE
 
-# Recovery metrics and the value a random ranking or sign would get (drawn as a reference line).
-RECOVERY_METRICS = RECOVERY_CHANCE  # metric -> its value by chance (transgrn.columns)
 # An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.
 STRONG_QUANTILE = 0.99
 
