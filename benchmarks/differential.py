@@ -8,11 +8,14 @@
    call is false. Reports the share of edges at q <= 0.1, the share at p < 0.05 (0.05 when
    calibrated), the KS distance of the p-values from uniform, per design, and the same with the
    shared progenitor cells resampled independently for the two fits (what the joint bootstrap avoids).
+   Each with the moderated standard error (prior over TFs, the default) and without (``none``);
+   the lagged design also with a global prior and a TF + target prior; ``prior_df`` is its ``d0``.
 2. Planted recovery -- ``branch_edges=40`` prior decoys regulate in one fate only. AUPRC ratio of
    ``|z|`` for the planted edges, recall at q <= 0.1, and the calls that are not planted: most sit
    on a planted edge's target (its other weights change with it: the fitted weights really
    differ), the rest are false. With the demo's own, asymmetric fates many more edges differ:
-   the fates' TF programs differ, which changes the fitted weights without any rewiring.
+   the fates' TF programs differ, which changes the fitted weights without any rewiring. Every
+   prior model of the moderation, on the same replicates.
 3. Cost -- the demo (1,600 cells, ``transitions.mode: all``: 12 transitions, 12 sibling pairs):
    time and peak numpy memory of each source-cluster unit, against the time of the fits with
    ``fit.bootstrap: 20`` (rule fit_grn) of the same transitions.
@@ -26,6 +29,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import average_precision_score
@@ -33,12 +37,14 @@ from sklearn.metrics import average_precision_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import transition_of  # noqa: E402
 
-from transgrn.differential import (cluster_counts, differential_unit, pair_test, transition_pairs,  # noqa: E402
-                                   transition_replicates)
+from transgrn.differential import (DEFAULT_MODERATION, cluster_counts, differential_unit, pair_test,  # noqa: E402
+                                   transition_pairs, transition_replicates)
 from transgrn.grn import TransitionData, fit_transition, map_transition  # noqa: E402
 from transgrn.simulate import simulate  # noqa: E402
 
 RIDGE = {"solver": "ridge", "alpha": 1.0}
+# the prior of the moderated standard error (pair_test's moderation): what each table compares
+MODERATIONS = {"tf (default)": DEFAULT_MODERATION, "global": (), "tf + target": ("tf", "target_gene"), "none": None}
 SIBLINGS = pd.DataFrame([("pA", "progenitor", "fate A"), ("pB", "progenitor", "fate B")],
                         columns=["transition", "source_cluster", "target_cluster"])
 DESIGNS = {"joint": {"method": "joint"}, "lagged": {"method": "lagged"},
@@ -57,30 +63,48 @@ def loader(sim, transitions: pd.DataFrame, mapping_config: dict, seed: int):
     return load
 
 
-def sibling_table(sim, mapping_config: dict, seed: int, n_boot: int, independent: bool = False) -> pd.DataFrame:
+def sibling_replicates(sim, mapping_config: dict, seed: int, n_boot: int, independent: bool = False) -> list:
+    """Both siblings' replicates, as :func:`differential_unit` refits them (``independent``: the shared
+    source resampled separately per fit)."""
     load = loader(sim, SIBLINGS, mapping_config, seed)
-    if not independent:
-        pairs = transition_pairs(SIBLINGS, "siblings")
-        return next(differential_unit(pairs, SIBLINGS, load, RIDGE, n_boot, seed))
     fitted = []
-    for offset, row in enumerate(SIBLINGS.itertuples()):  # the shared source resampled separately per fit
+    for offset, row in enumerate(SIBLINGS.itertuples()):
         data, mapping = load(row.transition)
+        stream = seed + 1000 * offset * independent
         fitted.append(transition_replicates(
-            data, mapping, RIDGE, cluster_counts(len(data.source.names), n_boot, seed + 1000 * offset, row.source_cluster),
-            cluster_counts(len(data.target.names), n_boot, seed + 1000 * offset, row.target_cluster), seed, row.transition))
-    return pair_test("pA", fitted[0], "pB", fitted[1])
+            data, mapping, RIDGE, cluster_counts(len(data.source.names), n_boot, stream, row.source_cluster),
+            cluster_counts(len(data.target.names), n_boot, stream, row.target_cluster), seed, row.transition))
+    return fitted
+
+
+def sibling_table(sim, mapping_config: dict, seed: int, n_boot: int, independent: bool = False,
+                  moderation=DEFAULT_MODERATION) -> pd.DataFrame:
+    first, second = sibling_replicates(sim, mapping_config, seed, n_boot, independent)
+    return pair_test("pA", first, "pB", second, moderation)
+
+
+def prior_df(table: pd.DataFrame) -> float:
+    """The moderation's prior df ``d0`` from ``se_method`` (NaN when not moderated)."""
+    found = table["se_method"].iloc[0].partition("prior df ")[2].rstrip(")") if len(table) else ""
+    return np.nan if not found else np.inf if found == "infinite" else float(found)
 
 
 def calibration(seeds: list[int], n_boot: int) -> pd.DataFrame:
+    """Every design with the default moderation and without; the lagged design with every prior model."""
     rows = []
     cases = [(name, config, False) for name, config in DESIGNS.items()] + [("joint, independent", DESIGNS["joint"], True)]
     for name, config, independent in cases:
+        models = MODERATIONS if name == "lagged" else {k: MODERATIONS[k] for k in ("tf (default)", "none")}
         for seed in seeds:
-            table = sibling_table(simulate(symmetric_branches=True, seed=seed), config, seed, n_boot, independent)
-            p = table["pvalue"]
-            rows.append({"design": name, "seed": seed, "edges": len(table), "share_q<=0.1": (table["qvalue"] <= 0.1).mean(),
-                         "share_p<0.05": (p < 0.05).mean(), "ks_distance": stats.kstest(p, "uniform").statistic,
-                         "median_se": table["std_error"].median()})
+            first, second = sibling_replicates(simulate(symmetric_branches=True, seed=seed), config, seed, n_boot,
+                                               independent)
+            for model, moderation in models.items():
+                table = pair_test("pA", first, "pB", second, moderation)
+                p = table["pvalue"]
+                rows.append({"design": name, "moderation": model, "seed": seed, "edges": len(table),
+                             "share_q<=0.1": (table["qvalue"] <= 0.1).mean(), "share_p<0.05": (p < 0.05).mean(),
+                             "ks_distance": stats.kstest(p, "uniform").statistic,
+                             "median_se": table["std_error"].median(), "prior_df": prior_df(table)})
     return pd.DataFrame(rows)
 
 
@@ -90,17 +114,21 @@ def planted(seeds: list[int], n_boot: int, sizes: list[int]) -> pd.DataFrame:
         for n_cells in sizes:
             for seed in seeds:
                 sim = simulate(symmetric_branches=symmetric, branch_edges=40, n_cells=n_cells, seed=seed)
-                table = sibling_table(sim, DESIGNS["lagged"], seed, n_boot)
-                merged = table.merge(sim.differential, on=["tf", "target_gene"], how="left")
-                truth = merged["branch"].notna().to_numpy()
-                called = table["qvalue"].to_numpy() <= 0.1
-                other = merged[called & ~truth]
-                on_planted_target = other["target_gene"].isin(sim.differential["target_gene"])
-                rows.append({"fates": "symmetric" if symmetric else "demo (asymmetric)", "n_cells": n_cells, "seed": seed,
-                             "auprc_ratio": average_precision_score(truth, table["z"].abs()) / truth.mean(),
-                             "recall_q<=0.1": called[truth].mean(), "calls": int(called.sum()),
-                             "other_calls_on_planted_targets": int(on_planted_target.sum()),
-                             "other_calls_elsewhere": int((~on_planted_target).sum())})
+                first, second = sibling_replicates(sim, DESIGNS["lagged"], seed, n_boot)
+                for model, moderation in MODERATIONS.items():
+                    table = pair_test("pA", first, "pB", second, moderation)
+                    merged = table.merge(sim.differential, on=["tf", "target_gene"], how="left")
+                    truth = merged["branch"].notna().to_numpy()
+                    called = table["qvalue"].to_numpy() <= 0.1
+                    other = merged[called & ~truth]
+                    on_planted_target = other["target_gene"].isin(sim.differential["target_gene"])
+                    rows.append({"fates": "symmetric" if symmetric else "demo (asymmetric)", "n_cells": n_cells,
+                                 "moderation": model, "seed": seed,
+                                 "auprc_ratio": average_precision_score(truth, table["z"].abs()) / truth.mean(),
+                                 "recall_q<=0.1": called[truth].mean(), "calls": int(called.sum()),
+                                 "other_calls_on_planted_targets": int(on_planted_target.sum()),
+                                 "other_calls_elsewhere": int((~on_planted_target).sum()),
+                                 "prior_df": prior_df(table)})
     return pd.DataFrame(rows)
 
 
@@ -142,10 +170,11 @@ def main() -> None:
     pd.set_option("display.precision", 3)
     calib = calibration(seeds, args.n_boot)
     print("## Calibration (same network in both siblings; every call is false)\n")
-    print(calib.groupby("design", sort=False).agg(["mean", "max"]).drop(columns=["seed", "edges"], level=0).to_string())
+    print(calib.groupby(["design", "moderation"], sort=False).agg(["mean", "max"])
+          .drop(columns=["seed", "edges"], level=0).to_string())
     rec = planted(seeds[:3], args.n_boot, [1600] if args.quick else [1600, 3000])
     print("\n## Planted branch edges (40 per simulation; lagged design)\n")
-    print(rec.groupby(["fates", "n_cells"], sort=False).mean().drop(columns="seed").to_string())
+    print(rec.groupby(["fates", "n_cells", "moderation"], sort=False).mean().drop(columns="seed").to_string())
     print("\n## Cost per source-cluster unit (demo, sibling pairs)\n")
     print(cost(args.n_boot).to_string(index=False))
 
