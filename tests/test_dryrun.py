@@ -13,7 +13,9 @@ SLURM = ("--profile", str(REPO / "profiles/slurm"))
 TINY_DEMO_CONFIG = workflow_config("tiny_demo")
 # before the checkpoint the per-transition jobs are unknown; these are planned in any state
 ALWAYS = {"prepare", "aggregate", "report", "all"}
-PER_TRANSITION = {"map_cells": 3, "fit_grn": 3, "evaluate_grn": 3, "plot_transition": 3}
+# a batch job per stage (3 transitions: auto batches of one) and a per-transition job linking its files
+STAGES = ("map_cells", "fit_grn", "evaluate_grn", "plot_transition")
+PER_TRANSITION = {rule: 3 for stage in STAGES for rule in (stage, f"{stage}_files")}
 
 
 def dry_run(workflow_runner, workdir, config, *extra: str) -> str:

@@ -82,7 +82,7 @@ def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run, snakem
     # while a setting that the results depend on does: the filter picks edges_filtered.parquet's edges
     # (aggregate) and the confident edges the TF scores are computed over (evaluate_grn, per transition)
     refilter = snakemake(workdir, {**CONFIG, "filter": {"top_k": 5}}, "-n", "--quiet", "rules")
-    assert planned_jobs(refilter.stdout + refilter.stderr) == {"aggregate": 1, "evaluate_grn": 3}
+    assert planned_jobs(refilter.stdout + refilter.stderr) == {"aggregate": 1, "evaluate_grn": 3, "evaluate_grn_files": 3}
 
 
 def test_every_output_records_config_checksums_versions_and_seed(finished_run):

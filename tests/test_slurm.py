@@ -109,9 +109,9 @@ def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_clus
     (tmp_path / "snakemake.log").write_text(log)
     assert result.returncode == 0, log[-8000:]
 
-    # every job went through sbatch; the per-transition jobs packed into group jobs of 2 transitions
+    # every job went through sbatch; the per-transition jobs (3 batches of one transition) packed into group jobs of 2
     submissions = submitted_jobs(log)
-    groups = [s for s in submissions if "map_cells:transition=" in s[0]]
+    groups = [s for s in submissions if "map_cells:batch=" in s[0]]
     assert len({g[0] for g in groups}) == 2, submissions
     steps = int(re.findall(r"of (\d+) steps \(100%\) done", log)[-1])
     assert len(submissions) <= steps // 2, (steps, submissions)  # 23 jobs in 7 submissions (retry included)

@@ -87,6 +87,23 @@ def test_reruns_are_byte_identical(demo_runs):
         assert digest(first / name) == digest(second / name), name
 
 
+def test_results_do_not_depend_on_the_batching(demo_runs, snakemake, tmp_path):
+    """Issue #11: both transitions in one batch job per stage (the fixture's runs have one
+    transition per batch) write the same bytes, provenance included, in every transition's file."""
+    result = snakemake(tmp_path, {**DEMO_CONFIG, "transitions": {**DEMO_CONFIG.get("transitions", {}), "batch_size": 2}})
+    assert result.returncode == 0, result.stderr[-5000:]
+    assert sorted(p.name for p in (tmp_path / "results/batches").iterdir()) == ["b000"]
+    assert len(list((tmp_path / "logs/benchmarks/batches/b000").glob("*.tsv"))) == 4  # map, fit, evaluate, figures
+    ours = sorted(p.relative_to(tmp_path) for p in (tmp_path / "results/transitions").rglob("*") if p.is_file())
+    theirs = sorted(p.relative_to(demo_runs[0]) for p in (demo_runs[0] / "results/transitions").rglob("*") if p.is_file())
+    assert ours == theirs
+    assert len(ours) == 2 * 11  # mask, 2 mappings, 3 of the fit, 5 of the evaluation
+    for path in ours:
+        assert digest(tmp_path / path) == digest(demo_runs[0] / path), path
+    for name in ("edges.parquet", "transitions.tsv"):
+        assert digest(tmp_path / "results" / name) == digest(demo_runs[0] / "results" / name), name
+
+
 def test_nothing_to_do_on_rerun(demo_runs, snakemake):
     result = snakemake(demo_runs[0], DEMO_CONFIG, "-n")
     assert result.returncode == 0

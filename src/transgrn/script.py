@@ -85,6 +85,9 @@ def run_script(main: Callable[..., None], smk: Any | None = None, argv: list[str
             given = {k: v for part in parts for k, v in part.items()}
             if len(given) < sum(map(len, parts)):
                 raise ValueError(f"rule {job.rule}: input, output, params and wildcards must have distinct names")
+            if "batch" in given:
+                run_batch(main, names, job, given)
+                return
             main(**{name: given[name] for name in names if name in given}, record=job_provenance(job))
             if "transition" in dict(job.wildcards.items()) and len(job.output):
                 print(stage_progress(job.rule, str(job.output[0]), job.wildcards.transition), file=sys.stderr, flush=True)
@@ -96,17 +99,63 @@ def run_script(main: Callable[..., None], smk: Any | None = None, argv: list[str
     run(lambda _: main(**values, record=_cli_provenance(values)), job)
 
 
+#: params of a batch rule that describe the batch, not the stage: kept out of each transition's provenance,
+#: so that a transition's files are the same bytes whatever batch it ran in
+BATCH_PARAMS = ("transitions", "inputs_per_transition", "outputs_per_transition")
+
+
+def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict[str, Any]) -> None:
+    """Run a per-transition ``main`` for every transition of a batch job (:mod:`transgrn.batches`).
+
+    The rule's params name the batch's ``transitions`` and, as patterns of ``{transition}``,
+    ``{source}`` and ``{target}`` (the cluster ids), each transition's input files
+    (``inputs_per_transition``) and the file names of its outputs (``outputs_per_transition``),
+    which are written under the batch's folder, ``<folder of output.manifest>/<rule>/<transition>/``.
+    Each transition's provenance is what a job of its own would record (its rule, its
+    ``transition`` wildcard, its input files, the stage's params). The manifest, written last,
+    lists the transitions and their files: its existence means the whole batch is done."""
+    from pathlib import Path
+
+    from .batches import staged_path
+    from .io import provenance, write_json
+
+    inputs, outputs = given["inputs_per_transition"], given["outputs_per_transition"]
+    shared = {name: given[name] for name in job.input.keys() if name in names and name not in inputs}
+    params = {k: v for k, v in job.params.items() if k not in BATCH_PARAMS}
+    batch_dir = Path(job.output.manifest).parent
+    written = {}
+    for transition in given["transitions"]:
+        source, target = transition.split("__")
+        files = {name: pattern.format(transition=transition, source=source, target=target)
+                 for name, pattern in inputs.items()}
+        out = {name: str(staged_path(batch_dir, job.rule, transition, filename)) for name, filename in outputs.items()}
+        for path in out.values():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        values = {**given, **shared, **files, **out, "transition": transition}
+        record = provenance(params, {**shared, **files}, (job.config or {}).get("seed"), rule=job.rule,
+                            wildcards={"transition": transition})
+        main(**{name: values[name] for name in names if name in values}, record=record)
+        written[transition] = sorted(out.values())
+        print(stage_progress(job.rule, next(iter(out.values())), transition), file=sys.stderr, flush=True)
+    write_json({"batch": given["batch"], "rule": job.rule, "files": written}, job.output.manifest)
+
+
 def stage_progress(rule: str, output: str, transition: str, now: float | None = None) -> str:
     """One line of progress for a per-transition stage: how many transitions have this job's first
     output so far, out of the run's transitions, and the time since the checkpoint listed them
     (``prepared/transitions.tsv`` beside the ``transitions/`` folder). On a partial rerun the count
     includes the outputs kept from before."""
     import glob
+    import re
     from pathlib import Path
+
+    from .batches import BATCH_ID_PATTERN
 
     parts = Path(output).parts
     where = parts.index(transition)
-    done = len(glob.glob(str(Path(*parts[:where], "*", *parts[where + 1:]))))
+    # every transition's copy of this file, in any batch's folder (transgrn.batches)
+    pattern = ["*" if i == where or re.fullmatch(BATCH_ID_PATTERN, part) else part for i, part in enumerate(parts)]
+    done = len(glob.glob(str(Path(*pattern))))
     for depth in range(where, 0, -1):
         table = Path(*parts[:depth]) / "prepared" / "transitions.tsv"
         if table.exists():

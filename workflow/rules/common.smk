@@ -12,6 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
+from transgrn.batches import BATCH_ID_PATTERN, assign_batches  # noqa: E402
 from transgrn.columns import CLUSTER_ID_PATTERN, TRANSITION_PATTERN  # noqa: E402
 
 if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
@@ -27,10 +28,13 @@ except ConfigError as error:
 RESULTS = Path("results")
 PREPARED = RESULTS / "prepared"
 TRANSITION_DIR = RESULTS / "transitions" / "{transition}"
+# a batch job's manifest and staged files (transgrn.batches): per-transition stages run one job per batch
+BATCH_DIR = RESULTS / "batches" / "{batch}"
 LOGS = Path("logs")
 
 wildcard_constraints:
     transition=TRANSITION_PATTERN,
+    batch=BATCH_ID_PATTERN,
 
 
 def cluster_slice(which):
@@ -73,6 +77,78 @@ def transition_table():
 def transition_ids():
     """All transition ids, read from the checkpoint's table."""
     return list(transition_table()["transition"])
+
+
+# Batches (transgrn.batches): the per-transition stages run one job per batch of transitions, and a
+# per-transition rule of each stage (a shell command, no Python start-up) links the batch's files
+# into results/transitions/<transition>/, so that every transition's files stay tracked outputs.
+def batches():
+    """Batch id -> its transitions, from the checkpoint's table (computed once per version of it)."""
+    table = transition_table()
+    if _PREPARED_CACHE.get("batches_table") is not table:
+        assigned = assign_batches(list(table["transition"]), config["transitions"]["batch_size"])
+        owner = {transition: batch for batch, members in assigned.items() for transition in members}
+        _PREPARED_CACHE.update(batches_table=table, batches=assigned, batch_of=owner)
+    return _PREPARED_CACHE["batches"]
+
+
+def batch_manifest(stage):
+    """Input function of a stage's per-transition rule: the manifest of the batch that ran the transition."""
+
+    def manifest(wildcards):
+        batches()
+        return str(BATCH_DIR / f"{stage}.json").format(batch=_PREPARED_CACHE["batch_of"][wildcards.transition])
+
+    return manifest
+
+
+def member_files(filename):
+    """Input function of a batch rule: a per-transition file of each of the batch's transitions."""
+
+    def paths(wildcards):
+        return [str(TRANSITION_DIR / filename).format(transition=t) for t in batches()[wildcards.batch]]
+
+    return paths
+
+
+def member_slices(wildcards):
+    """Input function of a batch rule: the cluster slices its transitions read, each once."""
+    return list(dict.fromkeys(path for t in batches()[wildcards.batch] for path in _slices(t)))
+
+
+def batch_transitions(wildcards):
+    """Params function of a batch rule: its transitions. From the table file itself, not the checkpoint
+    object, which a params function may not ask for in a cluster job ("Rule parameter depends on
+    checkpoint"); a batch job exists only after the checkpoint wrote the table."""
+    from transgrn.prepare import read_transitions
+
+    table = read_transitions(PREPARED / "transitions.tsv")
+    return assign_batches(list(table["transition"]), config["transitions"]["batch_size"])[wildcards.batch]
+
+
+# what a batch rule's script is told about each transition's input files (run_batch in transgrn.script)
+SLICE_PATTERNS = {
+    "source": str(PREPARED / "clusters" / "{source}.h5ad"),
+    "target": str(PREPARED / "clusters" / "{target}.h5ad"),
+}
+
+
+def transition_files(*filenames):
+    """``inputs_per_transition`` patterns of per-transition files, named after their stem."""
+    return {Path(name).stem: str(TRANSITION_DIR / name) for name in filenames}
+
+
+# The body of a stage's per-transition rule: link each declared output from the batch's folder (a copy
+# where hard links are impossible) and touch it, so that it is newer than the batch's manifest. A shell
+# command, not a run: block, which Snakemake (8+) executes by starting a whole Snakemake of its own per job.
+LINK_FROM_BATCH = (
+    'for file in {output:q}; do '
+    'staged="$(dirname {input.manifest:q})/{params.stage}/{wildcards.transition}/$(basename "$file")"; '
+    'ln -f "$staged" "$file" 2>/dev/null || cp "$staged" "$file"; touch "$file"; done; '
+    'echo "linked {output} from {input.manifest}" > {log:q}'
+)
+# a link job's own small needs: not the profile's default, which would set a group job's memory floor
+LINK_RESOURCES = {"mem_mb": 100, "runtime": 1}
 
 
 def per_transition(filename):
@@ -130,10 +206,10 @@ def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design
         prior = _prior_sizes()
         mb = (dense_copies * config["mapping"]["n_pairs"] * prior["n_genes_used"] * 8 + per_edge_bytes * prior["n_edges"]
               + gram_copies * prior["n_tfs"] ** 2 * 8) / 1e6
-        if per_cluster_mb or design_copies:
-            mb += per_cluster_mb * _input_mb([cluster_slice(which)(wildcards) for which in ("source", "target")])
-            pairs = max(config["mapping"]["n_pairs"], _transition_cells(wildcards.transition))
-            mb += design_copies * pairs * prior["n_tfs"] * 8 / 1e6
+        if per_cluster_mb or design_copies:  # the largest transition of a batch: they run one at a time
+            mb += max(per_cluster_mb * _input_mb(_slices(transition)) + design_copies * prior["n_tfs"] * 8 / 1e6
+                      * max(config["mapping"]["n_pairs"], _transition_cells(transition))
+                      for transition in _job_transitions(wildcards))
         return mb
 
     def mem(wildcards, input, attempt):
@@ -176,11 +252,22 @@ def aggregate_runtime(wildcards, input, attempt):
     return int(max(60, 10 + _input_mb(input) / 10 / 60) * attempt)
 
 
+def _job_transitions(wildcards):
+    """The transitions a job works on: its batch's, its own, or none (a whole-run job)."""
+    if "batch" in wildcards.keys():
+        return batches()[wildcards.batch]
+    return [wildcards.transition] if "transition" in wildcards.keys() else [None]
+
+
+def _slices(transition):
+    return [str(PREPARED / "clusters" / f"{cluster}.h5ad") for cluster in transition.split("__")]
+
+
 def runtime_min(minutes):
-    """Resource function: wall-time limit in minutes, growing with the attempt."""
+    """Resource function: wall-time limit in minutes (per transition of a batch), growing with the attempt."""
 
     def runtime(wildcards, attempt):
-        return minutes * attempt
+        return minutes * len(_job_transitions(wildcards)) * attempt
 
     return runtime
 

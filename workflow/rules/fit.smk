@@ -4,22 +4,24 @@
 
 rule fit_grn:
     input:
-        mask=TRANSITION_DIR / "mask.parquet",
-        mapping_main=TRANSITION_DIR / "mapping_main.parquet",
-        mapping_null=TRANSITION_DIR / "mapping_null.parquet",
-        source=cluster_slice("source"),
-        target=cluster_slice("target"),
+        masks=member_files("mask.parquet"),
+        mappings_main=member_files("mapping_main.parquet"),
+        mappings_null=member_files("mapping_null.parquet"),
+        slices=member_slices,
     output:
-        coefficients=TRANSITION_DIR / "coefficients.parquet",
-        intercepts=TRANSITION_DIR / "intercepts.parquet",
-        info=TRANSITION_DIR / "fit.json",
+        manifest=BATCH_DIR / "fit_grn.json",
     params:
         fit=config["fit"],
         smooth=config["data"]["smooth"],
         seed=config["seed"],
+        transitions=batch_transitions,
+        inputs_per_transition=transition_files("mask.parquet", "mapping_main.parquet", "mapping_null.parquet")
+        | SLICE_PATTERNS,
+        outputs_per_transition={"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet",
+                                "info": "fit.json"},
     threads: 1
     benchmark:
-        LOGS / "benchmarks/transitions/{transition}/fit_grn.tsv"
+        LOGS / "benchmarks/batches/{batch}/fit_grn.tsv"
     resources:
         # bootstrap: per edge, B weights and B cross-products; alpha auto: Gram matrices of every CV fold
         mem_mb=mem_mb(500, per_cluster_mb=5, design_copies=2, per_edge_bytes=250 + 40 * config["fit"]["bootstrap"],
@@ -31,6 +33,25 @@ rule fit_grn:
     conda:
         "../../envs/transgrn.yaml"
     log:
-        LOGS / "transitions/{transition}/fit.log",
+        LOGS / "batches/{batch}/fit.log",
     script:
         "../../scripts/fit.py"
+
+
+rule fit_grn_files:
+    input:
+        manifest=batch_manifest("fit_grn"),
+    params:
+        stage="fit_grn",
+    output:
+        coefficients=TRANSITION_DIR / "coefficients.parquet",
+        intercepts=TRANSITION_DIR / "intercepts.parquet",
+        info=TRANSITION_DIR / "fit.json",
+    group:
+        "transition"
+    log:
+        LOGS / "transitions/{transition}/fit_files.log",
+    resources:
+        **LINK_RESOURCES,
+    shell:
+        LINK_FROM_BATCH

@@ -9,18 +9,19 @@
 rule map_cells:
     input:
         prior=PREPARED / "prior_edges.parquet",
-        source=cluster_slice("source"),
-        target=cluster_slice("target"),
+        slices=member_slices,
     output:
-        mask=TRANSITION_DIR / "mask.parquet",
-        mapping_main=TRANSITION_DIR / "mapping_main.parquet",
-        mapping_null=TRANSITION_DIR / "mapping_null.parquet",
+        manifest=BATCH_DIR / "map_cells.json",
     params:
         options=config["mapping"],  # the method also decides which edges the mask marks estimable
         seed=config["seed"],
         smooth=config["data"]["smooth"],
+        transitions=batch_transitions,
+        inputs_per_transition=SLICE_PATTERNS,
+        outputs_per_transition={"mask": "mask.parquet", "mapping_main": "mapping_main.parquet",
+                                "mapping_null": "mapping_null.parquet"},
     benchmark:
-        LOGS / "benchmarks/transitions/{transition}/map_cells.tsv"
+        LOGS / "benchmarks/batches/{batch}/map_cells.tsv"
     threads: 1
     resources:
         # not from the input files' size: the value stays known inside a group job (common.smk, mem_mb)
@@ -31,6 +32,25 @@ rule map_cells:
     conda:
         "../../envs/transgrn.yaml"
     log:
-        LOGS / "transitions/{transition}/mapping.log",
+        LOGS / "batches/{batch}/mapping.log",
     script:
         "../../scripts/mapping.py"
+
+
+rule map_cells_files:
+    input:
+        manifest=batch_manifest("map_cells"),
+    params:
+        stage="map_cells",
+    output:
+        mask=TRANSITION_DIR / "mask.parquet",
+        mapping_main=TRANSITION_DIR / "mapping_main.parquet",
+        mapping_null=TRANSITION_DIR / "mapping_null.parquet",
+    group:
+        "transition"
+    log:
+        LOGS / "transitions/{transition}/mapping_files.log",
+    resources:
+        **LINK_RESOURCES,
+    shell:
+        LINK_FROM_BATCH

@@ -20,14 +20,42 @@ STAGE_BENCHMARKS = {
     stage: strip_wildcard_constraints(str(workflow.get_rule(stage).benchmark))
     for stage in ("prepare", "map_cells", "fit_grn", "evaluate_grn", "aggregate")
     if workflow.is_rule(stage) and workflow.get_rule(stage).benchmark
-} | {"plot_transition": str(LOGS / "benchmarks/transitions/{transition}/plot_transition.tsv")}
+} | {"plot_transition": str(LOGS / "benchmarks/batches/{batch}/plot_transition.tsv")}
 
 
 rule plot_transition:
     input:
-        coefficients=TRANSITION_DIR / "coefficients.parquet",
-        gene_r2=TRANSITION_DIR / "gene_r2.parquet",
-        predictions=TRANSITION_DIR / "predictions.parquet",
+        table=PREPARED / "transitions.tsv",
+        fits=member_files("coefficients.parquet"),
+        gene_r2s=member_files("gene_r2.parquet"),
+        predictions_tables=member_files("predictions.parquet"),
+    output:
+        manifest=BATCH_DIR / "plot_transition.json",
+    params:
+        n_edges=config["report"]["network_edges"],
+        transitions=batch_transitions,
+        inputs_per_transition=transition_files("coefficients.parquet", "gene_r2.parquet", "predictions.parquet"),
+        outputs_per_transition={"network_figure": "network.png", "gene_r2_figure": "gene_r2.png",
+                                "predictions_figure": "predictions.png"},
+    benchmark:
+        STAGE_BENCHMARKS["plot_transition"]
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime_min(10),
+    group:
+        "transition"
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "batches/{batch}/plot.log",
+    script:
+        "../../scripts/plot_transition.py"
+
+
+rule plot_transition_files:
+    input:
+        manifest=batch_manifest("plot_transition"),
     output:
         network_figure=report(
             TRANSITION_FIGURES / "network.png",
@@ -54,21 +82,15 @@ rule plot_transition:
         # the table itself, not checkpoints.prepare.get(): a params function that asks a checkpoint
         # fails in cluster jobs ("Rule parameter depends on checkpoint"); these jobs exist only after it
         title=lambda wildcards: transition_title(PREPARED / "transitions.tsv", wildcards.transition),
-        n_edges=config["report"]["network_edges"],
-    benchmark:
-        STAGE_BENCHMARKS["plot_transition"]
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000),
-        runtime=runtime_min(10),
+        stage="plot_transition",
     group:
         "transition"
-    conda:
-        "../../envs/transgrn.yaml"
     log:
-        LOGS / "transitions/{transition}/plot.log",
-    script:
-        "../../scripts/plot_transition.py"
+        LOGS / "transitions/{transition}/plot_files.log",
+    resources:
+        **LINK_RESOURCES,
+    shell:
+        LINK_FROM_BATCH
 
 
 rule report:

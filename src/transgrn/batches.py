@@ -1,0 +1,63 @@
+"""Batches of transitions: one job per stage and batch instead of one per stage and transition.
+
+A per-transition job does milliseconds of arithmetic after seconds of start-up (Python, numpy,
+pandas, anndata; torch in the fit; matplotlib in the figures), so a run of many small transitions
+spent most of its time starting jobs (issue #11). The per-transition stages (mapping, fit,
+evaluation, figures) therefore run as one job per *batch* of transitions, which calls the stage's
+per-transition function for each of its transitions in turn and pays the start-up once.
+
+Snakemake still tracks every transition's files, so that everything downstream (aggregate, the
+report, the MLP, the differential test, ``snakemake --report``) and the caching of each stage stay
+as they were: a batch job writes its transitions' files under ``results/batches/<batch>/<stage>/``
+and a manifest, and a per-transition rule (a shell command: no Python start-up) hard-links
+them to ``results/transitions/<transition>/``, where the declared outputs are.
+
+Results do not depend on the batching: each transition keeps its own random streams (seed and
+transition id) and its own provenance, so a run with any ``transitions.batch_size`` writes the same
+bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+#: what ``transitions.batch_size: auto`` aims at: at most this many transitions per batch, and at
+#: least MIN_BATCHES batches (when there are as many transitions), so that 2 to 4 cores have
+#: work from the first stage on and a failed or changed batch reruns little
+MAX_AUTO_BATCH = 32
+MIN_BATCHES = 4
+BATCH_ID_PATTERN = r"b[0-9]+"  # no braces: Snakemake reads them as a wildcard
+
+
+def batch_size(n_transitions: int, configured: int | str = "auto") -> int:
+    """Transitions per batch: the configured number, or for ``auto`` the smallest size that gives
+    ``MIN_BATCHES`` batches (or one transition per batch below that), capped at ``MAX_AUTO_BATCH``."""
+    if configured != "auto":
+        return max(1, int(configured))
+    if n_transitions <= MIN_BATCHES:
+        return 1
+    return min(MAX_AUTO_BATCH, math.ceil(n_transitions / MIN_BATCHES))
+
+
+def assign_batches(transitions: Sequence[str], configured: int | str = "auto") -> dict[str, list[str]]:
+    """Batch id -> its transitions, in the order of ``transitions`` (the checkpoint's table), as
+    consecutive runs of equal size (they differ by at most one)."""
+    transitions = list(transitions)
+    if not transitions:
+        return {}
+    n_batches = math.ceil(len(transitions) / batch_size(len(transitions), configured))
+    base, extra = divmod(len(transitions), n_batches)
+    batches, start = {}, 0
+    for index in range(n_batches):
+        stop = start + base + (index < extra)
+        batches[f"b{index:03d}"] = transitions[start:stop]
+        start = stop
+    return batches
+
+
+def staged_path(batch_dir: str | os.PathLike, stage: str, transition: str, filename: str) -> Path:
+    """Where a batch job writes one transition's file, before it is linked into place."""
+    return Path(batch_dir) / stage / transition / filename

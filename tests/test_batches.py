@@ -1,0 +1,30 @@
+"""Batches of transitions (transgrn.batches): how transitions are split into the jobs of a stage."""
+from __future__ import annotations
+
+import pytest
+
+from transgrn.batches import MAX_AUTO_BATCH, assign_batches, batch_size
+
+NAMES = [f"c{i:02d}_a__c{i + 1:02d}_b" for i in range(1560)]
+
+
+@pytest.mark.parametrize("n, sizes", [(1, [1]), (3, [1, 1, 1]), (4, [1, 1, 1, 1]), (5, [2, 2, 1]),
+                                      (12, [3, 3, 3, 3]), (39, [10, 10, 10, 9])])
+def test_auto_gives_a_few_balanced_batches(n, sizes):
+    batches = assign_batches(NAMES[:n])
+    assert [len(members) for members in batches.values()] == sizes
+    assert [t for members in batches.values() for t in members] == NAMES[:n]  # the table's order, each once
+    assert list(batches) == [f"b{i:03d}" for i in range(len(sizes))]
+
+
+def test_auto_caps_the_batch_size_at_atlas_scale():
+    batches = assign_batches(NAMES)
+    assert max(map(len, batches.values())) <= MAX_AUTO_BATCH and len(batches) == 49
+    assert max(map(len, batches.values())) - min(map(len, batches.values())) <= 1
+
+
+def test_a_configured_size_is_an_upper_bound_with_balanced_batches():
+    assert [len(m) for m in assign_batches(NAMES[:12], 5).values()] == [4, 4, 4]
+    assert [len(m) for m in assign_batches(NAMES[:12], 1).values()] == [1] * 12
+    assert [len(m) for m in assign_batches(NAMES[:12], 100).values()] == [12]
+    assert batch_size(12, 5) == 5 and assign_batches([], 3) == {}
