@@ -304,11 +304,14 @@ def main() -> None:
         if not (all_dir / "results/prepared/transitions.tsv").exists():  # the job step needs the checkpoint
             snakemake(all_dir, "results/prepared/transitions.tsv")
         table = read_transitions(all_dir / "results/prepared/transitions.tsv")
-        transition = table["transition"].iloc[len(table) // 2]
+        index = len(table) // 2
+        transition = table["transition"].iloc[index]
         shutil.rmtree(all_dir / "results/transitions" / transition, ignore_errors=True)
-        elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json", cores=1)
+        # one transition's jobs: batches of one (transgrn.batches), so that its batch jobs are its own
+        elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json", "--config",
+                                             "transitions={mode: all, batch_size: 1}", cores=1)
         jobs = {}
-        logs = all_dir / "logs/transitions" / transition
+        logs = all_dir / "logs/batches" / f"b{index:03d}"
         for name, peak in sampler.peaks.values():
             jobs[name] = max(jobs.get(name, 0), peak)
         walls = {m.group(1): float(m.group(2)) for m in

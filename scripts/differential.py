@@ -1,6 +1,11 @@
 """Rules differential_unit and differential (stage differential): the differential edges of the pairs
 of one unit (transgrn.differential), and the gather of every unit into results/differential.parquet."""
+import os
 from pathlib import Path
+
+# Before pyarrow loads: its default allocator (mimalloc) keeps the memory of the unit's freed tables
+# (about 50 MB at atlas scale, 500,000 rows a pair); malloc hands it back (benchmarks/scale.py)
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from transgrn.design import load_transition_data
 from transgrn.differential import differential_schema, differential_unit, transition_pairs, unit_ids

@@ -57,7 +57,7 @@ def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: 
     return np.array(weights), np.array(intercepts)
 
 
-def _two_sided_t(statistic_num: np.ndarray, statistic_den: np.ndarray, df: int) -> np.ndarray:
+def _two_sided_t(statistic_num: np.ndarray, statistic_den: np.ndarray, df: float) -> np.ndarray:
     """Two-sided t p-values of ``num / den``; ``den == 0`` gives 1 where ``num == 0``, else 0."""
     from scipy import stats  # here, not at the top: about 0.5-2.5 s of start-up that jobs without a test skip
 

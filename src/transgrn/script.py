@@ -93,10 +93,21 @@ def run_script(main: Callable[..., None], smk: Any | None = None, argv: list[str
                 print(stage_progress(job.rule, str(job.output[0]), job.wildcards.transition), file=sys.stderr, flush=True)
 
         run(call, smk)
-        return
+        _exit_without_teardown()
     values = _parse_arguments(main, names, argv)
     job = SimpleNamespace(log=[], threads=int(os.environ.get("OMP_NUM_THREADS", 1)), rule=main.__module__)
     run(lambda _: main(**values, record=_cli_provenance(values)), job)
+
+
+def _exit_without_teardown() -> None:
+    """End a finished job's process without Python's teardown, where pyarrow's Parquet threads can
+    abort it ("terminate called without an active exception", SIGABRT; apache/arrow#34314): Snakemake
+    then reports a failed job and deletes outputs that were all written (seen once in a test run, in
+    aggregate, after its "finished" line). Everything is written and closed by now."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 #: params of a batch rule that describe the batch, not the stage: kept out of each transition's provenance,

@@ -9,7 +9,8 @@ within each batch (:class:`_Group`).
 Memory: ``Y`` (dense or scipy-sparse) is read one block of targets at a time
 (:func:`target_blocks`, ``BLOCK_BYTES`` each), and fitted weights are kept per prior edge
 (``edge_coef_``); no ``rows x targets`` or ``TFs x targets`` float array is built, except the
-dense ``coef_`` on request and in :class:`MaskedAdam`.
+dense ``coef_`` on request and in :class:`MaskedAdam`. Freed blocks go back to the OS
+(:func:`_return_freed_memory`).
 
 * :class:`MaskedRidge` -- closed form, batched Cholesky; ``alpha="auto"`` picks the penalty
   by K-fold CV with one eigendecomposition per target and fold (:func:`select_alpha_ridge`).
@@ -25,12 +26,13 @@ Torch is imported lazily so that importing :mod:`transgrn` stays cheap.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,6 +94,7 @@ def resolve_device(device: str = "auto") -> "torch.device":
     import torch
 
     _match_job_threads(torch)
+    _return_freed_memory()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -108,6 +111,28 @@ def _match_job_threads(torch: Any) -> None:
     threads = os.environ.get("OMP_NUM_THREADS", "")
     if threads.isdigit() and int(threads) > 0 and torch.get_num_threads() != int(threads):
         torch.set_num_threads(int(threads))
+
+
+@functools.cache
+def _return_freed_memory() -> None:
+    """Have glibc return large freed blocks to the OS (once per process; a no-op elsewhere).
+
+    glibc raises its mmap threshold to the largest block freed so far (up to 32 MB); after the
+    first Gram matrix is freed, the 1-50 MB tensors of a fit (Gram matrices, blocks of Y, the
+    centred X) come from the heap, whose freed pages stay resident, fragmented. At atlas scale a
+    job's resident memory then sat 200-400 MB above its live memory (2,500 cells a cluster, 20,000
+    genes, 500,000 prior edges: a fit with ``fit.bootstrap: 20`` peaked at 1.12 GB instead of
+    0.92 GB). A fixed threshold keeps blocks from 1 MB up on ``mmap``, unmapped when freed; code
+    that allocates such blocks in a loop reuses a buffer instead (fresh pages cost time).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (macOS)
+        return
+    m_mmap_threshold = -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 2**20)
 
 
 def _torch_dtype(dtype: str) -> "torch.dtype":
@@ -352,8 +377,10 @@ def _weighted_edge_cross(x: "torch.Tensor", shift: "torch.Tensor", y: "torch.Ten
     out = torch.empty(n_boot, len(tf), dtype=y.dtype, device=y.device)
     # per TF: its gathered rows and its B weighted columns
     groups = _group_targets(np.where(degree > 0, degree + n_boot, 0), max(budget // n, 1), power=1)
-    # one buffer for the gathered rows, reused by every group: fresh pages cost more than the copy
+    # buffers for the gathered rows and the weighted columns, reused by every group: fresh pages cost
+    # more than the copy (and large blocks are fresh pages every time, _return_freed_memory)
     buffer = torch.empty(max([len(g) * int(degree[g].max()) for g in groups] + [0]), n, dtype=y.dtype, device=y.device)
+    columns = torch.empty(max([len(g) for g in groups] + [0]) * n_boot * n, dtype=y.dtype, device=y.device)
     as_t = lambda a: torch.as_tensor(a, device=y.device)  # noqa: E731
     for tfs in groups:
         slot = np.arange(int(degree[tfs].max()))[None, :]
@@ -362,7 +389,8 @@ def _weighted_edge_cross(x: "torch.Tensor", shift: "torch.Tensor", y: "torch.Ten
         rows = buffer[:pos.size]
         gathered = torch.index_select(y_rows, 0, as_t(target[pos].ravel()), out=rows).view(*pos.shape, n)  # (g, m, n)
         tfs_t = as_t(tfs)
-        weighted = weights[None, :, :] * (x[:, tfs_t] - shift[tfs_t]).T[:, None, :]  # (g, B, n)
+        weighted = torch.mul(weights[None, :, :], (x[:, tfs_t] - shift[tfs_t]).T[:, None, :],
+                             out=columns[:len(tfs) * n_boot * n].view(len(tfs), n_boot, n))  # (g, B, n)
         products = torch.bmm(gathered, weighted.transpose(1, 2))  # (g, m, B)
         out[:, as_t(pos[valid])] = products[as_t(valid)].T
     return out
@@ -374,7 +402,8 @@ def _weighted_gram(x: "torch.Tensor", shift: "torch.Tensor", w: "torch.Tensor") 
     import torch
 
     rows = w > 0
-    xr = x[rows] - shift
+    xr = x[rows]  # a copy, centred and weighted in place
+    xr -= shift
     xr *= torch.sqrt(w[rows])[:, None]
     return xr.T @ xr
 
@@ -545,9 +574,14 @@ class MaskedRidge(MaskedRegressor):
         if wt.ndim != 2 or wt.shape[1] != xt.shape[0]:
             raise ValueError(f"sample_weight {tuple(wt.shape)} must be (n_fits, n_rows={xt.shape[0]})")
         edges = _edges(mask, xt.device, self.max_batch_elements // wt.shape[0])
-        parts = [_original_scale(_ridge_edges(m, edges, alpha), m, edges)
-                 for m in _weighted_moments(xt, y, wt, edges, self.fit_intercept, self.standardize)]
-        return np.concatenate([w for w, _ in parts]), np.concatenate([b for _, b in parts])
+        # filled a chunk of weightings at a time: concatenating per-chunk parts would hold them twice
+        weights, intercepts = np.empty((len(wt), len(edges.tf))), np.empty((len(wt), edges.n_targets))
+        done = 0
+        for m in _weighted_moments(xt, y, wt, edges, self.fit_intercept, self.standardize):
+            chunk = slice(done, done + len(m.gram))
+            weights[chunk], intercepts[chunk] = _original_scale(_ridge_edges(m, edges, alpha), m, edges)
+            done = chunk.stop
+        return weights, intercepts
 
 
 # --------------------------------------------------------------------------------------------
@@ -812,23 +846,50 @@ class _Sums:
 _SUM_FIELDS = ("n", "sx", "sy", "gram", "cross", "yy")
 
 
+@dataclass
+class _Folds:
+    """Per-fold sums (:func:`_fold_sums`) and their total. A fold's ``p x p`` Gram matrix is formed
+    when the fold is used (:meth:`fold`), not kept: K of them at once cost ``K p^2`` floats (72 MB
+    more for 5 folds of 1,500 TFs, at the peak of a fit)."""
+
+    sums: list[_Sums]  # gram left empty (0 x 0)
+    total: _Sums
+    centred: "Callable[[int], torch.Tensor]"  # fold i's rows of X minus the shift
+
+    def fold(self, i: int) -> _Sums:
+        xf = self.centred(i)
+        return replace(self.sums[i], gram=xf.T @ xf)
+
+
 def _fold_sums(x: "torch.Tensor", y: Outputs, folds: list[np.ndarray], edges: _Edges,
-               fit_intercept: bool) -> list[_Sums]:
+               fit_intercept: bool) -> _Folds:
     """Per-fold sums; together they cost one pass over the data, however many folds and alphas."""
     import torch
 
     zeros = lambda m: torch.zeros(m, dtype=x.dtype, device=x.device)  # noqa: E731
     x_shift = x.mean(0) if fit_intercept else torch.zeros_like(x[0])
     rows = [torch.as_tensor(r, device=x.device) for r in folds]
-    xs = [x[r] - x_shift for r in rows]
-    sums = [_Sums(float(len(r)), xf.sum(0), zeros(edges.n_targets), xf.T @ xf, zeros(len(edges.tf)),
-                  zeros(edges.n_targets)) for r, xf in zip(rows, xs)]
+    # a fold's centred rows are formed again where needed, in one reused buffer: keeping every fold's
+    # would hold a second X, and fresh pages for every block and fold cost more than the copy
+    buffer = torch.empty(max(len(r) for r in rows), x.shape[1], dtype=x.dtype, device=x.device)
+    centred = lambda i: torch.index_select(x, 0, rows[i], out=buffer[:len(rows[i])]).sub_(x_shift)  # noqa: E731
+    sums, gram = [], None
+    for i, r in enumerate(rows):
+        xf = centred(i)
+        fold_gram = xf.T @ xf
+        gram = fold_gram if gram is None else gram + fold_gram  # the folds' sum, in fold order
+        sums.append(_Sums(float(len(r)), xf.sum(0), zeros(edges.n_targets), zeros((0, 0)), zeros(len(edges.tf)),
+                          zeros(edges.n_targets)))
+    del xf, fold_gram
     for b in _blocks(y, edges, x):
         y_shift = b.y.mean(0) if fit_intercept else torch.zeros_like(b.y[0])
-        for s, r, xf in zip(sums, rows, xs):
-            yf = b.y[r] - y_shift
+        for i, s in enumerate(sums):
+            xf, yf = centred(i), b.y[rows[i]] - y_shift
             s.sy[b.cols], s.cross[b.edge], s.yy[b.cols] = yf.sum(0), (xf.T @ yf)[b.tf, b.target], (yf * yf).sum(0)
-    return sums
+    total = sums[0]
+    for s in sums[1:]:
+        total = total + s  # (their empty grams add up to an empty one)
+    return _Folds(sums, replace(total, gram=gram), centred)
 
 
 def _split_moments(total: _Sums, val: _Sums, edges: _Edges, fit_intercept: bool,
@@ -853,24 +914,22 @@ def _split_moments(total: _Sums, val: _Sums, edges: _Edges, fit_intercept: bool,
     g_va = val.gram.clone().addr_(val.sx, mx, alpha=-1).addr_(mx, val.sx, alpha=-1).addr_(mx, mx, alpha=val.n)
     c_va = val.cross - val.sx[tf] * my[tg] - mx[tf] * val.sy[tg] + val.n * mx[tf] * my[tg]
     yy_va = val.yy - 2 * val.sy * my + val.n * my**2
-    scale = _column_scale(torch.clamp(var, min=0), 1.0) if standardize else torch.ones_like(mx)
-    outer = torch.outer(scale, scale)
-    moments = [_Moments(g.div_(outer), c / scale[tf], yy, n, mx, my, scale)
-               for g, c, yy, n in ((g_tr, c_tr, yy_tr, train.n), (g_va, c_va, yy_va, val.n))]
-    return moments[0], moments[1]
+    scale = torch.ones_like(mx)
+    if standardize:  # (dividing by a scale of 1 would change nothing and cost two p x p temporaries)
+        scale = _column_scale(torch.clamp(var, min=0), 1.0)
+        outer = torch.outer(scale, scale)
+        g_tr, g_va, c_tr, c_va = g_tr.div_(outer), g_va.div_(outer), c_tr / scale[tf], c_va / scale[tf]
+    return (_Moments(g_tr, c_tr, yy_tr, train.n, mx, my, scale),
+            _Moments(g_va, c_va, yy_va, val.n, mx, my, scale))
 
 
 def _cv_setup(x: np.ndarray, y: Outputs, mask: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None,
               fit_intercept: bool, device: str, dtype: str, budget: int):
-    """X as a tensor, edges, fold sums and their total, shared by the CV selectors."""
+    """X as a tensor, edges and the folds' sums (:class:`_Folds`), shared by the CV selectors."""
     mask = MaskedRegressor()._check(x, y, mask)
     xt = MaskedRegressor(device=device, dtype=dtype)._tensor(x)
     edges = _edges(mask, xt.device, budget)
-    sums = _fold_sums(xt, y, kfold_indices(xt.shape[0], n_folds, seed, groups), edges, fit_intercept)
-    total = sums[0]
-    for s in sums[1:]:
-        total = total + s
-    return xt, edges, sums, total
+    return xt, edges, _fold_sums(xt, y, kfold_indices(xt.shape[0], n_folds, seed, groups), edges, fit_intercept)
 
 
 def _batched_eigh(a: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
@@ -949,23 +1008,25 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
     """
     import torch
 
-    xt, edges, sums, total = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
-                                       max_batch_elements)
+    xt, edges, folds = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
+                                 max_batch_elements)
     if alphas is None:
-        full, _ = _split_moments(total, total.empty(), edges, fit_intercept, standardize)
+        full, _ = _split_moments(folds.total, folds.total.empty(), edges, fit_intercept, standardize)
         alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(*RIDGE_ALPHA_GRID)
     alphas = np.asarray(alphas, dtype=float)
     alpha_t = torch.as_tensor(alphas, dtype=xt.dtype, device=xt.device)
     if (alpha_t <= 0).any():
         raise ValueError("select_alpha_ridge: alphas must be > 0")
     fold_sse = []
-    for val in sums:
-        train_m, val_m = _split_moments(total, val, edges, fit_intercept, standardize)
+    for i in range(len(folds.sums)):
+        val = folds.fold(i)
+        train_m, val_m = _split_moments(folds.total, val, edges, fit_intercept, standardize)
         sse = val_m.yy[edges.empty].sum() + torch.zeros_like(alpha_t)
         for group in edges.groups:
             sse += _ridge_path_error(train_m, val_m, group, alpha_t)
         fold_sse.append((sse / (float(val.n) * edges.n_targets)).cpu().numpy())
-    sse_total = sum(f * float(v.n) for f, v in zip(fold_sse, sums))
+        del val, train_m, val_m  # before the next fold's are made
+    sse_total = sum(f * float(v.n) for f, v in zip(fold_sse, folds.sums))
     scores = np.asarray(sse_total / xt.shape[0], dtype=np.float64)
     return one_se_smallest(np.array(fold_sse, dtype=np.float64), alphas), scores
 
@@ -984,18 +1045,19 @@ def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Seque
     """
     import torch
 
-    xt, edges, sums, total = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
-                                       max_batch_elements)
+    xt, edges, folds = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
+                                 max_batch_elements)
     if alphas is None:
-        full, _ = _split_moments(total, total.empty(), edges, fit_intercept, standardize)
-        alpha_max = float(full.cross.abs().max()) / (total.n * max(l1_ratio, 1e-3)) if len(full.cross) else 1.0
+        full, _ = _split_moments(folds.total, folds.total.empty(), edges, fit_intercept, standardize)
+        n = folds.total.n
+        alpha_max = float(full.cross.abs().max()) / (n * max(l1_ratio, 1e-3)) if len(full.cross) else 1.0
         alphas = alpha_max * np.logspace(0, -3, 10)
     alphas = np.asarray(alphas, dtype=float)
     order = np.argsort(-alphas, kind="stable")
     sse = np.zeros(len(alphas))
     converged = True
-    for val in sums:
-        train_m, val_m = _split_moments(total, val, edges, fit_intercept, standardize)
+    for i in range(len(folds.sums)):
+        train_m, val_m = _split_moments(folds.total, folds.fold(i), edges, fit_intercept, standardize)
         sse += float(val_m.yy[edges.empty].sum())
         for group in edges.groups:
             w = torch.zeros(group.valid.shape, dtype=xt.dtype, device=xt.device)

@@ -29,7 +29,7 @@ rule aggregate:
         filter=config["filter"],
         # provenance of the results: every setting except report.*, which only changes the page, so
         # that editing it does not rerun aggregate (a params change is a rerun trigger)
-        config={key: value for key, value in config.items() if key != "report"},
+        config={key: value for key, value in RESULT_CONFIG.items() if key != "report"},
     benchmark:
         LOGS / "benchmarks/aggregate.tsv"
     threads: 1

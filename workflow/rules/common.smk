@@ -25,6 +25,10 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
+# transitions.batch_size says how the work is cut into jobs, not what it computes: it is left out of
+# the params (a rerun trigger) and so of the provenance of every result, which then do not depend on it
+RESULT_CONFIG = {**config, "transitions": {k: v for k, v in config["transitions"].items() if k != "batch_size"}}
+
 RESULTS = Path("results")
 PREPARED = RESULTS / "prepared"
 TRANSITION_DIR = RESULTS / "transitions" / "{transition}"

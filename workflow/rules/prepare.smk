@@ -21,7 +21,8 @@ checkpoint prepare:
     params:
         # only the mapping method (lagged needs a pseudotime): other mapping settings must not rerun the
         # checkpoint and so every job; `transgrn check` also checks them against the data
-        config={**{k: config[k] for k in ("data", "reference", "transitions")}, "mapping": {"method": config["mapping"]["method"]}},
+        config={**{k: RESULT_CONFIG[k] for k in ("data", "reference", "transitions")},
+                "mapping": {"method": config["mapping"]["method"]}},
         seed=config["seed"],  # PAGA (transitions.mode: paga) is seeded
     threads: 1
     resources:
