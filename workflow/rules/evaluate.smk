@@ -62,5 +62,7 @@ rule evaluate_grn_files:
         LOGS / "transitions/{transition}/evaluate_files.log",
     resources:
         **LINK_RESOURCES,
+    conda:
+        "../../envs/coreutils.yaml"
     shell:
         LINK_FROM_BATCH

@@ -53,5 +53,7 @@ rule fit_grn_files:
         LOGS / "transitions/{transition}/fit_files.log",
     resources:
         **LINK_RESOURCES,
+    conda:
+        "../../envs/coreutils.yaml"
     shell:
         LINK_FROM_BATCH

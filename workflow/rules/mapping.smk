@@ -52,5 +52,7 @@ rule map_cells_files:
         LOGS / "transitions/{transition}/mapping_files.log",
     resources:
         **LINK_RESOURCES,
+    conda:
+        "../../envs/coreutils.yaml"
     shell:
         LINK_FROM_BATCH

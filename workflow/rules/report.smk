@@ -89,6 +89,8 @@ rule plot_transition_files:
         LOGS / "transitions/{transition}/plot_files.log",
     resources:
         **LINK_RESOURCES,
+    conda:
+        "../../envs/coreutils.yaml"
     shell:
         LINK_FROM_BATCH
 
