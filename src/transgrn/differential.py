@@ -84,15 +84,16 @@ transition; B = 20 replicates):
 
 * replicates of one transition: B x E float32 = 20 x 500,000 x 4 B = 40 MB (+ E float64 main
   weights, 4 MB). A sibling unit holds 39 of them, 1.6 GB; so beyond ``max_bytes`` (default
-  256 MB) they are spilled to ``.npy`` files and memory-mapped (``spill_dir``), 1.6 GB of disk;
+  64 MB) they are spilled to ``.npy`` files and memory-mapped (``spill_dir``), 1.6 GB of disk;
 * refitting one transition (:meth:`MaskedRidge.fit_weighted_batch`) holds the design (rows x
   TFs float64, 5,000 x 1,500 x 8 B = 60 MB), B x E float64 cross-products and weights
-  (2 x 80 MB), and one 32 MB block of Gram matrices -- about 300 MB by this count, but measured
-  at about 1.05 GB (the cluster slices, pandas frames and allocator included), the same as
-  ``fit_grn`` with ``fit.bootstrap: 20``;
-* one pair: the two transitions' replicates (2 x 40 MB, read from the map), their difference
-  (40 MB) and the output frame (E rows x 12 columns, about 100 MB with the two string columns):
-  about 250 MB.
+  (2 x 80 MB), and one 32 MB block of Gram matrices -- about 300 MB by this count; with Python,
+  torch (190 MB), the cluster slices and pandas frames the job measures about 0.9 GB, as
+  ``fit_grn`` with ``fit.bootstrap: 20`` does;
+* one pair: the two transitions' replicates (2 x 40 MB, read from maps opened for the pair), their
+  difference in blocks of edges and the output frame (E rows x 12 columns, about 100 MB with the
+  two string columns): about 200 MB. Measured peak of a unit (``benchmarks/scale.py --steps
+  differential``): 958 MB with 3 transitions, 1,027 MB with 8.
 
 Measured (``benchmarks/scale.py --steps differential``, 2,500 cells a cluster, 20,000 genes,
 1,500 TFs, 500,000 edges): a unit peaks at 1.35 GiB with 3 transitions and 1.56 GiB with 8 (about

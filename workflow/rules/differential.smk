@@ -30,9 +30,10 @@ rule differential_unit:
     threads: 1
     resources:
         # one transition's data and refit at a time (like fit_grn with fit.bootstrap: n_boot), plus the
-        # replicates kept in memory up to transgrn.differential.DEFAULT_MAX_BYTES (256 MB; spilled beyond)
-        # measured at atlas scale (benchmarks/scale.py --steps differential): 1.35-1.56 GiB for 3-8 transitions
-        mem_mb=mem_mb(1200, per_edge_bytes=250 + 40 * config["differential"]["n_boot"], gram_copies=2),
+        # replicates kept in memory up to transgrn.differential.DEFAULT_MAX_BYTES (64 MB; spilled beyond);
+        # measured at atlas scale (benchmarks/scale.py --steps differential): 0.96-1.03 GB for 3-8
+        # transitions, against about 1.3 GB requested here
+        mem_mb=mem_mb(700, per_edge_bytes=250 + 40 * config["differential"]["n_boot"], gram_copies=2),
         runtime=runtime_min(60),
     conda:
         "../../envs/transgrn.yaml"
