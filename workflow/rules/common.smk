@@ -137,9 +137,15 @@ SLICE_PATTERNS = {
 }
 
 
-def transition_files(*filenames):
-    """``inputs_per_transition`` patterns of per-transition files, named after their stem."""
-    return {Path(name).stem: str(TRANSITION_DIR / name) for name in filenames}
+def transition_files(files):
+    """``inputs_per_transition`` of a batch rule: patterns of a stage's per-transition files (name -> file)."""
+    return {name: str(TRANSITION_DIR / filename) for name, filename in files.items()}
+
+
+def member_inputs(files):
+    """A batch rule's inputs: each per-transition file of every transition of the batch, named
+    ``<name>_all`` (the plain name would make run_batch take it for an input the transitions share)."""
+    return {f"{name}_all": member_files(filename) for name, filename in files.items()}
 
 
 # The body of a stage's per-transition rule: link each declared output from the batch's folder (a copy

@@ -2,14 +2,16 @@
 # Package module transgrn.evaluate, script scripts/evaluate.py.
 
 
+# what a transition's evaluation writes: the batch job's outputs_per_transition, the link rule's outputs.
+# The network scores (transgrn.network_scores), gathered by aggregate into tf_scores.tsv and
+# target_scores.tsv, are computed here, where the design is already in memory.
+EVALUATE_FILES = {"metrics": "metrics.json", "gene_r2": "gene_r2.parquet", "predictions": "predictions.parquet",
+                  "tf_scores": "tf_scores.parquet", "target_scores": "target_scores.parquet"}
+
+
 rule evaluate_grn:
     input:
-        masks=member_files("mask.parquet"),
-        mappings_main=member_files("mapping_main.parquet"),
-        mappings_null=member_files("mapping_null.parquet"),
-        fits=member_files("coefficients.parquet"),
-        fit_intercepts=member_files("intercepts.parquet"),
-        fit_infos=member_files("fit.json"),
+        **member_inputs(MAPPING_FILES | FIT_FILES),
         slices=member_slices,
         reference=PREPARED / "reference.parquet",
     output:
@@ -19,16 +21,8 @@ rule evaluate_grn:
         filter=config["filter"],
         self_term=config["fit"]["self_term"],
         transitions=batch_transitions,
-        inputs_per_transition=transition_files("mask.parquet", "mapping_main.parquet", "mapping_null.parquet",
-                                               "coefficients.parquet", "intercepts.parquet")
-        | {"info": str(TRANSITION_DIR / "fit.json")}
-        | SLICE_PATTERNS,
-        outputs_per_transition={"metrics": "metrics.json", "gene_r2": "gene_r2.parquet",
-                                "predictions": "predictions.parquet",
-                                # network scores of the transition (transgrn.network_scores), gathered by
-                                # aggregate into tf_scores.tsv and target_scores.tsv: computed here, where the
-                                # design is already in memory
-                                "tf_scores": "tf_scores.parquet", "target_scores": "target_scores.parquet"},
+        inputs_per_transition=transition_files(MAPPING_FILES | FIT_FILES) | SLICE_PATTERNS,
+        outputs_per_transition=EVALUATE_FILES,
     benchmark:
         LOGS / "benchmarks/batches/{batch}/evaluate_grn.tsv"
     threads: 1
@@ -51,11 +45,7 @@ rule evaluate_grn_files:
     params:
         stage="evaluate_grn",
     output:
-        metrics=TRANSITION_DIR / "metrics.json",
-        gene_r2=TRANSITION_DIR / "gene_r2.parquet",
-        predictions=TRANSITION_DIR / "predictions.parquet",
-        tf_scores=TRANSITION_DIR / "tf_scores.parquet",
-        target_scores=TRANSITION_DIR / "target_scores.parquet",
+        **{name: TRANSITION_DIR / filename for name, filename in EVALUATE_FILES.items()},
     group:
         "transition"
     log:

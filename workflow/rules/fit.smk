@@ -2,11 +2,13 @@
 # Package module transgrn.fit, script scripts/fit.py.
 
 
+# what a transition's fit writes: the batch job's outputs_per_transition, the link rule's outputs
+FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
+
+
 rule fit_grn:
     input:
-        masks=member_files("mask.parquet"),
-        mappings_main=member_files("mapping_main.parquet"),
-        mappings_null=member_files("mapping_null.parquet"),
+        **member_inputs(MAPPING_FILES),
         slices=member_slices,
     output:
         manifest=BATCH_DIR / "fit_grn.json",
@@ -15,10 +17,8 @@ rule fit_grn:
         smooth=config["data"]["smooth"],
         seed=config["seed"],
         transitions=batch_transitions,
-        inputs_per_transition=transition_files("mask.parquet", "mapping_main.parquet", "mapping_null.parquet")
-        | SLICE_PATTERNS,
-        outputs_per_transition={"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet",
-                                "info": "fit.json"},
+        inputs_per_transition=transition_files(MAPPING_FILES) | SLICE_PATTERNS,
+        outputs_per_transition=FIT_FILES,
     threads: 1
     benchmark:
         LOGS / "benchmarks/batches/{batch}/fit_grn.tsv"
@@ -44,9 +44,7 @@ rule fit_grn_files:
     params:
         stage="fit_grn",
     output:
-        coefficients=TRANSITION_DIR / "coefficients.parquet",
-        intercepts=TRANSITION_DIR / "intercepts.parquet",
-        info=TRANSITION_DIR / "fit.json",
+        **{name: TRANSITION_DIR / filename for name, filename in FIT_FILES.items()},
     group:
         "transition"
     log:

@@ -6,6 +6,10 @@
 # transgrn.lagged), script scripts/mapping.py.
 
 
+# what a transition's mapping job writes: the batch job's outputs_per_transition, the link rule's outputs
+MAPPING_FILES = {"mask": "mask.parquet", "mapping_main": "mapping_main.parquet", "mapping_null": "mapping_null.parquet"}
+
+
 rule map_cells:
     input:
         prior=PREPARED / "prior_edges.parquet",
@@ -18,8 +22,7 @@ rule map_cells:
         smooth=config["data"]["smooth"],
         transitions=batch_transitions,
         inputs_per_transition=SLICE_PATTERNS,
-        outputs_per_transition={"mask": "mask.parquet", "mapping_main": "mapping_main.parquet",
-                                "mapping_null": "mapping_null.parquet"},
+        outputs_per_transition=MAPPING_FILES,
     benchmark:
         LOGS / "benchmarks/batches/{batch}/map_cells.tsv"
     threads: 1
@@ -43,9 +46,7 @@ rule map_cells_files:
     params:
         stage="map_cells",
     output:
-        mask=TRANSITION_DIR / "mask.parquet",
-        mapping_main=TRANSITION_DIR / "mapping_main.parquet",
-        mapping_null=TRANSITION_DIR / "mapping_null.parquet",
+        **{name: TRANSITION_DIR / filename for name, filename in MAPPING_FILES.items()},
     group:
         "transition"
     log:

@@ -23,20 +23,23 @@ STAGE_BENCHMARKS = {
 } | {"plot_transition": str(LOGS / "benchmarks/batches/{batch}/plot_transition.tsv")}
 
 
+# what a transition's figures are drawn from (fit and evaluation) and what the batch job writes
+PLOT_INPUTS = {"coefficients": FIT_FILES["coefficients"]} | {k: EVALUATE_FILES[k] for k in ("gene_r2", "predictions")}
+PLOT_FILES = {"network_figure": "network.png", "gene_r2_figure": "gene_r2.png", "predictions_figure": "predictions.png"}
+FIGURE_SUBCATEGORIES = {"network_figure": "network", "gene_r2_figure": "per-gene R²", "predictions_figure": "predictions"}
+
+
 rule plot_transition:
     input:
         table=PREPARED / "transitions.tsv",
-        fits=member_files("coefficients.parquet"),
-        gene_r2s=member_files("gene_r2.parquet"),
-        predictions_tables=member_files("predictions.parquet"),
+        **member_inputs(PLOT_INPUTS),
     output:
         manifest=BATCH_DIR / "plot_transition.json",
     params:
         n_edges=config["report"]["network_edges"],
         transitions=batch_transitions,
-        inputs_per_transition=transition_files("coefficients.parquet", "gene_r2.parquet", "predictions.parquet"),
-        outputs_per_transition={"network_figure": "network.png", "gene_r2_figure": "gene_r2.png",
-                                "predictions_figure": "predictions.png"},
+        inputs_per_transition=transition_files(PLOT_INPUTS),
+        outputs_per_transition=PLOT_FILES,
     benchmark:
         STAGE_BENCHMARKS["plot_transition"]
     threads: 1
@@ -57,27 +60,16 @@ rule plot_transition_files:
     input:
         manifest=batch_manifest("plot_transition"),
     output:
-        network_figure=report(
-            TRANSITION_FIGURES / "network.png",
-            caption=f"{CAPTIONS}/network.rst",
-            category="Per transition",
-            subcategory="network",
-            labels=lambda wildcards, params: {"transition": params.title},
-        ),
-        gene_r2_figure=report(
-            TRANSITION_FIGURES / "gene_r2.png",
-            caption=f"{CAPTIONS}/gene_r2.rst",
-            category="Per transition",
-            subcategory="per-gene R²",
-            labels=lambda wildcards, params: {"transition": params.title},
-        ),
-        predictions_figure=report(
-            TRANSITION_FIGURES / "predictions.png",
-            caption=f"{CAPTIONS}/predictions.rst",
-            category="Per transition",
-            subcategory="predictions",
-            labels=lambda wildcards, params: {"transition": params.title},
-        ),
+        **{
+            name: report(
+                TRANSITION_FIGURES / filename,
+                caption=f"{CAPTIONS}/{Path(filename).stem}.rst",
+                category="Per transition",
+                subcategory=FIGURE_SUBCATEGORIES[name],
+                labels=lambda wildcards, params: {"transition": params.title},
+            )
+            for name, filename in PLOT_FILES.items()
+        },
     params:
         # the table itself, not checkpoints.prepare.get(): a params function that asks a checkpoint
         # fails in cluster jobs ("Rule parameter depends on checkpoint"); these jobs exist only after it
@@ -108,7 +100,7 @@ rule report:
         # differential.enabled: the branch views of sibling pairs (differential.smk)
         differential=RESULTS / "differential.parquet" if config["differential"]["enabled"] else [],
         figures=lambda wildcards: expand(
-            str(TRANSITION_FIGURES / "{name}.png"), transition=transition_ids(), name=["network", "gene_r2", "predictions"]
+            str(TRANSITION_FIGURES / "{name}"), transition=transition_ids(), name=PLOT_FILES.values()
         ),
     output:
         report=report(RESULTS / "report.html", caption=f"{CAPTIONS}/report_html.rst", category="Overview"),
