@@ -118,3 +118,43 @@ def test_a_stage_reports_its_progress(tmp_path):
     line = stage_progress("fit_grn", str(tmp_path / "results/transitions/c00_a__c01_b/fit.json"), "c00_a__c01_b",
                           now=(prepared / "transitions.tsv").stat().st_mtime + 12)
     assert line == "[fit_grn] 1 of 3 transitions done, 12 s since the checkpoint"
+
+
+class _Named(dict):
+    """Snakemake's named lists, as far as run_batch reads them."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+
+def test_a_transition_that_fails_in_a_batch_leaves_its_batch_mates_done(tmp_path, caplog):
+    """Issue #11's batches keep one job per transition's isolation: the failing transition is logged
+    and recorded in the manifest, leaves no staged file (not even an earlier run's) for its link step,
+    and the others are written."""
+    import json
+
+    from transgrn.script import run_batch
+
+    ok, bad = "c00_a__c01_b", "c01_b__c02_c"
+    for cluster in ("c00_a", "c01_b", "c02_c"):
+        (tmp_path / f"{cluster}.txt").write_text(cluster)
+    stale = tmp_path / "batches/b000/stage" / bad / "out.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier run")
+
+    def main(source: str, out: str, *, transition: str, record: dict | None = None) -> None:
+        if transition == bad:
+            raise InputError("no cells left")
+        Path(out).write_text(f"{transition} from {Path(source).read_text()}, seed {record['seed']}")
+
+    params = _Named(transitions=[ok, bad], inputs_per_transition={"source": str(tmp_path / "{source}.txt")},
+                    outputs_per_transition={"out": "out.txt"})
+    batch_job = SimpleNamespace(input=_Named(), params=params, rule="stage", config={"seed": 3},
+                                output=_Named(manifest=str(tmp_path / "batches/b000/stage.json")))
+    with caplog.at_level(logging.ERROR, logger="transgrn"):
+        run_batch(main, ["source", "out", "transition"], batch_job, {**params, "batch": "b000"})
+    assert (tmp_path / "batches/b000/stage" / ok / "out.txt").read_text() == f"{ok} from c00_a, seed 3"
+    assert not stale.exists()
+    manifest = json.loads((tmp_path / "batches/b000/stage.json").read_text())
+    assert manifest["failed"] == {bad: "no cells left"} and list(manifest["files"]) == [ok]
+    assert f"stage: transition {bad} failed: no cells left" in caplog.text

@@ -124,7 +124,9 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
     which are written under the batch's folder, ``<folder of output.manifest>/<rule>/<transition>/``.
     Each transition's provenance is what a job of its own would record (its rule, its
     ``transition`` wildcard, its input files, the stage's params). The manifest, written last,
-    lists the transitions and their files: its existence means the whole batch is done."""
+    lists the transitions and their files, and those that failed: a transition's error is logged
+    and the batch goes on, so that (as with one job per transition) only that transition's link
+    step fails, pointing to this log, and ``--keep-going`` keeps its batch-mates."""
     from pathlib import Path
 
     from .batches import staged_path
@@ -134,21 +136,37 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
     shared = {name: given[name] for name in job.input.keys() if name in names and name not in inputs}
     params = {k: v for k, v in job.params.items() if k not in BATCH_PARAMS}
     batch_dir = Path(job.output.manifest).parent
-    written = {}
+    written, failed = {}, {}
     for transition in given["transitions"]:
         source, target = transition.split("__")
         files = {name: pattern.format(transition=transition, source=source, target=target)
                  for name, pattern in inputs.items()}
         out = {name: str(staged_path(batch_dir, job.rule, transition, filename)) for name, filename in outputs.items()}
-        for path in out.values():
+        for path in out.values():  # a failed transition must leave nothing (of an earlier run) to link
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).unlink(missing_ok=True)
         values = {**given, **shared, **files, **out, "transition": transition}
         record = provenance(params, {**shared, **files}, (job.config or {}).get("seed"), rule=job.rule,
                             wildcards={"transition": transition})
-        main(**{name: values[name] for name in names if name in values}, record=record)
+        try:
+            main(**{name: values[name] for name in names if name in values}, record=record)
+        except Exception as error:  # noqa: BLE001 -- the transition's own failure, reported by its link step
+            _log_transition_error(job.rule, transition, error)
+            failed[transition] = str(error)
+            continue
         written[transition] = sorted(out.values())
         print(stage_progress(job.rule, next(iter(out.values())), transition), file=sys.stderr, flush=True)
-    write_json({"batch": given["batch"], "rule": job.rule, "files": written}, job.output.manifest)
+    write_json({"batch": given["batch"], "rule": job.rule, "files": written, "failed": failed}, job.output.manifest)
+
+
+def _log_transition_error(rule: str, transition: str, error: Exception) -> None:
+    """A bad input as one plain message; anything else, a bug, with its traceback (as :func:`run` does)."""
+    logger = logging.getLogger("transgrn")
+    if isinstance(error, TransgrnError):
+        logger.error("%s: transition %s failed: %s", rule, transition, error)
+    else:
+        logger.error("%s: transition %s failed, unexpected error (please report it with this log)", rule, transition,
+                     exc_info=error)
 
 
 def stage_progress(rule: str, output: str, transition: str, now: float | None = None) -> str:

@@ -154,6 +154,8 @@ def member_inputs(files):
 LINK_FROM_BATCH = (
     'for file in {output:q}; do '
     'staged="$(dirname {input.manifest:q})/{params.stage}/{wildcards.transition}/$(basename "$file")"; '
+    'if [ ! -e "$staged" ]; then echo "{params.stage} failed on transition {wildcards.transition} in its batch job: '
+    'see the log in logs/batches/$(basename "$(dirname {input.manifest:q})")/" | tee {log:q} >&2; exit 1; fi; '
     'ln -f "$staged" "$file" 2>/dev/null || cp "$staged" "$file"; touch "$file"; done; '
     'echo "linked {output} from {input.manifest}" > {log:q}'
 )
