@@ -59,5 +59,6 @@ def assign_batches(transitions: Sequence[str], configured: int | str = "auto") -
 
 
 def staged_path(batch_dir: str | os.PathLike, stage: str, transition: str, filename: str) -> Path:
-    """Where a batch job writes one transition's file, before it is linked into place."""
+    """Where a batch job writes one transition's file, before it is linked into place (the link
+    step, ``LINK_FROM_BATCH`` in workflow/rules/common.smk, builds the same path in shell)."""
     return Path(batch_dir) / stage / transition / filename

@@ -49,10 +49,16 @@ def cluster_slice(which):
 
     def slice_path(wildcards):
         prepared_checkpoint()
-        source_id, target_id = wildcards.transition.split("__")
-        return str(PREPARED / "clusters" / f"{source_id if which == 'source' else target_id}.h5ad")
+        return transition_slices([wildcards.transition])[0 if which == "source" else 1]
 
     return slice_path
+
+
+def transition_slices(transitions):
+    """The cluster slices that ``transitions`` read (source, then target), each once: a cluster's id
+    is part of every transition id that uses it."""
+    return list(dict.fromkeys(str(PREPARED / "clusters" / f"{cluster}.h5ad")
+                              for transition in transitions for cluster in transition.split("__")))
 
 
 # DAG cost: with thousands of transitions the input functions run tens of thousands of times, so
@@ -117,7 +123,7 @@ def member_files(filename):
 
 def member_slices(wildcards):
     """Input function of a batch rule: the cluster slices its transitions read, each once."""
-    return list(dict.fromkeys(path for t in batches()[wildcards.batch] for path in _slices(t)))
+    return transition_slices(batches()[wildcards.batch])
 
 
 def batch_transitions(wildcards):
@@ -219,8 +225,8 @@ def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design
         mb = (dense_copies * config["mapping"]["n_pairs"] * prior["n_genes_used"] * 8 + per_edge_bytes * prior["n_edges"]
               + gram_copies * prior["n_tfs"] ** 2 * 8) / 1e6
         if per_cluster_mb or design_copies:  # the largest transition of a batch: they run one at a time
-            mb += max(per_cluster_mb * _input_mb(_slices(transition)) + design_copies * prior["n_tfs"] * 8 / 1e6
-                      * max(config["mapping"]["n_pairs"], _transition_cells(transition))
+            mb += max(per_cluster_mb * _input_mb(transition_slices([transition]))
+                      + design_copies * prior["n_tfs"] * 8 / 1e6 * max(config["mapping"]["n_pairs"], _transition_cells(transition))
                       for transition in _job_transitions(wildcards))
         return mb
 
@@ -271,10 +277,6 @@ def _job_transitions(wildcards):
     return [wildcards.transition] if "transition" in wildcards.keys() else [None]
 
 
-def _slices(transition):
-    return [str(PREPARED / "clusters" / f"{cluster}.h5ad") for cluster in transition.split("__")]
-
-
 def runtime_min(minutes):
     """Resource function: wall-time limit in minutes (per transition of a batch), growing with the attempt."""
 
@@ -314,5 +316,4 @@ def unit_files(filename):
 
 def unit_slices(wildcards):
     """The cluster slices of the unit's transitions, each once (ids are part of the transition ids)."""
-    clusters = dict.fromkeys(c for t in unit_transitions(wildcards.unit) for c in t.split("__"))
-    return [str(PREPARED / "clusters" / f"{cluster}.h5ad") for cluster in clusters]
+    return transition_slices(unit_transitions(wildcards.unit))
