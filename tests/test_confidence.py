@@ -101,8 +101,10 @@ def test_benjamini_hochberg_hand_values_and_scipy():
     np.testing.assert_allclose(_bh(p[np.isfinite(p)]), expected[np.isfinite(expected)])
     rng = np.random.default_rng(0)
     p = np.concatenate([rng.uniform(size=200), rng.uniform(0, 1e-3, size=20)])
-    np.testing.assert_allclose(_bh(p), stats.false_discovery_control(p))
-    np.testing.assert_allclose(benjamini_hochberg(p.reshape(20, 11)).ravel(), _bh(p))
+    p = np.concatenate([p, p[:30], np.ones(5)])  # ties too
+    # bit for bit: the workflow's q-values (and the recorded output digests) must not move
+    np.testing.assert_array_equal(_bh(p), stats.false_discovery_control(p))
+    np.testing.assert_allclose(benjamini_hochberg(p.reshape(5, -1)).ravel(), _bh(p))
     assert np.isnan(benjamini_hochberg(np.full(3, np.nan))).all()
 
 
@@ -112,3 +114,15 @@ def test_batched_bootstrap_on_cuda_matches_cpu():
     gpu = bootstrap_edges(lambda: MaskedRidge(alpha=1.0, device="cuda"), x, y, mask, n_boot=5, seed=0)
     cpu = bootstrap_edges(lambda: MaskedRidge(alpha=1.0, device="cpu"), x, y, mask, n_boot=5, seed=0)
     np.testing.assert_allclose(gpu["weights"], cpu["weights"], atol=1e-8)
+
+
+def test_t_pvalues_are_scipy_stats_bit_for_bit():
+    """_two_sided_t avoids importing scipy.stats (start-up of every fit job) but must give its values."""
+    from transgrn.confidence import _two_sided_t
+
+    rng = np.random.default_rng(3)
+    num, den = rng.normal(size=500) * 3, rng.uniform(0.1, 2, size=500)
+    for df in (19, 57.25):
+        np.testing.assert_array_equal(_two_sided_t(num, den, df), 2 * stats.t.sf(np.abs(num) / den, df))
+    zero = _two_sided_t(np.array([0.0, 1.0]), np.array([0.0, 0.0]), 5)
+    np.testing.assert_array_equal(zero, [1.0, 0.0])

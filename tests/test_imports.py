@@ -47,3 +47,32 @@ def test_torch_runs_on_the_jobs_threads():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == ["1"]
+
+
+def test_the_default_path_needs_neither_sklearn_nor_scipy_stats():
+    """The work of a default transition -- the null's PCA, the bootstrap's t-test and q-values, the
+    recovery scores -- runs without importing scikit-learn or scipy.stats, about a second of start-up
+    each in every mapping, fit and evaluation job (their values equal those libraries', tested in
+    test_mapping, test_confidence and test_evaluate)."""
+    code = """
+import sys
+import numpy as np, pandas as pd
+from transgrn.cells import CellSet
+from transgrn.confidence import bootstrap_edges
+from transgrn.mapping import shared_pca
+from transgrn.metrics import recovery_metrics
+from transgrn.solvers import MaskedRidge
+rng = np.random.default_rng(0)
+cells = [CellSet(np.array([f"{c}{i}" for i in range(40)]), rng.poisson(1.0, (40, 12)).astype(float), None) for c in "ab"]
+shared_pca(*cells, n_pcs=5, seed=0)
+x, y = rng.normal(size=(60, 4)), rng.normal(size=(60, 3))
+out = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, np.ones((4, 3), bool), n_boot=5, seed=0)
+edges = pd.DataFrame({"tf": list("aabb"), "target_gene": list("xyxy"), "weight": [1.0, 0.0, -0.5, 0.2]})
+recovery_metrics(edges, pd.DataFrame({"tf": ["a", "b"], "target_gene": ["x", "y"], "sign": [1, 1]}))
+assert np.isfinite(out["qvalue"]).all()
+print(sorted(m for m in ("sklearn", "scipy.stats") if m in sys.modules))
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["[]"]

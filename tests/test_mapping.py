@@ -159,3 +159,17 @@ def test_barycentric_recovers_the_planted_weights_of_noiseless_linear_dynamics(m
                                        CellSet(target.names, target.matrix[:, p:]))
     fit = MaskedRidge(alpha=1e-8, device="cpu").fit(design_x, design_y, w != 0)
     np.testing.assert_allclose(fit.coef_, w, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(600, 330, 20), (50, 300, 20), (30, 10, 9)])
+def test_exact_pca_is_sklearn_bit_for_bit(shape):
+    """The mapping's exact PCA skips importing sklearn (a second per job) but must give its scores:
+    the mappings' costs, and so the recorded results, depend on them."""
+    from sklearn.decomposition import PCA
+
+    from transgrn.mapping import exact_pca_scores
+
+    n, g, k = shape
+    x = np.log1p(np.random.default_rng(n).poisson(1.0, (n, g))).astype(np.float64)
+    expected = PCA(n_components=k, svd_solver="full", random_state=0).fit_transform(x)
+    np.testing.assert_array_equal(exact_pca_scores(x, k), expected)

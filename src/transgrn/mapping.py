@@ -46,9 +46,13 @@ def shared_pca(source: CellSet, target: CellSet, n_pcs: int, seed: int) -> tuple
     The exact SVD is used up to 3,000 cells; beyond, the randomized one (seeded, so still
     reproducible), whose cost grows linearly with the number of cells.
     """
+    if len(source) + len(target) <= 3000:
+        union = np.vstack([_dense(source.matrix), _dense(target.matrix)]).astype(np.float64)
+        scores = exact_pca_scores(union, max(1, min(n_pcs, union.shape[0] - 1, union.shape[1])))
+        return scores[: len(source)], scores[len(source):]
     from sklearn.decomposition import PCA
 
-    if len(source) + len(target) > 3000 and sp.issparse(source.matrix) and sp.issparse(target.matrix):
+    if sp.issparse(source.matrix) and sp.issparse(target.matrix):
         # atlas-sized sparse clusters: ARPACK centres implicitly, so no dense cells x genes copy
         # (5,000 cells x 20,000 genes would take 0.8 GB in float64; benchmarks/scale.py)
         union = sp.vstack([source.matrix, target.matrix], format="csr", dtype=np.float64)
@@ -57,9 +61,20 @@ def shared_pca(source: CellSet, target: CellSet, n_pcs: int, seed: int) -> tuple
         return scores[: len(source)], scores[len(source):]
     union = np.vstack([_dense(source.matrix), _dense(target.matrix)]).astype(np.float64)
     n_components = max(1, min(n_pcs, union.shape[0] - 1, union.shape[1]))
-    solver = "full" if union.shape[0] <= 3000 else "randomized"
-    scores = PCA(n_components=n_components, svd_solver=solver, random_state=seed).fit_transform(union)
+    scores = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit_transform(union)
     return scores[: len(source)], scores[len(source):]
+
+
+def exact_pca_scores(matrix: np.ndarray, n_components: int) -> np.ndarray:
+    """Principal component scores by the exact SVD, the values of scikit-learn's
+    ``PCA(svd_solver="full").fit_transform`` bit for bit (same LAPACK call, same sign convention:
+    each component's largest loading positive; tests/test_mapping.py checks). Written out because
+    importing sklearn costs a mapping job about a second, for a transition that needs only this."""
+    from scipy.linalg import svd
+
+    u, s, vt = svd(matrix - matrix.mean(axis=0), full_matrices=False)
+    signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
+    return u[:, :n_components] * signs[:n_components] * s[:n_components]
 
 
 def mean_pair_cost(zs: np.ndarray, zt: np.ndarray) -> float:

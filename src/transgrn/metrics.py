@@ -65,6 +65,39 @@ def early_precision_ratio(score: np.ndarray, label: np.ndarray) -> float:
     return float(label[top].mean() / label.mean())
 
 
+def _threshold_counts(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """True and false positives at each distinct score, from the highest down: the points of the
+    ROC and precision-recall curves, one per threshold (tied edges enter together)."""
+    order = np.argsort(score, kind="stable")[::-1]
+    ranked = score[order]
+    last = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # the last edge of each tie group
+    tps = np.cumsum(label[order], dtype=np.float64)[last]
+    return tps, (last + 1) - tps
+
+
+def average_precision(label: np.ndarray, score: np.ndarray) -> float:
+    """scikit-learn's ``average_precision_score``, the step integral ``sum_k (R_k - R_{k-1}) P_k``
+    over thresholds, in sklearn's order of operations (the same value bit for bit, checked in
+    tests/test_evaluate.py, ties included). Written here because importing sklearn costs every
+    evaluation job about a second (issue #11)."""
+    tps, fps = _threshold_counts(np.asarray(score, dtype=float), np.asarray(label, dtype=bool))
+    precision = np.r_[(tps / (tps + fps))[::-1], 1.0]
+    recall = np.r_[(tps / tps[-1])[::-1], 0.0]
+    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+
+
+def roc_auc(label: np.ndarray, score: np.ndarray) -> float:
+    """scikit-learn's ``roc_auc_score`` for one binary label, bit for bit: trapezoids under the ROC
+    curve, a tie group one segment (so a tie counts half), collinear points dropped first as
+    ``roc_curve`` does."""
+    tps, fps = _threshold_counts(np.asarray(score, dtype=float), np.asarray(label, dtype=bool))
+    if len(fps) > 2:
+        corners = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        tps, fps = tps[corners], fps[corners]
+    tpr, fpr = np.r_[0.0, tps] / tps[-1], np.r_[0.0, fps] / fps[-1]
+    return float(np.add.reduce(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
+
+
 # A target's held-out R^2 "beats the null" when it exceeds the random pairing's by this much
 # (frac_targets_above_null): per-gene null R^2 scatters around 0 by a few hundredths.
 NULL_MARGIN = 0.05
@@ -97,8 +130,8 @@ def recovery_metrics(edges: pd.DataFrame, reference: pd.DataFrame) -> dict[str, 
 
     ``edges``: ``tf, target_gene, weight`` for EVERY prior edge of the transition; an edge that
     was not estimated (inactive) has weight 0, which is no call: it ranks last, tied with the
-    other zeros (ties are scored fairly: sklearn's average precision and ROC AUC treat a tie as
-    one threshold, and the EPR includes every edge tied with the k-th). ``reference``: ``tf,
+    other zeros (ties are scored fairly: :func:`average_precision` and :func:`roc_auc`, sklearn's
+    definitions, treat a tie as one threshold, and the EPR includes every edge tied with the k-th). ``reference``: ``tf,
     target_gene, sign`` of the true edges (sign 0 = unknown); only its edges among the prior's
     count, so the ratios measure what the fit adds beyond the prior.
 
@@ -111,8 +144,6 @@ def recovery_metrics(edges: pd.DataFrame, reference: pd.DataFrame) -> dict[str, 
       weight counting as wrong; ``sign_accuracy_called`` = the same over non-zero weights only.
     Sign metrics are NaN when the reference has no signs.
     """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     merged = edges[["tf", "target_gene", "weight"]].merge(reference[["tf", "target_gene", "sign"]].drop_duplicates(
         ["tf", "target_gene"]), on=["tf", "target_gene"], how="left")
     label = merged["sign"].notna().to_numpy()
@@ -123,8 +154,8 @@ def recovery_metrics(edges: pd.DataFrame, reference: pd.DataFrame) -> dict[str, 
     out = dict.fromkeys(RECOVERY_KEYS, nan)
     out["n_true_edges"] = int(label.sum())
     if 0 < label.sum() < len(label):
-        out["auprc_ratio"] = float(average_precision_score(label, score) / label.mean())
-        out["auroc"] = float(roc_auc_score(label, score))
+        out["auprc_ratio"] = float(average_precision(label, score) / label.mean())
+        out["auroc"] = roc_auc(label, score)
     out["epr"] = early_precision_ratio(score, label)
     out["epr_activation"] = early_precision_ratio(weight, label & (sign > 0))
     out["epr_repression"] = early_precision_ratio(-weight, label & (sign < 0))
