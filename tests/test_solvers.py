@@ -268,3 +268,22 @@ def test_one_se_rule_takes_the_least_penalty_within_one_standard_error():
     errors = np.array([[1.30, 1.04, 0.9, 1.5], [1.40, 1.05, 1.0, 1.6], [1.50, 1.06, 1.1, 1.7]])
     assert one_se_smallest(errors, alphas) == 1.0  # mean 1.05 <= 1.0 + 0.0577: the smaller penalty wins
     assert one_se_smallest(errors + np.array([0, 0.1, 0, 0]), alphas) == 10.0  # 1.15 is outside the band
+
+
+def test_ridge_cv_r2_equals_refitting_each_fold():
+    """The lag's cross-validation from fold sums gives the R^2 of refitting on each fold's
+    training rows and predicting its held-out rows (SS about the training mean)."""
+    from transgrn.solvers import ridge_cv_r2
+
+    rng = np.random.default_rng(4)
+    x, mask = rng.normal(size=(90, 7)), rng.uniform(size=(7, 5)) < 0.5
+    mask[:, 0] = False  # a target without prior TFs: predicted by its training mean
+    y = x @ (rng.normal(size=(7, 5)) * mask) + rng.normal(size=(90, 5)) + 3.0
+    folds = [np.sort(f) for f in np.array_split(rng.permutation(90), 4)]
+    sse = sst = 0.0
+    for rows in folds:
+        train = np.setdiff1d(np.arange(90), rows)
+        model = MaskedRidge(alpha=2.5, device="cpu").fit(x[train], y[train], mask)
+        sse += ((y[rows] - model.predict(x[rows])) ** 2).sum()
+        sst += ((y[rows] - y[train].mean(0)) ** 2).sum()
+    assert ridge_cv_r2(x, y, mask, folds, 2.5, device="cpu") == pytest.approx(1 - sse / sst, rel=1e-10)
