@@ -37,14 +37,15 @@ from sklearn.metrics import average_precision_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import transition_of  # noqa: E402
 
-from transgrn.differential import (DEFAULT_MODERATION, cluster_counts, differential_unit, pair_test,  # noqa: E402
-                                   transition_pairs, transition_replicates)
+from transgrn.differential import (DEFAULT_MODERATION, analytic_pair_test, cluster_counts,  # noqa: E402
+                                   differential_unit, pair_test, transition_influence, transition_pairs,
+                                   transition_replicates)
 from transgrn.grn import TransitionData, fit_transition, map_transition  # noqa: E402
 from transgrn.simulate import simulate  # noqa: E402
 
 RIDGE = {"solver": "ridge", "alpha": 1.0}
 # the prior of the moderated standard error (pair_test's moderation): what each table compares
-MODERATIONS = {"tf (default)": DEFAULT_MODERATION, "global": (), "tf + target": ("tf", "target_gene"), "none": None}
+MODERATIONS = {"tf": DEFAULT_MODERATION, "global": (), "tf + target": ("tf", "target_gene"), "none": None}
 SIBLINGS = pd.DataFrame([("pA", "progenitor", "fate A"), ("pB", "progenitor", "fate B")],
                         columns=["transition", "source_cluster", "target_cluster"])
 DESIGNS = {"joint": {"method": "joint"}, "lagged": {"method": "lagged"},
@@ -77,6 +78,17 @@ def sibling_replicates(sim, mapping_config: dict, seed: int, n_boot: int, indepe
     return fitted
 
 
+def sibling_analytic(sim, mapping_config: dict, seed: int) -> pd.DataFrame:
+    """The pair's table with the analytic (infinitesimal-jackknife) standard error."""
+    load = loader(sim, SIBLINGS, mapping_config, seed)
+    fitted = []
+    for row in SIBLINGS.itertuples():
+        data, mapping = load(row.transition)
+        fitted.append(transition_influence(data, mapping, RIDGE, row.source_cluster, row.target_cluster,
+                                           ["progenitor"], seed, row.transition))
+    return analytic_pair_test("pA", fitted[0], "pB", fitted[1])
+
+
 def sibling_table(sim, mapping_config: dict, seed: int, n_boot: int, independent: bool = False,
                   moderation=DEFAULT_MODERATION) -> pd.DataFrame:
     first, second = sibling_replicates(sim, mapping_config, seed, n_boot, independent)
@@ -90,16 +102,20 @@ def prior_df(table: pd.DataFrame) -> float:
 
 
 def calibration(seeds: list[int], n_boot: int) -> pd.DataFrame:
-    """Every design with the default moderation and without; the lagged design with every prior model."""
+    """Every design with the analytic standard error (the default), the bootstrap moderated over TFs and not;
+    the lagged design with every prior model."""
     rows = []
     cases = [(name, config, False) for name, config in DESIGNS.items()] + [("joint, independent", DESIGNS["joint"], True)]
     for name, config, independent in cases:
-        models = MODERATIONS if name == "lagged" else {k: MODERATIONS[k] for k in ("tf (default)", "none")}
+        models = MODERATIONS if name == "lagged" else {k: MODERATIONS[k] for k in ("tf", "none")}
         for seed in seeds:
             first, second = sibling_replicates(simulate(symmetric_branches=True, seed=seed), config, seed, n_boot,
                                                independent)
-            for model, moderation in models.items():
-                table = pair_test("pA", first, "pB", second, moderation)
+            tables = {model: pair_test("pA", first, "pB", second, moderation) for model, moderation in models.items()}
+            if not independent:
+                tables["analytic"] = sibling_analytic(simulate(symmetric_branches=True, seed=seed), config,
+                                                                seed)
+            for model, table in tables.items():
                 p = table["pvalue"]
                 rows.append({"design": name, "moderation": model, "seed": seed, "edges": len(table),
                              "share_q<=0.1": (table["qvalue"] <= 0.1).mean(), "share_p<0.05": (p < 0.05).mean(),
@@ -115,8 +131,10 @@ def planted(seeds: list[int], n_boot: int, sizes: list[int]) -> pd.DataFrame:
             for seed in seeds:
                 sim = simulate(symmetric_branches=symmetric, branch_edges=40, n_cells=n_cells, seed=seed)
                 first, second = sibling_replicates(sim, DESIGNS["lagged"], seed, n_boot)
-                for model, moderation in MODERATIONS.items():
-                    table = pair_test("pA", first, "pB", second, moderation)
+                tables = {model: pair_test("pA", first, "pB", second, moderation)
+                          for model, moderation in MODERATIONS.items()}
+                tables["analytic"] = sibling_analytic(sim, DESIGNS["lagged"], seed)
+                for model, table in tables.items():
                     merged = table.merge(sim.differential, on=["tf", "target_gene"], how="left")
                     truth = merged["branch"].notna().to_numpy()
                     called = table["qvalue"].to_numpy() <= 0.1
@@ -151,12 +169,17 @@ def cost(n_boot: int) -> pd.DataFrame:
         fit_seconds = time.perf_counter() - start
         tracemalloc.start()
         start = time.perf_counter()
-        n_rows = sum(len(table) for table in differential_unit(part, transitions, loaded.__getitem__, RIDGE, n_boot, 0))
+        n_rows = sum(len(table) for table in differential_unit(part, transitions, loaded.__getitem__, RIDGE, n_boot, 0,
+                                                               method="bootstrap"))
         seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in differential_unit(part, transitions, loaded.__getitem__, RIDGE, n_boot, 0, method="analytic"):
+            pass
+        analytic_seconds = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         rows.append({"unit": unit, "transitions": len(needed), "pairs": len(part), "rows": n_rows,
-                     "seconds": seconds, "peak_numpy_mb": peak / 2**20, "fit_grn_seconds": fit_seconds})
+                     "seconds": seconds, "analytic_seconds": analytic_seconds, "peak_numpy_mb": peak / 2**20, "fit_grn_seconds": fit_seconds})
     return pd.DataFrame(rows)
 
 

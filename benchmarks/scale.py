@@ -308,8 +308,12 @@ def main() -> None:
         transition = table["transition"].iloc[index]
         shutil.rmtree(all_dir / "results/transitions" / transition, ignore_errors=True)
         # one transition's jobs: batches of one (transgrn.batches), so that its batch jobs are its own
-        elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json", "--config",
-                                             "transitions={mode: all, batch_size: 1}", cores=1)
+        # (in the config file: --config would pass the size as the string '1', which the schema refuses)
+        write_config(all_dir, data, "all", transitions={"batch_size": 1})
+        try:
+            elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json", cores=1)
+        finally:
+            write_config(all_dir, data, "all")
         jobs = {}
         logs = all_dir / "logs/batches" / f"b{index:03d}"
         for name, peak in sampler.peaks.values():

@@ -23,7 +23,7 @@ def by_transition(paths: list) -> dict[str, str]:
 
 def unit_main(transitions: str, masks: list, mappings: list, slices: list, table: str, *, unit: str, options: dict,
               fit: dict, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
-    """Every pair of ``unit`` (a cluster id): refit its transitions once, stream one pair at a time."""
+    """Every pair of ``unit`` (a cluster id): fit its transitions once, stream one pair at a time."""
     prepared = read_transitions(transitions)
     settings = DifferentialOptions.from_config(options)
     pairs = transition_pairs(prepared, settings.pairs, settings.explicit)
@@ -38,7 +38,7 @@ def unit_main(transitions: str, masks: list, mappings: list, slices: list, table
 
     with parquet_stream(table, record, differential_schema()) as stream:
         for frame in differential_unit(pairs, prepared, load, fit, settings.n_boot, seed, settings.max_qvalue,
-                                       spill_dir=Path(table).parent):
+                                       spill_dir=Path(table).parent, method=settings.se_method):
             stream.write(frame)
 
 

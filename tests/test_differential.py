@@ -10,8 +10,8 @@ from scipy import stats
 from helpers import transition_of
 from transgrn.confidence import bootstrap_counts
 from transgrn.differential import (DIFFERENTIAL_COLUMNS, MIN_RESIDUAL_DF, Replicates, cluster_counts,
-                                   differential_unit, moderate_variances, pair_test, transition_pairs,
-                                   transition_replicates)
+                                   differential_unit, moderate_variances, pair_test, transition_influence,
+                                   transition_pairs, transition_replicates)
 from transgrn.errors import ConfigError
 from transgrn.grn import TransitionData, build_mask, fit_transition, map_transition
 from transgrn.cells import CellSet
@@ -92,7 +92,7 @@ def test_standard_error_is_the_joint_cell_bootstrap_by_hand():
     clusters, prior, loaded = _tiny()
     n_boot, seed = 6, 7
     pairs = transition_pairs(TRANSITIONS[:2], "siblings")
-    table = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, n_boot, seed))
+    table = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, n_boot, seed, method="bootstrap"))
     assert list(table.columns) == DIFFERENTIAL_COLUMNS and len(table) == len(prior)
 
     counts = {name: bootstrap_counts(len(c), n_boot, derive_seed(seed, "differential", name)) for name, c in clusters.items()}
@@ -119,15 +119,72 @@ def test_standard_error_is_the_joint_cell_bootstrap_by_hand():
     assert not np.allclose(independent, std_error, rtol=0.05)
 
 
-def test_spilled_replicates_give_the_same_table(tmp_path):
+@pytest.mark.parametrize("method", ["bootstrap", "analytic"])
+def test_spilled_replicates_give_the_same_table(tmp_path, method):
     _, _, loaded = _tiny()
     pairs = transition_pairs(TRANSITIONS[:2], "siblings")
-    in_memory = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 5, 0))
+    in_memory = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 5, 0, method=method))
     spilled = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 5, 0, spill_dir=tmp_path,
-                                     max_bytes=0))
+                                     max_bytes=0, method=method))
     pd.testing.assert_frame_equal(in_memory, spilled)
-    kept = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 5, 0, max_qvalue=0.5))
+    kept = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 5, 0, max_qvalue=0.5,
+                                  method=method))
     pd.testing.assert_frame_equal(kept, in_memory[in_memory["qvalue"] <= 0.5].reset_index(drop=True))
+
+
+def _hand_influences(transition: str, target: str, clusters: dict, prior: pd.DataFrame, loaded: dict,
+                     eps: float = 1e-6) -> dict[str, np.ndarray]:
+    """Per cluster, each cell's influence on the weights by brute force: the sklearn fit with that cell's
+    rows weighted ``1 + eps``, minus the plain fit, over ``eps`` (cells x edges; 0 for cells without rows)."""
+    data, mapping = loaded[transition]
+    cells = mapping.loc[mapping["split"] == "train"].sort_values("pair")["source_cell"].to_numpy()
+    base = _hand_fit(cells, clusters, prior, np.ones(len(cells)))
+    out = {}
+    for name in ("A", target):
+        out[name] = np.zeros((len(clusters[name]), len(prior)))
+        for i, cell in enumerate(clusters[name].names):
+            if (cells == cell).any():
+                bumped = _hand_fit_weighted(cells, clusters, prior, 1.0 + eps * (cells == cell))
+                out[name][i] = (bumped - base) / eps
+    return out
+
+
+def _hand_fit_weighted(cells: np.ndarray, clusters: dict, prior: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
+    from sklearn.linear_model import Ridge
+
+    expression = pd.DataFrame(np.vstack([c.matrix for c in clusters.values()]), columns=["T1", "T2", "G1", "G2", "G3"],
+                              index=np.concatenate([c.names for c in clusters.values()]))
+    rows = expression.loc[cells]
+    out = []
+    for tf, target in zip(prior["tf"], prior["target_gene"]):
+        edges = prior[prior["target_gene"] == target]
+        model = Ridge(alpha=1.0).fit(rows[edges["tf"]].to_numpy(), rows[target].to_numpy(), sample_weight=weights)
+        out.append(model.coef_[list(edges["tf"]).index(tf)])
+    return np.array(out)
+
+
+def test_analytic_standard_error_is_the_cell_jackknife_by_hand():
+    """The analytic variance of ``w2 - w1`` is the stratified bootstrap's linearization: per cluster, the
+    sum of squares about their mean of the cells' influences on the difference, each influence by brute
+    force (a cell's rows reweighted in sklearn); and it is close to a long joint bootstrap's."""
+    clusters, prior, loaded = _tiny()
+    pairs = transition_pairs(TRANSITIONS[:2], "siblings")
+    table = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, method="analytic"))
+    assert table["se_method"].str.startswith("analytic").all()
+    ab = _hand_influences("ab", "B", clusters, prior, loaded)
+    ac = _hand_influences("ac", "C", clusters, prior, loaded)
+    difference = {"A": ac["A"] - ab["A"], "B": -ab["B"], "C": ac["C"]}
+    variance = sum(((d - d.mean(0)) ** 2).sum(0) for d in difference.values())
+    np.testing.assert_allclose(table["std_error"], np.sqrt(variance), rtol=1e-4)
+    z = table["difference"] / np.sqrt(variance)
+    np.testing.assert_allclose(table["pvalue"], 2 * stats.norm.sf(np.abs(z)), rtol=1e-6)
+    # the shared cells' covariance is in it: treating A's influences as independent gives another answer
+    apart = variance - ((difference["A"] - difference["A"].mean(0)) ** 2).sum(0) + sum(
+        ((d["A"] - d["A"].mean(0)) ** 2).sum(0) for d in (ab, ac))
+    assert not np.allclose(apart, variance, rtol=0.05)
+    # a joint bootstrap of 2,000 replicates agrees to within its own noise and the linearization's error
+    boot = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 2000, 3, method="bootstrap"))
+    np.testing.assert_allclose(table["std_error"], boot["std_error"], rtol=0.15)
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,9 +325,10 @@ def _sibling_loader(sim, mapping_config: dict, seed: int):
     return load
 
 
-def _sibling_test(sim, mapping_config: dict, seed: int, n_boot: int = 20) -> pd.DataFrame:
+def _sibling_test(sim, mapping_config: dict, seed: int, n_boot: int = 20, method: str = "bootstrap") -> pd.DataFrame:
     pairs = transition_pairs(SIBLINGS, "siblings")
-    return next(differential_unit(pairs, SIBLINGS, _sibling_loader(sim, mapping_config, seed), RIDGE, n_boot, seed))
+    return next(differential_unit(pairs, SIBLINGS, _sibling_loader(sim, mapping_config, seed), RIDGE, n_boot, seed,
+                                  method=method))
 
 
 def _assert_uniform(pvalue: pd.Series) -> None:
@@ -297,6 +355,14 @@ def test_same_network_is_calibrated(seed):
 def test_same_network_is_calibrated_in_the_lagged_design():
     # one lag for both: the test keeps the design's choices fixed, so the null needs the same lag
     table = _sibling_test(simulate(symmetric_branches=True, seed=1), {"method": "lagged", "lag_grid": [0.15]}, 1)
+    assert (table["qvalue"] <= 0.1).mean() <= 0.1
+    _assert_uniform(table["pvalue"])
+
+
+@pytest.mark.parametrize("mapping", [{"method": "joint"}, {"method": "lagged", "lag_grid": [0.15]}])
+def test_analytic_standard_error_is_calibrated(mapping):
+    table = _sibling_test(simulate(symmetric_branches=True, seed=1), mapping, 1, method="analytic")
+    assert table["se_method"].str.startswith("analytic").all()
     assert (table["qvalue"] <= 0.1).mean() <= 0.1
     _assert_uniform(table["pvalue"])
 

@@ -107,6 +107,7 @@ class DifferentialOptions(_Section):
     pairs: str
     explicit: list
     n_boot: int
+    se_method: str
     max_qvalue: float
 
 

@@ -1,6 +1,7 @@
 # Stage differential (config differential.enabled): edges whose weight differs between pairs of
-# transitions, with a joint cell-bootstrap standard error (transgrn.differential, scripts/differential.py).
-# One job per unit -- the cluster the unit's pairs share (siblings: their source) -- refits each of
+# transitions, with the analytic (infinitesimal-jackknife) standard error of the joint cell bootstrap or
+# the bootstrap itself (differential.se_method; transgrn.differential, scripts/differential.py).
+# One job per unit -- the cluster the unit's pairs share (siblings: their source) -- fits each of
 # its transitions once and tests every pair; a gather step streams the units into one table.
 
 DIFFERENTIAL = RESULTS / "differential"
