@@ -24,6 +24,7 @@ VALIDATION_FIGURES = ("r2_comparison", "recovery", "mapping")
 TRANSITION_FIGURES = ("network", "gene_r2", "predictions")
 MAX_TICK_LABELS = 60
 DPI = 100
+PAD_INCHES = 0.1  # around a cropped figure's content, as savefig's bbox_inches="tight"
 ACTIVATING, REPRESSING, NEUTRAL = "#b2182b", "#2166ac", "#7f7f7f"
 
 
@@ -39,21 +40,30 @@ def _pyplot():
     return plt
 
 
-def figure_png(fig, path: str | Path | None = None) -> bytes:
-    """Render (and close) a figure as PNG; also write it to ``path`` atomically if given."""
+def figure_png(fig, path: str | Path | None = None, *, crop: bool = True) -> bytes:
+    """Render (and close) a figure as a 256-colour PNG; also write it to ``path`` atomically if given.
+
+    The figure is drawn once. ``crop`` trims it to its content plus :data:`PAD_INCHES`, as
+    ``savefig(bbox_inches="tight")`` does, but from that one drawing (savefig draws twice); figures
+    laid out to their size (:func:`_fixed_grid`) pass ``crop=False``. The file has no metadata, so
+    reruns write the same bytes.
+    """
     plt = _pyplot()
     from PIL import Image
 
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    # A 256-colour palette looks the same for plots and makes the files (and the page) ~4x smaller.
-    image = Image.open(buffer).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    try:
+        pixels = _render(fig, crop)
+    finally:
+        plt.close(fig)
+    # A 256-colour palette looks the same for plots and makes the files (and the page) ~4x smaller. The
+    # octree quantizer is ~6x faster than median cut and its files are smaller; zlib's default level is
+    # ~8x faster than optimize=True for files ~5% larger.
+    image = Image.fromarray(pixels).quantize(colors=256, method=Image.Quantize.FASTOCTREE)
     palette = np.array(image.getpalette(), dtype=np.uint8).reshape(-1, 3)
     palette[(palette >= 250).all(axis=1)] = 255  # keep the background white, not the palette's near-white
     image.putpalette(palette.ravel().tolist())
     buffer = _io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG", compress_level=6)
     data = buffer.getvalue()
     if path is not None:
         from ..io import atomic_path
@@ -63,10 +73,52 @@ def figure_png(fig, path: str | Path | None = None) -> bytes:
     return data
 
 
+def _render(fig, crop: bool) -> np.ndarray:
+    """The figure's RGB pixels at :data:`DPI`, drawn once (the layout engine, if any, runs in that drawing)."""
+    fig.set_dpi(DPI)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    if not crop:
+        return np.ascontiguousarray(pixels)
+    height, width = pixels.shape[:2]
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, origin bottom left
+    x0, x1 = int(np.floor(box.x0 * DPI)), int(np.ceil(box.x1 * DPI))
+    top, bottom = int(np.floor(height - box.y1 * DPI)), int(np.ceil(height - box.y0 * DPI))
+    if x0 >= 0 and top >= 0 and x1 <= width and bottom <= height:
+        # the margin is the figure's background, as savefig draws it around the content
+        pad = round(PAD_INCHES * DPI)
+        background = np.round(np.asarray(fig.get_facecolor()[:3]) * 255).astype(np.uint8)
+        padded = np.full((bottom - top + 2 * pad, x1 - x0 + 2 * pad, 3), background, dtype=np.uint8)
+        padded[pad:pad + bottom - top, pad:pad + x1 - x0] = pixels[top:bottom, x0:x1]
+        return padded
+    # content beyond the figure's edge (rare: a label pushed out): let savefig grow the canvas to it
+    from PIL import Image
+
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", pad_inches=PAD_INCHES)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def _fixed_grid(fig, nrows: int = 1, ncols: int = 1, *, left: float, right: float, bottom: float, top: float,
+                wspace: float = 0.0, hspace: float = 0.0) -> np.ndarray:
+    """A grid of axes whose margins and gaps are given in inches (for text of known size around them).
+
+    The per-transition figures have short labels at fixed font sizes, so their margins are known in
+    advance: no layout engine (constrained layout drew each figure 2-3 times to find them) and no crop.
+    """
+    fig_width, fig_height = fig.get_size_inches()
+    axes_width = (fig_width - left - right - (ncols - 1) * wspace) / ncols
+    axes_height = (fig_height - top - bottom - (nrows - 1) * hspace) / nrows
+    return fig.subplots(nrows, ncols, squeeze=False, gridspec_kw={
+        "left": left / fig_width, "right": 1 - right / fig_width, "bottom": bottom / fig_height,
+        "top": 1 - top / fig_height, "wspace": wspace / axes_width, "hspace": hspace / axes_height})
+
+
 def placeholder_figure(title: str, message: str):
     """A figure that says why there is nothing to draw (outputs are declared before the data exist)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 1.6))
+    fig = plt.figure(figsize=(5, 1.6))
+    ax = _fixed_grid(fig, left=0.1, right=0.1, bottom=0.1, top=0.4)[0, 0]  # drawn uncropped by the transition jobs
     ax.set_axis_off()
     ax.set_title(title)
     ax.text(0.5, 0.5, message, ha="center", va="center", color=NEUTRAL, wrap=True)
@@ -445,9 +497,38 @@ def _spread(n: int) -> np.ndarray:
     return np.linspace(0.0, -1.0, n) if n > 1 else np.array([-0.5])
 
 
+def _text_width(fig, text: str, fontsize: float) -> float:
+    """Width in inches of one line of ``text`` in the figure's font, measured without drawing (cached by matplotlib)."""
+    from matplotlib.font_manager import FontProperties
+
+    renderer = fig.canvas.get_renderer()
+    return renderer.get_text_width_height_descent(text, FontProperties(size=fontsize), ismath=False)[0] / fig.dpi
+
+
+def _fit_text(fig, text: str, fontsize: float, width: float) -> str:
+    """``text`` wrapped into lines no wider than ``width`` inches: a fixed layout cannot grow the
+    figure around a long title (a long cluster or gene name) as a crop could."""
+    measured = _text_width(fig, text, fontsize)
+    return text if measured <= width else _wrap_label(text, max(8, int(len(text) * width / measured)))
+
+
+def _lines(text: str) -> int:
+    return text.count("\n") + 1
+
+
+def _label_margin(fig, names, axes_width: float, fontsize: float = 7.0, gap: float = 0.04) -> float:
+    """How far (in data units, the columns at x = 0 and 1) the x-axis must reach beyond each column so
+    that the longest of ``names`` fits inside an axes ``axes_width`` inches wide (at least 0.4)."""
+    need = max((_text_width(fig, str(n), fontsize) for n in names), default=0.0) + 0.05  # inches
+    # with x from -m to 1 + m, one inch is (1 + 2m) / axes_width data units; a label starts `gap` from its column
+    room = axes_width - 2 * need
+    return max(0.4, (need + gap * axes_width) / room) if room > 0.5 else 2.0
+
+
 def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
     """The transition's strongest edges as a two-column graph: TFs (in A) left, targets (in B) right."""
     plt = _pyplot()
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.lines import Line2D
 
@@ -463,10 +544,15 @@ def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
     limit = float(edges["weight"].abs().max())
     norm, cmap = TwoSlopeNorm(0.0, -limit, limit), plt.get_cmap("RdBu_r")
     rows = max(len(tf_y), len(target_y))
-    fig, ax = plt.subplots(figsize=(6.2, 1.6 + 0.2 * rows), constrained_layout=True)
-    for row in edges.sort_values("weight", key=np.abs).itertuples():
-        ax.plot([0, 1], [tf_y[row.tf], target_y[row.target_gene]], color=cmap(norm(row.weight)),
-                lw=0.5 + 3.5 * abs(row.weight) / limit, alpha=0.85, solid_capstyle="round")
+    fig = plt.figure(figsize=(6.2, 1.6 + 0.2 * rows))
+    left, right, bottom = 0.1, 1.25, 0.45  # the legend (2 rows) below, the colorbar and its label on the right
+    heading = _fit_text(fig, f"{title}: top {len(edges)} edges by |weight|", 10, fig.get_figwidth() - left - right)
+    ax = _fixed_grid(fig, left=left, right=right, bottom=bottom, top=0.2 + 0.17 * _lines(heading))[0, 0]
+    ordered = edges.sort_values("weight", key=np.abs)  # strongest drawn last, on top
+    weights = ordered["weight"].to_numpy(dtype=float)
+    segments = [[(0.0, tf_y[tf]), (1.0, target_y[gene])] for tf, gene in zip(ordered["tf"], ordered["target_gene"])]
+    ax.add_collection(LineCollection(segments, colors=cmap(norm(weights)), linewidths=0.5 + 3.5 * np.abs(weights) / limit,
+                                     alpha=0.85, capstyle="round"))
     ax.scatter([0] * len(tf_y), list(tf_y.values()), s=40, color="#333", zorder=3, label="TF (expression in A)")
     ax.scatter([1] * len(target_y), list(target_y.values()), s=30, color="white", edgecolor="#333", zorder=3,
                label="target (expression in B)")
@@ -474,28 +560,34 @@ def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
         ax.text(-0.04, y, tf, ha="right", va="center", fontsize=7)
     for gene, y in target_y.items():
         ax.text(1.04, y, gene, ha="left", va="center", fontsize=7)
-    ax.set_xlim(-0.4, 1.4)
+    margin = _label_margin(fig, list(tf_y) + list(target_y), fig.get_figwidth() - left - right)
+    ax.set_xlim(-margin, 1 + margin)
+    ax.set_ylim(-1.05, 0.05)
     ax.set_axis_off()
-    ax.set_title(f"{title}: top {len(edges)} edges by |weight|")
+    ax.set_title(heading)
     sign_handles = [Line2D([], [], color=cmap(norm(limit)), lw=2.5, label="activating (+)"),
                     Line2D([], [], color=cmap(norm(-limit)), lw=2.5, label="repressing (−)")]
     handles, _ = ax.get_legend_handles_labels()
     ax.legend(handles=handles + sign_handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7,
               frameon=False)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.5, pad=0.0, label="weight (width ∝ |weight|)")
+    box = ax.get_position()
+    cax = fig.add_axes((box.x1 + 0.25 / fig.get_figwidth(), box.y0 + 0.25 * box.height, 0.12 / fig.get_figwidth(),
+                        0.5 * box.height))
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, label="weight (width ∝ |weight|)")
     return fig
 
 
 def gene_r2_figure(gene_r2: pd.DataFrame, title: str, low: float = -1.0):
     """Distribution of per-gene held-out R^2 for the mapping and for its null (values below ``low`` clipped)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.4), constrained_layout=True)
     columns = [("r2_test", "mapping", "#4c72b0"), ("r2_test_null", "random null", NEUTRAL)]
     values = {c: gene_r2[c].to_numpy(dtype=float) for c, _, _ in columns if c in gene_r2}
     finite = np.concatenate([v[np.isfinite(v)] for v in values.values()]) if values else np.array([])
     if not finite.size:
-        plt.close(fig)
         return placeholder_figure(f"{title}: per-gene R²", "no gene could be evaluated")
+    fig = plt.figure(figsize=(5.2, 3.4))
+    heading = _fit_text(fig, f"{title}: per-gene R²", 10, 4.4)
+    ax = _fixed_grid(fig, left=0.62, right=0.15, bottom=0.5, top=0.13 + 0.17 * _lines(heading))[0, 0]
     bins = np.linspace(max(low, finite.min()), max(finite.max(), 0.05), 40)
     clipped = 0
     for column, name, color in columns:
@@ -509,7 +601,7 @@ def gene_r2_figure(gene_r2: pd.DataFrame, title: str, low: float = -1.0):
     ax.axvline(0, color="black", lw=0.8, ls="--")
     ax.set_xlabel("held-out R² per target gene" + (f" ({clipped} values < {bins[0]:.1f} shown at it)" if clipped else ""))
     ax.set_ylabel("genes")
-    ax.set_title(f"{title}: per-gene R²")
+    ax.set_title(heading)
     ax.legend(fontsize=7)
     return fig
 
@@ -517,38 +609,50 @@ def gene_r2_figure(gene_r2: pd.DataFrame, title: str, low: float = -1.0):
 def predictions_figure(predictions: pd.DataFrame, gene_r2: pd.DataFrame, title: str):
     """Predicted vs observed (top row) and residuals (bottom row) for the best and worst predicted genes."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     genes = list(predictions.drop_duplicates("target_gene")[["kind", "target_gene"]].itertuples(index=False))
     if not genes:
         return placeholder_figure(f"{title}: predictions", "no gene could be evaluated")
     r2 = gene_r2.set_index("target_gene")["r2_test"] if "r2_test" in gene_r2 else pd.Series(dtype=float)
-    fig, axes = plt.subplots(2, len(genes), figsize=(2.3 * len(genes) + 0.4, 4.8), squeeze=False, constrained_layout=True)
-    for col, (kind, gene) in enumerate(genes):
-        sub = predictions[predictions["target_gene"] == gene]
+    fig = plt.figure(figsize=(2.3 * len(genes) + 0.4, 4.8))
+    heading = _fit_text(fig, f"{title}: best (blue) and worst (red) predicted genes on held-out pairs", 9,
+                        fig.get_figwidth() - 0.2)
+    names = [_fit_text(fig, f"{gene} ({kind}, R² {r2.get(gene, np.nan):.2f})", 8, 1.95) for kind, gene in genes]
+    titles = 0.15 * (_lines(heading) + max(map(_lines, names)))  # the figure's title, then the panels'
+    # margins and gaps: tick labels and axis labels around each panel, the titles above
+    axes = _fixed_grid(fig, 2, len(genes), left=0.62, right=0.12, bottom=0.42, top=0.22 + titles, wspace=0.42,
+                       hspace=0.5)
+    by_gene = dict(tuple(predictions.groupby("target_gene", sort=False)[["observed", "predicted"]]))
+    for ax in axes.flat:  # at most 5 ticks a side: each tick label costs ~0.7 ms to draw, and 12 panels have many
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+    for col, ((kind, gene), name) in enumerate(zip(genes, names)):
+        observed, predicted = (by_gene[gene][c].to_numpy(dtype=float) for c in ("observed", "predicted"))
         top, bottom = axes[0, col], axes[1, col]
         color = ACTIVATING if kind == "worst" else REPRESSING
-        top.scatter(sub["observed"], sub["predicted"], s=5, alpha=0.5, color=color, label="test pair")
-        both = sub[["observed", "predicted"]].to_numpy(dtype=float)
-        low, high = np.nanmin(both), np.nanmax(both)
+        top.scatter(observed, predicted, s=5, alpha=0.5, color=color, label="test pair")
+        low, high = np.nanmin([observed, predicted]), np.nanmax([observed, predicted])
         top.plot([low, high], [low, high], color=NEUTRAL, lw=0.8, ls="--", label="y = x")
-        score = r2.get(gene, np.nan)
-        top.set_title(f"{gene} ({kind}, R² {score:.2f})", fontsize=8)
+        top.set_title(name, fontsize=8, y=1.0)  # a fixed y: no search for tick labels above it
         top.set_xlabel("observed in B")
-        bottom.scatter(sub["predicted"], sub["observed"] - sub["predicted"], s=5, alpha=0.5, color=color)
+        bottom.scatter(predicted, observed - predicted, s=5, alpha=0.5, color=color)
         bottom.axhline(0, color="black", lw=0.8)
         bottom.set_xlabel("predicted from A")
     axes[0, 0].set_ylabel("predicted from A")
     axes[1, 0].set_ylabel("residual (observed − predicted)")
     axes[0, 0].legend(fontsize=6, loc="upper left")
-    fig.suptitle(f"{title}: best (blue) and worst (red) predicted genes on held-out pairs", fontsize=9)
+    fig.suptitle(heading, fontsize=9, y=1 - 0.08 / fig.get_figheight(), va="top")
     return fig
 
 
 def write_transition_figures(coefficients: pd.DataFrame, gene_r2: pd.DataFrame, predictions: pd.DataFrame, title: str,
                              paths: dict[str, str | Path], n_edges: int = 40) -> None:
-    """Draw one transition's figures (``paths`` keyed by :data:`TRANSITION_FIGURES`)."""
-    figure_png(network_figure(coefficients, title, n_edges), paths["network"])
-    figure_png(gene_r2_figure(gene_r2, title), paths["gene_r2"])
-    figure_png(predictions_figure(predictions, gene_r2, title), paths["predictions"])
+    """Draw one transition's figures (``paths`` keyed by :data:`TRANSITION_FIGURES`), each drawn once at its
+    own size (fixed layouts, no crop): a batch job draws them for each of its transitions."""
+    figure_png(network_figure(coefficients, title, n_edges), paths["network"], crop=False)
+    figure_png(gene_r2_figure(gene_r2, title), paths["gene_r2"], crop=False)
+    figure_png(predictions_figure(predictions, gene_r2, title), paths["predictions"], crop=False)
 
 
 def branch_figure(pair: pd.DataFrame, label_1: str, label_2: str, threshold: float = 0.1, max_points: int = 20000):
