@@ -102,6 +102,12 @@ def test_results_do_not_depend_on_the_batching(demo_runs, snakemake, tmp_path):
         assert digest(tmp_path / path) == digest(demo_runs[0] / path), path
     for name in ("edges.parquet", "transitions.tsv"):
         assert digest(tmp_path / "results" / name) == digest(demo_runs[0] / "results" / name), name
+    # figures too: a transition's PNGs do not depend on what its batch job drew before them
+    figures = sorted((tmp_path / "results/figures/transitions").rglob("*.png"))
+    assert len(figures) == 2 * 3
+    for path in figures:
+        theirs = demo_runs[0] / path.relative_to(tmp_path)
+        assert digest(path) == digest(theirs), path
 
 
 def test_nothing_to_do_on_rerun(demo_runs, snakemake):
