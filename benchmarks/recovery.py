@@ -46,7 +46,10 @@ weight counting as wrong; ``sign_accuracy_called`` over the non-zero ones) of th
 mapping's test pairs, and seconds per transition (mapping main + null, fit, evaluation; noisy on a
 shared machine). The fit is ridge with alpha = 1 for every mapping row, so those rows differ only in
 the mapping (and smoothing); ``defaults`` is the shipped configuration (the schema's ``mapping`` and
-``fit`` defaults) and ``lagged_alpha_auto`` the lagged design with ``fit.alpha: auto``.
+``fit`` defaults), borrowing as the workflow does from the pooled network over the data set's
+clusters (rule fit_pooled, :mod:`transgrn.pooled`; column ``borrowed_edges``), and
+``lagged_alpha_auto`` the lagged design with ``fit.alpha: auto``. ``--pooled-holdout`` adds, for the
+defaults, the held-out R^2 with the pooled network refitted without the transition's test cells.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_ml
 from transgrn.cells import CellSet
 from transgrn.lagged import lag_of
 from transgrn.cells import smooth_clusters
+from transgrn.fit import fit_pooled
+from transgrn.pooled import PooledNetwork, pooled_cells
 
 FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
 MAPPING = {"n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
@@ -221,21 +226,60 @@ def recovered(edges: pd.DataFrame, column: str, reference: pd.DataFrame) -> dict
     return {key: metrics.get(key, np.nan) for key in keys}
 
 
+def dataset_clusters(dataset: Dataset) -> dict[str, CellSet]:
+    """Each cluster of the data set's transitions once (labels ``source -> target``)."""
+    clusters = {}
+    for label, source, target in dataset.transitions:
+        first, second = label.split(" -> ")
+        clusters.setdefault(first, source)
+        clusters.setdefault(second, target)
+    return clusters
+
+
+def pooled_network(dataset: Dataset, fit: dict, leave_out: set[str] = frozenset()) -> PooledNetwork:
+    """What the workflow's rule fit_pooled fits: the network over every cluster of the transitions
+    (at most ``fit.pooled_max_cells_per_cluster`` cells each, seed 0), without the cells ``leave_out``."""
+    clusters = dataset_clusters(dataset)
+    if leave_out:
+        clusters = {name: _without(cells, leave_out) for name, cells in clusters.items()}
+    cells = pooled_cells(clusters.items(), fit["pooled_max_cells_per_cluster"], 0)
+    return fit_pooled(cells, dataset.genes, dataset.prior, fit, 0)
+
+
+def _without(cells: CellSet, names: set[str]) -> CellSet:
+    keep = ~np.isin(cells.names, list(names))
+    return CellSet(cells.names[keep], cells.matrix[keep], None if cells.pseudotime is None else cells.pseudotime[keep])
+
+
+def test_cells(mapping: pd.DataFrame) -> set[str]:
+    """The cells of a mapping's test pairs, on either side."""
+    test = mapping[mapping["split"] == "test"]
+    return set(test["source_cell"]) | set(test["target_cell"])
+
+
 def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSet, method: str,
-                   models: list[str]) -> list[dict]:
+                   models: list[str], pooled: PooledNetwork | None = None, pooled_holdout: bool = False) -> list[dict]:
+    """One row per model. ``pooled``: the network the defaults borrow from (rows with the shipped
+    fit options only); ``pooled_holdout`` adds ``r2_test_pooled_holdout``, the held-out R^2 with the
+    pooled network refitted without the transition's test cells (how much borrowing leaks them)."""
     start = time.perf_counter()
     options, smooth, fit = method_options(method)
+    pooled = pooled if METHODS[method][2] == "defaults" else None
     source, target = smooth_clusters(source, target, smooth)
     mask = build_mask(dataset.prior, source, target, dataset.genes, options["method"])
     mcfg = {**options, "n_pcs": min(options["n_pcs"], len(dataset.genes) - 1)}
     data = TransitionData(source, target, dataset.genes, mask)
     mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, fit)
+    coefficients, intercepts, info = fit_transition(data, mappings, fit, pooled=pooled)
     metrics = evaluate_transition(data, mappings, coefficients, intercepts)[0]
     lag = lag_of(mappings["main"]).lag if lag_of(mappings["main"]) else np.nan
     rows = [{"model": "linear", "lag": lag, "alpha": info["alpha"], **recovered(coefficients, "weight", dataset.reference),
              "r2_test": metrics["r2_test"], "r2_test_null": metrics["r2_test_null"],
-             "seconds": time.perf_counter() - start}]
+             "borrowed_edges": int(coefficients["borrowed"].sum()), "seconds": time.perf_counter() - start}]
+    if pooled is not None and pooled_holdout:
+        honest = pooled_network(dataset, fit, test_cells(mappings["main"]))
+        refit = fit_transition(data, mappings, fit, pooled=honest)
+        rows[0]["r2_test_pooled_holdout"] = evaluate_transition(data, mappings, *refit[:2])[0]["r2_test"]
     if "mlp" in models:
         start = time.perf_counter()
         mlp_metrics, _, attribution = fit_mlp_transition(data, mappings["main"], 0, label, "cpu")
@@ -263,6 +307,9 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--models", default="linear,mlp")
     parser.add_argument("--out", default="benchmarks/recovery_results.csv")
+    parser.add_argument("--pooled-holdout", action="store_true",
+                        help="for the defaults row, also the held-out R^2 with the pooled network fitted without the "
+                             "transition's test cells (column r2_test_pooled_holdout)")
     parser.add_argument("--differential", action="store_true",
                         help="also the differential track (benchmarks/differential.py): calibration on siblings with the "
                              "same network and recovery of planted branch-specific edges, 3 seeds (about 5 min)")
@@ -275,10 +322,12 @@ def main() -> None:
     names = args.datasets.split(",") if args.datasets else [name for track in args.tracks.split(",") for name in TRACKS[track]]
     for name in names:
         dataset = DATASETS[name]()
+        shipped_fit = shipped_defaults()[1]
+        pooled = pooled_network(dataset, shipped_fit) if shipped_fit["borrow_below"] > 0 else None
         for method in args.methods.split(","):
             wanted = models if method in MLP_METHODS else ["linear"]
             for label, source, target in dataset.transitions:
-                for row in run_transition(dataset, label, source, target, method, wanted):
+                for row in run_transition(dataset, label, source, target, method, wanted, pooled, args.pooled_holdout):
                     rows.append({"dataset": name, "method": method, "transition": label, **row})
             print(f"done {name} {method}", flush=True)
     table = pd.DataFrame(rows)

@@ -7,8 +7,12 @@ from pathlib import Path
 # (about 50 MB at atlas scale, 500,000 rows a pair); malloc hands it back (benchmarks/scale.py)
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
-from transgrn.design import load_transition_data
-from transgrn.differential import differential_schema, differential_unit, transition_pairs, unit_ids
+import pandas as pd
+
+from transgrn.cells import load_transition
+from transgrn.columns import BORROWED_COLUMN
+from transgrn.design import TransitionData
+from transgrn.differential import differential_schema, differential_unit, tested_edges, transition_pairs, unit_ids
 from transgrn.io import parquet_stream
 from transgrn.lagged import read_mapping
 from transgrn.options import DifferentialOptions
@@ -21,20 +25,22 @@ def by_transition(paths: list) -> dict[str, str]:
     return {Path(p).parent.name: str(p) for p in paths}
 
 
-def unit_main(transitions: str, masks: list, mappings: list, slices: list, table: str, *, unit: str, options: dict,
-              fit: dict, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
+def unit_main(transitions: str, masks: list, mappings: list, coefficients: list, slices: list, table: str, *,
+              unit: str, options: dict, fit: dict, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
     """Every pair of ``unit`` (a cluster id): fit its transitions once, stream one pair at a time."""
     prepared = read_transitions(transitions)
     settings = DifferentialOptions.from_config(options)
     pairs = transition_pairs(prepared, settings.pairs, settings.explicit)
     pairs = pairs[unit_ids(prepared, pairs) == unit]
-    mask, mapping = by_transition(masks), by_transition(mappings)
+    mask, mapping, fitted = by_transition(masks), by_transition(mappings), by_transition(coefficients)
     slice_of = {Path(p).stem: str(p) for p in slices}
 
     def load(transition: str):
         source_id, target_id = transition.split("__")
-        data = load_transition_data(slice_of[source_id], slice_of[target_id], mask[transition], smooth)
-        return data, read_mapping(mapping[transition])
+        source, target, genes = load_transition(slice_of[source_id], slice_of[target_id], smooth)
+        weights = pd.read_parquet(fitted[transition], columns=["tf", "target_gene", BORROWED_COLUMN])
+        edges = tested_edges(pd.read_parquet(mask[transition]), weights)
+        return TransitionData(source, target, genes, edges), read_mapping(mapping[transition])
 
     with parquet_stream(table, record, differential_schema()) as stream:
         for frame in differential_unit(pairs, prepared, load, fit, settings.n_boot, seed, settings.max_qvalue,
@@ -54,13 +60,13 @@ def gather_main(units: list, table: str, *, record: dict | None = None) -> None:
 
 
 def main(table: str, *, units: list | None = None, transitions: str = "", masks: list = (), mappings: list = (),
-         slices: list = (), unit: str = "", options: dict | None = None, fit: dict | None = None, seed: int = 0,
-         smooth: int = 0, record: dict | None = None) -> None:
+         coefficients: list = (), slices: list = (), unit: str = "", options: dict | None = None,
+         fit: dict | None = None, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
     if units is not None:
         gather_main(list(units), table, record=record)
     else:
-        unit_main(transitions, list(masks), list(mappings), list(slices), table, unit=unit, options=options or {},
-                  fit=fit or {}, seed=seed, smooth=smooth, record=record)
+        unit_main(transitions, list(masks), list(mappings), list(coefficients), list(slices), table, unit=unit,
+                  options=options or {}, fit=fit or {}, seed=seed, smooth=smooth, record=record)
 
 
 if __name__ == "__main__":

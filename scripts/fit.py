@@ -1,5 +1,6 @@
 """Rule fit_grn (stage fit): the masked regression on the mapping's training pairs and on the
-null's, with bootstrap confidence when fit.bootstrap is on (transgrn.fit)."""
+null's, with bootstrap confidence when fit.bootstrap is on, borrowing from the pooled network for
+TFs its cells cannot inform when fit.borrow_below > 0 (transgrn.fit, transgrn.pooled)."""
 import logging
 import time
 
@@ -7,16 +8,19 @@ from transgrn.design import load_transition_data, read_mappings
 from transgrn.fit import fit_transition
 from transgrn.io import write_json, write_parquet
 from transgrn.options import FitOptions
+from transgrn.pooled import read_pooled
 from transgrn.script import run_script
 
 
 def main(mask: str, mapping_main: str, mapping_null: str, source: str, target: str, coefficients: str,
-         intercepts: str, info: str, *, fit: dict, transition: str = "", seed: int = 0, smooth: int = 0,
-         record: dict | None = None) -> None:
+         intercepts: str, info: str, pooled_network: str = "", pooled_tf_variance: str = "", *, fit: dict,
+         transition: str = "", seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
     data = load_transition_data(source, target, mask, smooth)
     mappings = read_mappings(mapping_main, mapping_null)
+    # fit.borrow_below > 0: the rule passes the pooled network (rule fit_pooled) to borrow from
+    pooled = read_pooled(pooled_network, pooled_tf_variance) if pooled_network else None
     start = time.perf_counter()
-    weights, offsets, details = fit_transition(data, mappings, FitOptions.from_config(fit), seed, transition)
+    weights, offsets, details = fit_transition(data, mappings, FitOptions.from_config(fit), seed, transition, pooled)
     # wall time goes to the log and benchmark file only: results stay byte-identical
     logging.info("fitted %d edges for %d targets (main and null) with %s in %.3f s", data.mask.sum(),
                  len(data.targets), details, time.perf_counter() - start)

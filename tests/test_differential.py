@@ -464,3 +464,18 @@ def test_workflow_writes_the_sibling_pairs_with_the_fitted_weights(tmp_path, wor
         np.testing.assert_allclose(merged[column], merged["weight"], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(table["qvalue"], benjamini_hochberg(table["pvalue"].to_numpy()))
     assert (table["std_error"] > 0).all() and table["se_method"].str.contains("10 replicates").all()
+
+
+def test_borrowed_edges_are_not_tested():
+    """A borrowed edge's weight is the pooled network's (fit.borrow_below), not the transition's:
+    it is made inactive for the refits and the test; an edge without the column stays as it was."""
+    from transgrn.differential import tested_edges
+
+    mask = pd.DataFrame({"tf": ["A", "A", "B", "C"], "target_gene": ["x", "y", "x", "y"],
+                         "active": [True, True, True, False], "reason": ["", "", "", "TF constant"]})
+    coefficients = pd.DataFrame({"tf": ["B", "A", "A", "C"], "target_gene": ["x", "x", "y", "y"],
+                                 "weight": [0.4, 1.0, -0.2, 0.3], "borrowed": [True, False, False, True]})
+    tested = tested_edges(mask, coefficients)
+    assert tested["active"].tolist() == [True, True, False, False]
+    assert tested[["tf", "target_gene", "reason"]].equals(mask[["tf", "target_gene", "reason"]])
+    assert tested_edges(mask, coefficients.drop(columns="borrowed"))["active"].tolist() == mask["active"].tolist()

@@ -51,7 +51,14 @@ def test_after_a_partial_run_every_transition_job_is_planned(partial_run, workfl
     if "--forceall" in extra:  # the checkpoint reruns, so the transitions are to be determined again
         assert jobs == dict.fromkeys(ALWAYS | {"simulate_demo"}, 1)
     else:  # known from the checkpoint's table; aggregate's resources from files that do not exist yet
-        assert jobs == {**PER_TRANSITION, **dict.fromkeys(ALWAYS - {"prepare"}, 1)}
+        # fit_pooled: the network the transitions' fits borrow from (fit.borrow_below > 0, the default)
+        assert jobs == {**PER_TRANSITION, **dict.fromkeys(ALWAYS - {"prepare"}, 1), "fit_pooled": 1}
+
+
+def test_without_borrowing_the_pooled_network_is_not_fitted(partial_run, workflow_runner):
+    config = {**TINY_DEMO_CONFIG, "fit": {**TINY_DEMO_CONFIG.get("fit", {}), "borrow_below": 0}}
+    jobs = planned_jobs(dry_run(workflow_runner, partial_run, config))
+    assert jobs == {**PER_TRANSITION, **dict.fromkeys(ALWAYS - {"prepare"}, 1)}
 
 
 @pytest.mark.parametrize("extra", [(), SLURM], ids=["plain", "slurm"])

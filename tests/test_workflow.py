@@ -51,7 +51,7 @@ def test_outputs_meet_the_contract(demo_runs):
     assert table[["r2_train", "r2_test", "r2_test_null", "auprc_ratio", "auroc", "sign_accuracy"]].notna().all().all()
 
     edges = pd.read_parquet(results / "edges.parquet")
-    assert list(edges.columns) == ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]
+    assert list(edges.columns) == ["source_cluster", "target_cluster", "tf", "target_gene", "weight", "borrowed"]
     prior = pd.read_csv(demo_runs[0] / "resources/demo/prior.csv", index_col=0)
     assert len(edges) == 2 * int(prior.to_numpy().sum())  # every prior edge of every transition
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS, TEXT_COLUMNS
+from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS, TEXT_COLUMNS
 from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
 from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
 
@@ -42,34 +42,39 @@ def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mappi
     return table
 
 
-def _edge_frame(row, values: pd.DataFrame, confidence: Sequence[str]) -> pd.DataFrame:
-    """One transition's rows of the long edge table (NaN for a confidence column ``values`` lacks)."""
-    frame = values.reindex(columns=["tf", "target_gene", "weight", *confidence])
+# per-edge columns of coefficients.parquet that edges.parquet carries when a transition's file has them
+OPTIONAL_EDGE_COLUMNS = (*CONFIDENCE_COLUMNS, BORROWED_COLUMN)
+
+
+def _edge_frame(row, values: pd.DataFrame, optional: Sequence[str]) -> pd.DataFrame:
+    """One transition's rows of the long edge table (NaN for an optional column ``values`` lacks)."""
+    frame = values.reindex(columns=["tf", "target_gene", "weight", *optional])
     frame.insert(0, "transition", row.transition)
     frame.insert(1, "source_cluster", row.source_cluster)
     frame.insert(2, "target_cluster", row.target_cluster)
     return frame
 
 
-def confidence_columns(coefficients: Sequence[PathLike]) -> list[str]:
-    """The confidence columns that any of the coefficient files holds (read from their schemas only)."""
+def optional_edge_columns(coefficients: Sequence[PathLike]) -> list[str]:
+    """The confidence columns and ``borrowed`` where any of the coefficient files holds them (read
+    from their schemas only)."""
     import pyarrow.parquet as pq
 
     present = set()
     for path in coefficients:
         present.update(pq.read_schema(path).names)
-    return [c for c in CONFIDENCE_COLUMNS if c in present]
+    return [c for c in OPTIONAL_EDGE_COLUMNS if c in present]
 
 
-def transition_edges(row, coefficients: PathLike, confidence: Sequence[str], attribution: PathLike | None = None
+def transition_edges(row, coefficients: PathLike, optional: Sequence[str], attribution: PathLike | None = None
                      ) -> pd.DataFrame:
     """One transition's rows of the long edge table, read from its ``coefficients.parquet`` (only the
     columns used), with the MLP's ``attribution`` as ``mlp_attribution`` when given. ``row`` has ``transition, source_cluster, target_cluster``."""
     import pyarrow.parquet as pq
 
     names = set(pq.read_schema(coefficients).names)
-    values = pd.read_parquet(coefficients, columns=["tf", "target_gene", "weight", *(c for c in confidence if c in names)])
-    frame = _edge_frame(row, values, confidence)
+    values = pd.read_parquet(coefficients, columns=["tf", "target_gene", "weight", *(c for c in optional if c in names)])
+    frame = _edge_frame(row, values, optional)
     if attribution is not None:
         extra = pd.read_parquet(attribution, columns=["tf", "target_gene", "attribution"])
         frame = frame.merge(extra.rename(columns={"attribution": "mlp_attribution"}), on=["tf", "target_gene"], how="left")
@@ -80,9 +85,9 @@ def iter_edges(transitions: pd.DataFrame, coefficients: Sequence[PathLike],
                attributions: Sequence[PathLike] | None = None) -> Iterator[pd.DataFrame]:
     """The long edge table one transition at a time, in ``transitions`` order (``coefficients`` and
     ``attributions`` are paths in that order)."""
-    confidence = confidence_columns(coefficients)
+    optional = optional_edge_columns(coefficients)
     for row, path, attribution in zip(transitions.itertuples(), coefficients, attributions or repeat(None)):
-        yield transition_edges(row, path, confidence, attribution)
+        yield transition_edges(row, path, optional, attribution)
 
 
 TSV_FORMAT = {"sep": "\t", "index": False, "float_format": "%.6g", "na_rep": "NA"}

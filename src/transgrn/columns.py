@@ -39,5 +39,9 @@ REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "sign_accuracy_cal
                      "epr_repression"]
 TEXT_COLUMNS = ["transition", "source_cluster", "target_cluster", "mapping", "solver"]
 
-# results/edges.parquet (long table; the tensor's var is tf, target_gene)
+# transitions/<t>/coefficients.parquet and results/edges.parquet: True where the edge's weight was
+# borrowed from the pooled network (fit.borrow_below; its TF did not vary over the transition's rows)
+BORROWED_COLUMN = "borrowed"
+# results/edges.parquet (long table; the tensor's var is tf, target_gene): these, then the confidence
+# columns with fit.bootstrap, then BORROWED_COLUMN (and mlp_attribution with the MLP)
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]

@@ -135,6 +135,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import BORROWED_COLUMN
 from .confidence import _refit_weights, _two_sided_t, benjamini_hochberg, bootstrap_counts
 from .errors import ConfigError, InputError
 from .design import TransitionData
@@ -286,6 +287,20 @@ class Replicates:
     weight: np.ndarray  # (E,) float64
     replicates: np.ndarray  # (B, E) float32, possibly memory-mapped
     active: np.ndarray  # (E,) bool
+
+
+def tested_edges(mask: pd.DataFrame, coefficients: pd.DataFrame) -> pd.DataFrame:
+    """A transition's ``mask.parquet`` with its ``borrowed`` edges (``coefficients.parquet``; see
+    ``fit.borrow_below``) made inactive, so that they are neither refitted nor tested: their weights
+    are the pooled network's, which the transition's own cells did not inform, so a difference in
+    them would be no evidence. The refits then leave out the borrowed TFs, which vary little in
+    the transition by definition: the weights of a target with a borrowed edge may differ from
+    ``coefficients.parquet`` in the last digits."""
+    if BORROWED_COLUMN not in coefficients:
+        return mask
+    borrowed = mask[["tf", "target_gene"]].merge(coefficients[["tf", "target_gene", BORROWED_COLUMN]],
+                                                 on=["tf", "target_gene"], how="left")[BORROWED_COLUMN]
+    return mask.assign(active=mask["active"].to_numpy(dtype=bool) & ~borrowed.fillna(False).to_numpy(dtype=bool))
 
 
 def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],

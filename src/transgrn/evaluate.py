@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .columns import BORROWED_COLUMN
 from .design import TransitionData
 from .metrics import column_means, gene_r2_summary, r2_from_sums, r2_overall_from_sums, recovery_metrics, squared_sums
 from .solvers import Outputs, target_blocks
@@ -87,10 +88,13 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
 
 
 def scored_edges(data: TransitionData, coefficients: pd.DataFrame) -> pd.DataFrame:
-    """Every prior edge of the transition with its weight, 0 (no call) where it was not estimated:
-    what :func:`~transgrn.evaluate.recovery_metrics` ranks."""
+    """Every prior edge of the transition with its weight, 0 (no call) where it was neither estimated
+    nor borrowed from the pooled network: what :func:`~transgrn.evaluate.recovery_metrics` ranks."""
     edges = coefficients[["tf", "target_gene", "weight"]].copy()
-    edges["weight"] = np.where(data.edge_active, edges["weight"].to_numpy(dtype=float), 0.0)
+    called = data.edge_active
+    if BORROWED_COLUMN in coefficients.columns:
+        called = called | coefficients[BORROWED_COLUMN].to_numpy(dtype=bool)
+    edges["weight"] = np.where(called, edges["weight"].to_numpy(dtype=float), 0.0)
     return edges
 
 

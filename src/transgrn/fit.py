@@ -8,11 +8,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from .columns import CONFIDENCE_COLUMNS
-from .confidence import bootstrap_edges
+from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS
+from .confidence import benjamini_hochberg, bootstrap_edges
 from .design import TransitionData
 from .options import FitOptions
+from .cells import CellSet
+from .pooled import NETWORK_COLUMNS, PooledNetwork, borrowing_prior, expression, pooled_mask, tf_information
 from .seeds import rng_for
 from .solvers import make_solver, values_at
 
@@ -40,16 +43,23 @@ def make_transition_solver(options: FitOptions | dict, seed: int = 0):
 
 
 def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], options: FitOptions | dict,
-                   seed: int = 0, transition: str = ""):
+                   seed: int = 0, transition: str = "", pooled: PooledNetwork | None = None):
     """Fit the masked regression on each mapping's training pairs.
 
-    Returns ``coefficients`` (tf, target_gene, weight[, <role>_weight], and with ``fit.bootstrap``
-    the main fit's ``weight_mean, weight_std, pvalue, qvalue``) for every prior edge of the
-    transition (0 where inactive), ``intercepts`` (target_gene, intercept[, self_weight] per role)
-    and ``info`` (solver, chosen alpha, iterations).
+    Returns ``coefficients`` (tf, target_gene, weight[, <role>_weight], with ``fit.bootstrap`` the
+    main fit's ``weight_mean, weight_std, pvalue, qvalue``, and ``borrowed``) for every prior edge of
+    the transition (0 where inactive and not borrowed), ``intercepts`` (target_gene, intercept[,
+    self_weight] per role) and ``info`` (solver, chosen alpha, iterations, borrowed TFs).
 
     With ``fit.self_term`` each target also gets its own expression in the input cell as a
     predictor, so that a gene's persistence from A to B is not forced onto its TFs.
+
+    With a ``pooled`` network and ``fit.borrow_below > 0`` the main fit borrows for the TFs whose
+    variance over its training rows is below ``borrow_below`` times their pooled variance
+    (:func:`~transgrn.pooled.borrowing_prior`): it is ridge towards the pooled weights W0 on those
+    TFs' edges, ``W = W0 + fit(X, Y - X W0)`` with the penalty the plain fit chose, so that the
+    solver is unchanged and a TF the transition does inform keeps its own estimate. Their edges
+    (filled where inactive) are marked ``borrowed``; the null fit never borrows (it is the baseline).
     """
     options = FitOptions.from_config(options)
     self_term = options.self_term
@@ -72,9 +82,85 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
             intercepts[f"{prefix}self_weight"] = model.coef_at(n_tfs + targets, targets)
         if role == "main":
             info.update(_solver_info(model))
+            w0, borrowed = _prior_mean(data, x, pooled, options)
+            if borrowed.any():
+                info["borrowed_tfs"] = sorted(set(data.edges["tf"][borrowed]))
+                residual_options = replace(options, alpha=info["alpha"])
+                _borrow(coefficients, intercepts, data, x, y, mask, w0, residual_options, role_seed, self_term)
             if options.bootstrap >= 2:
-                coefficients = _with_confidence(coefficients, data, x, y, mask, options, role_seed)
+                coefficients = _with_confidence(coefficients, data, x, y, mask, options, role_seed, w0, borrowed)
+            coefficients[BORROWED_COLUMN] = borrowed
     return coefficients, intercepts, info
+
+
+def _prior_mean(data: TransitionData, x: np.ndarray, pooled: PooledNetwork | None,
+                options: FitOptions) -> tuple[sp.csc_matrix, np.ndarray]:
+    """W0 (TFs x targets, sparse) and the per-edge ``borrowed`` flags; empty and none without borrowing."""
+    if pooled is None or options.borrow_below <= 0:
+        return sp.csc_matrix(data.mask.shape), np.zeros(len(data.edges), dtype=bool)
+    information = tf_information(x, data.tfs, pooled.tf_variance)
+    return borrowing_prior(data.tfs, data.targets, data.edge_tf, data.edge_target, information, pooled,
+                           options.borrow_below)
+
+
+def _affected_targets(w0: sp.csc_matrix) -> np.ndarray:
+    """Targets with a borrowed weight: only their fits change (each target is its own regression)."""
+    return np.flatnonzero(np.diff((w0 != 0).tocsc().indptr))
+
+
+def _residual_outputs(x: np.ndarray, y, w0: sp.csc_matrix, columns: np.ndarray) -> np.ndarray:
+    """``Y - X W0`` over the targets ``columns`` (TF inputs only; self-term columns have no prior mean)."""
+    outputs = y[:, columns]
+    outputs = outputs.toarray() if sp.issparse(outputs) else np.asarray(outputs, dtype=np.float64)
+    return outputs - np.asarray(w0[:, columns].T @ x[:, : w0.shape[0]].T).T
+
+
+def _columns_edges(data: TransitionData, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The transition's edges into the targets ``columns`` and their targets' positions among them."""
+    position = np.full(len(data.targets), -1)
+    position[columns] = np.arange(len(columns))
+    edges = np.flatnonzero(position[data.edge_target] >= 0)
+    return edges, position[data.edge_target[edges]]
+
+
+def _borrow(coefficients: pd.DataFrame, intercepts: pd.DataFrame, data: TransitionData, x: np.ndarray, y,
+            mask: np.ndarray, w0: sp.csc_matrix, options: FitOptions, seed: int, self_term: bool) -> None:
+    """Refit the targets with a borrowed weight on ``Y - X W0`` and write ``W0 +`` that fit (in place)."""
+    columns = _affected_targets(w0)
+    model = make_transition_solver(options, seed).fit(x, _residual_outputs(x, y, w0, columns), mask[:, columns])
+    edges, position = _columns_edges(data, columns)
+    tf = data.edge_tf[edges]
+    weight = coefficients["weight"].to_numpy(dtype=np.float64).copy()
+    weight[edges] = np.asarray(w0[tf, data.edge_target[edges]]).ravel() + model.coef_at(tf, position)
+    coefficients["weight"] = weight
+    intercepts.loc[columns, "intercept"] = model.intercept_
+    if self_term:
+        intercepts.loc[columns, "self_weight"] = model.coef_at(len(data.tfs) + columns, np.arange(len(columns)))
+
+
+def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: FitOptions | dict,
+               seed: int = 0) -> PooledNetwork:
+    """The network that transitions borrow from (:mod:`transgrn.pooled`): the same-cell masked
+    regression of every target on its prior TFs over ``cells`` (the configured solver and
+    ``fit.alpha``, ``auto`` = cross-validated over the cells; no self term, no bootstrap), and each
+    prior TF's variance over the same cells."""
+    options = replace(FitOptions.from_config(options), self_term=False, bootstrap=0)
+    tfs = pd.Index(pd.unique(prior["tf"]))
+    x = expression(cells, genes, tfs)
+    variance = pd.Series(x.var(axis=0), index=tfs, name="variance")
+    edges = pooled_mask(prior, cells, genes)[["tf", "target_gene"]].reset_index(drop=True)
+    targets = pd.Index(pd.unique(edges["target_gene"]))
+    tf, target = tfs.get_indexer(edges["tf"]), targets.get_indexer(edges["target_gene"])
+    mask = np.zeros((len(tfs), len(targets)), dtype=bool)
+    mask[tf, target] = True
+    weights = np.zeros(0)
+    if len(edges):
+        model = make_transition_solver(options, int(rng_for(seed, "pooled", "fit").integers(2**31)))
+        model.fit(x, expression(cells, genes, targets, dense=False), mask)
+        weights = model.coef_at(tf, target)
+        log.info("pooled network: %d edges of %d TFs over %d cells (%s)", len(edges), len(tfs), len(cells),
+                 _solver_info(model))
+    return PooledNetwork(edges.assign(weight=weights)[NETWORK_COLUMNS], variance)
 
 
 def _note_rows(n_rows: int, mask: np.ndarray, transition: str) -> None:
@@ -97,13 +183,38 @@ def _solver_info(model) -> dict[str, Any]:
 
 
 def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mask, options: FitOptions,
-                     seed: int) -> pd.DataFrame:
-    """Bootstrap the training pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style)."""
+                     seed: int, w0: sp.csc_matrix, borrowed: np.ndarray) -> pd.DataFrame:
+    """Bootstrap the training pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style).
+
+    Targets with a borrowed weight are bootstrapped on ``Y - X W0`` (the same resamples) and get W0
+    added to ``weight_mean``; borrowed edges get no test (p and q NaN: the transition's own data did
+    not inform them), and the q-values are over the tested edges."""
     if options.alpha == "auto":  # select once, then refit every resample with that penalty
         options = replace(options, alpha=make_transition_solver(options, seed).fit(x, y, mask).alpha_)
-    summary = bootstrap_edges(lambda: make_transition_solver(options, seed), x, y, mask, options.bootstrap, seed)
+    make = lambda: make_transition_solver(options, seed)  # noqa: E731
+    values = _edge_summary(bootstrap_edges(make, x, y, mask, options.bootstrap, seed), mask, data.edge_tf,
+                           data.edge_target)
+    columns = _affected_targets(w0)
+    if len(columns):
+        edges, position = _columns_edges(data, columns)
+        tf = data.edge_tf[edges]
+        residual = bootstrap_edges(make, x, _residual_outputs(x, y, w0, columns), mask[:, columns], options.bootstrap,
+                                   seed)
+        for column, column_values in _edge_summary(residual, mask[:, columns], tf, position).items():
+            values[column][edges] = column_values
+        values["weight_mean"][edges] += np.asarray(w0[tf, data.edge_target[edges]]).ravel()
     coefficients = coefficients.copy()
     for column in CONFIDENCE_COLUMNS:
-        values = values_at(mask, summary[column], data.edge_tf, data.edge_target)
-        coefficients[column] = np.where(data.edge_active, values, np.nan)
+        coefficients[column] = np.where(data.edge_active, values[column], np.nan)
+    coefficients.loc[borrowed, "weight_mean"] = values["weight_mean"][borrowed]  # W0 where filled
+    if len(columns) or borrowed.any():  # q-values over the edges the transition's data tested
+        for column in ("pvalue", "qvalue", "pvalue_celloracle"):
+            coefficients.loc[borrowed, column] = np.nan
+        coefficients["qvalue"] = benjamini_hochberg(coefficients["pvalue"].to_numpy())
     return coefficients
+
+
+def _edge_summary(summary: dict[str, np.ndarray], mask: np.ndarray, tf: np.ndarray, target: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+    """The bootstrap's confidence columns at the edges (``tf``, ``target`` positions in ``mask``)."""
+    return {column: values_at(mask, summary[column], tf, target) for column in CONFIDENCE_COLUMNS}

@@ -78,6 +78,8 @@ class FitOptions(_Section):
     standardize: bool
     self_term: bool
     bootstrap: int
+    borrow_below: float
+    pooled_max_cells_per_cluster: int
     epochs: int
     lr: float
     device: str

@@ -15,8 +15,8 @@ rule differential_unit:
         transitions=PREPARED / "transitions.tsv",
         masks=unit_files("mask.parquet"),
         mappings=unit_files("mapping_main.parquet"),
-        # not read: the refit repeats the main fit (same seed and alpha), so the job waits for fit_grn's
-        # weights, which the differences are reported against
+        # the main fit's weights, which the differences are reported against; read for their borrowed
+        # edges (fit.borrow_below), which are not tested (transgrn.differential.tested_edges)
         coefficients=unit_files("coefficients.parquet"),
         slices=unit_slices,
     output:

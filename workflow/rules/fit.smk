@@ -5,11 +5,60 @@
 # what a transition's fit writes: the batch job's outputs_per_transition, the link rule's outputs
 FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
 
+# fit.borrow_below > 0: every transition's fit borrows from one network pooled over all clusters
+# (transgrn.pooled), for the TFs its own cells cannot inform; at 0 the pooled network is not fitted.
+POOLED = RESULTS / "pooled"
+POOLED_FILES = {"pooled_network": POOLED / "network.parquet", "pooled_tf_variance": POOLED / "tf_variance.parquet"}
+BORROWING = config["fit"]["borrow_below"] > 0
+
+
+def run_slices(wildcards):
+    """Input function: the cluster slices of every transition of the run, each once."""
+    return transition_slices(transition_ids())
+
+
+def pooled_design_mb(wildcards, attempt):
+    """Resource function: mem_mb's part (prior-sized Gram matrices and edge tables) plus the pooled
+    design -- dense TF inputs twice and the outputs once, over at most fit.pooled_max_cells_per_cluster
+    cells of each cluster -- and the largest cluster loaded whole before it is cut down."""
+    table, prior, cap = transition_table(), _prior_sizes(), config["fit"]["pooled_max_cells_per_cluster"]
+    cells = {**dict(zip(table["source_id"], table["n_source_cells"])), **dict(zip(table["target_id"], table["n_target_cells"]))}
+    rows = sum(min(n, cap) if cap else n for n in cells.values())
+    design = (rows * (2 * prior["n_tfs"] + prior["n_genes_used"]) + max(cells.values(), default=0) * prior["n_genes_used"]) * 8 / 1e6
+    prior_part = mem_mb(1000, per_edge_bytes=250, gram_copies=2 + 16 * (config["fit"]["alpha"] == "auto"))
+    return prior_part(wildcards, attempt) + math.ceil(design) * 2 ** (attempt - 1)
+
+
+rule fit_pooled:
+    input:
+        slices=run_slices,
+        prior=PREPARED / "prior_edges.parquet",
+    output:
+        network=POOLED_FILES["pooled_network"],
+        tf_variance=POOLED_FILES["pooled_tf_variance"],
+    params:
+        fit=config["fit"],
+        seed=config["seed"],
+    threads: 1
+    benchmark:
+        LOGS / "benchmarks/fit_pooled.tsv"
+    resources:
+        mem_mb=pooled_design_mb,
+        runtime=runtime_min(60),
+        gpu=1 if config["fit"]["device"] == "cuda" else 0,
+    conda:
+        "../../envs/transgrn.yaml"
+    log:
+        LOGS / "fit_pooled.log",
+    script:
+        "../../scripts/fit_pooled.py"
+
 
 rule fit_grn:
     input:
         **member_inputs(MAPPING_FILES),
         slices=member_slices,
+        **(POOLED_FILES if BORROWING else {}),
     output:
         manifest=BATCH_DIR / "fit_grn.json",
     params:

@@ -1,0 +1,115 @@
+"""Borrowing from the pooled network (fit.borrow_below, transgrn.pooled): a TF that does not vary over
+a transition's cells takes the weights of the network fitted over every cluster; the others keep
+their own fit."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from transgrn.cells import CellSet
+from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
+from transgrn.fit import fit_pooled
+from transgrn.pooled import pooled_cells, read_pooled, write_pooled
+
+GENES = pd.Index(["Master", "Other", "T1", "T2", "T3"])
+PRIOR = pd.DataFrame({"tf": ["Master", "Master", "Master", "Other", "Other"],
+                      "target_gene": ["T1", "T2", "Master", "T3", "T1"], "sign": np.int8(0)})
+FIT = {"alpha": "auto", "device": "cpu"}
+MAPPING = {"method": "joint", "n_pairs": 300, "test_fraction": 0.2}
+
+
+def cluster(prefix: str, master: str, rng: np.random.Generator, n: int = 150) -> CellSet:
+    """``Master`` drives T1 (+) and T2 (-), ``Other`` drives T3 and T1. ``master``: "on" (varies),
+    "off" (0 in every cell) or "leak" (0 but in a few cells, far below its variance elsewhere)."""
+    on = rng.gamma(2.0, 1.0, n)
+    levels = {"on": on, "off": np.zeros(n), "leak": np.where(rng.random(n) < 0.05, 0.05, 0.0)}
+    master_values, other = levels[master], rng.gamma(2.0, 1.0, n)
+    targets = np.column_stack([1 + master_values + 0.5 * other, 5 - master_values, 1 + other]) + rng.normal(0, 0.3, (n, 3))
+    return CellSet(np.array([f"{prefix}{i}" for i in range(n)]), np.column_stack([master_values, other, targets]),
+                   np.linspace(0, 1, n))
+
+
+def setting(master: str = "off", seed: int = 0):
+    """A transition (A -> B) in which Master is ``master``, and the pooled network over A, B and
+    a cluster where Master is on."""
+    rng = np.random.default_rng(seed)
+    a, b, elsewhere = cluster("a", master, rng), cluster("b", master, rng), cluster("c", "on", rng)
+    pooled = fit_pooled(pooled_cells([("A", a), ("B", b), ("C", elsewhere)], 0, seed), GENES, PRIOR, FIT, seed)
+    data = TransitionData(a, b, GENES, build_mask(PRIOR, a, b, GENES, "joint"))
+    mappings = {role: map_transition(a, b, role, "A__B", MAPPING, seed, data) for role in ("main", "null")}
+    return data, mappings, pooled
+
+
+def by_edge(coefficients: pd.DataFrame, column: str = "weight") -> pd.Series:
+    return coefficients.set_index(["tf", "target_gene"])[column]
+
+
+@pytest.mark.parametrize("master", ["off", "leak"])
+def test_a_tf_silent_in_the_transition_takes_its_pooled_weight(master):
+    data, mappings, pooled = setting(master)
+    own = by_edge(fit_transition(data, mappings, {**FIT, "borrow_below": 0}, pooled=pooled)[0])
+    coefficients = fit_transition(data, mappings, FIT, pooled=pooled)[0]
+    weight, borrowed = by_edge(coefficients), by_edge(coefficients, "borrowed")
+    pooled_weight = by_edge(pooled.weights)
+    assert pooled_weight[("Master", "T1")] > 0.8 and pooled_weight[("Master", "T2")] < -0.8  # right-signed where Master is on
+    assert weight[("Master", "T1")] > 0.8 and weight[("Master", "T2")] < -0.8
+    assert abs(own[("Master", "T1")]) < 0.5 and abs(own[("Master", "T2")]) < 0.5  # the transition's own data cannot tell
+    assert borrowed[("Master", "T1")] and borrowed[("Master", "T2")]
+    assert not borrowed[("Master", "Master")] and weight[("Master", "Master")] == 0  # self-loops are not pooled
+    assert not borrowed[("Other", "T3")] and not borrowed[("Other", "T1")]
+
+
+def test_an_informative_tf_keeps_its_own_fit():
+    data, mappings, pooled = setting("off")
+    own = fit_transition(data, mappings, {**FIT, "borrow_below": 0}, pooled=pooled)[0]
+    borrowing = fit_transition(data, mappings, FIT, pooled=pooled)[0]
+    assert by_edge(borrowing)[("Other", "T3")] == by_edge(own)[("Other", "T3")]  # a target without borrowed edges: same fit
+    # T1 also has a borrowed edge; Master is constant here, so X W0 is a constant the intercept takes
+    assert by_edge(borrowing)[("Other", "T1")] == pytest.approx(by_edge(own)[("Other", "T1")], rel=1e-9)
+
+
+def test_borrow_below_zero_is_the_plain_fit():
+    data, mappings, pooled = setting("leak")
+    plain = fit_transition(data, mappings, FIT)
+    off = fit_transition(data, mappings, {**FIT, "borrow_below": 0}, pooled=pooled)
+    pd.testing.assert_frame_equal(off[0], plain[0])
+    pd.testing.assert_frame_equal(off[1], plain[1])
+    assert not plain[0]["borrowed"].any()
+    assert not by_edge(fit_transition(data, mappings, FIT, pooled=pooled)[0]).equals(by_edge(plain[0]))
+
+
+def test_evaluation_scores_the_borrowed_weights():
+    data, mappings, pooled = setting("off")
+    reference = pd.DataFrame({"tf": ["Master", "Master", "Other"], "target_gene": ["T1", "T2", "T3"], "sign": [1, -1, 1]})
+    scores = {}
+    for name, options in (("own", {**FIT, "borrow_below": 0}), ("borrowing", FIT)):
+        coefficients, intercepts, _ = fit_transition(data, mappings, options, pooled=pooled)
+        scores[name] = evaluate_transition(data, mappings, coefficients, intercepts, reference)[0]
+    assert scores["borrowing"]["sign_accuracy"] == 1.0 and scores["own"]["sign_accuracy"] < 1.0
+    # Master is constant here, so its borrowed weights add a constant that the intercept takes back
+    assert scores["borrowing"]["r2_test"] == pytest.approx(scores["own"]["r2_test"], abs=1e-9)
+
+
+def test_bootstrap_leaves_borrowed_edges_untested():
+    data, mappings, pooled = setting("leak")
+    coefficients = fit_transition(data, mappings, {**FIT, "bootstrap": 10}, pooled=pooled)[0]
+    borrowed = coefficients["borrowed"].to_numpy()
+    assert borrowed.any()
+    assert coefficients.loc[borrowed, ["pvalue", "qvalue"]].isna().all().all()
+    tested = ~borrowed & (coefficients["tf"] != coefficients["target_gene"]).to_numpy()
+    assert coefficients.loc[tested, ["pvalue", "qvalue"]].notna().all().all()
+    # W0 is in the mean of the refits: the borrowed weights stay near the point estimate
+    np.testing.assert_allclose(coefficients.loc[borrowed, "weight_mean"], coefficients.loc[borrowed, "weight"], atol=0.1)
+
+
+def test_pooled_cells_are_capped_per_cluster_and_seeded(tmp_path):
+    rng = np.random.default_rng(0)
+    clusters = [("A", cluster("a", "on", rng, 300)), ("B", cluster("b", "on", rng, 40))]
+    cells = pooled_cells(clusters, 100, seed=0)
+    assert len(cells) == 140 and sum(name.startswith("a") for name in cells.names) == 100
+    assert np.array_equal(cells.names, pooled_cells(clusters, 100, seed=0).names)
+    assert not np.array_equal(cells.names, pooled_cells(clusters, 100, seed=1).names)
+    network = fit_pooled(cells, GENES, PRIOR, FIT)
+    write_pooled(network, tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
+    back = read_pooled(tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
+    pd.testing.assert_frame_equal(back.weights, network.weights)
+    pd.testing.assert_series_equal(back.tf_variance, network.tf_variance, check_names=False, check_index_type=False)
