@@ -74,7 +74,7 @@ from transgrn.cells import CellSet
 from transgrn.lagged import lag_of
 from transgrn.cells import smooth_clusters
 from transgrn.fit import fit_pooled
-from transgrn.pooled import PooledNetwork, pooled_cells
+from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells
 
 FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
 MAPPING = {"n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
@@ -239,11 +239,11 @@ def dataset_clusters(dataset: Dataset) -> dict[str, CellSet]:
 
 def pooled_network(dataset: Dataset, fit: dict, leave_out: set[str] = frozenset()) -> PooledNetwork:
     """What the workflow's rule fit_pooled fits: the network over every cluster of the transitions
-    (at most ``fit.pooled_max_cells_per_cluster`` cells each, seed 0), without the cells ``leave_out``."""
+    (at most ``fit.pooled_max_cells`` cells in all, an equal share of each, seed 0), without the cells ``leave_out``."""
     clusters = dataset_clusters(dataset)
     if leave_out:
         clusters = {name: _without(cells, leave_out) for name, cells in clusters.items()}
-    cells = pooled_cells(clusters.items(), fit["pooled_max_cells_per_cluster"], 0)
+    cells = pooled_cells(clusters.items(), cluster_share(fit["pooled_max_cells"], len(clusters)), 0)
     return fit_pooled(cells, dataset.genes, dataset.prior, fit, 0)
 
 

@@ -1,5 +1,5 @@
 """Rule fit_pooled (stage fit): one network over the cells of every cluster in the run's
-transitions, at most fit.pooled_max_cells_per_cluster of each, that the per-transition fits borrow
+transitions, at most fit.pooled_max_cells in all (an equal share of each), that the per-transition fits borrow
 from where their own cells cannot inform a TF (transgrn.pooled)."""
 import pandas as pd
 
@@ -13,7 +13,7 @@ def main(slices: list, prior: str, network: str, tf_variance: str, *, fit: dict,
          record: dict | None = None) -> None:
     options = FitOptions.from_config(fit)
     paths = [slices] if isinstance(slices, str) else list(slices)
-    cells, genes = load_pooled_cells(paths, options.pooled_max_cells_per_cluster, seed)
+    cells, genes = load_pooled_cells(paths, options.pooled_max_cells, seed)
     write_pooled(fit_pooled(cells, genes, pd.read_parquet(prior), options, seed), network, tf_variance, record)
 
 

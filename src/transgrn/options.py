@@ -79,7 +79,7 @@ class FitOptions(_Section):
     self_term: bool
     bootstrap: int
     borrow_below: float
-    pooled_max_cells_per_cluster: int
+    pooled_max_cells: int
     epochs: int
     lr: float
     device: str

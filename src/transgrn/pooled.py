@@ -14,6 +14,7 @@ track" (issue #10).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,13 @@ def subsample(cells: CellSet, max_cells: int, rng: np.random.Generator) -> CellS
     return CellSet(cells.names[keep], cells.matrix[keep], pseudotime)
 
 
+def cluster_share(max_cells: int, n_clusters: int) -> int:
+    """Cells drawn from each cluster so that ``n_clusters`` give at most about ``max_cells`` in all
+    (fit.pooled_max_cells; 0 = every cell): an equal share, which keeps the pooled fit's memory
+    bounded however many clusters an atlas has."""
+    return 0 if max_cells <= 0 else max(1, math.ceil(max_cells / max(n_clusters, 1)))
+
+
 def pooled_cells(clusters: Iterable[tuple[str, CellSet]], max_cells: int, seed: int) -> CellSet:
     """The cells of every ``(cluster id, cells)``, at most ``max_cells`` per cluster, each cluster drawn
     with its own stream of the config seed (so adding a cluster changes no other's draw). Each
@@ -56,7 +64,8 @@ def pooled_cells(clusters: Iterable[tuple[str, CellSet]], max_cells: int, seed: 
 
 
 def load_pooled_cells(paths: Sequence[str | Path], max_cells: int, seed: int) -> tuple[CellSet, pd.Index]:
-    """:func:`pooled_cells` of the checkpoint's cluster slices (``clusters/<cluster id>.h5ad``) and their genes."""
+    """:func:`pooled_cells` of the checkpoint's cluster slices (``clusters/<cluster id>.h5ad``), at
+    most ``max_cells`` in all (:func:`cluster_share` of each), and their genes."""
     genes: list[pd.Index] = []
 
     def clusters() -> Iterator[tuple[str, CellSet]]:
@@ -65,7 +74,7 @@ def load_pooled_cells(paths: Sequence[str | Path], max_cells: int, seed: int) ->
             genes.append(cluster_genes)
             yield Path(path).stem, cells
 
-    cells = pooled_cells(clusters(), max_cells, seed)
+    cells = pooled_cells(clusters(), cluster_share(max_cells, len(paths)), seed)
     return cells, genes[0]
 
 

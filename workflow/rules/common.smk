@@ -317,3 +317,25 @@ def unit_files(filename):
 def unit_slices(wildcards):
     """The cluster slices of the unit's transitions, each once (ids are part of the transition ids)."""
     return transition_slices(unit_transitions(wildcards.unit))
+
+
+# The pooled network (rule fit_pooled, stage fit)
+
+def run_slices(wildcards):
+    """Input function: the cluster slices of every transition of the run, each once."""
+    return transition_slices(transition_ids())
+
+
+def pooled_design_mb(wildcards, attempt):
+    """Resource function: mem_mb's part (prior-sized Gram matrices and edge tables) plus the pooled
+    design -- dense TF inputs twice and the outputs once, over an equal share of fit.pooled_max_cells
+    from each cluster -- and the largest cluster loaded whole before it is cut down."""
+    from transgrn.pooled import cluster_share  # here: the DAG of every run need not import it
+
+    table, prior, cap = transition_table(), _prior_sizes(), config["fit"]["pooled_max_cells"]
+    cells = {**dict(zip(table["source_id"], table["n_source_cells"])), **dict(zip(table["target_id"], table["n_target_cells"]))}
+    share = cluster_share(cap, len(cells))
+    rows = sum(min(n, share) if share else n for n in cells.values())
+    design = (rows * (2 * prior["n_tfs"] + prior["n_genes_used"]) + max(cells.values(), default=0) * prior["n_genes_used"]) * 8 / 1e6
+    prior_part = mem_mb(1000, per_edge_bytes=250, gram_copies=2 + 16 * (config["fit"]["alpha"] == "auto"))
+    return prior_part(wildcards, attempt) + math.ceil(design) * 2 ** (attempt - 1)

@@ -12,23 +12,6 @@ POOLED_FILES = {"pooled_network": POOLED / "network.parquet", "pooled_tf_varianc
 BORROWING = config["fit"]["borrow_below"] > 0
 
 
-def run_slices(wildcards):
-    """Input function: the cluster slices of every transition of the run, each once."""
-    return transition_slices(transition_ids())
-
-
-def pooled_design_mb(wildcards, attempt):
-    """Resource function: mem_mb's part (prior-sized Gram matrices and edge tables) plus the pooled
-    design -- dense TF inputs twice and the outputs once, over at most fit.pooled_max_cells_per_cluster
-    cells of each cluster -- and the largest cluster loaded whole before it is cut down."""
-    table, prior, cap = transition_table(), _prior_sizes(), config["fit"]["pooled_max_cells_per_cluster"]
-    cells = {**dict(zip(table["source_id"], table["n_source_cells"])), **dict(zip(table["target_id"], table["n_target_cells"]))}
-    rows = sum(min(n, cap) if cap else n for n in cells.values())
-    design = (rows * (2 * prior["n_tfs"] + prior["n_genes_used"]) + max(cells.values(), default=0) * prior["n_genes_used"]) * 8 / 1e6
-    prior_part = mem_mb(1000, per_edge_bytes=250, gram_copies=2 + 16 * (config["fit"]["alpha"] == "auto"))
-    return prior_part(wildcards, attempt) + math.ceil(design) * 2 ** (attempt - 1)
-
-
 rule fit_pooled:
     input:
         slices=run_slices,
