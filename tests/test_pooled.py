@@ -113,3 +113,17 @@ def test_pooled_cells_are_capped_per_cluster_and_seeded(tmp_path):
     back = read_pooled(tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
     pd.testing.assert_frame_equal(back.weights, network.weights)
     pd.testing.assert_series_equal(back.tf_variance, network.tf_variance, check_names=False, check_index_type=False)
+
+
+def test_borrowed_edges_are_not_a_transitions_strongest_or_confident_edges():
+    """edges_filtered (and so the network scores) and the report's strongest edges keep the
+    transition's own edges: a borrowed weight, however large, is the pooled network's."""
+    from transgrn.aggregate import filter_transition_edges
+    from transgrn.report.summaries import strongest_edges
+
+    edges = pd.DataFrame({"tf": ["A", "B", "C", "D"], "target_gene": ["x", "x", "y", "y"],
+                          "weight": [3.0, 0.5, -2.0, -0.4], "borrowed": [True, False, True, False]})
+    assert filter_transition_edges(edges, 0.95, 1)["tf"].tolist() == ["B"]
+    assert filter_transition_edges(edges, 0.95, 0)["tf"].tolist() == ["B", "D"]
+    assert strongest_edges(edges, 1)["tf"].tolist() == ["B", "D"]
+    assert filter_transition_edges(edges.drop(columns="borrowed"), 0.95, 1)["tf"].tolist() == ["A"]

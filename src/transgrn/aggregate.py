@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS, TEXT_COLUMNS
+from .columns import (BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS,
+                      TEXT_COLUMNS, own_edges)
 from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
 from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
 
@@ -111,8 +112,10 @@ def load_metrics(path: PathLike) -> dict:
 
 
 def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
-    """Confident, strong edges of one transition: ``1 - qvalue >= min_confidence`` (when the fit was
-    bootstrapped) and, of those, the ``top_k`` largest ``|weight|`` (0 = all). Rows keep their order."""
+    """Confident, strong edges of one transition: its own (not ``borrowed``), ``1 - qvalue >=
+    min_confidence`` (when the fit was bootstrapped) and, of those, the ``top_k`` largest ``|weight|``
+    (0 = all). Rows keep their order."""
+    edges = own_edges(edges)
     weight = edges["weight"].to_numpy(dtype=np.float64)
     keep = weight != 0
     if "qvalue" in edges.columns:

@@ -42,6 +42,16 @@ TEXT_COLUMNS = ["transition", "source_cluster", "target_cluster", "mapping", "so
 # transitions/<t>/coefficients.parquet and results/edges.parquet: True where the edge's weight was
 # borrowed from the pooled network (fit.borrow_below; its TF did not vary over the transition's rows)
 BORROWED_COLUMN = "borrowed"
+
+
+def own_edges(edges):
+    """The rows of an edge table whose weights the transition's own cells informed: without the
+    ``borrowed`` ones (a pooled network's weights are no evidence about the transition), so that the
+    strongest and confident edges of a transition -- edges_filtered, its network scores, the report's
+    tables and drawings -- are its own. All rows when the table has no such column."""
+    if BORROWED_COLUMN not in edges.columns:
+        return edges
+    return edges[~edges[BORROWED_COLUMN].to_numpy(dtype=bool)]
 # results/edges.parquet (long table; the tensor's var is tf, target_gene): these, then the confidence
 # columns with fit.bootstrap, then BORROWED_COLUMN (and mlp_attribution with the MLP)
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]

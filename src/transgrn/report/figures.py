@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..columns import RECOVERY_CHANCE
+from ..columns import RECOVERY_CHANCE, own_edges
 from .summaries import below_null, has_values, headline_r2, r2_panels
 
 # the figures' file names (``{name}.png``): the page's overview and validation figures, written to the report's
@@ -532,7 +532,8 @@ def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.lines import Line2D
 
-    edges = coefficients.loc[coefficients["weight"].abs().nlargest(n_edges).index]
+    own = own_edges(coefficients)  # a borrowed weight is the pooled network's, not this transition's
+    edges = own.loc[own["weight"].abs().nlargest(n_edges).index]
     edges = edges[edges["weight"] != 0]
     if edges.empty:
         return placeholder_figure(f"{title}: network", "every weight is zero")

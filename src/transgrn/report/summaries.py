@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..columns import own_edges
+
 
 # An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.
 STRONG_QUANTILE = 0.99
@@ -38,7 +40,8 @@ def n_strong_edges(coefficients: pd.DataFrame) -> int:
 
 
 def strongest_edges(edges: pd.DataFrame, top: int) -> pd.DataFrame:
-    """The ``top`` activating and ``top`` repressing edges by weight."""
+    """The ``top`` activating and ``top`` repressing edges by weight, of the transition's own (:func:`own_edges`)."""
+    edges = own_edges(edges)
     positive = edges[edges["weight"] > 0].nlargest(top, "weight")
     negative = edges[edges["weight"] < 0].nsmallest(top, "weight")
     return pd.concat([positive, negative])[["tf", "target_gene", "weight"]]
