@@ -25,7 +25,7 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
   -- ``type 00`` to each of the next ``k`` clusters, for each ``k`` of ``--unit-transitions``
   (``transitions.mode: all`` gives 39 per unit on 40 clusters) -- with the workflow's defaults
   (``n_boot`` 20, ``max_qvalue`` 1): the upstream jobs of those transitions, then the
-  ``differential_unit`` job on 1 core: its wall time and peak memory. The unit's job depends only on
+  ``differential_batch`` job on 1 core: its wall time and peak memory. The unit's job depends only on
   a cluster's size, the genes, TFs and prior edges, and ``k``; so ``--cells 22500 --clusters 9``
   (2,500 cells a cluster, as 100,000 in 40) measures an atlas unit up to ``k = 8`` without preparing
   the whole atlas.
@@ -204,7 +204,7 @@ def write_config(workdir: Path, data: Path, mode: str, **sections: dict) -> None
 
 def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clusters: int) -> dict:
     """One sibling unit (``type 00`` to the next ``n_transitions`` clusters) with the workflow's
-    differential defaults: upstream jobs, then the ``differential_unit`` job on 1 core, measured."""
+    differential defaults: upstream jobs, then the ``differential_batch`` job (the unit alone) on 1 core, measured."""
     if n_transitions >= n_clusters:
         sys.exit(f"differential: a unit of {n_transitions} transitions needs more than {n_clusters} clusters")
     explicit = [["type 00", f"type {j:02d}"] for j in range(1, n_transitions + 1)]
@@ -213,14 +213,14 @@ def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clus
     shutil.rmtree(workdir / "results/differential", ignore_errors=True)
     upstream, _, _ = snakemake(workdir, *[f"results/transitions/{t}/coefficients.parquet"
                                           for t in _explicit_ids(workdir)], cores=1)
-    # the unit's own file (no gather): the sampler names a job by its script, scripts/differential.py
-    _, sampler, _ = snakemake(workdir, "results/differential/c00_type_00.parquet", cores=1)
+    # the unit's batch file (its only one; no gather): the sampler names a job by its script, scripts/differential.py
+    _, sampler, _ = snakemake(workdir, "results/differential/b000.parquet", cores=1)
     peak = max((p for name, p in sampler.peaks.values() if name == "differential"), default=0)
-    log = workdir / "logs/differential/c00_type_00.log"
-    wall = re.findall(r"\[differential_unit\] finished in ([\d.]+) s", log.read_text())
+    log = workdir / "logs/differential/b000.log"
+    wall = re.findall(r"\[differential_batch\] finished in ([\d.]+) s", log.read_text())
     import pyarrow.parquet as pq
 
-    rows = pq.ParquetFile(workdir / "results/differential/c00_type_00.parquet").metadata.num_rows
+    rows = pq.ParquetFile(workdir / "results/differential/b000.parquet").metadata.num_rows
     result = {"transitions": n_transitions, "pairs": n_transitions * (n_transitions - 1) // 2,
               "upstream_wall_s": round(upstream, 1), "unit_wall_s_logged": float(wall[-1]) if wall else None,
               "peak_mb_sampled": round(peak / 1e6), "peak_mb_logged": logged_peak(log),

@@ -1,5 +1,5 @@
-"""Rules differential_unit and differential (stage differential): the differential edges of the pairs
-of one unit (transgrn.differential), and the gather of every unit into results/differential.parquet."""
+"""Rules differential_batch and differential (stage differential): the differential edges of the pairs
+of a batch of units (transgrn.differential), and the gather of every batch into results/differential.parquet."""
 import os
 from pathlib import Path
 
@@ -25,13 +25,15 @@ def by_transition(paths: list) -> dict[str, str]:
     return {Path(p).parent.name: str(p) for p in paths}
 
 
-def unit_main(transitions: str, masks: list, mappings: list, coefficients: list, slices: list, table: str, *,
-              unit: str, options: dict, fit: dict, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
-    """Every pair of ``unit`` (a cluster id): fit its transitions once, stream one pair at a time."""
+def batch_main(transitions: str, masks: list, mappings: list, coefficients: list, slices: list, table: str, *,
+               units: list, options: dict, fit: dict, seed: int = 0, smooth: int = 0,
+               record: dict | None = None) -> None:
+    """Every pair of ``units`` (cluster ids), a unit after the other: fit its transitions once, stream
+    one pair at a time."""
     prepared = read_transitions(transitions)
     settings = DifferentialOptions.from_config(options)
     pairs = transition_pairs(prepared, settings.pairs, settings.explicit)
-    pairs = pairs[unit_ids(prepared, pairs) == unit]
+    pairs = pairs.assign(unit_id=unit_ids(prepared, pairs))
     mask, mapping, fitted = by_transition(masks), by_transition(mappings), by_transition(coefficients)
     slice_of = {Path(p).stem: str(p) for p in slices}
 
@@ -43,30 +45,32 @@ def unit_main(transitions: str, masks: list, mappings: list, coefficients: list,
         return TransitionData(source, target, genes, edges), read_mapping(mapping[transition])
 
     with parquet_stream(table, record, differential_schema()) as stream:
-        for frame in differential_unit(pairs, prepared, load, fit, settings.n_boot, seed, settings.max_qvalue,
-                                       spill_dir=Path(table).parent, method=settings.se_method):
-            stream.write(frame)
+        for unit in units:  # one unit's refits in memory at a time
+            unit_pairs = pairs[pairs["unit_id"] == unit].drop(columns="unit_id")
+            for frame in differential_unit(unit_pairs, prepared, load, fit, settings.n_boot, seed, settings.max_qvalue,
+                                           spill_dir=Path(table).parent, method=settings.se_method):
+                stream.write(frame)
 
 
-def gather_main(units: list, table: str, *, record: dict | None = None) -> None:
-    """Concatenate the units' tables, one row group at a time (bounded memory)."""
+def gather_main(batches: list, table: str, *, record: dict | None = None) -> None:
+    """Concatenate the batches' tables, one row group at a time (bounded memory)."""
     import pyarrow.parquet as pq
 
     with parquet_stream(table, record, differential_schema()) as stream:
-        for path in units:
+        for path in batches:
             parquet = pq.ParquetFile(path)
             for group in range(parquet.num_row_groups):
                 stream.write(parquet.read_row_group(group).to_pandas())
 
 
-def main(table: str, *, units: list | None = None, transitions: str = "", masks: list = (), mappings: list = (),
-         coefficients: list = (), slices: list = (), unit: str = "", options: dict | None = None,
+def main(table: str, *, batches: list | None = None, transitions: str = "", masks: list = (), mappings: list = (),
+         coefficients: list = (), slices: list = (), units: list = (), options: dict | None = None,
          fit: dict | None = None, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
-    if units is not None:
-        gather_main(list(units), table, record=record)
+    if batches is not None:
+        gather_main(list(batches), table, record=record)
     else:
-        unit_main(transitions, list(masks), list(mappings), list(coefficients), list(slices), table, unit=unit,
-                  options=options or {}, fit=fit or {}, seed=seed, smooth=smooth, record=record)
+        batch_main(transitions, list(masks), list(mappings), list(coefficients), list(slices), table,
+                   units=list(units), options=options or {}, fit=fit or {}, seed=seed, smooth=smooth, record=record)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from transgrn.batches import MAX_AUTO_BATCH, assign_batches, batch_size
+from transgrn.batches import MAX_AUTO_BATCH, assign_batches, batch_size, pack_batches
 
 NAMES = [f"c{i:02d}_a__c{i + 1:02d}_b" for i in range(1560)]
 
@@ -28,3 +28,13 @@ def test_a_configured_size_is_an_upper_bound_with_balanced_batches():
     assert [len(m) for m in assign_batches(NAMES[:12], 1).values()] == [1] * 12
     assert [len(m) for m in assign_batches(NAMES[:12], 100).values()] == [12]
     assert batch_size(12, 5) == 5 and assign_batches([], 3) == {}
+
+
+def test_pack_batches_keeps_order_and_a_limit_per_batch():
+    """The differential test's units in jobs: consecutive, at most ``limit`` refits a job, a unit
+    larger than that alone."""
+    sizes = {"u0": 3, "u1": 3, "u2": 3, "u3": 3}
+    assert pack_batches(sizes, 32) == {"b000": ["u0", "u1", "u2", "u3"]}
+    assert pack_batches(sizes, 6) == {"b000": ["u0", "u1"], "b001": ["u2", "u3"]}
+    assert pack_batches({"a": 39, "b": 2, "c": 39}, 32) == {"b000": ["a"], "b001": ["b"], "b002": ["c"]}
+    assert pack_batches({}, 32) == {}

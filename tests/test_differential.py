@@ -452,7 +452,7 @@ def test_workflow_writes_the_sibling_pairs_with_the_fitted_weights(tmp_path, wor
     result = workflow_runner(tmp_path, workflow_config("differential_demo"), "--cores", "1",
                              "results/differential.parquet")
     assert result.returncode == 0, result.stderr[-5000:]
-    assert [p.name for p in (tmp_path / "results/differential").iterdir()] == ["c01_progenitor.parquet"]
+    assert [p.name for p in (tmp_path / "results/differential").iterdir()] == ["b000.parquet"]  # the one unit's batch
     table = pd.read_parquet(tmp_path / "results/differential.parquet")
     assert list(table.columns) == DIFFERENTIAL_COLUMNS
     pair = ("c01_progenitor__c02_fate_A", "c01_progenitor__c03_fate_B")

@@ -58,6 +58,23 @@ def assign_batches(transitions: Sequence[str], configured: int | str = "auto") -
     return batches
 
 
+def pack_batches(sizes: dict[str, int], limit: int = MAX_AUTO_BATCH) -> dict[str, list[str]]:
+    """Batch id -> consecutive keys of ``sizes`` (in its order) whose sizes add up to at most
+    ``limit``; a key larger than ``limit`` is a batch of its own. For jobs whose items differ in
+    size, e.g. the differential test's units (each refits its transitions once)."""
+    batches: dict[str, list[str]] = {}
+    members: list[str] = []
+    total = 0
+    for key, size in sizes.items():
+        if members and total + size > limit:
+            batches[f"b{len(batches):03d}"], members, total = members, [], 0
+        members.append(key)
+        total += size
+    if members:
+        batches[f"b{len(batches):03d}"] = members
+    return batches
+
+
 def staged_path(batch_dir: str | os.PathLike, stage: str, transition: str, filename: str) -> Path:
     """Where a batch job writes one transition's file, before it is linked into place (the link
     step, ``LINK_FROM_BATCH`` in workflow/rules/common.smk, builds the same path in shell)."""

@@ -12,7 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
-from transgrn.batches import BATCH_ID_PATTERN, assign_batches  # noqa: E402
+from transgrn.batches import BATCH_ID_PATTERN, assign_batches, pack_batches  # noqa: E402
 from transgrn.columns import CLUSTER_ID_PATTERN, TRANSITION_PATTERN  # noqa: E402
 
 if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
@@ -274,6 +274,8 @@ def _job_transitions(wildcards):
     """The transitions a job works on: its batch's, its own, or none (a whole-run job)."""
     if "batch" in wildcards.keys():
         return batches()[wildcards.batch]
+    if "dbatch" in wildcards.keys():
+        return dbatch_transitions(wildcards)
     return [wildcards.transition] if "transition" in wildcards.keys() else [None]
 
 
@@ -286,37 +288,61 @@ def runtime_min(minutes):
     return runtime
 
 
-# Differential edges (differential.smk): pairs of transitions and the units that test them
-def differential_pairs():
-    """The configured pairs with their unit's cluster id (``unit_id``), computed once per version of
-    the checkpoint's table (the input functions ask for them once per unit job)."""
+# Differential edges (differential.smk): pairs of transitions, the units that test them, and the jobs
+def differential_plan(table):
+    """The configured pairs of a transitions table with their unit's cluster id (``unit_id``), and
+    batch id -> units: consecutive units in one job while their refits add up to at most
+    MAX_AUTO_BATCH transitions (transgrn.batches.pack_batches), so that the demo's units share one
+    job's start-up while an atlas unit (39 refits) is a job of its own; memory is one unit's at a time."""
     from transgrn.differential import transition_pairs, unit_ids
 
-    table = transition_table()
-    if _PREPARED_CACHE.get("pairs_table") is not table:
-        options = config["differential"]
-        pairs = transition_pairs(table, options["pairs"], options["explicit"])
-        _PREPARED_CACHE.update(pairs_table=table, pairs=pairs.assign(unit_id=unit_ids(table, pairs)))
-    return _PREPARED_CACHE["pairs"]
+    options = config["differential"]
+    pairs = transition_pairs(table, options["pairs"], options["explicit"])
+    pairs = pairs.assign(unit_id=unit_ids(table, pairs))
+    sizes = {unit: len(unit_transitions(pairs, [unit])) for unit in dict.fromkeys(pairs["unit_id"])}
+    return pairs, pack_batches(sizes)
 
 
-def unit_transitions(unit):
-    """The transitions a unit refits: those of its pairs, in first-seen order."""
-    pairs = differential_pairs()
-    pairs = pairs[pairs["unit_id"] == unit]
+def unit_transitions(pairs, units):
+    """The transitions that ``units`` refit: those of their pairs, in first-seen order."""
+    pairs = pairs[pairs["unit_id"].isin(units)]
     return list(dict.fromkeys([*pairs["transition_1"], *pairs["transition_2"]]))
 
 
-def unit_files(filename):
+def differential_pairs():
+    """:func:`differential_plan` of the checkpoint's table, computed once per version of it (the
+    input functions ask for it once per job)."""
+    table = transition_table()
+    if _PREPARED_CACHE.get("pairs_table") is not table:
+        _PREPARED_CACHE.update(pairs_table=table, differential=differential_plan(table))
+    return _PREPARED_CACHE["differential"]
+
+
+def dbatch_transitions(wildcards):
+    """The transitions that a differential batch's units refit."""
+    pairs, batches = differential_pairs()
+    return unit_transitions(pairs, batches[wildcards.dbatch])
+
+
+def dbatch_files(filename):
+    """Input function of a differential batch: a per-transition file of each transition its units refit."""
+
     def paths(wildcards):
-        return [str(TRANSITION_DIR / filename).format(transition=t) for t in unit_transitions(wildcards.unit)]
+        return [str(TRANSITION_DIR / filename).format(transition=t) for t in dbatch_transitions(wildcards)]
 
     return paths
 
 
-def unit_slices(wildcards):
-    """The cluster slices of the unit's transitions, each once (ids are part of the transition ids)."""
-    return transition_slices(unit_transitions(wildcards.unit))
+def dbatch_slices(wildcards):
+    """The cluster slices of the batch's transitions, each once (ids are part of the transition ids)."""
+    return transition_slices(dbatch_transitions(wildcards))
+
+
+def dbatch_units(wildcards):
+    """Params function of a differential batch: its units, from the table file itself (see batch_transitions)."""
+    from transgrn.prepare import read_transitions
+
+    return differential_plan(read_transitions(PREPARED / "transitions.tsv"))[1][wildcards.dbatch]
 
 
 # The pooled network (rule fit_pooled, stage fit)
