@@ -9,11 +9,11 @@ from transgrn.pooled import load_pooled_cells, write_pooled
 from transgrn.script import run_script
 
 
-def main(slices: list, prior: str, network: str, tf_variance: str, *, fit: dict, seed: int = 0,
+def main(slices: list, prior: str, network: str, tf_variance: str, *, fit: dict, seed: int = 0, smooth: int = 0,
          record: dict | None = None) -> None:
     options = FitOptions.from_config(fit)
     paths = [slices] if isinstance(slices, str) else list(slices)
-    cells, genes = load_pooled_cells(paths, options.pooled_max_cells, seed)
+    cells, genes = load_pooled_cells(paths, options.pooled_max_cells, seed, int(smooth or 0))
     write_pooled(fit_pooled(cells, genes, pd.read_parquet(prior), options, seed), network, tf_variance, record)
 
 

@@ -127,3 +127,31 @@ def test_borrowed_edges_are_not_a_transitions_strongest_or_confident_edges():
     assert filter_transition_edges(edges, 0.95, 0)["tf"].tolist() == ["B", "D"]
     assert strongest_edges(edges, 1)["tf"].tolist() == ["B", "D"]
     assert filter_transition_edges(edges.drop(columns="borrowed"), 0.95, 1)["tf"].tolist() == ["A"]
+
+
+def test_cluster_slices_are_pooled_within_the_cap_and_smoothed_like_the_transitions(tmp_path):
+    """load_pooled_cells reads the checkpoint's slices: an equal share of fit.pooled_max_cells from
+    each, and with data.smooth each cluster smoothed over its own neighbours first, so that the
+    transitions' (smoothed) TF variances are compared with pooled variances on the same scale."""
+    import anndata as ad
+
+    from transgrn.cells import knn_smooth
+    from transgrn.pooled import cluster_share, load_pooled_cells
+
+    rng = np.random.default_rng(2)
+    paths = []
+    for name, n in (("c00_a", 60), ("c01_b", 20)):
+        cells = cluster(name, "on", rng, n)
+        path = tmp_path / f"{name}.h5ad"
+        adata = ad.AnnData(cells.matrix.astype(np.float32))
+        adata.obs_names, adata.var_names = cells.names, GENES
+        adata.write_h5ad(path)
+        paths.append(path)
+    assert cluster_share(50, 2) == 25 and cluster_share(0, 2) == 0
+    cells, genes = load_pooled_cells(paths, 50, seed=0)
+    assert list(genes) == list(GENES) and len(cells) == 25 + 20
+    raw, _ = load_pooled_cells(paths, 0, seed=0)
+    smoothed, _ = load_pooled_cells(paths, 0, seed=0, smooth=5)
+    first = ad.read_h5ad(paths[0]).X
+    np.testing.assert_allclose(smoothed.matrix[:60], knn_smooth(first, 5).astype(np.float32))
+    assert (np.var(smoothed.matrix, axis=0) < np.var(raw.matrix, axis=0)).all()

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .cells import CellSet, _dense, gene_columns, load_cluster, pool
+from .cells import CellSet, _dense, gene_columns, knn_smooth, load_cluster, pool
 from .mask import build_mask
 from .seeds import rng_for
 
@@ -63,15 +63,21 @@ def pooled_cells(clusters: Iterable[tuple[str, CellSet]], max_cells: int, seed: 
     return pool(*(subsample(cells, max_cells, rng_for(seed, "pooled", cluster)) for cluster, cells in clusters))
 
 
-def load_pooled_cells(paths: Sequence[str | Path], max_cells: int, seed: int) -> tuple[CellSet, pd.Index]:
+def load_pooled_cells(paths: Sequence[str | Path], max_cells: int, seed: int,
+                      smooth: int = 0) -> tuple[CellSet, pd.Index]:
     """:func:`pooled_cells` of the checkpoint's cluster slices (``clusters/<cluster id>.h5ad``), at
-    most ``max_cells`` in all (:func:`cluster_share` of each), and their genes."""
+    most ``max_cells`` in all (:func:`cluster_share` of each), and their genes. With ``smooth > 1``
+    (data.smooth) each cluster is smoothed over its own nearest neighbours first, as the transitions'
+    cells are, so that a TF's variance in a transition is compared with a pooled variance on the
+    same scale (smoothing shrinks variances)."""
     genes: list[pd.Index] = []
 
     def clusters() -> Iterator[tuple[str, CellSet]]:
         for path in paths:
             cells, cluster_genes = load_cluster(path)
             genes.append(cluster_genes)
+            if smooth > 1:
+                cells = CellSet(cells.names, knn_smooth(cells.matrix, smooth).astype(np.float32), cells.pseudotime)
             yield Path(path).stem, cells
 
     cells = pooled_cells(clusters(), cluster_share(max_cells, len(paths)), seed)

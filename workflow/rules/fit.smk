@@ -22,6 +22,7 @@ rule fit_pooled:
     params:
         fit=config["fit"],
         seed=config["seed"],
+        smooth=config["data"]["smooth"],
     threads: 1
     benchmark:
         LOGS / "benchmarks/fit_pooled.tsv"
