@@ -155,3 +155,22 @@ def test_cluster_slices_are_pooled_within_the_cap_and_smoothed_like_the_transiti
     first = ad.read_h5ad(paths[0]).X
     np.testing.assert_allclose(smoothed.matrix[:60], knn_smooth(first, 5).astype(np.float32))
     assert (np.var(smoothed.matrix, axis=0) < np.var(raw.matrix, axis=0)).all()
+
+
+def test_borrowing_block_by_block_gives_the_same_weights(monkeypatch):
+    """The residual refit runs a block of targets at a time (bounded memory at atlas scale): blocks
+    of one target give the weights, intercepts and bootstrap summaries of a single block."""
+    import transgrn.fit as fit_module
+
+    data, mappings, pooled = setting("off")
+    options = {**FIT, "bootstrap": 5}
+    whole, whole_intercepts, _ = fit_transition(data, mappings, options, 0, "A__B", pooled=pooled)
+    assert whole["borrowed"].any()
+    monkeypatch.setattr(fit_module, "RESIDUAL_BLOCK_BYTES", 1)  # one target per block
+    made = []
+    outputs = fit_module._residual_outputs
+    monkeypatch.setattr(fit_module, "_residual_outputs", lambda *a: made.append(len(a[3])) or outputs(*a))
+    blocks, block_intercepts, _ = fit_transition(data, mappings, options, 0, "A__B", pooled=pooled)
+    assert len(made) >= 4 and set(made) == {1}  # the fit's and the bootstrap's blocks, a target each
+    pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-10, atol=1e-12)
+    pd.testing.assert_frame_equal(block_intercepts, whole_intercepts, check_exact=False, rtol=1e-10, atol=1e-12)

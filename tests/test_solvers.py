@@ -287,3 +287,14 @@ def test_ridge_cv_r2_equals_refitting_each_fold():
         sse += ((y[rows] - model.predict(x[rows])) ** 2).sum()
         sst += ((y[rows] - y[train].mean(0)) ** 2).sum()
     assert ridge_cv_r2(x, y, mask, folds, 2.5, device="cpu") == pytest.approx(1 - sse / sst, rel=1e-10)
+
+
+def test_ridge_without_any_edge_predicts_the_means():
+    """A fit whose targets have no estimable edge (e.g. borrowing's residual refit of targets whose
+    only TF is constant in the transition) gives each target its mean, not an error."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(30, 3)), rng.normal(size=(30, 2)) + 4.0
+    for alpha in (1.0, "auto"):
+        model = MaskedRidge(alpha=alpha, device="cpu").fit(x, y, np.zeros((3, 2), bool))
+        np.testing.assert_allclose(model.intercept_, y.mean(0))
+        np.testing.assert_allclose(model.predict(x), np.tile(y.mean(0), (30, 1)))

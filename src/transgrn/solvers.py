@@ -416,7 +416,8 @@ def _original_scale(values: "torch.Tensor", m: _Moments, edges: _Edges) -> tuple
     shift = m.x_mean.cpu().numpy().astype(np.float64)[..., tf]
     shift *= weights
     y_mean = m.y_mean.cpu().numpy().astype(np.float64)
-    per_target = [np.bincount(target, row, minlength=edges.n_targets) for row in shift.reshape(-1, len(tf))]
+    rows = shift.reshape(int(np.prod(shift.shape[:-1], dtype=int)), len(tf))  # (-1, 0) would fail without edges
+    per_target = [np.bincount(target, row, minlength=edges.n_targets) for row in rows]
     return weights, y_mean - np.reshape(per_target, y_mean.shape)
 
 
