@@ -83,13 +83,15 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
             intercepts[f"{prefix}self_weight"] = model.coef_at(n_tfs + targets, targets)
         if role == "main":
             info.update(_solver_info(model))
+            # the residual refit and the bootstrap's refits keep the penalty this fit chose (alpha: auto
+            # is cross-validated once per transition, not again for them)
+            chosen = replace(options, alpha=info["alpha"])
             w0, borrowed = _prior_mean(data, x, pooled, options)
             if borrowed.any():
                 info["borrowed_tfs"] = sorted(set(data.edges["tf"][borrowed]))
-                residual_options = replace(options, alpha=info["alpha"])
-                _borrow(coefficients, intercepts, data, x, y, mask, w0, residual_options, role_seed, self_term)
+                _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, role_seed, self_term)
             if options.bootstrap >= 2:
-                coefficients = _with_confidence(coefficients, data, x, y, mask, options, role_seed, w0, borrowed)
+                coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, role_seed, w0, borrowed)
             coefficients[BORROWED_COLUMN] = borrowed
     return coefficients, intercepts, info
 
@@ -205,8 +207,6 @@ def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mas
     Targets with a borrowed weight are bootstrapped on ``Y - X W0`` (the same resamples) and get W0
     added to ``weight_mean``; borrowed edges get no test (p and q NaN: the transition's own data did
     not inform them), and the q-values are over the tested edges."""
-    if options.alpha == "auto":  # select once, then refit every resample with that penalty
-        options = replace(options, alpha=make_transition_solver(options, seed).fit(x, y, mask).alpha_)
     make = lambda: make_transition_solver(options, seed)  # noqa: E731
     values = _edge_summary(bootstrap_edges(make, x, y, mask, options.bootstrap, seed), mask, data.edge_tf,
                            data.edge_target)
