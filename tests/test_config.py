@@ -71,3 +71,55 @@ def test_the_template_carries_nothing_of_the_demo(schema):
     assert "demo" not in validate_config(template, schema)
     assert template["reference"] is None and template["data"]["pseudotime_key"] is None
     assert "resources/demo" not in (REPO / "config.yaml").read_text()
+
+
+def test_scientific_notation_is_read_as_a_number(schema):
+    """PyYAML (YAML 1.1) reads 1e4 and 1e-2 as strings; keys that take a number get the number."""
+    loaded = yaml.safe_load("data: {target_sum: 1e4}\nfit: {alpha: 1e-2}\nmapping: {n_pairs: 1e3, lag_grid: [0, 1e-1]}")
+    assert isinstance(loaded["data"]["target_sum"], str)  # the premise: without the fix validation fails
+    config = validate_config(
+        {"data": {**MINIMAL["data"], **loaded["data"]}, "fit": loaded["fit"], "mapping": loaded["mapping"]}, schema
+    )
+    assert config["data"]["target_sum"] == 10000.0 and isinstance(config["data"]["target_sum"], float)
+    assert config["fit"]["alpha"] == 0.01
+    assert config["mapping"]["n_pairs"] == 1000 and isinstance(config["mapping"]["n_pairs"], int)
+    assert config["mapping"]["lag_grid"] == [0, 0.1]
+
+
+def test_strings_where_strings_are_allowed_stay_strings(schema):
+    config = validate_config(
+        {**MINIMAL, "fit": {"alpha": "auto"}, "transitions": {"mode": "explicit", "explicit": [["1e5", "2"]]}}, schema
+    )
+    assert config["fit"]["alpha"] == "auto"
+    assert config["transitions"]["explicit"] == [["1e5", "2"]]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e4x"])
+def test_number_words_and_non_numbers_still_fail(schema, value):
+    with pytest.raises(ConfigError, match=rf"config key 'data.target_sum': '{value}' is not of type 'number', 'null'"):
+        validate_config({"data": {**MINIMAL["data"], "target_sum": value}}, schema)
+
+
+def test_non_integral_value_of_an_integer_key_still_fails(schema):
+    with pytest.raises(ConfigError, match=r"config key 'mapping.n_pairs': '1500.5' is not of type 'integer'"):
+        validate_config({**MINIMAL, "mapping": {"n_pairs": "1500.5"}}, schema)
+
+
+def test_explicit_defaults_give_the_same_config_in_the_same_order(schema):
+    """Rule params are the completed config, compared by repr: writing a default out, or keys in
+    another order, must not change it (or Snakemake reruns the later stages)."""
+    import json
+
+    plain = validate_config(MINIMAL, schema)
+    spelled_out = validate_config(
+        {
+            "seed": 0,
+            "fit": {"dtype": "float64", "solver": "ridge"},
+            "models": ["linear"],
+            "data": {"cluster_key": "cell_type", "prior": "p.csv", "use_raw": False, "adata": "a.h5ad"},
+        },
+        schema,
+    )
+    assert spelled_out == plain
+    assert json.dumps(spelled_out) == json.dumps(plain)
+    assert list(plain)[:2] == ["data", "reference"] and list(plain)[-1] == "seed"  # the schema's order

@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 
@@ -65,6 +67,12 @@ def test_unreadable_h5ad(tmp_path):
         read_adata(path)
     with pytest.raises(InputError, match="does not exist"):
         read_adata(tmp_path / "missing.h5ad")
+
+
+def test_a_missing_relative_path_names_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=rf"'in/missing.h5ad' does not exist \(looked for {re.escape(str(tmp_path))}/in/"):
+        read_adata("in/missing.h5ad")
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,76 @@ def apply_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, 
         if isinstance(config.get(key), dict) and sub.get("type") == "object":
             config[key] = apply_defaults(config[key], sub)
     return config
+
+
+def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema and its oneOf/anyOf alternatives: each says on its own what a value may be."""
+    return [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    kind = schema.get("type", [])
+    return {kind} if isinstance(kind, str) else set(kind)
+
+
+def _accepts_as_string(schema: dict[str, Any], text: str) -> bool:
+    """Whether some branch takes ``text`` as a string (any string, or one listed in its enum)."""
+    return any("string" in _types(branch) and text in branch.get("enum", [text]) for branch in _branches(schema))
+
+
+def _as_number(text: str, integer_only: bool) -> int | float | None:
+    """``text`` as a finite number (an int where it is integral and ``integer_only``), else None."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):  # 'nan', 'inf': words, not the numbers a config means
+        return None
+    if integer_only:
+        return int(value) if value.is_integer() else None
+    return value
+
+
+def coerce_numbers(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with number-like strings turned into numbers where the schema takes a number.
+
+    PyYAML follows YAML 1.1, which reads ``1e4`` and ``1e-2`` (no dot) as strings, so the scanpy idiom
+    ``target_sum: 1e4`` would fail validation. Only keys whose schema has a number or integer branch
+    are touched, and never a string that the schema accepts as a string (cluster labels, paths, 'auto').
+    """
+    if isinstance(value, dict):
+        properties = {key: sub for branch in _branches(schema) for key, sub in branch.get("properties", {}).items()}
+        return {key: coerce_numbers(item, properties.get(key, {})) for key, item in value.items()}
+    if isinstance(value, list):
+        items = next((branch["items"] for branch in _branches(schema) if isinstance(branch.get("items"), dict)), {})
+        return [coerce_numbers(item, items) for item in value]
+    if not isinstance(value, str) or _accepts_as_string(schema, value):
+        return value
+    kinds = set().union(*(_types(branch) for branch in _branches(schema)))
+    if not kinds & {"number", "integer"}:
+        return value
+    number = _as_number(value.strip(), integer_only="number" not in kinds)
+    return value if number is None else number
+
+
+def canonical_order(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with every mapping's keys in the schema's property order, then any others sorted.
+
+    The completed config becomes Snakemake rule params, whose repr decides reruns: a config that spells
+    out a default (``seed: 0``) or lists keys in another order must give the very same dict, order included.
+    """
+    if isinstance(value, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return [canonical_order(item, items) for item in value]
+    if not isinstance(value, dict):
+        return value
+    properties = schema.get("properties", {})
+    keys = [key for key in properties if key in value] + sorted((key for key in value if key not in properties), key=str)
+    return {key: canonical_order(value[key], properties.get(key, {})) for key in keys}
 
 
 def _key_name(error: jsonschema.ValidationError) -> str:
@@ -61,18 +132,19 @@ def _option(schema: dict[str, Any]) -> str:
 
 
 def validate_config(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Fill defaults, validate, and check cross-key rules. Returns the completed config.
+    """Read number-like strings as numbers, fill defaults, validate, and check cross-key rules.
 
-    Raises :class:`ConfigError` naming every offending key.
+    Returns the completed config in canonical key order (:func:`canonical_order`). Raises
+    :class:`ConfigError` naming every offending key.
     """
-    completed = apply_defaults(config, schema)
+    completed = apply_defaults(coerce_numbers(config, schema), schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(completed), key=lambda e: list(e.absolute_path))
     problems = [_describe(error) for error in errors]
     problems += _cross_key_problems(completed) if not problems else []
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
-    return completed
+    return canonical_order(completed, schema)
 
 
 def _cross_key_problems(config: dict[str, Any]) -> list[str]:

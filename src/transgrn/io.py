@@ -275,7 +275,9 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
 def _require_file(path: str | os.PathLike, key: str) -> Path:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{key}: file '{path}' does not exist; check the path in your config.yaml")
+        where = "" if path.is_absolute() else (f" (looked for {path.resolve()}: relative paths are taken from the run "
+                                               "directory, Snakemake's --directory or else the current one)")
+        raise InputError(f"{key}: file '{path}' does not exist{where}; check the path in your config.yaml")
     if path.is_dir():
         raise InputError(f"{key}: '{path}' is a directory; give the path of a file")
     return path

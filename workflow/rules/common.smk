@@ -27,7 +27,7 @@ except ConfigError as error:
 
 # transitions.batch_size says how the work is cut into jobs, not what it computes: it is left out of
 # the params (a rerun trigger) and so of the provenance of every result, which then do not depend on it
-RESULT_CONFIG = {**config, "transitions": {k: v for k, v in config["transitions"].items() if k != "batch_size"}}
+RESULT_CONFIG = {**dict(sorted(config.items())), "transitions": {k: v for k, v in config["transitions"].items() if k != "batch_size"}}
 
 RESULTS = Path("results")
 PREPARED = RESULTS / "prepared"
