@@ -470,3 +470,14 @@ def test_few_cells_per_prior_tf_warn_once_in_the_checkpoint(caplog):
     with caplog.at_level(logging.WARNING, logger="transgrn"):
         _warn_few_rows(transitions.iloc[1:], prior, "ot")  # mapped designs: the 109 source cells count
     assert not caplog.records
+
+
+def test_continuous_cluster_key_is_refused_by_name(tmp_path, small_simulation, schema):
+    """Issue: data.cluster_key: n_counts listed hundreds of one-cell "clusters" in the error."""
+    adata = small_simulation.adata.copy()
+    adata.obs["n_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
+    data = {**write_inputs(with_adata(small_simulation, adata), tmp_path / "in"), "cluster_key": "n_counts"}
+    message = refused(config_for(data, schema), tmp_path / "out",
+                      rf"obs column 'n_counts' looks continuous, not a cluster label: \d+ distinct numbers for "
+                      rf"{adata.n_obs} cells.*categorical columns: cell_type")
+    assert len(message) < 600

@@ -108,3 +108,57 @@ def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulatio
         fit = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
         results[kind] = fit_transition(TransitionData(source, target, genes, mask), mappings, fit)[0]
     pd.testing.assert_frame_equal(results["dense"], results["sparse"], atol=1e-8)
+
+
+def test_paga_connecting_nothing_names_the_largest_connectivity_and_a_threshold_that_works():
+    """Issue: krumsiek11's connectivities (0.03-0.07, all below paga_threshold 0.1) gave a message
+    about transitions.min_cells."""
+    from transgrn.prepare import _paga_unconnected
+    from transgrn.transitions import enumerate_transitions
+
+    names = ["progenitor", "Ery", "Mk"]
+    paga = pd.DataFrame([[0, 0.0669, 0.031], [0.0669, 0, 0.05], [0.031, 0.05, 0]], index=names, columns=names)
+    message = _paga_unconnected(paga, 0.1)
+    assert ("no cluster pair reaches transitions.paga_threshold=0.1; the largest PAGA connectivity is 0.0669 "
+            "(progenitor - Ery). Lower transitions.paga_threshold (e.g. to 0.066)") in message
+    suggested = float(message.split("e.g. to ")[1].split(")")[0])
+    table, _ = enumerate_transitions(dict.fromkeys(names, 50), "paga", 20, paga=paga, paga_threshold=suggested)
+    assert set(zip(table.source_cluster, table.target_cluster)) == {("progenitor", "Ery"), ("Ery", "progenitor")}
+    assert "no neighbour edge joins two clusters" in _paga_unconnected(paga * 0, 0.1)
+
+
+def test_paga_connecting_nothing_in_the_checkpoint(tmp_path, small_simulation, schema):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    config = config_for(data, schema, transitions={"mode": "paga", "paga_threshold": 1.0})  # PAGA caps at 1
+    with pytest.raises(InputError, match=r"no cluster pair reaches transitions.paga_threshold=1; the largest PAGA "
+                                         r"connectivity is [0-9.]+ \(.+ - .+\)\. Lower transitions.paga_threshold"):
+        prepare(config, tmp_path / "out")
+
+
+def test_numeric_cluster_labels_are_ordered_as_numbers():
+    """Issue: a plain int column was ordered as text (0, 1, 10, 2, ...), giving ids like c04_3."""
+    import anndata as ad
+
+    from transgrn.prepare import _cluster_labels
+    from transgrn.transitions import cluster_ids
+
+    values = np.tile(np.arange(12), 3)
+    obs = pd.DataFrame({"leiden_int": values, "stage": pd.Categorical(values.astype(str), categories=["10", "2", "0",
+                        *[str(i) for i in (1, 3, 4, 5, 6, 7, 8, 9, 11)]])}, index=[f"c{i}" for i in range(36)])
+    adata = ad.AnnData(obs=obs)
+    labels, _ = _cluster_labels(adata, "leiden_int")
+    assert list(labels.cat.categories) == [str(i) for i in range(12)]
+    assert cluster_ids(list(labels.cat.categories))["3"] == "c03_3"
+    labels, _ = _cluster_labels(adata, "stage")  # a categorical column keeps its category order
+    assert list(labels.cat.categories)[:3] == ["10", "2", "0"]
+
+
+@pytest.mark.parametrize("mode, said", [("all", True), ("explicit", False)])
+def test_joint_fallback_says_that_both_directions_are_one_fit(tmp_path, small_simulation, schema, mode, said):
+    data = {**write_inputs(small_simulation, tmp_path / "in"), "pseudotime_key": None}
+    transitions = {"mode": mode, "explicit": [["stem cell", "progenitor"]]}
+    summary = prepare(config_for(data, schema, transitions=transitions), tmp_path / "out")
+    fallback = [w for w in summary["warnings"] if "data.pseudotime_key is not set" in w]
+    assert len(fallback) == 1
+    assert ("A->B and B->A the same regression on the same rows" in fallback[0]) == said
+    assert ("mapping.method: ot" in fallback[0]) == said

@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from transgrn.errors import InputError
@@ -125,3 +126,61 @@ def test_tied_median_pseudotimes_are_named(caplog):
         table, _ = enumerate_transitions(SIZES, "pseudotime", 10, pseudotime_medians=medians)
     assert "clusters 'fate A', 'prog/β' have the same median pseudotime (0.4); they are chained by name" in caplog.text
     assert list(table.source_cluster) == ["stem cell", "fate A"]
+
+
+def test_paga_ignores_leftovers_of_other_scanpy_tools():
+    """Issue: sc.tl.diffmap then ``del uns['diffmap_evals']`` ended in scanpy's KeyError
+    'diffmap_evals': PAGA got the whole AnnData, and scanpy's Neighbors reads X_diffmap's uns entry."""
+    import numpy as np
+    import scanpy as sc
+
+    from transgrn.transitions import paga_connectivities
+
+    adata = chain_adata(seed=2)
+    sc.pp.pca(adata, n_comps=5, random_state=0)
+    sc.pp.neighbors(adata, n_neighbors=10, method="gauss", random_state=0)
+    clean = paga_connectivities(adata, adata.obs["cluster"])
+    adata.obsm["X_diffmap"] = np.random.default_rng(0).normal(size=(adata.n_obs, 5))  # no uns['diffmap_evals']
+    adata.uns["neighbors"]["params"]["n_neighbors"] = np.array([10])  # as older scanpy stored it
+    leftovers = paga_connectivities(adata, adata.obs["cluster"])
+    pd.testing.assert_frame_equal(leftovers, clean)
+    assert (clean.to_numpy() > 0.1).sum() == 6  # the chain's three links, both ways: a real graph was used
+
+
+def test_a_failure_inside_scanpys_paga_names_the_fix(monkeypatch):
+    import scanpy as sc
+
+    from transgrn.transitions import paga_connectivities
+
+    adata = chain_adata(seed=3)
+    sc.pp.pca(adata, n_comps=5, random_state=0)
+    sc.pp.neighbors(adata, n_neighbors=10, method="gauss", random_state=0)
+
+    def broken(*args, **kwargs):
+        raise KeyError("something scanpy wanted")
+
+    monkeypatch.setattr(sc.tl, "paga", broken)
+    with pytest.raises(InputError, match=r"PAGA failed on the data's neighbour graph.*KeyError: 'something scanpy "
+                                         r"wanted'.*recompute it with scanpy.pp.neighbors.*transitions.mode: explicit"):
+        paga_connectivities(adata, adata.obs["cluster"])
+
+
+def test_pseudotime_chain_steps_over_a_small_cluster():
+    """Issue: an 8-cell cluster in the middle of the chain cut it in two (both its links skipped,
+    its neighbours never paired)."""
+    sizes = {"A": 50, "B": 5, "C": 50}
+    table, skipped = enumerate_transitions(sizes, "pseudotime", 20, pseudotime_medians={"A": 0.1, "B": 0.5, "C": 0.9})
+    assert list(zip(table.source_cluster, table.target_cluster)) == [("A", "C")]
+    assert list(table.transition) == ["c00_A__c02_C"]
+    assert list(zip(skipped.source_cluster, skipped.target_cluster)) == [("A", "B"), ("B", "C")]
+    assert skipped["reason"].eq("cluster 'B' has 5 cells < transitions.min_cells=20").all()
+
+
+def test_messages_list_at_most_ten_clusters():
+    from transgrn.transitions import listed
+
+    assert listed(range(3)) == "0, 1, 2"
+    assert listed(range(25)) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 15 more"
+    sizes = {f"k{i}": 30 for i in range(40)}
+    with pytest.raises(InputError, match=r"\(clusters: k0, k1, .*, k9 and 30 more\)"):
+        enumerate_transitions(sizes, "explicit", 10, explicit=[["k0", "k99"]])

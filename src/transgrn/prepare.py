@@ -20,7 +20,7 @@ from .columns import LABEL_COLUMNS
 from .errors import InputError
 from .networks import align_edges, read_network
 from .options import section_defaults
-from .transitions import cluster_ids, enumerate_transitions, paga_connectivities
+from .transitions import cluster_ids, enumerate_transitions, listed, paga_connectivities
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,36 @@ PREPARED_FILES = {
 sha256 = io.sha256  # kept here for callers of transgrn.prepare.sha256
 
 
-def _cluster_labels(adata, key: str) -> tuple[pd.Series, int]:
-    """Labels as strings, in the data's category order (sorted if not categorical)."""
+CONTINUOUS_MIN_VALUES = 50  # fewer distinct numbers than this are plausible cluster numbers, however few the cells
+
+
+def _check_not_continuous(adata, key: str) -> None:
+    """A numeric cluster column with about one value per cell (e.g. n_counts) is a measurement, not
+    cluster labels: refuse it by name rather than list hundreds of one-cell "clusters"."""
     raw = adata.obs[key]
-    order = raw.cat.categories if isinstance(raw.dtype, pd.CategoricalDtype) else sorted(raw.dropna().unique(), key=str)
+    if isinstance(raw.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(raw):
+        return
+    n_values, n_cells = raw.nunique(), int(raw.notna().sum())
+    if n_values >= CONTINUOUS_MIN_VALUES and n_values > n_cells / 2:
+        labels = [c for c, column in adata.obs.items()
+                  if isinstance(column.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(column)]
+        examples = ", ".join(f"{v:g}" for v in raw.dropna().unique()[:3])
+        raise InputError(f"data.cluster_key: obs column '{key}' looks continuous, not a cluster label: {n_values} "
+                         f"distinct numbers for {n_cells} cells (e.g. {examples}). Set "
+                         "data.cluster_key to a column of cluster labels (categorical columns: "
+                         f"{listed(labels) or 'none'}), e.g. from scanpy.tl.leiden")
+
+
+def _cluster_labels(adata, key: str) -> tuple[pd.Series, int]:
+    """Labels as strings, in the data's category order; otherwise sorted, numerically for a
+    numeric column (0, 1, 2, 10 rather than 0, 1, 10, 2), as text for anything else."""
+    _check_not_continuous(adata, key)
+    raw = adata.obs[key]
+    if isinstance(raw.dtype, pd.CategoricalDtype):
+        order = raw.cat.categories
+    else:
+        numeric = pd.api.types.is_numeric_dtype(raw)
+        order = sorted(raw.dropna().unique(), key=None if numeric else str)
     names = list(dict.fromkeys(str(c) for c in order))
     values = np.where(raw.isna(), None, raw.astype(str))
     return pd.Series(pd.Categorical(values, categories=names), index=adata.obs_names), int(raw.isna().sum())
@@ -54,11 +80,11 @@ def _cluster_sizes(labels: pd.Series, unlabelled: int, key: str) -> dict[str, in
     empty = [str(c) for c, n in counts.items() if n == 0]
     if empty:
         log.warning("obs['%s'] has %d categories without cells (%s); they are ignored", key, len(empty),
-                    ", ".join(map(repr, empty[:5])))
+                    listed(map(repr, empty), 5))
     sizes = {c: int(n) for c, n in counts.items() if n > 0}
     if len(sizes) < 2:
         raise InputError(f"data.cluster_key: obs column '{key}' has {len(sizes)} cluster(s) with cells "
-                         f"({', '.join(map(repr, sizes)) or 'none'}); a transition needs two. "
+                         f"({listed(map(repr, sizes)) or 'none'}); a transition needs two. "
                          "Set data.cluster_key to the column with your cluster labels")
     return sizes
 
@@ -216,12 +242,19 @@ def _reference(config: dict[str, Any], genes: pd.Index) -> pd.DataFrame | None:
 
 
 def _mapping_method(config: dict[str, Any], pseudotime: pd.Series | None) -> str | None:
-    """The design the transitions will actually use, warned about once here rather than per job."""
+    """The design the transitions will actually use, warned about once here rather than per job.
+
+    Modes that fit both directions of a pair (all; paga without a pseudotime) then fit A->B and B->A
+    on the same cells, so the warning says that their direction means nothing."""
     method = config.get("mapping", {}).get("method")
     if method == "lagged" and pseudotime is None:
+        mode = config.get("transitions", {}).get("mode")
+        both_ways = (f" In transitions.mode '{mode}' this makes A->B and B->A the same regression on the same "
+                     "rows, with the same network: the direction means nothing. Set data.pseudotime_key, or use "
+                     "a mapped design (mapping.method: ot), for a direction" if mode in ("all", "paga") else "")
         log.warning("mapping.method 'lagged' shifts TF inputs along a pseudotime, but data.pseudotime_key is not "
                     "set: every transition uses the same-cell 'joint' design. Set data.pseudotime_key to an obs "
-                    "column with a pseudotime (e.g. from scanpy.tl.dpt), or set mapping.method: joint")
+                    "column with a pseudotime (e.g. from scanpy.tl.dpt), or set mapping.method: joint.%s", both_ways)
         return JOINT_WITHOUT_PSEUDOTIME
     return method
 
@@ -231,8 +264,7 @@ MEMORY_LIMIT_BYTES = 4 << 30  # one array of a per-transition job beyond this is
 
 
 def _pair_names(rows: pd.DataFrame, limit: int = 5) -> str:
-    names = [f"{r.source_cluster} -> {r.target_cluster}" for r in rows.itertuples()]
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return listed([f"{r.source_cluster} -> {r.target_cluster}" for r in rows.itertuples()], limit)
 
 
 def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int, has_pseudotime: bool) -> None:
@@ -396,14 +428,35 @@ def _transitions(tcfg: dict[str, Any], adata, labels: pd.Series, sizes: dict[str
     transitions, skipped = enumerate_transitions(sizes, tcfg["mode"], tcfg["min_cells"], explicit, medians,
                                                  paga, tcfg.get("paga_threshold", 0.1))
     skipped = pd.concat([skipped_empty, skipped], ignore_index=True) if len(skipped_empty) else skipped
+    if transitions.empty and paga is not None and skipped.empty:
+        raise InputError(_paga_unconnected(paga, float(tcfg.get("paga_threshold", 0.1))))
     if transitions.empty:
         reasons = "; ".join(f"{r.source_cluster} -> {r.target_cluster}: {r.reason}" for r in skipped.head(3).itertuples())
         raise InputError(
             f"no transition has at least transitions.min_cells={tcfg['min_cells']} cells in both clusters "
-            f"(cluster sizes: {sizes}; skipped: {reasons or 'none'}); lower transitions.min_cells, "
-            "fix transitions.explicit or check data.cluster_key"
+            f"(cluster sizes: {listed(f'{c}: {n}' for c, n in sizes.items())}; skipped: {reasons or 'none'}); "
+            "lower transitions.min_cells, fix transitions.explicit or check data.cluster_key"
         )
     return transitions, skipped
+
+
+def _paga_unconnected(paga: pd.DataFrame, threshold: float) -> str:
+    """Why PAGA gave no pair at all: the largest connectivity between two clusters, and a threshold
+    just below it (two significant digits, so that the pair passes the strict ``>``)."""
+    values = paga.to_numpy(dtype=float, copy=True)
+    np.fill_diagonal(values, -np.inf)
+    i, j = np.unravel_index(np.argmax(values), values.shape)
+    largest = float(values[i, j])
+    if largest <= 0:
+        return ("transitions.mode 'paga': no neighbour edge joins two clusters, so PAGA connects none. Check "
+                "data.cluster_key and the neighbour graph (scanpy.pp.neighbors), or list the transitions with "
+                "transitions.mode: explicit")
+    step = 10.0 ** (np.floor(np.log10(largest)) - 1)
+    below = np.floor(largest / step) * step
+    below = round(below - step if below >= largest else below, 12)
+    return (f"transitions.mode 'paga': no cluster pair reaches transitions.paga_threshold={threshold:g}; the "
+            f"largest PAGA connectivity is {largest:.3g} ({paga.index[i]} - {paga.columns[j]}). Lower "
+            f"transitions.paga_threshold (e.g. to {below:g}), or list the transitions with transitions.mode: explicit")
 
 
 @contextlib.contextmanager

@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .columns import TRANSITION_COLUMNS, TRANSITION_SEPARATOR
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import anndata as ad
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +45,15 @@ def transition_id(source_id: str, target_id: str) -> str:
     return f"{source_id}{TRANSITION_SEPARATOR}{target_id}"
 
 
-def _ordered_by_pseudotime(pseudotime_medians: Mapping[str, float]) -> list[tuple[str, str]]:
-    """Each cluster to the next by median pseudotime. Equal medians give no order: all equal is an
+def listed(names: Iterable, limit: int = 10) -> str:
+    """``a, b, c and 7 more``: names for a message, at most ``limit`` of them (a continuous column
+    used as cluster labels would otherwise print hundreds)."""
+    names = [str(n) for n in names]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _ordered_by_pseudotime(pseudotime_medians: Mapping[str, float]) -> list[str]:
+    """The clusters by median pseudotime. Equal medians give no order: all equal is an
     error (a constant pseudotime would chain the clusters alphabetically); some equal, a warning
     naming them (they are ordered by name)."""
     medians = pd.Series({str(c): float(m) for c, m in pseudotime_medians.items()})
@@ -55,8 +67,17 @@ def _ordered_by_pseudotime(pseudotime_medians: Mapping[str, float]) -> list[tupl
         log.warning("transitions.mode 'pseudotime': clusters %s have the same median pseudotime (%g); they are "
                     "chained by name. Check the pseudotime, or list the transitions with transitions.mode: explicit",
                     ", ".join(map(repr, sorted(group.index))), value)
-    order = sorted(pseudotime_medians, key=lambda c: (pseudotime_medians[c], str(c)))
-    return list(zip(order[:-1], order[1:]))
+    return sorted(pseudotime_medians, key=lambda c: (pseudotime_medians[c], str(c)))
+
+
+def _pseudotime_chain(pseudotime_medians: Mapping[str, float], small: Collection[str]) -> list[tuple[str, str]]:
+    """Each cluster to the next by median pseudotime, stepping over the ``small`` ones (below
+    transitions.min_cells) so that one small cluster does not cut the chain in two. The links a
+    small cluster would have had follow, so that they are listed as skipped with the reason."""
+    order = _ordered_by_pseudotime(pseudotime_medians)
+    kept = [c for c in order if c not in small]
+    stepped_over = [(a, b) for a, b in zip(order[:-1], order[1:]) if a in small or b in small]
+    return list(zip(kept[:-1], kept[1:])) + stepped_over
 
 
 def _paga_pairs(clusters: Sequence[str], connectivities: pd.DataFrame, threshold: float,
@@ -75,14 +96,52 @@ def _paga_pairs(clusters: Sequence[str], connectivities: pd.DataFrame, threshold
     return pairs
 
 
+PAGA_GROUPS = "_transgrn_cluster"
+GRAPH_KEYS = ("connectivities", "distances")  # scanpy.pp.neighbors' obsp matrices; PAGA reads both
+
+
+def _paga_input(obs_names: pd.Index, clusters: pd.Categorical, obsp: Mapping, neighbors: Mapping) -> ad.AnnData:
+    """A bare AnnData with only what ``sc.tl.paga`` reads: the clusters (obs), the neighbour graph
+    (``obsp['distances']``, whose edges PAGA counts, and ``obsp['connectivities']``) and
+    ``uns['neighbors']['params']['n_neighbors']``.
+    Whatever else the data carries (e.g. ``obsm['X_diffmap']`` without ``uns['diffmap_evals']``,
+    which scanpy's Neighbors then looks up) cannot break PAGA."""
+    import anndata as ad
+
+    params = neighbors.get("params") if isinstance(neighbors, Mapping) else None
+    # a number, or a one-element array in files written by older scanpy; anything else is left out
+    # (scanpy then estimates n_neighbors from the graph)
+    n_neighbors = np.asarray(params.get("n_neighbors") if isinstance(params, Mapping) else None).ravel()
+    known = n_neighbors.size == 1 and np.issubdtype(n_neighbors.dtype, np.number)
+    uns = {"neighbors": {"params": {"n_neighbors": int(n_neighbors[0])}} if known else {}}
+    graph = {k: obsp[k] for k in GRAPH_KEYS}
+    return ad.AnnData(obs=pd.DataFrame({PAGA_GROUPS: clusters}, index=obs_names), obsp=graph, uns=uns)
+
+
+def _built_graph(adata, labelled: np.ndarray, matrix, seed: int):
+    """scanpy's neighbour graph of the labelled cells: PCA of ``matrix`` (the expression in use), then
+    ``pp.neighbors``. Returns the AnnData holding it (obsp and uns['neighbors'])."""
+    import anndata as ad
+    import scanpy as sc
+
+    source = adata.X if matrix is None else matrix
+    sub = ad.AnnData(X=source[np.flatnonzero(labelled)], obs=pd.DataFrame(index=adata.obs_names[labelled]))
+    n_comps = max(1, min(50, sub.n_obs - 1, sub.n_vars - 1))
+    sc.pp.pca(sub, n_comps=n_comps, random_state=seed)
+    # Gaussian-kernel connectivities: the same kNN graph as scanpy's default (umap) weighting
+    # for PAGA's purpose, without umap's numba compilation (~20 s in every checkpoint run)
+    sc.pp.neighbors(sub, n_neighbors=min(15, sub.n_obs - 1), method="gauss", random_state=seed)
+    return sub
+
+
 def paga_connectivities(adata, labels: pd.Series, matrix=None, seed: int = 0) -> pd.DataFrame:
     """scanpy's PAGA connectivities between clusters (clusters x clusters, 0 to 1).
 
-    Uses the AnnData's neighbour graph where it has one (``uns['neighbors']``); otherwise builds
-    one with scanpy (PCA of ``matrix`` -- the expression in use -- then ``pp.neighbors``).
-    Unlabelled cells (NaN in ``labels``) are left out.
+    Uses the AnnData's neighbour graph where it has one (``uns['neighbors']`` and both ``obsp``
+    matrices of ``pp.neighbors``); otherwise builds one with scanpy (PCA of ``matrix`` -- the
+    expression in use -- then ``pp.neighbors``).
+    Unlabelled cells (NaN in ``labels``) are left out. A failure inside scanpy is an InputError.
     """
-    import anndata as ad
     import scanpy as sc
 
     try:
@@ -90,24 +149,30 @@ def paga_connectivities(adata, labels: pd.Series, matrix=None, seed: int = 0) ->
     except ImportError as exc:
         raise InputError("transitions.mode 'paga' needs the Python package igraph: pip install igraph") from exc
     labelled = labels.notna().to_numpy()
-    if "neighbors" in adata.uns and "connectivities" in adata.obsp:
-        sub = adata[labelled].copy()
+    own_graph = "neighbors" in adata.uns and all(k in adata.obsp for k in GRAPH_KEYS)
+    if own_graph:
+        keep = np.flatnonzero(labelled)
+        obsp = {k: adata.obsp[k][keep][:, keep] for k in GRAPH_KEYS}
+        neighbors = adata.uns["neighbors"]
     else:
-        source = adata.X if matrix is None else matrix
-        sub = ad.AnnData(X=source[np.flatnonzero(labelled)], obs=pd.DataFrame(index=adata.obs_names[labelled]))
-        n_comps = max(1, min(50, sub.n_obs - 1, sub.n_vars - 1))
-        sc.pp.pca(sub, n_comps=n_comps, random_state=seed)
-        # Gaussian-kernel connectivities: the same kNN graph as scanpy's default (umap) weighting
-        # for PAGA's purpose, without umap's numba compilation (~20 s in every checkpoint run)
-        sc.pp.neighbors(sub, n_neighbors=min(15, sub.n_obs - 1), method="gauss", random_state=seed)
+        built = _built_graph(adata, labelled, matrix, seed)
+        obsp, neighbors = built.obsp, built.uns["neighbors"]
     clusters = pd.Categorical(labels[labelled]).remove_unused_categories()  # keeps the data's cluster order
-    sub.obs["_transgrn_cluster"] = clusters
     names = list(clusters.categories)
-    graph = sub.obsp["connectivities"].tocoo()
+    graph = sp.coo_matrix(obsp["connectivities"])
     if not (clusters.codes[graph.row] != clusters.codes[graph.col]).any():
         # no neighbour edge joins two clusters (igraph then fails inside scanpy): nothing is connected
         return pd.DataFrame(0.0, index=names, columns=names)
-    sc.tl.paga(sub, groups="_transgrn_cluster")
+    sub = _paga_input(adata.obs_names[labelled], clusters, obsp, neighbors)
+    try:
+        sc.tl.paga(sub, groups=PAGA_GROUPS)
+    except Exception as exc:  # scanpy's own errors name its internals, not the setting to change
+        where = ("the data's neighbour graph (obsp['connectivities'], uns['neighbors'])" if own_graph
+                 else "the neighbour graph the checkpoint built")
+        fix = ("recompute it with scanpy.pp.neighbors, or delete uns['neighbors'] so that the checkpoint builds "
+               "one, or " if own_graph else "")
+        raise InputError(f"transitions.mode 'paga': scanpy's PAGA failed on {where}: {type(exc).__name__}: {exc}. "
+                         f"Fix: {fix}list the transitions with transitions.mode: explicit") from exc
     dense = np.asarray(sub.uns["paga"]["connectivities"].todense())
     return pd.DataFrame(dense, index=names, columns=names)
 
@@ -121,7 +186,7 @@ def _explicit_pairs(explicit: Sequence[Sequence], clusters: Sequence[str]) -> li
         if unknown:
             raise InputError(
                 f"transitions.explicit: cluster(s) {', '.join(repr(u) for u in unknown)} in [{source}, {target}] "
-                f"are not in the data (clusters: {', '.join(map(str, clusters))}); fix the names in config.yaml"
+                f"are not in the data (clusters: {listed(clusters)}); fix the names in config.yaml"
             )
         if source == target:
             raise InputError(f"transitions.explicit: [{source}, {target}] goes from a cluster to itself; "
@@ -137,15 +202,17 @@ def candidate_pairs(
     pseudotime_medians: Mapping[str, float] | None = None,
     paga: pd.DataFrame | None = None,
     paga_threshold: float = 0.1,
+    small: Collection[str] = (),
 ) -> list[tuple[str, str]]:
     """Ordered (source, target) cluster pairs for a transitions mode (``paga``: the connectivities
-    from :func:`paga_connectivities`, needed for mode ``paga``)."""
+    from :func:`paga_connectivities`, needed for mode ``paga``; ``small``: clusters below
+    transitions.min_cells, which the pseudotime chain steps over)."""
     if mode == "all":
         return [(a, b) for a in clusters for b in clusters if a != b]
     if mode == "pseudotime":
         if pseudotime_medians is None:
             raise InputError("transitions.mode 'pseudotime' needs data.pseudotime_key")
-        return _ordered_by_pseudotime(pseudotime_medians)
+        return _pseudotime_chain(pseudotime_medians, small)
     if mode == "explicit":
         return _explicit_pairs(explicit, clusters)
     if mode == "paga":
@@ -171,7 +238,8 @@ def enumerate_transitions(
     clusters = list(sizes)
     ids = cluster_ids(clusters)
     rows, skipped = [], []
-    for source, target in candidate_pairs(clusters, mode, explicit, pseudotime_medians, paga, paga_threshold):
+    small = {c for c in clusters if sizes[c] < min_cells}
+    for source, target in candidate_pairs(clusters, mode, explicit, pseudotime_medians, paga, paga_threshold, small):
         small = [c for c in (source, target) if sizes[c] < min_cells]
         if small:
             reason = "; ".join(f"cluster '{c}' has {sizes[c]} cells < transitions.min_cells={min_cells}" for c in small)
