@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from transgrn.metrics import gene_r2_summary, recovery_metrics
+from transgrn.metrics import beats_null, gene_r2_summary, recovery_metrics
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, \
     fit_transition, map_transition
 from transgrn.cells import CellSet
@@ -70,6 +70,24 @@ def test_gene_r2_summary_uses_targets_that_vary():
     assert summary["r2_test_median"] == pytest.approx(0.2)
     assert summary["r2_test_null_median"] == pytest.approx(0.0)
     assert summary["frac_targets_above_null"] == pytest.approx(1 / 3)  # 0.2 does not beat 0.18 by the margin
+
+
+def test_above_null_is_a_sign_test_over_targets_not_the_pooled_r2():
+    from scipy.stats import binomtest
+
+    # 9 targets ahead of the null by more than the margin, 3 behind, 2 within it, one constant (NaN)
+    fit = np.array([0.3] * 9 + [0.0] * 3 + [0.11, 0.1, np.nan])
+    null = np.array([0.0] * 9 + [0.2] * 3 + [0.1, 0.12, 0.0])
+    assert binomtest(9, 12, 0.5, alternative="greater").pvalue < 0.1
+    assert beats_null(fit, null) == (binomtest(9, 12, 0.5, alternative="greater").pvalue < 0.05)
+    assert beats_null(fit, null, level=0.1) and not beats_null(fit, null, level=0.05)  # p = 0.073
+    assert not beats_null(np.full(5, 0.01), np.zeros(5))  # ahead everywhere, but within the margin
+    assert not beats_null(np.array([np.nan]), np.array([np.nan]))
+    # no signal: the fit and its null are draws of one distribution; flagged as above in ~5% at most
+    rng = np.random.default_rng(0)
+    flags = [beats_null(rng.normal(0, 0.1, 300), rng.normal(0, 0.1, 300)) for _ in range(400)]
+    assert np.mean(flags) <= 0.08
+    assert beats_null(rng.normal(0.1, 0.1, 300), rng.normal(0, 0.1, 300))  # a real, modest gain
 
 
 def switch_on_transition(n=120, seed=0):

@@ -194,7 +194,7 @@ def test_transitions_not_above_their_null_are_flagged_where_their_edges_are_show
     flagged = [t for t in table["transition"] if "data-flag='below-null'" in _template(page, t)]
     assert flagged == [worst]
     assert "edges as unsupported" in _template(page, worst).split("Strongest edges")[0]  # before the edges table
-    assert "1 of 6 transitions: held-out R² not above the random-pairing null" in page
+    assert "1 of 6 transitions: held-out targets not predicted better than by the random-pairing null" in page
     assert "⚠ not above null" in page.split("<select")[1].split("</select>")[0]
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .columns import BORROWED_COLUMN
 from .design import TransitionData
-from .metrics import column_means, gene_r2_summary, r2_from_sums, r2_overall_from_sums, recovery_metrics, squared_sums
+from .metrics import beats_null, column_means, gene_r2_summary, r2_from_sums, r2_overall_from_sums, recovery_metrics, squared_sums
 from .solvers import Outputs, target_blocks
 
 N_EXTREME_GENES = 3
@@ -79,7 +79,7 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
         **gene_r2_summary(gene_r2["r2_test"], gene_r2["r2_test_null"]),
         "n_edges": int(data.mask.sum()),
     }
-    metrics["above_null"] = bool(metrics["r2_test"] > metrics["r2_test_null"])
+    metrics["above_null"] = beats_null(gene_r2["r2_test"], gene_r2["r2_test_null"])
     if reference is not None and len(reference):
         metrics.update(recovery_metrics(scored_edges(data, coefficients), reference))
     predict = lambda cols: _predict(data, coefficients, intercepts, "weight", x_test, cols)  # noqa: E731

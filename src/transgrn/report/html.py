@@ -71,7 +71,8 @@ POOLED_R2_NOTE = ("The pooled held-out R² (<code>r2_test</code>) is variance-we
                   "predicted well. Read the per-gene median (<code>r2_test_median</code>, over targets that vary) and "
                   "the share of targets whose held-out R² beats the random-pairing null's by 0.05 "
                   "(<code>frac_targets_above_null</code>) first.")
-NOT_ABOVE_NULL = ("held-out R² not above the random-pairing null: treat these edges as unsupported")
+NOT_ABOVE_NULL = ("held-out targets not predicted better than by the random-pairing null: treat these edges as "
+                  "unsupported")
 
 # the page's style sheet and script, package data (pyproject.toml) inlined into every page
 STYLE = files(__package__).joinpath("static/report.css").read_text(encoding="utf-8")
@@ -92,7 +93,7 @@ def _cell(value: Any, float_format: str, column: str) -> str:
     """One table cell; numbers carry data-v so that the sort is numeric."""
     if isinstance(value, (bool, np.bool_)):
         if column == "above_null" and not value:  # its edges are unsupported: make it stand out
-            return "<td class='warn' title='held-out R² not above the random-pairing null'>no ⚠</td>"
+            return "<td class='warn' title='held-out targets not predicted better than by the random-pairing null'>no ⚠</td>"
         return f"<td>{'yes' if value else 'no'}</td>"
     if isinstance(value, (int, np.integer)):
         return f'<td class="num" data-v="{int(value)}">{int(value)}</td>'
@@ -329,12 +330,14 @@ def overview_section(ctx: ReportContext) -> str:
                       + ("median per-gene held-out R²" if median else "held-out R² (pooled)")
                       + " (a sequential scale when all values share a sign, else diverging around 0); width: number "
                       f"of <i>strong</i> edges, whose |weight| exceeds the {STRONG_QUANTILE:.0%} quantile of |weight| in "
-                      "the same fit on a random pairing; dashed: held-out R² not above the random-pairing null.")
+                      "the same fit on a random pairing; dashed: held-out targets not predicted better than by the "
+                      "random-pairing null (<code>above_null</code>).")
         + figure_html(heat, "held-out R2 heatmaps", f"Held-out R² of every source × target pair: {_e(panels)}. "
                       "A mapping carries signal where its R² clearly exceeds the null's (which is ≈ 0 or below). "
                       + POOLED_R2_NOTE)
         + "<h3>All transitions</h3><p class='note'>Click a column to sort; click a transition for its details. "
-        "<code>above_null</code>: the pooled held-out R² beats the random-pairing null's.</p>"
+        "<code>above_null</code>: more targets beat the random-pairing null's held-out R² by 0.05 than the "
+        "null beats them by 0.05 (one-sided sign test, p &lt; 0.05), not the pooled R².</p>"
         + table_html(table, links=links, scroll=True) + "</section>"
     )
 

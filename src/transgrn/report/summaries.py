@@ -234,11 +234,12 @@ def headline_r2(table: pd.DataFrame) -> str:
 
 
 def below_null(table: pd.DataFrame) -> pd.Series:
-    """Per transition (index: transition id): True where the pooled held-out R² is not above the
-    random-pairing null's, so its edges are not supported by held-out prediction.
+    """Per transition (index: transition id): True where held-out prediction does not beat the
+    random-pairing null (``above_null`` false: :func:`transgrn.metrics.beats_null`, a sign test over
+    targets), so its edges are not supported by held-out prediction.
 
-    ``above_null`` where the run wrote it, else (older runs, or a missing value) computed as
-    ``r2_test <= r2_test_null``; an R² that could not be computed (NaN) is flagged too.
+    ``above_null`` where the run wrote it, else (older runs, or a missing value) computed from the
+    pooled R², ``r2_test <= r2_test_null``; an R² that could not be computed (NaN) is flagged too.
     """
     with np.errstate(invalid="ignore"):
         computed = ~(table["r2_test"].to_numpy(dtype=float) > table["r2_test_null"].to_numpy(dtype=float))
