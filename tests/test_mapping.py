@@ -70,8 +70,10 @@ def test_paired_design_averages_weighted_targets():
 from transgrn.mapping import (  # noqa: E402
     barycentric_pairs,
     knn_coupling,
+    pair_costs,
     pseudotime_coupling,
     random_coupling,
+    shared_pca,
 )
 from transgrn.solvers import MaskedRidge  # noqa: E402
 
@@ -117,8 +119,13 @@ def test_knn_and_pseudotime_mappings_pair_the_right_cells():
     mapping = map_cells("knn", source, target, np.random.default_rng(0), {"n_pairs": 300, "n_pcs": 6, "knn_k": 1})
     assert (mapping["target_cell"].to_numpy() == truth[mapping["source_cell"]].to_numpy()).mean() > 0.95
     assert mapping["cost"].mean() < 0.05  # near-identical partners cost almost nothing ...
+    zs, zt = shared_pca(source, target, 6, seed=0)
+    rng = np.random.default_rng(0)
+    random_pairs = rng.integers(0, len(source), 300), rng.integers(0, len(target), 300)
+    assert pair_costs(zs, zt, *random_pairs).mean() == pytest.approx(1.0, abs=0.2)  # ... a random pair about 1
+    # so the null records none (its PCA would cost 6.5 s a transition at atlas scale), with the same pairs
     null = map_cells("random", source, target, np.random.default_rng(0), {"n_pairs": 300, "n_pcs": 6})
-    assert null["cost"].mean() == pytest.approx(1.0, abs=0.2)  # ... a random pair about 1
+    assert "cost" not in null and len(null) == 300
 
     times_s, times_t = np.linspace(0, 1, 40), np.linspace(0, 2, 80)
     early = CellSet(np.array([f"s{i}" for i in range(40)]), np.zeros((40, 3)), times_s)

@@ -18,7 +18,8 @@ LABEL_COLUMNS = ("transition", "source_cluster", "target_cluster", "source_id", 
 
 # transitions/<t>/mask.parquet: every prior edge of the transition; reason is empty where active
 MASK_COLUMNS = ["tf", "target_gene", "sign", "active", "reason"]
-# transitions/<t>/mapping_<role>.parquet: one row per (pair, target cell); optional "cost"
+# transitions/<t>/mapping_<role>.parquet: one row per (pair, target cell); optional "cost" (the normalized
+# squared distance of a mapped pair; not for sampled random pairs, the null, whose cost is 1 by construction)
 MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
 
 # per-edge confidence from fit.bootstrap refits (transgrn.confidence): pvalue is the bootstrap

@@ -46,6 +46,17 @@ def design_rows(method: str, source: CellSet, target: CellSet) -> tuple[list, li
     return [source.matrix], [target.matrix]
 
 
+def _reason_text(reasons: pd.DataFrame) -> np.ndarray:
+    """Each row's reasons joined with "; " ("" when active). Built once per distinct combination of
+    reasons (a handful) and gathered: a string per row in Python took 5 s for 500,000 prior edges."""
+    flags = reasons.to_numpy(dtype=bool)
+    if flags.shape[1] == 0:
+        return np.full(len(reasons), "", dtype=object)
+    combos, inverse = np.unique(flags, axis=0, return_inverse=True)
+    texts = np.array(["; ".join(reasons.columns[row]) for row in combos], dtype=object)
+    return texts[inverse.reshape(-1)]
+
+
 def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.Index,
                method: str = "lagged") -> pd.DataFrame:
     """The transition's edges: every prior edge, ``active`` where it can be estimated on the rows
@@ -68,7 +79,7 @@ def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.
     if method in SAME_CELL_METHODS:
         reasons[REASON_SELF_LOOP] = (mask["tf"] == mask["target_gene"]).to_numpy()
     mask["active"] = ~reasons.any(axis=1).to_numpy()
-    mask["reason"] = ["; ".join(reasons.columns[row]) for row in reasons.to_numpy()]
+    mask["reason"] = _reason_text(reasons)
     for reason in reasons.columns:
         if reasons[reason].any():
             log.info("%d of %d prior edges inactive: %s", int(reasons[reason].sum()), len(mask), reason)
