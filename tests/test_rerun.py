@@ -85,6 +85,18 @@ def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run, snakem
     assert planned_jobs(refilter.stdout + refilter.stderr) == {"aggregate": 1, "evaluate_grn": 3, "evaluate_grn_files": 3}
 
 
+def test_writing_out_defaults_or_reordering_keys_reruns_nothing(finished_run, snakemake):
+    """The completed config has one key order (transgrn.config.canonical_order): a default written
+    out (models: [linear], fit.solver: ridge) or keys in another order gave other rule params, which
+    Snakemake took for a change and reran aggregate and the report."""
+    workdir, _ = finished_run
+    spelled = {"models": ["linear"], **dict(reversed(list(CONFIG.items())))}
+    spelled["fit"] = {"solver": "ridge", **CONFIG.get("fit", {})}
+    dry = snakemake(workdir, spelled, "-n", "--quiet", "rules")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr, planned_jobs(dry.stdout + dry.stderr)
+
+
 def test_every_output_records_config_checksums_versions_and_seed(finished_run):
     workdir, _ = finished_run
     results = workdir / "results"
