@@ -414,7 +414,8 @@ def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
                       for t, r2 in zip(ranked, ctx.table.set_index("transition").loc[ranked, column]))
     templates = "".join(_transition_panel(ctx, t, top, t in with_figures, detail) for t in ranked)
     return (f"<section id='transitions'><h2>Per transition</h2><p class='note'>Transitions are listed by held-out {name}; "
-            "⚠ marks a transition whose held-out R² is not above its random-pairing null. "
+            "⚠ marks a transition whose held-out targets are not predicted better than by its random-pairing null "
+            "(<code>above_null</code>). "
             "The network shows the strongest edges: TFs (expression in the source cluster A) on the left, targets "
             "(expression in B) on the right; colour = sign, width = |weight|. '× null q99' compares |weight| with the "
             "noise level of the random-pairing fit.</p>"
