@@ -198,6 +198,26 @@ def test_transitions_not_above_their_null_are_flagged_where_their_edges_are_show
     assert "⚠ not above null" in page.split("<select")[1].split("</select>")[0]
 
 
+def test_the_network_png_says_when_its_edges_are_unsupported():
+    """The network figure is also shown alone (snakemake --report): its heading carries the warning
+    where the per-gene test (above_null) fails, and only there."""
+    coefficients = pd.DataFrame({"tf": ["A", "A", "B"], "target_gene": ["x", "y", "x"], "weight": [0.5, -0.3, 0.2]})
+    beaten = pd.DataFrame({"r2_test": [0.0] * 20, "r2_test_null": [0.2] * 20})
+    beating = pd.DataFrame({"r2_test": [0.3] * 20, "r2_test_null": [0.0] * 20})
+    assert not figures._beats_null(beaten) and figures._beats_null(beating)
+    assert figures._beats_null(pd.DataFrame({"r2_test": [0.1]}))  # no null column: nothing to warn about
+
+    def heading(unsupported):
+        import matplotlib.pyplot as plt
+
+        fig = figures.network_figure(coefficients, "A → B", 40, unsupported=unsupported)
+        text = " ".join(ax.get_title().replace("\n", " ") for ax in fig.axes)
+        plt.close(fig)
+        return text
+
+    assert "edges unsupported" in heading(True) and "edges unsupported" not in heading(False)
+
+
 def _template(page: str, transition: str) -> str:
     start = page.index(f"<template id='tpl-{transition}'>")
     return page[start:page.index("</template>", start)]

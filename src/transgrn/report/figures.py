@@ -525,8 +525,14 @@ def _label_margin(fig, names, axes_width: float, fontsize: float = 7.0, gap: flo
     return max(0.4, (need + gap * axes_width) / room) if room > 0.5 else 2.0
 
 
-def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
-    """The transition's strongest edges as a two-column graph: TFs (in A) left, targets (in B) right."""
+# the network figure's warning where the fit does not beat its null (above_null false): the PNG is also
+# shown on its own (snakemake --report), without the report page's flag beside it
+UNSUPPORTED_NOTE = "⚠ held-out targets not predicted better than by the random null: edges unsupported"
+
+
+def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40, unsupported: bool = False):
+    """The transition's strongest edges as a two-column graph: TFs (in A) left, targets (in B) right;
+    ``unsupported`` adds :data:`UNSUPPORTED_NOTE` to the heading."""
     plt = _pyplot()
     from matplotlib.collections import LineCollection
     from matplotlib.colors import TwoSlopeNorm
@@ -547,7 +553,9 @@ def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40):
     rows = max(len(tf_y), len(target_y))
     fig = plt.figure(figsize=(6.2, 1.6 + 0.2 * rows))
     left, right, bottom = 0.1, 1.25, 0.45  # the legend (2 rows) below, the colorbar and its label on the right
-    heading = _fit_text(fig, f"{title}: top {len(edges)} edges by |weight|", 10, fig.get_figwidth() - left - right)
+    heading = _fit_text(fig, f"{title}: top {len(edges)} edges by |weight|" + (f" — {UNSUPPORTED_NOTE}" if unsupported
+                                                                                 else ""),
+                        10, fig.get_figwidth() - left - right)
     ax = _fixed_grid(fig, left=left, right=right, bottom=bottom, top=0.2 + 0.17 * _lines(heading))[0, 0]
     ordered = edges.sort_values("weight", key=np.abs)  # strongest drawn last, on top
     weights = ordered["weight"].to_numpy(dtype=float)
@@ -651,9 +659,20 @@ def write_transition_figures(coefficients: pd.DataFrame, gene_r2: pd.DataFrame, 
                              paths: dict[str, str | Path], n_edges: int = 40) -> None:
     """Draw one transition's figures (``paths`` keyed by :data:`TRANSITION_FIGURES`), each drawn once at its
     own size (fixed layouts, no crop): a batch job draws them for each of its transitions."""
-    figure_png(network_figure(coefficients, title, n_edges), paths["network"], crop=False)
+    figure_png(network_figure(coefficients, title, n_edges, unsupported=not _beats_null(gene_r2)), paths["network"],
+               crop=False)
     figure_png(gene_r2_figure(gene_r2, title), paths["gene_r2"], crop=False)
     figure_png(predictions_figure(predictions, gene_r2, title), paths["predictions"], crop=False)
+
+
+def _beats_null(gene_r2: pd.DataFrame) -> bool:
+    """``above_null`` from a transition's per-gene R² (:func:`transgrn.metrics.beats_null`); True when
+    the table lacks the columns (nothing to warn about)."""
+    from ..metrics import beats_null
+
+    if not {"r2_test", "r2_test_null"} <= set(gene_r2.columns):
+        return True
+    return beats_null(gene_r2["r2_test"].to_numpy(dtype=float), gene_r2["r2_test_null"].to_numpy(dtype=float))
 
 
 def branch_figure(pair: pd.DataFrame, label_1: str, label_2: str, threshold: float = 0.1, max_points: int = 20000):
