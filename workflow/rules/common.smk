@@ -21,13 +21,18 @@ if "data" not in config:  # e.g. only --config key=value: say what a config is, 
         "template config.yaml, point its data keys at your files and pass `--configfile my.yaml` (README, Your own data)"
     )
 try:
-    config.update(validate_config(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")))
+    validated = validate_config(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+# the validated config in its one key order (transgrn.config.canonical_order), the top level included:
+# update() alone would keep the user's order of top-level keys, and rule params compare in order, so
+# writing out a default or moving a key would rerun the rules that take the whole config
+config.clear()
+config.update(validated)
 
 # transitions.batch_size says how the work is cut into jobs, not what it computes: it is left out of
 # the params (a rerun trigger) and so of the provenance of every result, which then do not depend on it
-RESULT_CONFIG = {**dict(sorted(config.items())), "transitions": {k: v for k, v in config["transitions"].items() if k != "batch_size"}}
+RESULT_CONFIG = {**config, "transitions": {k: v for k, v in config["transitions"].items() if k != "batch_size"}}
 
 RESULTS = Path("results")
 PREPARED = RESULTS / "prepared"

@@ -125,9 +125,7 @@ rule report:
         # instead of Snakemake's listing of every input, which its "reason" line repeats in full
         "Writing the report {output.report}"
     params:
-        # in a fixed key order: Snakemake keeps the user's top-level order, so writing out a default
-        # (seed: 0) or moving a key would otherwise change the params and rerun the report
-        config=dict(sorted(config.items())),
+        config=config,
         stage_benchmarks=STAGE_BENCHMARKS,
         # the demo.* parameters are listed only when the demo data were simulated for this run
         demo=DEMO_RAN,
