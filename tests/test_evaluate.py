@@ -170,3 +170,28 @@ def test_the_default_fit_does_not_fall_below_the_null_on_small_noisy_data(schema
         assert metrics["r2_test_median"] >= metrics["r2_test_null_median"], metrics
         alpha_one = evaluate_transition(data, mappings, *fit_transition(data, mappings, {**fit, "alpha": 1.0}, 0, "t")[:2])[0]
         assert alpha_one["r2_test"] < metrics["r2_test"]  # the old default overfits here
+
+
+def test_a_null_that_predicts_its_training_mean_scores_exactly_zero(tmp_path):
+    """A null fit that shrank every weight to 0 predicts its intercept, the training mean -- summed
+    in another order than the evaluation's centre, so SSE and SST differ in their last bits. Its
+    held-out R^2 and their medians are 0, not rounding noise like -3e-16 in transitions.tsv."""
+    import math
+
+    from transgrn.aggregate import write_table
+
+    source, target, genes, prior = switch_on_transition(n=301)
+    data = TransitionData(source, target, genes, build_mask(prior, source, target, genes, "joint"))
+    mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
+    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    coefficients, intercepts, _ = fit_transition(data, mappings, {"alpha": 1.0, "device": "cpu"})
+    y = np.asarray(data.design(mappings["null"], "train", dense=True)[1], dtype=np.float64)
+    coefficients["null_weight"] = 0.0
+    means = pd.Series([math.fsum(column) / len(column) for column in y.T], index=data.targets)
+    intercepts["null_intercept"] = intercepts["target_gene"].map(means).to_numpy()
+    assert (means.to_numpy() != y.mean(0)).any()  # the case: the two means differ in their last bits
+    metrics, gene_r2, _ = evaluate_transition(data, mappings, coefficients, intercepts)
+    assert set(gene_r2["r2_test_null"].dropna()) == {0.0}
+    assert metrics["r2_test_null"] == 0.0 and metrics["r2_test_null_median"] == 0.0
+    write_table(pd.DataFrame([metrics])[["r2_test_null", "r2_test_null_median"]], tmp_path / "transitions.tsv")
+    assert (tmp_path / "transitions.tsv").read_text().splitlines()[1] == "0\t0"

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,38 @@ def test_the_lag_is_stored_once_with_its_mapping(tmp_path):
     assert lag_of(read) == LagSpec(0.12, 0.04) and list(read.columns) == list(mapping().columns)
     write_mapping(mapping(), tmp_path / "plain.parquet")
     assert lag_of(read_mapping(tmp_path / "plain.parquet")) is None
+
+
+def test_the_fallback_to_joint_reports_no_lag_not_lag_zero(tmp_path):
+    """A lagged design that fell back to ``joint`` (here: every cell at one pseudotime, so there is
+    no range to lag over) chose no lag: its lag is missing -- null in the metrics, NA in
+    transitions.tsv -- not a chosen 0, and its inputs are not shifted."""
+    import pandas as pd
+
+    from transgrn.aggregate import transitions_table, write_table
+    from transgrn.cells import CellSet
+    from transgrn.io import write_json
+    from transgrn.lagged import apply_lag, choose_lag_spec, lag_of, read_mapping, with_lag_spec, write_mapping
+
+    x, y, _ = lagged_response(0.1, n=40)
+    times = np.full(len(x), 0.5)
+    inputs = CellSet(np.array([f"c{i}" for i in range(len(x))]), x, times)
+    spec = choose_lag_spec(x, y, times, np.ones((3, 2), dtype=bool), inputs, times[:20], times[20:], [0.0, 0.1], 0.05,
+                           np.random.default_rng(0))
+    assert spec.lag is None
+    pairs = pd.DataFrame({"pair": np.arange(len(x)), "source_cell": inputs.names, "target_cell": inputs.names,
+                          "weight": 1.0, "split": "train"})
+    write_mapping(with_lag_spec(pairs, spec), tmp_path / "m.parquet")
+    read = read_mapping(tmp_path / "m.parquet")
+    assert lag_of(read) == spec
+    assert apply_lag(lag_of(read), x, read, inputs, {}) is x  # the joint design's inputs
+    # the lag as scripts/evaluate.py records it, and as aggregate writes it
+    write_json({"lag": lag_of(read).lag}, tmp_path / "metrics.json")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == {"lag": None}
+    transitions = pd.DataFrame({"transition": ["t"], "source_cluster": ["A"], "target_cluster": ["B"], "source_id": ["a"],
+                                "target_id": ["b"], "n_source_cells": [20], "n_target_cells": [20]})
+    table = transitions_table(transitions, {"t": metrics}, "lagged", with_reference=False)
+    assert np.isnan(table.loc[0, "lag"])
+    write_table(table, tmp_path / "transitions.tsv")
+    assert pd.read_csv(tmp_path / "transitions.tsv", sep="\t", keep_default_na=False).loc[0, "lag"] == "NA"

@@ -238,6 +238,24 @@ def test_per_gene_r2_comes_first_and_the_pooled_number_is_explained(synthetic):
     assert "<th>sign_accuracy_called</th>" in page.split("<section id='validation'>")[1]
 
 
+def test_rounding_noise_reads_zero_and_a_missing_lag_na(synthetic):
+    """A null's R² that is zero up to rounding (-3e-16) or at the shown precision (-0.0004) reads
+    0.000, never -0.000, in the cards, the table, the panels and the selector; a lag that was not
+    chosen (the fallback to joint) reads NA."""
+    table = synthetic["table"].assign(r2_test_median=-3e-16, r2_test_null_median=-3e-16, r2_test_null=-4e-4,
+                                      lag=[0.1, np.nan, 0.0, 0.2, np.nan, 0.1])
+    page = re.sub(r'data-v="[^"]*"', "", text_of(build(synthetic, table=table)))  # the raw values sort the table
+    assert "-0.000" not in page and "<b>0.000</b><span>pooled null R² (median)" in page
+    assert "r2_test_null_median<b>0.000</b>" in _template(page, table["transition"].iloc[0])
+    assert "median per-gene R² 0.000" in page.split("<select")[1]
+    assert summaries.format_number(-0.0004, "{:.0%}") == "0%" and summaries.format_number(-0.004) == "-0.004"
+    header = page.split("<section id='overview'>")[1].split("<thead>")[1].split("</thead>")[0]
+    column = re.findall(r"<th>([^<]*)</th>", header).index("lag")
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row)[column]
+             for row in page.split("<section id='overview'>")[1].split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]]
+    assert sorted(cells) == ["0.000", "0.100", "0.100", "0.200", "NA", "NA"]
+
+
 def test_only_the_parameters_the_run_used_are_listed():
     config = {"data": {"adata": "x.h5ad"}, "demo": {"n_cells": 100},
               "mapping": {"method": "lagged", "lag_grid": [0, 0.1], "knn_k": 10, "barycentric": False, "max_targets": 50,

@@ -139,10 +139,11 @@ LAG_ATTR = "lag"  # DataFrame.attrs key of a mapping read or made in memory
 @dataclass(frozen=True)
 class LagSpec:
     """A transition's lagged design: TF inputs shifted by ``lag`` (pseudotime units, signed towards
-    the source cluster; 0 = the plain same-cell design) along a trend smoothed with a Gaussian
-    kernel of width ``bandwidth`` (pseudotime units)."""
+    the source cluster; 0 = the plain same-cell design, chosen by cross-validation) along a trend
+    smoothed with a Gaussian kernel of width ``bandwidth`` (pseudotime units). ``lag`` is None
+    where no lag could be chosen and the design fell back to ``joint`` (:data:`NO_LAG`)."""
 
-    lag: float
+    lag: float | None
     bandwidth: float
 
     def to_json(self) -> str:
@@ -153,7 +154,9 @@ class LagSpec:
         return cls(**json.loads(text))
 
 
-NO_LAG = LagSpec(0.0, 0.0)
+# The fallback to the same-cell joint design (no pseudotime, or all cells at one pseudotime): no lag was chosen,
+# so transitions.tsv reports it missing (NA; null in metrics.json), not as a chosen lag of 0.
+NO_LAG = LagSpec(None, 0.0)
 
 
 def choose_lag_spec(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.ndarray, inputs: CellSet,
@@ -186,7 +189,7 @@ def with_lag_spec(mapping: pd.DataFrame, spec: LagSpec) -> pd.DataFrame:
 def apply_lag(spec: LagSpec | None, x: np.ndarray, part: pd.DataFrame, inputs: CellSet, trends: dict) -> np.ndarray:
     """TF inputs ``x`` of the rows ``part`` shifted as ``spec`` says (unchanged without a lag).
     ``trends`` caches one trend over every input cell per (inputs, spec), shared by all splits."""
-    if spec is None or spec.lag == 0 or part.empty:
+    if spec is None or not spec.lag or part.empty:  # lag 0, or None after the fallback to joint: no shift
         return x
     key = (id(inputs), spec)
     if key not in trends:

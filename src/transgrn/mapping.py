@@ -319,7 +319,7 @@ def lag_spec(mapping: pd.DataFrame, data: TransitionData, options: MappingOption
     if data.source.pseudotime is None or data.target.pseudotime is None:
         # the checkpoint warns once for the run (summary.json's mapping_method); here it is only noted
         logging.getLogger(__name__).info("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without "
-                                         "one the design is the same-cell 'joint' design (lag 0)")
+                                         "one the design is the same-cell 'joint' design (no lag: NA in transitions.tsv)")
         return NO_LAG
     train = mapping[mapping["split"] == "train"]
     inputs, outputs = data.cells_for(train)

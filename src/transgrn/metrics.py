@@ -21,17 +21,29 @@ def squared_sums(y_true: np.ndarray, y_pred: np.ndarray, center: np.ndarray | No
     return ss_res, np.einsum("ij,ij->j", scratch, scratch)
 
 
+# An R^2 closer to 0 than this is a prediction equal to the centre up to rounding -- a fit that
+# shrank every weight to 0 predicts its intercept, the training mean summed in another order, so
+# SSE and SST differ in their last bits -- and is reported as 0, not as noise like -3e-16.
+R2_ROUNDING = 1e-12
+
+
+def _zero_rounding(r2: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(r2) < R2_ROUNDING, 0.0, r2)  # NaN stays NaN
+
+
 def r2_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> np.ndarray:
-    """R^2 per gene from :func:`squared_sums`; NaN for genes constant in ``y_true``."""
+    """R^2 per gene from :func:`squared_sums`; NaN for genes constant in ``y_true``, 0 within
+    :data:`R2_ROUNDING` of 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
+        return _zero_rounding(np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan))
 
 
 def r2_overall_from_sums(ss_res: np.ndarray, ss_tot: np.ndarray) -> float:
     """Variance-weighted R^2 over all genes (sklearn's ``multioutput='variance_weighted'``) from
-    :func:`squared_sums`. Weighting by variance keeps near-constant genes from dominating the summary."""
+    :func:`squared_sums`, 0 within :data:`R2_ROUNDING` of 0. Weighting by variance keeps
+    near-constant genes from dominating the summary."""
     total = ss_tot.sum()
-    return float(1.0 - ss_res.sum() / total) if total > 0 else float("nan")
+    return float(_zero_rounding(1.0 - ss_res.sum() / total)) if total > 0 else float("nan")
 
 
 def column_means(y) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import RECOVERY_CHANCE, own_edges
-from .summaries import below_null, has_values, headline_r2, r2_panels
+from .summaries import below_null, format_number, has_values, headline_r2, r2_panels
 
 # the figures' file names (``{name}.png``): the page's overview and validation figures, written to the report's
 # figure folder, and each transition's (rule plot_transition); report.smk declares them as outputs
@@ -341,7 +341,7 @@ def r2_heatmap_figure(table: pd.DataFrame):
         if annotate:
             for (i, j), value in np.ndenumerate(grid):
                 if np.isfinite(value):
-                    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=scale.text_color(value))
+                    ax.text(j, i, format_number(value, "{:.2f}"), ha="center", va="center", fontsize=7, color=scale.text_color(value))
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8,
                  label=f"held-out R² ({_scale_label(scale)}); grey = not fitted")
     return fig

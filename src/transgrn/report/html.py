@@ -45,6 +45,7 @@ from .summaries import (
     WeightCorrelation,
     below_null,
     differential_tf_ranking,
+    format_number,
     has_values,
     headline_r2,
     mapping_diagnostics,
@@ -101,13 +102,13 @@ def _cell(value: Any, float_format: str, column: str) -> str:
         if not np.isfinite(value):
             return '<td class="num" data-v="NaN">NA</td>'
         sign = ' pos' if column == "weight" and value > 0 else ' neg' if column == "weight" and value < 0 else ""
-        return f'<td class="num{sign}" data-v="{float(value)!r}">{float_format.format(value)}</td>'
+        return f'<td class="num{sign}" data-v="{float(value)!r}">{format_number(value, float_format)}</td>'
     return f"<td>{_e(value)}</td>"
 
 
 def _number(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
-        return "NA" if not np.isfinite(value) else f"{value:.3f}"
+        return format_number(value)
     return str(value)
 
 
@@ -239,7 +240,7 @@ def summarize_transitions(ctx: ReportContext, top: int, scratch_dir: str | Path 
 
 
 def _median(table: pd.DataFrame, column: str, fmt: str = "{:.3f}") -> str:
-    return fmt.format(table[column].median()) if has_values(table, column) else "NA"
+    return format_number(table[column].median(), fmt) if has_values(table, column) else "NA"
 
 
 def _cards(ctx: ReportContext, skipped: pd.DataFrame) -> str:
@@ -378,7 +379,7 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
                  f"<code>results/figures/transitions/{_e(transition)}/</code> and in Snakemake's report.</p>")
         if summary.gene_r2 is not None:
             median, above, finite = summary.gene_r2
-            right += f"<p>Per-gene held-out R²: median {median:.3f}, {above} of {finite} genes above 0.</p>"
+            right += f"<p>Per-gene held-out R²: median {format_number(median)}, {above} of {finite} genes above 0.</p>"
         bottom = ""
     # shown where the edges are: a fit that predicts held-out pairs no better than random pairing has no support
     flag = (f"<p class='badge warn' data-flag='below-null'>⚠ {NOT_ABOVE_NULL} (pooled R² {_number(row['r2_test'])} vs "
@@ -408,7 +409,7 @@ def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
     name = "median per-gene R²" if column == "r2_test_median" else "R²"
     ranked = ctx.table.sort_values(column, ascending=False, na_position="last")["transition"].tolist()
     with_figures = set(ranked[:detail])
-    options = "".join(f"<option value='{_e(t)}'>{_e(ctx.labels[t])} — {name} {r2:.3f}"
+    options = "".join(f"<option value='{_e(t)}'>{_e(ctx.labels[t])} — {name} {format_number(r2)}"
                       f"{' ⚠ not above null' if ctx.flagged.get(t, False) else ''}"
                       f"{'' if t in with_figures else ' (tables only)'}</option>"
                       for t, r2 in zip(ranked, ctx.table.set_index("transition").loc[ranked, column]))

@@ -222,6 +222,15 @@ def similarity_tree(corr: np.ndarray, index) -> tuple[pd.DataFrame, np.ndarray |
     return frame, linkage(squareform(distance, checks=False), method="average")
 
 
+def format_number(value: float, fmt: str = "{:.3f}") -> str:
+    """``value`` as the report writes it: NA when missing, and a value that is zero at the shown
+    precision without a minus sign (a null's R² of -3e-16 or -0.0004 reads 0.000, not -0.000)."""
+    if not np.isfinite(value):
+        return "NA"
+    text = fmt.format(value)
+    return text[1:] if text.startswith("-") and not any(digit in text for digit in "123456789") else text
+
+
 def has_values(table: pd.DataFrame, column: str) -> bool:
     """Whether the table has the column with at least one value (older runs lack some columns)."""
     return column in table and table[column].notna().any()
