@@ -13,9 +13,10 @@ SLURM = ("--profile", str(REPO / "profiles/slurm"))
 TINY_DEMO_CONFIG = workflow_config("tiny_demo")
 # before the checkpoint the per-transition jobs are unknown; these are planned in any state
 ALWAYS = {"prepare", "aggregate", "report", "all"}
-# a batch job per stage (3 transitions: auto batches of one) and a per-transition job linking its files
+# a batch job per stage and batch (3 small transitions: auto makes 2 batches) and a per-transition job
+# linking each transition's files
 STAGES = ("map_cells", "fit_grn", "evaluate_grn", "plot_transition")
-PER_TRANSITION = {rule: 3 for stage in STAGES for rule in (stage, f"{stage}_files")}
+PER_TRANSITION = {stage: 2 for stage in STAGES} | {f"{stage}_files": 3 for stage in STAGES}
 
 
 def dry_run(workflow_runner, workdir, config, *extra: str) -> str:

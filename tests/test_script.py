@@ -158,3 +158,37 @@ def test_a_transition_that_fails_in_a_batch_leaves_its_batch_mates_done(tmp_path
     manifest = json.loads((tmp_path / "batches/b000/stage.json").read_text())
     assert manifest["failed"] == {bad: "no cells left"} and list(manifest["files"]) == [ok]
     assert f"stage: transition {bad} failed: no cells left" in caplog.text
+
+
+def test_a_batch_reads_an_earlier_stages_files_from_its_batch_folder(tmp_path, caplog):
+    """The stages of a batch follow each other without the per-transition link jobs: a staged input
+    is read from the earlier stage's folder of the same batch, provenance names the per-transition
+    path (so the bytes do not depend on the batching), and a transition the earlier stage failed on
+    fails here with a message pointing to that stage's log, while its batch-mates run."""
+    import json
+
+    from transgrn.io import sha256
+    from transgrn.script import run_batch
+
+    ok, bad = "c00_a__c01_b", "c01_b__c02_c"
+    staged = tmp_path / "batches/b000/early" / ok / "early.txt"
+    staged.parent.mkdir(parents=True)
+    staged.write_text("from the early stage")
+    seen = {}
+
+    def main(early: str, out: str, *, transition: str, record: dict | None = None) -> None:
+        seen[transition] = record["inputs"]["early"]
+        Path(out).write_text(Path(early).read_text())
+
+    canonical = str(tmp_path / "results/transitions/{transition}/early.txt")
+    params = _Named(transitions=[ok, bad], inputs_per_transition={"early": canonical},
+                    outputs_per_transition={"out": "out.txt"}, staged_inputs={"early": "early"})
+    batch_job = SimpleNamespace(input=_Named(), params=params, rule="late", config={"seed": 3},
+                                output=_Named(manifest=str(tmp_path / "batches/b000/late.json")))
+    with caplog.at_level(logging.ERROR, logger="transgrn"):
+        run_batch(main, ["early", "out", "transition"], batch_job, {**params, "batch": "b000"})
+    assert (tmp_path / "batches/b000/late" / ok / "out.txt").read_text() == "from the early stage"
+    assert seen[ok] == {"path": canonical.format(transition=ok), "sha256": sha256(staged)}
+    manifest = json.loads((tmp_path / "batches/b000/late.json").read_text())
+    assert list(manifest["files"]) == [ok] and "its early step failed" in manifest["failed"][bad]
+    assert "logs/batches/b000/" in caplog.text and "Traceback" not in caplog.text

@@ -24,31 +24,40 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-#: what ``transitions.batch_size: auto`` aims at: at most this many transitions per batch, and at
-#: least MIN_BATCHES batches (when there are as many transitions), so that 2 to 4 cores have
-#: work from the first stage on and a failed or changed batch reruns little
+#: what ``transitions.batch_size: auto`` aims at: MIN_BATCHES batches for a small run (each stage's
+#: start-up, about 0.5 s of Python and imports plus 1.4 s for torch where the stage solves, is paid
+#: once per batch, and two batches keep a 2-core laptop busy), up to MAX_WORK_BATCHES as the run's
+#: work grows (one batch per BATCH_WORK cells x genes, so that 4 cores have work from the first stage
+#: on and a failed or changed batch reruns little), and more only to keep batches at MAX_AUTO_BATCH
+#: transitions. The count depends on the data, never on --cores: a rerun with other cores reruns nothing.
 MAX_AUTO_BATCH = 32
-MIN_BATCHES = 4
+MIN_BATCHES = 2
+MAX_WORK_BATCHES = 4
+BATCH_WORK = 2.5e7
 BATCH_ID_PATTERN = r"b[0-9]+"  # no braces: Snakemake reads them as a wildcard
 
 
-def batch_size(n_transitions: int, configured: int | str = "auto") -> int:
-    """Transitions per batch: the configured number, or for ``auto`` the smallest size that gives
-    ``MIN_BATCHES`` batches (or one transition per batch below that), capped at ``MAX_AUTO_BATCH``."""
+def batch_count(n_transitions: int, configured: int | str = "auto", work: float | None = None) -> int:
+    """How many batches: enough for the configured size, or for ``auto`` between MIN_BATCHES and
+    MAX_WORK_BATCHES by ``work`` (the run's cells x genes; unknown: MAX_WORK_BATCHES), at least one
+    per MAX_AUTO_BATCH transitions, at most one per transition."""
+    if n_transitions == 0:
+        return 0
     if configured != "auto":
-        return max(1, int(configured))
-    if n_transitions <= MIN_BATCHES:
-        return 1
-    return min(MAX_AUTO_BATCH, math.ceil(n_transitions / MIN_BATCHES))
+        return math.ceil(n_transitions / max(1, int(configured)))
+    by_work = MAX_WORK_BATCHES if work is None else math.ceil(work / BATCH_WORK)
+    wanted = min(max(by_work, MIN_BATCHES), MAX_WORK_BATCHES)
+    return min(n_transitions, max(wanted, math.ceil(n_transitions / MAX_AUTO_BATCH)))
 
 
-def assign_batches(transitions: Sequence[str], configured: int | str = "auto") -> dict[str, list[str]]:
+def assign_batches(transitions: Sequence[str], configured: int | str = "auto",
+                   work: float | None = None) -> dict[str, list[str]]:
     """Batch id -> its transitions, in the order of ``transitions`` (the checkpoint's table), as
-    consecutive runs of equal size (they differ by at most one)."""
+    consecutive runs of equal size (they differ by at most one); :func:`batch_count` batches."""
     transitions = list(transitions)
     if not transitions:
         return {}
-    n_batches = math.ceil(len(transitions) / batch_size(len(transitions), configured))
+    n_batches = batch_count(len(transitions), configured, work)
     base, extra = divmod(len(transitions), n_batches)
     batches, start = {}, 0
     for index in range(n_batches):

@@ -112,7 +112,7 @@ def _exit_without_teardown() -> None:
 
 #: params of a batch rule that describe the batch, not the stage: kept out of each transition's provenance,
 #: so that a transition's files are the same bytes whatever batch it ran in
-BATCH_PARAMS = ("transitions", "inputs_per_transition", "outputs_per_transition")
+BATCH_PARAMS = ("transitions", "inputs_per_transition", "outputs_per_transition", "staged_inputs")
 
 
 def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict[str, Any]) -> None:
@@ -133,6 +133,7 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
     from .io import provenance, write_json
 
     inputs, outputs = given["inputs_per_transition"], given["outputs_per_transition"]
+    staged = given.get("staged_inputs", {})
     shared = {name: given[name] for name in job.input.keys() if name in names and name not in inputs}
     params = {k: v for k, v in job.params.items() if k not in BATCH_PARAMS}
     batch_dir = Path(job.output.manifest).parent
@@ -145,10 +146,11 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
         for path in out.values():  # a failed transition must leave nothing (of an earlier run) to link
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).unlink(missing_ok=True)
-        values = {**given, **shared, **files, **out, "transition": transition}
-        record = provenance(params, {**shared, **files}, (job.config or {}).get("seed"), rule=job.rule,
-                            wildcards={"transition": transition})
         try:
+            read = _staged_files(files, staged, batch_dir, transition)
+            values = {**given, **shared, **read, **out, "transition": transition}
+            record = provenance(params, {**shared, **_as_linked(files, read)}, (job.config or {}).get("seed"),
+                                rule=job.rule, wildcards={"transition": transition})
             main(**{name: values[name] for name in names if name in values}, record=record)
         except Exception as error:  # noqa: BLE001 -- the transition's own failure, reported by its link step
             _log_transition_error(job.rule, transition, error)
@@ -157,6 +159,34 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
         written[transition] = sorted(out.values())
         print(stage_progress(job.rule, next(iter(out.values())), transition), file=sys.stderr, flush=True)
     write_json({"batch": given["batch"], "rule": job.rule, "files": written, "failed": failed}, job.output.manifest)
+
+
+def _staged_files(files: dict[str, str], staged: dict[str, str], batch_dir, transition: str) -> dict[str, str]:
+    """Where a batch job reads each per-transition input: an earlier stage's output (``staged``:
+    input name -> that stage's rule) from the same batch's folder, where that stage's job wrote it,
+    so that the stages of a batch follow each other without waiting for the per-transition link
+    jobs; any other input where its pattern says. Same bytes as the linked file."""
+    from pathlib import Path
+
+    from .batches import staged_path
+
+    read = dict(files)
+    for name, stage in staged.items():
+        path = staged_path(batch_dir, stage, transition, Path(files[name]).name)
+        if not path.exists():
+            raise TransgrnError(f"its {stage} step failed, so it was not run here: see that step's log in "
+                                   f"logs/batches/{Path(batch_dir).name}/")
+        read[name] = str(path)
+    return read
+
+
+def _as_linked(files: dict[str, str], read: dict[str, str]) -> dict[str, Any]:
+    """Provenance of a transition's inputs under the per-transition paths, whatever folder they were read
+    from, so that its outputs are the same bytes in any batch (checksums of the files actually read)."""
+    from .io import sha256
+
+    return {name: {"path": path, "sha256": sha256(read[name])} if read[name] != path else path
+            for name, path in files.items()}
 
 
 def _log_transition_error(rule: str, transition: str, error: Exception) -> None:

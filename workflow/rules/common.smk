@@ -101,7 +101,7 @@ def batches():
     """Batch id -> its transitions, from the checkpoint's table (computed once per version of it)."""
     table = transition_table()
     if _PREPARED_CACHE.get("batches_table") is not table:
-        assigned = assign_batches(list(table["transition"]), config["transitions"]["batch_size"])
+        assigned = batch_assignment(table)
         owner = {transition: batch for batch, members in assigned.items() for transition in members}
         _PREPARED_CACHE.update(batches_table=table, batches=assigned, batch_of=owner)
     return _PREPARED_CACHE["batches"]
@@ -117,15 +117,6 @@ def batch_manifest(stage):
     return manifest
 
 
-def member_files(filename):
-    """Input function of a batch rule: a per-transition file of each of the batch's transitions."""
-
-    def paths(wildcards):
-        return [str(TRANSITION_DIR / filename).format(transition=t) for t in batches()[wildcards.batch]]
-
-    return paths
-
-
 def member_slices(wildcards):
     """Input function of a batch rule: the cluster slices its transitions read, each once."""
     return transition_slices(batches()[wildcards.batch])
@@ -137,8 +128,14 @@ def batch_transitions(wildcards):
     checkpoint"); a batch job exists only after the checkpoint wrote the table."""
     from transgrn.prepare import read_transitions
 
-    table = read_transitions(PREPARED / "transitions.tsv")
-    return assign_batches(list(table["transition"]), config["transitions"]["batch_size"])[wildcards.batch]
+    return batch_assignment(read_transitions(PREPARED / "transitions.tsv"))[wildcards.batch]
+
+
+def batch_assignment(table):
+    """Batch id -> transitions of the checkpoint's table; ``auto`` sizes the batches by the run's
+    work, the cells of every transition's two clusters times the genes (transgrn.batches)."""
+    work = float((table["n_source_cells"] + table["n_target_cells"]).sum()) * _prior_sizes()["n_genes_used"]
+    return assign_batches(list(table["transition"]), config["transitions"]["batch_size"], work)
 
 
 # what a batch rule's script is told about each transition's input files (run_batch in transgrn.script)
@@ -153,10 +150,18 @@ def transition_files(files):
     return {name: str(TRANSITION_DIR / filename) for name, filename in files.items()}
 
 
-def member_inputs(files):
-    """A batch rule's inputs: each per-transition file of every transition of the batch, named
-    ``<name>_all`` (the plain name would make run_batch take it for an input the transitions share)."""
-    return {f"{name}_all": member_files(filename) for name, filename in files.items()}
+def stage_manifests(*stages):
+    """A batch rule's inputs from earlier batch stages: each stage's manifest of the same batch, as
+    ``<stage>_manifest``. With ``staged_inputs`` the rule reads those stages' per-transition files
+    from the batch's folder, where they were written (transgrn.script.run_batch), so that the stages
+    of a batch follow each other at once; the per-transition link jobs run beside them and feed only
+    what comes after the batches (aggregate, the report, the MLP, the differential test)."""
+    return {f"{stage}_manifest": BATCH_DIR / f"{stage}.json" for stage in stages}
+
+
+def staged_inputs(**stage_files):
+    """The ``staged_inputs`` param of a batch rule: input name -> the earlier stage that wrote it."""
+    return {name: stage for stage, files in stage_files.items() for name in files}
 
 
 # The body of a stage's per-transition rule: link each declared output from the batch's folder (a copy

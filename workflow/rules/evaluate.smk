@@ -11,7 +11,7 @@ EVALUATE_FILES = {"metrics": "metrics.json", "gene_r2": "gene_r2.parquet", "pred
 
 rule evaluate_grn:
     input:
-        **member_inputs(MAPPING_FILES | FIT_FILES),
+        **stage_manifests("map_cells", "fit_grn"),
         slices=member_slices,
         reference=PREPARED / "reference.parquet",
     output:
@@ -22,6 +22,7 @@ rule evaluate_grn:
         self_term=config["fit"]["self_term"],
         transitions=batch_transitions,
         inputs_per_transition=transition_files(MAPPING_FILES | FIT_FILES) | SLICE_PATTERNS,
+        staged_inputs=staged_inputs(map_cells=MAPPING_FILES, fit_grn=FIT_FILES),
         outputs_per_transition=EVALUATE_FILES,
     benchmark:
         LOGS / "benchmarks/batches/{batch}/evaluate_grn.tsv"
@@ -42,6 +43,7 @@ rule evaluate_grn:
 rule evaluate_grn_files:
     input:
         manifest=batch_manifest("evaluate_grn"),
+        fit=[TRANSITION_DIR / filename for filename in FIT_FILES.values()],  # as fit_grn_files' mapping
     params:
         stage="evaluate_grn",
     output:

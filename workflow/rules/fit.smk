@@ -40,7 +40,7 @@ rule fit_pooled:
 
 rule fit_grn:
     input:
-        **member_inputs(MAPPING_FILES),
+        **stage_manifests("map_cells"),
         slices=member_slices,
         **(POOLED_FILES if BORROWING else {}),
     output:
@@ -51,6 +51,7 @@ rule fit_grn:
         seed=config["seed"],
         transitions=batch_transitions,
         inputs_per_transition=transition_files(MAPPING_FILES) | SLICE_PATTERNS,
+        staged_inputs=staged_inputs(map_cells=MAPPING_FILES),
         outputs_per_transition=FIT_FILES,
     threads: 1
     benchmark:
@@ -74,6 +75,8 @@ rule fit_grn:
 rule fit_grn_files:
     input:
         manifest=batch_manifest("fit_grn"),
+        # a transition's folder holds what its fit was made from (its provenance names these files)
+        mapping=[TRANSITION_DIR / filename for filename in MAPPING_FILES.values()],
     params:
         stage="fit_grn",
     output:

@@ -32,13 +32,14 @@ FIGURE_SUBCATEGORIES = {"network_figure": "network", "gene_r2_figure": "per-gene
 rule plot_transition:
     input:
         table=PREPARED / "transitions.tsv",
-        **member_inputs(PLOT_INPUTS),
+        **stage_manifests("fit_grn", "evaluate_grn"),
     output:
         manifest=BATCH_DIR / "plot_transition.json",
     params:
         n_edges=config["report"]["network_edges"],
         transitions=batch_transitions,
         inputs_per_transition=transition_files(PLOT_INPUTS),
+        staged_inputs=staged_inputs(fit_grn=["coefficients"], evaluate_grn=["gene_r2", "predictions"]),
         outputs_per_transition=PLOT_FILES,
     benchmark:
         STAGE_BENCHMARKS["plot_transition"]
