@@ -126,24 +126,27 @@ def prepare_small(root: Path, cores: int, n_cells: int = 1800, seed: int = 0) ->
                     keep=("config.yaml",), celloracle_key="small")]
 
 
-def prepare_atlas(root: Path, cores: int, modes: list[str]) -> list[Dataset]:
-    """benchmarks/scale.py's generator at the issue's atlas size; one transgrn run per transitions mode."""
+def prepare_atlas(root: Path, cores: int, modes: list[str], n_clusters: int = ATLAS["n_clusters"]) -> list[Dataset]:
+    """benchmarks/scale.py's generator at the issue's atlas size; one transgrn run per transitions mode.
+    With another ``n_clusters`` (issue #11's ``mode: all`` on 40 clusters: 1,560 transitions) the same
+    cells are split into that many clusters, in a data set of its own (``atlas<n>``)."""
     from scale import generate
 
-    data = root / "atlas" / "data"
-    generate(data, ATLAS["n_cells"], ATLAS["n_genes"], ATLAS["n_clusters"], ATLAS["n_tfs"], ATLAS["n_edges"],
+    name = "atlas" if n_clusters == ATLAS["n_clusters"] else f"atlas{n_clusters}"
+    data = root / name / "data"
+    generate(data, ATLAS["n_cells"], ATLAS["n_genes"], n_clusters, ATLAS["n_tfs"], ATLAS["n_edges"],
              ATLAS["genes_per_cell"], ATLAS["seed"])
     cases = []
     for mode in modes:
-        run_dir = root / "atlas" / mode
+        run_dir = root / name / mode
         write_config(run_dir, {
             "data": {"adata": str(data / "adata.h5ad"), "prior": str(data / "prior.tsv"), "cluster_key": "cell_type",
                      "pseudotime_key": "pseudotime"},
             "transitions": {"mode": mode},
             "fit": {"device": "cpu"},
         })
-        cases.append(Dataset(f"atlas_{mode}", run_dir, data / "adata.h5ad", data / "prior.tsv", keep=("config.yaml",),
-                             celloracle_key="atlas"))
+        cases.append(Dataset(f"{name}_{mode}", run_dir, data / "adata.h5ad", data / "prior.tsv", keep=("config.yaml",),
+                             celloracle_key=name))
     return cases
 
 
@@ -469,6 +472,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="demo,small", help=f"comma-separated, of {DATASETS} (atlas is long)")
     parser.add_argument("--atlas-modes", default="pseudotime,all", help="transitions.mode of the atlas runs")
+    parser.add_argument("--atlas-clusters", type=int, default=ATLAS["n_clusters"],
+                        help="clusters of the atlas (40 with --atlas-modes all: 1,560 transitions, about an hour)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/transgrn-end-to-end"))
     parser.add_argument("--cores", type=int, default=2)
     only = parser.add_mutually_exclusive_group()
@@ -497,7 +502,7 @@ def main() -> None:
     for name in names:
         prepare = {"demo": prepare_demo, "small": prepare_small}.get(name)
         cases = prepare(args.workdir, args.cores) if prepare else prepare_atlas(
-            args.workdir, args.cores, [m for m in args.atlas_modes.split(",") if m])
+            args.workdir, args.cores, [m for m in args.atlas_modes.split(",") if m], args.atlas_clusters)
         for case in cases:
             tg = None if args.celloracle_only else attempt(run_transgrn, case, args.cores)
             co = celloracle_done.get(case.celloracle_key)
