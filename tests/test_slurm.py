@@ -25,7 +25,9 @@ pytestmark = pytest.mark.workflow
 REQUIRED = os.environ.get("CI") == "true"
 REQUESTED = REQUIRED or os.environ.get("TRANSGRN_TEST_SLURM") == "1"
 SCRIPT = REPO / ".ci/slurm.sh"
-CONFIG = {**workflow_config("tiny_demo"), "seed": 3}
+# batches of one transition (3), so that --group-components transition=2 packs them into 2 group jobs
+TINY_DEMO = workflow_config("tiny_demo")
+CONFIG = {**TINY_DEMO, "seed": 3, "transitions": {**TINY_DEMO["transitions"], "batch_size": 1}}
 FAILING_SCRIPT = "fit.py"  # rule fit_grn's script: its first job fails (helpers.failing_once)
 # The test cluster is one 2-CPU node without an accounting database: poll with squeue, check
 # early, pack 2 transitions per SLURM job (3 transitions -> 2 packed jobs) and allow one retry.
