@@ -121,7 +121,9 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
     The rule's params name the batch's ``transitions`` and, as patterns of ``{transition}``,
     ``{source}`` and ``{target}`` (the cluster ids), each transition's input files
     (``inputs_per_transition``) and the file names of its outputs (``outputs_per_transition``),
-    which are written under the batch's folder, ``<folder of output.manifest>/<rule>/<transition>/``.
+    which are written under the batch's folder, ``<folder of output.manifest>/<rule>/<transition>/``;
+    inputs named in ``staged_inputs`` (name -> an earlier stage's rule) are read from that stage's
+    folder of the same batch, before their per-transition links exist.
     Each transition's provenance is what a job of its own would record (its rule, its
     ``transition`` wildcard, its input files, the stage's params). The manifest, written last,
     lists the transitions and their files, and those that failed: a transition's error is logged
@@ -175,7 +177,7 @@ def _staged_files(files: dict[str, str], staged: dict[str, str], batch_dir, tran
         path = staged_path(batch_dir, stage, transition, Path(files[name]).name)
         if not path.exists():
             raise TransgrnError(f"its {stage} step failed, so it was not run here: see that step's log in "
-                                   f"logs/batches/{Path(batch_dir).name}/")
+                                f"logs/batches/{Path(batch_dir).name}/")
         read[name] = str(path)
     return read
 
