@@ -149,10 +149,10 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).unlink(missing_ok=True)
         try:
-            read = _staged_files(files, staged, batch_dir, transition)
+            read, recorded = _staged_files(files, staged, batch_dir, transition)
             values = {**given, **shared, **read, **out, "transition": transition}
-            record = provenance(params, {**shared, **_as_linked(files, read)}, (job.config or {}).get("seed"),
-                                rule=job.rule, wildcards={"transition": transition})
+            record = provenance(params, {**shared, **recorded}, (job.config or {}).get("seed"), rule=job.rule,
+                                wildcards={"transition": transition})
             main(**{name: values[name] for name in names if name in values}, record=record)
         except Exception as error:  # noqa: BLE001 -- the transition's own failure, reported by its link step
             _log_transition_error(job.rule, transition, error)
@@ -163,32 +163,27 @@ def run_batch(main: Callable[..., None], names: list[str], job: Any, given: dict
     write_json({"batch": given["batch"], "rule": job.rule, "files": written, "failed": failed}, job.output.manifest)
 
 
-def _staged_files(files: dict[str, str], staged: dict[str, str], batch_dir, transition: str) -> dict[str, str]:
-    """Where a batch job reads each per-transition input: an earlier stage's output (``staged``:
-    input name -> that stage's rule) from the same batch's folder, where that stage's job wrote it,
-    so that the stages of a batch follow each other without waiting for the per-transition link
-    jobs; any other input where its pattern says. Same bytes as the linked file."""
+def _staged_files(files: dict[str, str], staged: dict[str, str], batch_dir,
+                  transition: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """Where a batch job reads each per-transition input, and its provenance record: an earlier
+    stage's output (``staged``: input name -> that stage's rule) is read from the same batch's
+    folder, where that stage's job wrote it, so that the stages of a batch follow each other without
+    waiting for the per-transition link jobs; it is recorded under its per-transition path with the
+    checksum of the file read (the same bytes as the linked file), so that the outputs do not depend
+    on the batch. Any other input is read and recorded where its pattern says."""
     from pathlib import Path
 
     from .batches import staged_path
+    from .io import sha256
 
-    read = dict(files)
+    read, recorded = dict(files), dict(files)
     for name, stage in staged.items():
         path = staged_path(batch_dir, stage, transition, Path(files[name]).name)
         if not path.exists():
             raise TransgrnError(f"its {stage} step failed, so it was not run here: see that step's log in "
                                 f"logs/batches/{Path(batch_dir).name}/")
-        read[name] = str(path)
-    return read
-
-
-def _as_linked(files: dict[str, str], read: dict[str, str]) -> dict[str, Any]:
-    """Provenance of a transition's inputs under the per-transition paths, whatever folder they were read
-    from, so that its outputs are the same bytes in any batch (checksums of the files actually read)."""
-    from .io import sha256
-
-    return {name: {"path": path, "sha256": sha256(read[name])} if read[name] != path else path
-            for name, path in files.items()}
+        read[name], recorded[name] = str(path), {"path": files[name], "sha256": sha256(path)}
+    return read, recorded
 
 
 def _log_transition_error(rule: str, transition: str, error: Exception) -> None:

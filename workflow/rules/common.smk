@@ -150,18 +150,19 @@ def transition_files(files):
     return {name: str(TRANSITION_DIR / filename) for name, filename in files.items()}
 
 
-def stage_manifests(*stages):
-    """A batch rule's inputs from earlier batch stages: each stage's manifest of the same batch, as
-    ``<stage>_manifest``. With ``staged_inputs`` the rule reads those stages' per-transition files
-    from the batch's folder, where they were written (transgrn.script.run_batch), so that the stages
-    of a batch follow each other at once; the per-transition link jobs run beside them and feed only
-    what comes after the batches (aggregate, the report, the MLP, the differential test)."""
-    return {f"{stage}_manifest": BATCH_DIR / f"{stage}.json" for stage in stages}
-
-
 def staged_inputs(**stage_files):
-    """The ``staged_inputs`` param of a batch rule: input name -> the earlier stage that wrote it."""
+    """The ``staged_inputs`` param of a batch rule: input name -> the earlier batch stage that wrote it.
+    The rule reads those per-transition files from the batch's folder, where they were written
+    (transgrn.script.run_batch), so that the stages of a batch follow each other at once; the
+    per-transition link jobs run beside them and feed only what comes after the batches (aggregate,
+    the report, the MLP, the differential test)."""
     return {name: stage for stage, files in stage_files.items() for name in files}
+
+
+def stage_manifests(staged):
+    """A batch rule's inputs for its ``staged_inputs``: each earlier stage's manifest of the same
+    batch, as ``<stage>_manifest``."""
+    return {f"{stage}_manifest": BATCH_DIR / f"{stage}.json" for stage in dict.fromkeys(staged.values())}
 
 
 # The body of a stage's per-transition rule: link each declared output from the batch's folder (a copy

@@ -7,11 +7,13 @@
 # target_scores.tsv, are computed here, where the design is already in memory.
 EVALUATE_FILES = {"metrics": "metrics.json", "gene_r2": "gene_r2.parquet", "predictions": "predictions.parquet",
                   "tf_scores": "tf_scores.parquet", "target_scores": "target_scores.parquet"}
+# what an evaluation batch reads of the mapping's and the fit's batch jobs (common.smk, staged_inputs)
+EVALUATE_STAGED = staged_inputs(map_cells=MAPPING_FILES, fit_grn=FIT_FILES)
 
 
 rule evaluate_grn:
     input:
-        **stage_manifests("map_cells", "fit_grn"),
+        **stage_manifests(EVALUATE_STAGED),
         slices=member_slices,
         reference=PREPARED / "reference.parquet",
     output:
@@ -22,7 +24,7 @@ rule evaluate_grn:
         self_term=config["fit"]["self_term"],
         transitions=batch_transitions,
         inputs_per_transition=transition_files(MAPPING_FILES | FIT_FILES) | SLICE_PATTERNS,
-        staged_inputs=staged_inputs(map_cells=MAPPING_FILES, fit_grn=FIT_FILES),
+        staged_inputs=EVALUATE_STAGED,
         outputs_per_transition=EVALUATE_FILES,
     benchmark:
         LOGS / "benchmarks/batches/{batch}/evaluate_grn.tsv"

@@ -10,6 +10,8 @@ FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.p
 POOLED = RESULTS / "pooled"
 POOLED_FILES = {"pooled_network": POOLED / "network.parquet", "pooled_tf_variance": POOLED / "tf_variance.parquet"}
 BORROWING = config["fit"]["borrow_below"] > 0
+# what a fit batch reads of the mapping's batch job (common.smk, staged_inputs)
+FIT_STAGED = staged_inputs(map_cells=MAPPING_FILES)
 
 
 rule fit_pooled:
@@ -40,7 +42,7 @@ rule fit_pooled:
 
 rule fit_grn:
     input:
-        **stage_manifests("map_cells"),
+        **stage_manifests(FIT_STAGED),
         slices=member_slices,
         **(POOLED_FILES if BORROWING else {}),
     output:
@@ -51,7 +53,7 @@ rule fit_grn:
         seed=config["seed"],
         transitions=batch_transitions,
         inputs_per_transition=transition_files(MAPPING_FILES) | SLICE_PATTERNS,
-        staged_inputs=staged_inputs(map_cells=MAPPING_FILES),
+        staged_inputs=FIT_STAGED,
         outputs_per_transition=FIT_FILES,
     threads: 1
     benchmark:

@@ -24,7 +24,8 @@ STAGE_BENCHMARKS = {
 
 
 # what a transition's figures are drawn from (fit and evaluation) and what the batch job writes
-PLOT_INPUTS = {"coefficients": FIT_FILES["coefficients"]} | {k: EVALUATE_FILES[k] for k in ("gene_r2", "predictions")}
+PLOT_STAGED = staged_inputs(fit_grn=["coefficients"], evaluate_grn=["gene_r2", "predictions"])
+PLOT_INPUTS = {name: (FIT_FILES | EVALUATE_FILES)[name] for name in PLOT_STAGED}
 PLOT_FILES = {"network_figure": "network.png", "gene_r2_figure": "gene_r2.png", "predictions_figure": "predictions.png"}
 FIGURE_SUBCATEGORIES = {"network_figure": "network", "gene_r2_figure": "per-gene R²", "predictions_figure": "predictions"}
 
@@ -32,14 +33,14 @@ FIGURE_SUBCATEGORIES = {"network_figure": "network", "gene_r2_figure": "per-gene
 rule plot_transition:
     input:
         table=PREPARED / "transitions.tsv",
-        **stage_manifests("fit_grn", "evaluate_grn"),
+        **stage_manifests(PLOT_STAGED),
     output:
         manifest=BATCH_DIR / "plot_transition.json",
     params:
         n_edges=config["report"]["network_edges"],
         transitions=batch_transitions,
         inputs_per_transition=transition_files(PLOT_INPUTS),
-        staged_inputs=staged_inputs(fit_grn=["coefficients"], evaluate_grn=["gene_r2", "predictions"]),
+        staged_inputs=PLOT_STAGED,
         outputs_per_transition=PLOT_FILES,
     benchmark:
         STAGE_BENCHMARKS["plot_transition"]
