@@ -24,8 +24,9 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
 * ``differential`` (not in the default steps): one sibling unit of ``differential.pairs: siblings``
   -- ``type 00`` to each of the next ``k`` clusters, for each ``k`` of ``--unit-transitions``
   (``transitions.mode: all`` gives 39 per unit on 40 clusters) -- with the workflow's defaults
-  (``n_boot`` 20, ``max_qvalue`` 1): the upstream jobs of those transitions, then the
-  ``differential_batch`` job on 1 core: its wall time and peak memory. The unit's job depends only on
+  (``n_boot`` 20, ``max_qvalue`` 1): the upstream jobs of those transitions, whose fits also refit
+  the test's bootstrap replicates (the fit jobs' peak memory), then the unit's job (rule
+  ``differential``, the run's one batch) on 1 core: its wall time and peak memory. The unit's job depends only on
   a cluster's size, the genes, TFs and prior edges, and ``k``; so ``--cells 22500 --clusters 9``
   (2,500 cells a cluster, as 100,000 in 40) measures an atlas unit up to ``k = 8`` without preparing
   the whole atlas.
@@ -211,23 +212,31 @@ def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clus
     write_config(workdir, data, "explicit", transitions={"explicit": explicit},
                  differential={"enabled": True, "pairs": "siblings"})
     shutil.rmtree(workdir / "results/differential", ignore_errors=True)
-    upstream, _, _ = snakemake(workdir, *[f"results/transitions/{t}/coefficients.parquet"
-                                          for t in _explicit_ids(workdir)], cores=1)
-    # the unit's batch file (its only one; no gather): the sampler names a job by its script, scripts/differential.py
-    _, sampler, _ = snakemake(workdir, "results/differential/b000.parquet", cores=1)
+    (workdir / "results/differential.parquet").unlink(missing_ok=True)
+    # the fits refit the test's bootstrap replicates (differential_replicates.npy): measured here
+    upstream, fits, _ = snakemake(workdir, *[f"results/transitions/{t}/differential_replicates.npy"
+                                             for t in _explicit_ids(workdir)], cores=1)
+    fit_peak = max((p for name, p in fits.peaks.values() if name == "fit"), default=0)
+    # the unit is the run's only batch, which rule differential tests itself (no gather); the sampler
+    # names a job by its script, scripts/differential.py
+    _, sampler, _ = snakemake(workdir, "results/differential.parquet", cores=1)
     peak = max((p for name, p in sampler.peaks.values() if name == "differential"), default=0)
-    log = workdir / "logs/differential/b000.log"
-    wall = re.findall(r"\[differential_batch\] finished in ([\d.]+) s", log.read_text())
+    log = workdir / "logs/differential.log"
+    wall = re.findall(r"\[differential\] finished in ([\d.]+) s", log.read_text())
     import pyarrow.parquet as pq
 
-    rows = pq.ParquetFile(workdir / "results/differential/b000.parquet").metadata.num_rows
+    rows = pq.ParquetFile(workdir / "results/differential.parquet").metadata.num_rows
     result = {"transitions": n_transitions, "pairs": n_transitions * (n_transitions - 1) // 2,
-              "upstream_wall_s": round(upstream, 1), "unit_wall_s_logged": float(wall[-1]) if wall else None,
+              "upstream_wall_s": round(upstream, 1), "fit_peak_mb_sampled": round(fit_peak / 1e6),
+              "fit_peak_mb_logged": max((int(logged) for log in (workdir / "logs/batches").glob("*/fit.log")
+                                         if (logged := logged_peak(log)) != "?"), default=None),
+              "unit_wall_s_logged": float(wall[-1]) if wall else None,
               "peak_mb_sampled": round(peak / 1e6), "peak_mb_logged": logged_peak(log),
               "rows": rows}
     print(f"differential: unit of {n_transitions} transitions ({result['pairs']} pairs): job "
           f"{result['unit_wall_s_logged']} s on 1 core, peak RSS {peak / 1e6:.0f} MB sampled, "
-          f"{result['peak_mb_logged']} MB logged, {rows:,} rows (upstream jobs {upstream:.0f} s)")
+          f"{result['peak_mb_logged']} MB logged, {rows:,} rows; upstream jobs {upstream:.0f} s, fit job peak "
+          f"{fit_peak / 1e6:.0f} MB sampled, {result['fit_peak_mb_logged']} MB logged")
     return result
 
 

@@ -12,7 +12,8 @@ import pandas as pd
 from transgrn.cells import load_transition
 from transgrn.columns import BORROWED_COLUMN
 from transgrn.design import TransitionData
-from transgrn.differential import differential_schema, differential_unit, tested_edges, transition_pairs, unit_ids
+from transgrn.differential import (differential_schema, differential_unit, read_replicates, tested_edges,
+                                   transition_pairs, unit_ids)
 from transgrn.io import parquet_stream
 from transgrn.lagged import read_mapping
 from transgrn.options import DifferentialOptions
@@ -25,11 +26,12 @@ def by_transition(paths: list) -> dict[str, str]:
     return {Path(p).parent.name: str(p) for p in paths}
 
 
-def batch_main(transitions: str, masks: list, mappings: list, coefficients: list, slices: list, table: str, *,
-               units: list, options: dict, fit: dict, seed: int = 0, smooth: int = 0,
+def batch_main(transitions: str, masks: list, coefficients: list, replicates: list, mappings: list, slices: list,
+               table: str, *, units: list, options: dict, fit: dict, seed: int = 0, smooth: int = 0,
                record: dict | None = None) -> None:
-    """Every pair of ``units`` (cluster ids), a unit after the other: fit its transitions once, stream
-    one pair at a time."""
+    """Every pair of ``units`` (cluster ids), a unit after the other: each transition's replicates
+    (written by its fit) or analytic influence (computed here from its cells) once, one pair at a
+    time to the stream."""
     prepared = read_transitions(transitions)
     settings = DifferentialOptions.from_config(options)
     pairs = transition_pairs(prepared, settings.pairs, settings.explicit)
@@ -44,11 +46,16 @@ def batch_main(transitions: str, masks: list, mappings: list, coefficients: list
         edges = tested_edges(pd.read_parquet(mask[transition]), weights)
         return TransitionData(source, target, genes, edges), read_mapping(mapping[transition])
 
+    def fitted_replicates(transition: str):
+        return read_replicates(mask[transition], fitted[transition], replicates_of[transition])
+
+    replicates_of = by_transition(replicates)
     with parquet_stream(table, record, differential_schema()) as stream:
         for unit in units:  # one unit's refits in memory at a time
             unit_pairs = pairs[pairs["unit_id"] == unit].drop(columns="unit_id")
             for frame in differential_unit(unit_pairs, prepared, load, fit, settings.n_boot, seed, settings.max_qvalue,
-                                           spill_dir=Path(table).parent, method=settings.se_method):
+                                           spill_dir=Path(table).parent, method=settings.se_method,
+                                           replicates=fitted_replicates if replicates else None):
                 stream.write(frame)
 
 
@@ -63,13 +70,13 @@ def gather_main(batches: list, table: str, *, record: dict | None = None) -> Non
                 stream.write(parquet.read_row_group(group).to_pandas())
 
 
-def main(table: str, *, batches: list | None = None, transitions: str = "", masks: list = (), mappings: list = (),
-         coefficients: list = (), slices: list = (), units: list = (), options: dict | None = None,
+def main(table: str, *, batches: list | None = None, transitions: str = "", masks: list = (), coefficients: list = (),
+         replicates: list = (), mappings: list = (), slices: list = (), units: list = (), options: dict | None = None,
          fit: dict | None = None, seed: int = 0, smooth: int = 0, record: dict | None = None) -> None:
     if batches is not None:
         gather_main(list(batches), table, record=record)
     else:
-        batch_main(transitions, list(masks), list(mappings), list(coefficients), list(slices), table,
+        batch_main(transitions, list(masks), list(coefficients), list(replicates), list(mappings), list(slices), table,
                    units=list(units), options=options or {}, fit=fit or {}, seed=seed, smooth=smooth, record=record)
 
 

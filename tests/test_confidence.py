@@ -31,6 +31,37 @@ def test_batched_ridge_bootstrap_equals_refits_on_resampled_rows(standardize, fi
         np.testing.assert_allclose(intercepts[b], model.intercept_, atol=1e-10)
 
 
+@pytest.mark.parametrize("make", [lambda: MaskedRidge(alpha=2.0), lambda: MaskedLasso(alpha=0.05)],
+                         ids=["ridge", "loop"])
+def test_refits_in_float32_are_the_float64_ones_rounded(make):
+    """The differential test keeps its replicates in float32 (half the memory of the refits' result at
+    atlas scale): the same weights, rounded."""
+    from transgrn.confidence import _refit_weights
+
+    x, y, mask = _noise(n=80, t=15)
+    counts = bootstrap_counts(len(x), 5, seed=3)
+    full, full_intercepts = _refit_weights(make, x, y, mask, counts)
+    single, intercepts = _refit_weights(make, x, y, mask, counts, dtype=np.float32)
+    assert full.dtype == np.float64 and single.dtype == np.float32 and single.shape == full.shape
+    np.testing.assert_array_equal(single, full.astype(np.float32))
+    np.testing.assert_array_equal(intercepts, full_intercepts)
+
+
+def test_ridge_refits_in_batches_of_resamples_equal_one_batch(monkeypatch):
+    """A large prior refits its resamples in a few batches (REFIT_BATCH_BYTES, the fit job's memory at
+    atlas scale): the weights of one batch."""
+    import transgrn.confidence as confidence
+
+    x, y, mask = _noise(n=80, t=15)
+    counts = bootstrap_counts(len(x), 7, seed=3)
+    make = lambda: MaskedRidge(alpha=2.0)  # noqa: E731
+    whole, whole_intercepts = make().fit_weighted_batch(x, y, mask, counts)
+    monkeypatch.setattr(confidence, "REFIT_BATCH_BYTES", 16 * int(mask.sum()) * 3)  # 3 batches: 3, 3 and 1
+    batched, intercepts = confidence._refit_weights(make, x, y, mask, counts)
+    np.testing.assert_allclose(batched, whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(intercepts, whole_intercepts, rtol=1e-12, atol=1e-12)
+
+
 def test_one_value_per_prior_edge_under_the_output_names():
     x, y, mask = _noise(n=60, t=8)
     res = bootstrap_edges(lambda: MaskedRidge(alpha=1.0), x, y, mask, n_boot=5, seed=0)

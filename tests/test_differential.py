@@ -132,6 +132,61 @@ def test_spilled_replicates_give_the_same_table(tmp_path, method):
     pd.testing.assert_frame_equal(kept, in_memory[in_memory["qvalue"] <= 0.5].reset_index(drop=True))
 
 
+def _fit_files(tmp_path, loaded: dict, n_boot: int, seed: int, borrowed: tuple = ()) -> dict:
+    """What each fit job writes for the test (mask, coefficients, differential_replicates.npy), as
+    read_replicates loaders; ``borrowed`` (tf, target_gene) edges are marked borrowed."""
+    from transgrn.differential import fit_replicates, read_replicates
+    from transgrn.io import write_npy
+
+    clusters = TRANSITIONS.set_index("transition")
+    paths = {}
+    for transition, (data, mapping) in loaded.items():
+        coefficients, _, info = fit_transition(data, {"main": mapping}, RIDGE, seed, transition)
+        coefficients["borrowed"] = [(tf, target) in borrowed for tf, target in
+                                    zip(coefficients["tf"], coefficients["target_gene"])]
+        files = [tmp_path / f"{transition}_{name}" for name in ("mask.parquet", "coefficients.parquet", "replicates.npy")]
+        data.edges.assign(active=data.edge_active).to_parquet(files[0])
+        coefficients.to_parquet(files[1])
+        write_npy(fit_replicates(data, mapping, RIDGE, coefficients, info["alpha"],
+                                 tuple(clusters.loc[transition, ["source_cluster", "target_cluster"]]), n_boot, seed,
+                                 transition), files[2])
+        paths[transition] = files
+    return {transition: (lambda files=files: read_replicates(*files)) for transition, files in paths.items()}
+
+
+def test_the_fits_replicates_give_the_refits_table(tmp_path):
+    """The workflow's way -- each fit job refits the test's replicates and writes them, the unit reads
+    them -- gives the table of the unit refitting each transition itself."""
+    _, _, loaded = _tiny()
+    pairs = transition_pairs(TRANSITIONS[:2], "siblings")
+    refitted = next(differential_unit(pairs, TRANSITIONS[:2], loaded.__getitem__, RIDGE, 6, 3, method="bootstrap"))
+    written = _fit_files(tmp_path, loaded, 6, 3)
+
+    def not_loaded(transition):
+        raise AssertionError(f"{transition} was loaded")
+
+    read = next(differential_unit(pairs, TRANSITIONS[:2], not_loaded, RIDGE, 6, 3, method="bootstrap",
+                                  replicates=lambda t: written[t]()))
+    pd.testing.assert_frame_equal(read, refitted, rtol=1e-12)
+
+
+def test_written_replicates_leave_out_borrowed_edges_and_must_match_the_mask(tmp_path):
+    from transgrn.errors import InputError
+    from transgrn.differential import read_replicates
+    from transgrn.io import write_npy
+
+    _, _, loaded = _tiny()
+    written = _fit_files(tmp_path, loaded, 4, 0, borrowed=(("T2", "G1"),))
+    replicates = written["ab"]()
+    edges = list(zip(replicates.tf, replicates.target_gene))
+    assert not replicates.active[edges.index(("T2", "G1"))] and replicates.active.sum() == 3
+    assert np.isnan(replicates.replicates[:, edges.index(("T2", "G1"))]).all()
+    assert np.isnan(replicates.weight[edges.index(("T2", "G1"))])
+    write_npy(np.zeros((4, 3), dtype=np.float32), tmp_path / "short.npy")  # 3 edges for a mask of 4
+    with pytest.raises(InputError, match="does not match the 4 prior edges.*rerun the fit"):
+        read_replicates(tmp_path / "ab_mask.parquet", tmp_path / "ab_coefficients.parquet", tmp_path / "short.npy")
+
+
 def _hand_influences(transition: str, target: str, clusters: dict, prior: pd.DataFrame, loaded: dict,
                      eps: float = 1e-6) -> dict[str, np.ndarray]:
     """Per cluster, each cell's influence on the weights by brute force: the sklearn fit with that cell's
@@ -452,7 +507,12 @@ def test_workflow_writes_the_sibling_pairs_with_the_fitted_weights(tmp_path, wor
     result = workflow_runner(tmp_path, workflow_config("differential_demo"), "--cores", "1",
                              "results/differential.parquet")
     assert result.returncode == 0, result.stderr[-5000:]
-    assert [p.name for p in (tmp_path / "results/differential").iterdir()] == ["b000.parquet"]  # the one unit's batch
+    # the one unit is the run's only batch, which rule differential tests itself: no batch table, no gather job
+    assert not (tmp_path / "results/differential").exists()
+    # the replicates come from the fit jobs, which had the cells loaded; the test reads them
+    for transition in ("c01_progenitor__c02_fate_A", "c01_progenitor__c03_fate_B"):
+        assert np.load(tmp_path / f"results/transitions/{transition}/differential_replicates.npy").shape[0] == 10
+    assert "differential_batch" not in result.stdout + result.stderr
     table = pd.read_parquet(tmp_path / "results/differential.parquet")
     assert list(table.columns) == DIFFERENTIAL_COLUMNS
     pair = ("c01_progenitor__c02_fate_A", "c01_progenitor__c03_fate_B")

@@ -41,12 +41,32 @@ def bootstrap_counts(n_rows: int, n_boot: int, seed: int = 0) -> np.ndarray:
     return np.stack([np.bincount(d, minlength=n_rows) for d in draws]).astype(np.float64)
 
 
+# a ridge refit batch holds (resamples x edges) float64 cross-products and its result: at 500,000
+# prior edges 20 resamples at once took a fit job that also refits the differential test's
+# replicates to 988 MiB; in two batches 10 each. Each batch is a pass over Y (+5 s there).
+REFIT_BATCH_BYTES = 128 * 2**20
+
+
 def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
-                   counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Edge weights and intercepts of each resample: one batch for ridge, a loop otherwise."""
+                   counts: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Edge weights (as ``dtype``) and intercepts of each resample: for ridge in as few equal batches
+    as keep each one's cross-products within :data:`REFIT_BATCH_BYTES` (one unless the prior is
+    large; one when alpha is still ``auto``, which each batch would cross-validate again), a loop
+    otherwise."""
     model = make_model()
     if isinstance(model, MaskedRidge):
-        return model.fit_weighted_batch(x, y, mask, counts)
+        n_edges = int(np.count_nonzero(mask))
+        batches = 1 if model.alpha == "auto" else max(1, -(-len(counts) * n_edges * 16 // REFIT_BATCH_BYTES))
+        step = max(1, -(-len(counts) // batches))
+        if step >= len(counts):
+            return model.fit_weighted_batch(x, y, mask, counts, dtype=dtype)
+        weights, intercepts = np.empty((len(counts), n_edges), dtype=dtype), []
+        for start in range(0, len(counts), step):
+            part, offsets = model.fit_weighted_batch(x, y, mask, counts[start:start + step], dtype=dtype)
+            weights[start:start + len(part)] = part
+            intercepts.append(offsets)
+            del part
+        return weights, np.concatenate(intercepts)
     weights, intercepts = [], []
     edges = np.nonzero(mask)
     for c in counts:
@@ -54,7 +74,7 @@ def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: 
         fitted = make_model().fit(x[rows], y[rows], mask)
         weights.append(fitted.coef_at(*edges))
         intercepts.append(fitted.intercept_)
-    return np.array(weights), np.array(intercepts)
+    return np.array(weights, dtype=dtype), np.array(intercepts)
 
 
 def _two_sided_t(statistic_num: np.ndarray, statistic_den: np.ndarray, df: float) -> np.ndarray:

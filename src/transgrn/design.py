@@ -8,6 +8,7 @@ when the mapping carries one.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,15 @@ class TransitionData:
         self._other = (gene_columns(target, genes, self.tfs), gene_columns(source, genes, self.targets))
         self._pools: tuple[CellSet, CellSet] | None = None
         self._trends: dict = {}
+
+    def with_active(self, active: np.ndarray) -> "TransitionData":
+        """The same cells and prior edges with another choice of active edges (``active`` per
+        mask row), e.g. the differential test's, which leaves out borrowed edges."""
+        other = copy.copy(self)
+        other.edge_active = np.asarray(active, dtype=bool)
+        other.mask = np.zeros_like(self.mask)
+        other.mask[self.edge_tf[other.edge_active], self.edge_target[other.edge_active]] = True
+        return other
 
     def cells_for(self, mapping: pd.DataFrame) -> tuple[CellSet, CellSet]:
         """Input and output cells for ``mapping``: the two clusters, or -- when a pair uses a cell

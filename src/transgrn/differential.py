@@ -51,7 +51,10 @@ way). So cells, not pairs, are resampled, and jointly for both fits:
   one batch for all replicates; other solvers one refit at a time) with the alpha of its main
   fit (``alpha: auto`` is resolved once on the unweighted data, as :mod:`transgrn.confidence`
   does), and the standard deviation ``s`` over replicates of ``w2_b - w1_b`` is the bootstrap's
-  standard error, which ``std_error`` moderates (below).
+  standard error, which ``std_error`` moderates (below). In the workflow the transition's own fit
+  job refits them (:func:`fit_replicates`, ``differential_replicates.npy``), where the cells,
+  the design, the chosen alpha and the solver are loaded already; the test's job reads them
+  (:func:`read_replicates`) and loads neither cells nor solver.
 
 The bootstrap keeps the design's choices fixed (the lag of a lagged design, alpha): it measures
 the sampling error of the weights given those choices.
@@ -92,35 +95,33 @@ how a correlated decoy shares the signal); ``benchmarks/differential.py`` measur
 Batching (the unit of work)
 ---------------------------
 A pair is computed in the unit of one *shared cluster* (:func:`transition_pairs`'s ``unit``: the
-common source of siblings, the middle cluster of a consecutive pair): the unit refits each of its
-transitions once (``n_boot`` replicates, with the common counts) and then forms every pair from
-those replicates (:func:`differential_unit`). Because counts depend only on the cluster, a pair
-gets the same answer in any unit, so the assignment is free to follow the schedule.
+common source of siblings, the middle cluster of a consecutive pair): the unit takes each of its
+transitions' replicates once (written by the fits, or refitted here by :func:`differential_unit`
+when it is given cells instead) and then forms every pair from them. Because counts depend only on
+the cluster, a pair gets the same answer in any unit, so the assignment is free to follow the
+schedule.
 
 Memory at atlas scale (40 clusters, ``transitions.mode: all``: 1,560 transitions, 39 outgoing
 per cluster, so 40 x C(39, 2) = 29,640 unordered sibling pairs; E = 500,000 prior edges per
 transition; B = 20 replicates):
 
-* replicates of one transition: B x E float32 = 20 x 500,000 x 4 B = 40 MB (+ E float64 main
-  weights, 4 MB). A sibling unit holds 39 of them, 1.6 GB; so beyond ``max_bytes`` (default
-  64 MB) they are spilled to ``.npy`` files and memory-mapped (``spill_dir``), 1.6 GB of disk;
-* refitting one transition (:meth:`MaskedRidge.fit_weighted_batch`) holds the design (rows x
-  TFs float64, 5,000 x 1,500 x 8 B = 60 MB), B x E float64 cross-products and weights
-  (2 x 80 MB), and one 32 MB block of Gram matrices -- about 300 MB by this count; with Python,
-  torch (190 MB), the cluster slices and pandas frames the job measures about 0.9 GB, as
-  ``fit_grn`` with ``fit.bootstrap: 20`` does;
-* one pair: the two transitions' replicates (2 x 40 MB, read from maps opened for the pair), their
+* replicates of one transition: B x E float32 = 20 x 500,000 x 4 B = 40 MB, a file of that size
+  per transition (62 GB for the 1,560 transitions: the price of refitting each transition once
+  instead of once per unit). The unit memory-maps them, anew for each pair, so that the pages a
+  pair reads leave its memory when the pair is done;
+* refitting one transition (:meth:`MaskedRidge.fit_weighted_batch`, in the fit job) holds the
+  design (rows x TFs float64, 5,000 x 1,500 x 8 B = 60 MB), float64 cross-products and float32
+  weights of the resamples (80 + 40 MB for all 20; :func:`~transgrn.confidence._refit_weights`
+  takes them in two batches at this size) and one 32 MB block of Gram matrices;
+* one pair: the two transitions' replicates (2 x 40 MB, from maps opened for the pair), their
   difference in blocks of edges and the output frame (E rows x 12 columns, about 100 MB with the
-  two string columns): about 200 MB. Measured peak of a unit (``benchmarks/scale.py --steps
-  differential``): 958 MB with 3 transitions, 1,027 MB with 8.
+  two string columns): about 200 MB. Measured (``benchmarks/scale.py --steps differential``) in
+  the README, *Differential edges and TF scores*.
 
-Measured (``benchmarks/scale.py --steps differential``, 2,500 cells a cluster, 20,000 genes,
-1,500 TFs, 500,000 edges): a unit peaks at 1.35 GiB with 3 transitions and 1.56 GiB with 8 (about
-40 MB more a transition until ``max_bytes``), so about 1.5 GB whatever its number of pairs: above
-the 1 GB the other per-transition jobs keep to. Its time is ``T`` refits plus
-``T (T - 1) / 2`` pair tests of O(B E) each. Note the output size: every active edge of every
-pair is a row, 29,640 x 500,000 = 1.5e10 rows for every sibling pair of such an atlas, so at
-that scale the rule should keep only rows with ``qvalue <= max_qvalue`` (:func:`differential_unit`).
+A unit's time is ``T (T - 1) / 2`` pair tests of O(B E) each (and, when it refits, ``T`` refits).
+Note the output size: every active edge of every pair is a row, 29,640 x 500,000 = 1.5e10 rows for
+every sibling pair of such an atlas, so at that scale the rule should keep only rows with
+``qvalue <= max_qvalue`` (:func:`differential_unit`).
 """
 
 from __future__ import annotations
@@ -315,23 +316,79 @@ def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_confi
     self_term = bool(fit_config.get("self_term", False))
     mask = data.design_mask(self_term)
     x, y = data.design(mapping, "train", self_term, dense=False)
-    weights = row_weights(mapping, data, source_counts, target_counts)
-    role_seed = int(rng_for(seed, transition, "fit", "main").integers(2**31))
+    role_seed = _role_seed(seed, transition)
     main = make_transition_solver(dict(fit_config), role_seed).fit(x, y, mask)
     fixed = {**fit_config, "alpha": getattr(main, "alpha_", fit_config.get("alpha"))}
-    replicates, _ = _refit_weights(lambda: make_transition_solver(fixed, role_seed), x, y, mask,
-                                   weights.astype(np.float64))
+    replicates = replicate_weights(data, mapping, fixed, source_counts, target_counts, role_seed)
+    weight = np.where(data.edge_active, main.coef_at(data.edge_tf, data.edge_target), np.nan)
+    return Replicates(data.edges["tf"].to_numpy(), data.edges["target_gene"].to_numpy(), weight, replicates,
+                      data.edge_active.copy())
+
+
+def _role_seed(seed: int, transition: str) -> int:
+    """The main fit's solver seed (as :func:`~transgrn.fit.fit_transition` draws it)."""
+    return int(rng_for(seed, transition, "fit", "main").integers(2**31))
+
+
+def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
+                      source_counts: np.ndarray, target_counts: np.ndarray, role_seed: int) -> np.ndarray:
+    """The weights of every prior edge (mask rows; NaN where inactive) refitted on the training rows
+    weighted by the cell counts (:func:`row_weights`), ``n_boot x edges`` float32, with the fit's
+    options as given (``alpha`` resolved: the main fit's)."""
+    self_term = bool(fit_config.get("self_term", False))
+    mask = data.design_mask(self_term)
+    x, y = data.design(mapping, "train", self_term, dense=False)
+    weights = row_weights(mapping, data, source_counts, target_counts)
+    replicates, _ = _refit_weights(lambda: make_transition_solver(dict(fit_config), role_seed), x, y, mask,
+                                   weights.astype(np.float64), dtype=np.float32)
     # position of each prior edge among the mask's edges (np.nonzero order); inactive -> -1
     position = values_at(mask, np.arange(1, int(mask.sum()) + 1, dtype=np.float64), data.edge_tf,
                          data.edge_target).astype(np.int64) - 1
     active = data.edge_active & (position >= 0)
     out = np.full((len(weights), len(active)), np.nan, dtype=np.float32)
     columns = position[active]
-    for b in range(len(out)):  # a row at a time: all rows at once is a (B x edges) float64 temporary
+    for b in range(len(out)):  # a row at a time: all rows at once is a (B x edges) temporary
         out[b, active] = replicates[b, columns]
-    del replicates
-    weight = np.where(active, main.coef_at(data.edge_tf, data.edge_target), np.nan)
-    return Replicates(data.edges["tf"].to_numpy(), data.edges["target_gene"].to_numpy(), weight, out, active)
+    return out
+
+
+def fit_replicates(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
+                   coefficients: pd.DataFrame, alpha: float, clusters: tuple[str, str], n_boot: int, seed: int = 0,
+                   transition: str = "") -> np.ndarray:
+    """The replicates a fit job writes for the differential test (rule fit_grn with
+    ``differential.enabled``, ``differential_replicates.npy``): :func:`replicate_weights` of the
+    edges the test compares (active and not ``borrowed`` in ``coefficients``, as
+    :func:`~transgrn.fit.fit_transition` returns them: a row per mask row, in its order), at the
+    fit's ``alpha``, with the counts of ``clusters`` (the source's and target's ids;
+    :func:`cluster_counts` depends on nothing else, so every fit job draws a shared cluster's counts
+    alike). The fit job has the cells, the design and the solver loaded already: the test's refits
+    cost it little, and the differential job then needs neither the cells nor the solver
+    (:func:`read_replicates`)."""
+    if len(coefficients) != len(data.edges):
+        raise ValueError(f"coefficients has {len(coefficients)} rows for {len(data.edges)} prior edges")
+    borrowed = (coefficients[BORROWED_COLUMN].to_numpy(dtype=bool) if BORROWED_COLUMN in coefficients
+                else np.zeros(len(coefficients), dtype=bool))  # the rows are the mask's: no merge (500,000 at atlas scale)
+    tested = data.with_active(data.edge_active & ~borrowed)
+    counts = [cluster_counts(len(cells.names), n_boot, seed, cluster)
+              for cells, cluster in zip((data.source, data.target), clusters)]
+    return replicate_weights(tested, mapping, {**fit_config, "alpha": alpha}, *counts, _role_seed(seed, transition))
+
+
+def read_replicates(mask_path: str | Path, coefficients_path: str | Path, replicates_path: str | Path) -> Replicates:
+    """A transition's :class:`Replicates` from its fit's files: the mask's edges, the
+    ``coefficients.parquet`` weights and the replicates that :func:`fit_replicates` wrote
+    (memory-mapped)."""
+    mask = pd.read_parquet(mask_path)
+    coefficients = pd.read_parquet(coefficients_path)
+    replicates = np.load(replicates_path, mmap_mode="r")
+    same_edges = coefficients[["tf", "target_gene"]].reset_index(drop=True).equals(
+        mask[["tf", "target_gene"]].reset_index(drop=True))
+    if replicates.ndim != 2 or replicates.shape[1] != len(mask) or not same_edges:
+        raise InputError(f"{replicates_path} ({replicates.shape}) does not match the {len(mask)} prior edges of "
+                         f"{mask_path} and {coefficients_path}; rerun the fit (snakemake --forcerun fit_grn)")
+    active = tested_edges(mask, coefficients)["active"].to_numpy(dtype=bool)
+    weight = np.where(active, coefficients["weight"].to_numpy(dtype=np.float64), np.nan)
+    return Replicates(mask["tf"].to_numpy(), mask["target_gene"].to_numpy(), weight, replicates, active)
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,7 +810,8 @@ SE_METHODS = ("analytic", "bootstrap")
 
 def differential_unit(pairs: pd.DataFrame, transitions: pd.DataFrame, load: Loader, fit_config: Mapping[str, Any],
                       n_boot: int = 20, seed: int = 0, max_qvalue: float = 1.0, spill_dir: str | Path | None = None,
-                      max_bytes: int = DEFAULT_MAX_BYTES, method: str = "bootstrap") -> Iterator[pd.DataFrame]:
+                      max_bytes: int = DEFAULT_MAX_BYTES, method: str = "bootstrap",
+                      replicates: Callable[[str], Replicates] | None = None) -> Iterator[pd.DataFrame]:
     """The differential tables of ``pairs`` (rows of :func:`transition_pairs`, e.g. those of one or
     several units), one pair at a time, for a streaming writer.
 
@@ -765,6 +823,10 @@ def differential_unit(pairs: pd.DataFrame, transitions: pd.DataFrame, load: Load
     that written to ``.npy`` files in ``spill_dir`` (a temporary directory when None) and
     memory-mapped. ``max_qvalue < 1`` keeps only the rows with ``qvalue <= max_qvalue`` (after BH over
     all the pair's edges), for atlas-sized runs.
+
+    ``replicates(transition)``, when given, returns the transition's bootstrap replicates as the fit
+    job wrote them (:func:`read_replicates`, the workflow's way): the bootstrap then refits nothing
+    and ``load`` is not called.
     """
     if method not in SE_METHODS:
         raise ConfigError(f"differential.se_method: unknown method {method!r}; choose one of {list(SE_METHODS)}")
@@ -781,6 +843,9 @@ def differential_unit(pairs: pd.DataFrame, transitions: pd.DataFrame, load: Load
         store: dict[str, Any] = {}
         held = 0
         for transition in needed:
+            if replicates is not None and not analytic:  # memory-mapped from the fit's file already
+                store[transition] = replicates(transition)
+                continue
             data, mapping = load(transition)
             source, target = clusters.loc[transition]
             if analytic:

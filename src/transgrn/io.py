@@ -128,6 +128,13 @@ def write_json(record: Mapping[str, Any], path: str | os.PathLike) -> None:
         Path(tmp).write_text(json.dumps(json_safe(record), indent=2, sort_keys=True) + "\n")
 
 
+def write_npy(array: np.ndarray, path: str | os.PathLike) -> None:
+    """One array as a ``.npy`` file (memory-mappable by ``np.load(path, mmap_mode="r")``), written atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:  # a handle: np.save would append .npy to another suffix
+            np.save(handle, np.ascontiguousarray(array))
+
+
 def json_safe(value):
     """Replace NaN/inf (not valid JSON) by None, recursively."""
     if isinstance(value, dict):

@@ -560,15 +560,16 @@ class MaskedRidge(MaskedRegressor):
             max_batch_elements=self.max_batch_elements)
         return alpha
 
-    def fit_weighted_batch(self, x: np.ndarray, y: Outputs, mask: np.ndarray,
-                           sample_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def fit_weighted_batch(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
+                           dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
         """Refit once per row of ``sample_weight`` (``B x n``): one pass over Y for all of them, then
         as many Gram matrices at a time as fill ``BLOCK_BYTES``.
 
         Row weights ``w`` give ``sum_r w_r (y_r - x_r b - c)^2 + alpha ||b||^2`` (sklearn's
         ``sample_weight``); integer bootstrap counts make this the fit on the resampled rows. The
         alpha is resolved once on the unweighted data when ``alpha="auto"``. Returns edge weights
-        ``B x n_edges`` (edges in ``np.nonzero(mask)`` order, original scale) and intercepts
+        ``B x n_edges`` (edges in ``np.nonzero(mask)`` order, original scale; as ``dtype``, e.g.
+        float32 to halve the largest array where that precision is enough) and intercepts
         ``B x n_targets``.
         """
         import torch
@@ -581,7 +582,7 @@ class MaskedRidge(MaskedRegressor):
             raise ValueError(f"sample_weight {tuple(wt.shape)} must be (n_fits, n_rows={xt.shape[0]})")
         edges = _edges(mask, xt.device, self.max_batch_elements // wt.shape[0])
         # filled a chunk of weightings at a time: concatenating per-chunk parts would hold them twice
-        weights, intercepts = np.empty((len(wt), len(edges.tf))), np.empty((len(wt), edges.n_targets))
+        weights, intercepts = np.empty((len(wt), len(edges.tf)), dtype=dtype), np.empty((len(wt), edges.n_targets))
         done = 0
         for m in _weighted_moments(xt, y, wt, edges, self.fit_intercept, self.standardize):
             chunk = slice(done, done + len(m.gram))

@@ -329,10 +329,22 @@ def differential_pairs():
     return _PREPARED_CACHE["differential"]
 
 
+def single_dbatch():
+    """The id of the differential's only batch, or None when there are several: a run with one batch
+    (the demo's) has rule differential test it in the gather's place, saving a job's start-up."""
+    batches = differential_pairs()[1]
+    return next(iter(batches)) if len(batches) == 1 else None
+
+
+def dbatch_id(wildcards):
+    """A differential batch's id: its wildcard, or, in rule differential, the only batch."""
+    return wildcards.dbatch if "dbatch" in wildcards.keys() else single_dbatch()
+
+
 def dbatch_transitions(wildcards):
     """The transitions that a differential batch's units refit."""
     pairs, batches = differential_pairs()
-    return unit_transitions(pairs, batches[wildcards.dbatch])
+    return unit_transitions(pairs, batches[dbatch_id(wildcards)])
 
 
 def dbatch_files(filename):
@@ -350,10 +362,48 @@ def dbatch_slices(wildcards):
 
 
 def dbatch_units(wildcards):
-    """Params function of a differential batch: its units, from the table file itself (see batch_transitions)."""
+    """Params function of a differential batch: its units, from the table file itself (see
+    batch_transitions); in rule differential, those of the only batch, or none (it gathers)."""
     from transgrn.prepare import read_transitions
 
-    return differential_plan(read_transitions(PREPARED / "transitions.tsv"))[1][wildcards.dbatch]
+    batches = differential_plan(read_transitions(PREPARED / "transitions.tsv"))[1]
+    if "dbatch" in wildcards.keys():
+        return batches[wildcards.dbatch]
+    return next(iter(batches.values())) if len(batches) == 1 else []
+
+
+def differential_inputs(wildcards):
+    """Input function of the differential rule: every batch's table to gather, or, with one batch, that
+    batch's own inputs (DIFFERENTIAL_BATCH_INPUTS), which it then tests itself."""
+    if single_dbatch() is None:
+        return {"batches": [str(DIFFERENTIAL / f"{batch}.parquet") for batch in differential_pairs()[1]]}
+    return {name: entry(wildcards) if callable(entry) else entry for name, entry in DIFFERENTIAL_BATCH_INPUTS.items()}
+
+
+def differential_resource(batch, gather):
+    """Resource function of the differential rule: ``batch``'s value when it tests the only batch itself,
+    else ``gather``'s (both resource functions of wildcards and attempt)."""
+
+    def value(wildcards, attempt):
+        return (batch if single_dbatch() else gather)(wildcards, attempt)
+
+    return value
+
+
+def differential_refits():
+    """Whether the fits also refit the differential test's joint cell-bootstrap replicates
+    (differential.enabled with the bootstrap standard error: transgrn.differential.fit_replicates)."""
+    options = config["differential"]
+    if not options["enabled"]:
+        return False
+    from transgrn.differential import analytic_supported
+
+    return options["se_method"] != "analytic" or not analytic_supported(config["fit"])
+
+
+def differential_batch_runtime(wildcards, attempt):
+    """Minutes: 5 per transition of the batch's units."""
+    return 5 * len(dbatch_transitions(wildcards)) * attempt
 
 
 # The pooled network (rule fit_pooled, stage fit)

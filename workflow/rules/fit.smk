@@ -2,8 +2,13 @@
 # Package module transgrn.fit, script scripts/fit.py.
 
 
-# what a transition's fit writes: the batch job's outputs_per_transition, the link rule's outputs
+# what a transition's fit writes for the later stages
 FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
+# the batch job's outputs_per_transition and the link rule's outputs: with them, for the differential
+# test, the replicates (common.smk differential_refits; the test reads them instead of refitting)
+FIT_OUTPUTS = FIT_FILES | ({"differential_replicates": "differential_replicates.npy"} if differential_refits() else {})
+# their number (0: none)
+DIFFERENTIAL_REFITS = config["differential"]["n_boot"] if "differential_replicates" in FIT_OUTPUTS else 0
 
 # fit.borrow_below > 0: every transition's fit borrows from one network pooled over all clusters
 # (transgrn.pooled), for the TFs its own cells cannot inform; at 0 the pooled network is not fitted.
@@ -28,6 +33,9 @@ rule fit_pooled:
     threads: 1
     benchmark:
         LOGS / "benchmarks/fit_pooled.tsv"
+    # every fit waits for it: started beside the first mapping, not after them, it leaves a core free
+    # while the fits begin (the demo: 1-2 s of wall time)
+    priority: 1
     resources:
         mem_mb=pooled_design_mb,
         runtime=runtime_min(60),
@@ -54,14 +62,19 @@ rule fit_grn:
         transitions=batch_transitions,
         inputs_per_transition=transition_files(MAPPING_FILES) | SLICE_PATTERNS,
         staged_inputs=FIT_STAGED,
-        outputs_per_transition=FIT_FILES,
+        outputs_per_transition=FIT_OUTPUTS,
+        # only with the test's replicates: a run without the test keeps its params (no refit of its fits)
+        **({"differential_n_boot": DIFFERENTIAL_REFITS} if DIFFERENTIAL_REFITS else {}),
     threads: 1
     benchmark:
         LOGS / "benchmarks/batches/{batch}/fit_grn.tsv"
     resources:
-        # bootstrap: per edge, B weights and B cross-products; alpha auto: Gram matrices of every CV fold
-        mem_mb=mem_mb(500, per_cluster_mb=5, design_copies=2, per_edge_bytes=250 + 40 * config["fit"]["bootstrap"],
-                      gram_copies=2 + 16 * (config["fit"]["alpha"] == "auto")),
+        # bootstrap: per edge, B weights and B cross-products (the fit's and the differential test's
+        # refits, one after the other; the test's B float32 weights kept to be written); alpha auto: Gram
+        # matrices of every CV fold
+        mem_mb=mem_mb(500, per_cluster_mb=5, design_copies=2,
+                      per_edge_bytes=250 + 40 * max(config["fit"]["bootstrap"], DIFFERENTIAL_REFITS)
+                      + 4 * DIFFERENTIAL_REFITS, gram_copies=2 + 16 * (config["fit"]["alpha"] == "auto")),
         runtime=runtime_min(20),
         gpu=1 if config["fit"]["device"] == "cuda" else 0,
     group:
@@ -82,7 +95,7 @@ rule fit_grn_files:
     params:
         stage="fit_grn",
     output:
-        **{name: TRANSITION_DIR / filename for name, filename in FIT_FILES.items()},
+        **{name: TRANSITION_DIR / filename for name, filename in FIT_OUTPUTS.items()},
     group:
         "transition"
     log:

@@ -684,7 +684,10 @@ def branch_figure(pair: pd.DataFrame, label_1: str, label_2: str, threshold: flo
     rest = pair[pair["qvalue"] > threshold]
     if len(called) + len(rest) > max_points:
         rest = rest.sample(max(0, max_points - len(called)), random_state=0)
-    fig, ax = plt.subplots(figsize=(4.6, 4.2), constrained_layout=True)
+    # fixed margins, wide enough for two-line labels (figure_png crops to the content): a constrained
+    # layout took half of the drawing time, and a report draws one of these per sibling pair
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig.subplots_adjust(left=0.2, bottom=0.18, right=0.97, top=0.92)
     values = pair[["weight_1", "weight_2"]].to_numpy(dtype=float)
     low, high = (np.nanmin(values), np.nanmax(values)) if len(values) else (-1.0, 1.0)
     pad = 0.05 * (high - low or 1.0)
