@@ -87,3 +87,15 @@ def test_settings_without_data_say_how_to_configure(tmp_path, workflow_runner):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "--configfile config/demo.yaml" in output and "--configfile my.yaml" in output
+
+
+@pytest.mark.parametrize("se_method", ["bootstrap", "analytic"])
+def test_the_differential_test_reads_the_fits_replicates_unless_analytic(partial_run, workflow_runner, se_method):
+    """With the bootstrap (the default) each fit also writes the test's replicates and the test reads
+    them; the analytic standard error needs none (it reads the cells). The tiny demo's units make one
+    batch: the test runs as one job, without a gather."""
+    config = {**TINY_DEMO_CONFIG, "differential": {"enabled": True, "pairs": "all", "se_method": se_method}}
+    output = dry_run(workflow_runner, partial_run, config)
+    jobs = planned_jobs(output)
+    assert jobs["differential"] == 1 and "differential_batch" not in jobs
+    assert ("differential_replicates.npy" in output) == (se_method == "bootstrap")
