@@ -342,7 +342,7 @@ def dbatch_id(wildcards):
 
 
 def dbatch_transitions(wildcards):
-    """The transitions that a differential batch's units refit."""
+    """The transitions of a differential batch's units (whose replicates, or cells, it reads)."""
     pairs, batches = differential_pairs()
     return unit_transitions(pairs, batches[dbatch_id(wildcards)])
 
