@@ -4,6 +4,7 @@ user's own config. Input and resource functions run here before the outputs they
 (a fresh clone's dry run crashed in aggregate's memory function, which no real run saw)."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from helpers import REPO, planned_jobs, workflow_config, write_inputs
 
@@ -99,3 +100,20 @@ def test_the_differential_test_reads_the_fits_replicates_unless_analytic(partial
     jobs = planned_jobs(output)
     assert jobs["differential"] == 1 and "differential_batch" not in jobs
     assert ("differential_replicates.npy" in output) == (se_method == "bootstrap")
+
+
+def test_many_differential_units_are_batched_then_gathered(tmp_path, small_simulation, workflow_runner):
+    """Units that add up to more than one batch (transgrn.batches.MAX_AUTO_BATCH transitions) are
+    tested in a job per batch and gathered by rule differential: 7 clusters in mode all are 42
+    transitions in 7 sibling units of 6, so 2 batches."""
+    from types import SimpleNamespace
+
+    adata = small_simulation.adata.copy()
+    adata.obs["cell_type"] = pd.Categorical([f"k{i % 7}" for i in range(adata.n_obs)])
+    sim = SimpleNamespace(adata=adata, prior=small_simulation.prior, reference=small_simulation.reference)
+    config = {"data": write_inputs(sim, tmp_path / "in"), "transitions": {"mode": "all"},
+              "differential": {"enabled": True}}
+    result = workflow_runner(tmp_path / "run", config, "--cores", "1", "--until", "prepare", timeout=600)
+    assert result.returncode == 0, result.stderr[-5000:]
+    jobs = planned_jobs(dry_run(workflow_runner, tmp_path / "run", config))
+    assert jobs["differential_batch"] == 2 and jobs["differential"] == 1
