@@ -10,8 +10,8 @@ from scipy import stats
 from helpers import transition_of
 from transgrn.confidence import bootstrap_counts
 from transgrn.differential import (DIFFERENTIAL_COLUMNS, MIN_RESIDUAL_DF, Replicates, cluster_counts,
-                                   differential_unit, moderate_variances, pair_test, transition_influence,
-                                   transition_pairs, transition_replicates)
+                                   differential_unit, moderate_variances, pair_test, transition_pairs,
+                                   transition_replicates)
 from transgrn.errors import ConfigError
 from transgrn.grn import TransitionData, build_mask, fit_transition, map_transition
 from transgrn.cells import CellSet

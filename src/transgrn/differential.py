@@ -140,8 +140,8 @@ from .columns import BORROWED_COLUMN
 from .confidence import _refit_weights, _two_sided_t, benjamini_hochberg, bootstrap_counts
 from .errors import ConfigError, InputError
 from .design import TransitionData
-from .fit import make_transition_solver
-from .seeds import derive_seed, rng_for
+from .fit import make_transition_solver, role_seed
+from .seeds import derive_seed
 from .solvers import values_at
 
 PAIR_KINDS = ("siblings", "consecutive", "all", "explicit")
@@ -316,22 +316,17 @@ def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_confi
     self_term = bool(fit_config.get("self_term", False))
     mask = data.design_mask(self_term)
     x, y = data.design(mapping, "train", self_term, dense=False)
-    role_seed = _role_seed(seed, transition)
-    main = make_transition_solver(dict(fit_config), role_seed).fit(x, y, mask)
+    solver_seed = role_seed(seed, transition)
+    main = make_transition_solver(dict(fit_config), solver_seed).fit(x, y, mask)
     fixed = {**fit_config, "alpha": getattr(main, "alpha_", fit_config.get("alpha"))}
-    replicates = replicate_weights(data, mapping, fixed, source_counts, target_counts, role_seed)
+    replicates = replicate_weights(data, mapping, fixed, source_counts, target_counts, solver_seed)
     weight = np.where(data.edge_active, main.coef_at(data.edge_tf, data.edge_target), np.nan)
     return Replicates(data.edges["tf"].to_numpy(), data.edges["target_gene"].to_numpy(), weight, replicates,
                       data.edge_active.copy())
 
 
-def _role_seed(seed: int, transition: str) -> int:
-    """The main fit's solver seed (as :func:`~transgrn.fit.fit_transition` draws it)."""
-    return int(rng_for(seed, transition, "fit", "main").integers(2**31))
-
-
 def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
-                      source_counts: np.ndarray, target_counts: np.ndarray, role_seed: int) -> np.ndarray:
+                      source_counts: np.ndarray, target_counts: np.ndarray, solver_seed: int) -> np.ndarray:
     """The weights of every prior edge (mask rows; NaN where inactive) refitted on the training rows
     weighted by the cell counts (:func:`row_weights`), ``n_boot x edges`` float32, with the fit's
     options as given (``alpha`` resolved: the main fit's)."""
@@ -339,7 +334,7 @@ def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: M
     mask = data.design_mask(self_term)
     x, y = data.design(mapping, "train", self_term, dense=False)
     weights = row_weights(mapping, data, source_counts, target_counts)
-    replicates, _ = _refit_weights(lambda: make_transition_solver(dict(fit_config), role_seed), x, y, mask,
+    replicates, _ = _refit_weights(lambda: make_transition_solver(dict(fit_config), solver_seed), x, y, mask,
                                    weights.astype(np.float64), dtype=np.float32)
     # position of each prior edge among the mask's edges (np.nonzero order); inactive -> -1
     position = values_at(mask, np.arange(1, int(mask.sum()) + 1, dtype=np.float64), data.edge_tf,
@@ -371,7 +366,7 @@ def fit_replicates(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapp
     tested = data.with_active(data.edge_active & ~borrowed)
     counts = [cluster_counts(len(cells.names), n_boot, seed, cluster)
               for cells, cluster in zip((data.source, data.target), clusters)]
-    return replicate_weights(tested, mapping, {**fit_config, "alpha": alpha}, *counts, _role_seed(seed, transition))
+    return replicate_weights(tested, mapping, {**fit_config, "alpha": alpha}, *counts, role_seed(seed, transition))
 
 
 def read_replicates(mask_path: str | Path, coefficients_path: str | Path, replicates_path: str | Path) -> Replicates:
@@ -688,8 +683,7 @@ def transition_influence(data: TransitionData, mapping: pd.DataFrame, fit_config
 
     mask = data.design_mask(False)
     x, y = data.design(mapping, "train", False, dense=False)
-    role_seed = int(rng_for(seed, transition, "fit", "main").integers(2**31))
-    main = make_transition_solver(dict(fit_config), role_seed).fit(x, y, mask)
+    main = make_transition_solver(dict(fit_config), role_seed(seed, transition)).fit(x, y, mask)
     x = np.asarray(x, dtype=np.float64)
     coef = sparse.csc_matrix((main.edge_coef_, np.nonzero(mask)), shape=mask.shape)
     n_source = len(data.source.names)

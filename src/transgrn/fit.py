@@ -43,6 +43,12 @@ def make_transition_solver(options: FitOptions | dict, seed: int = 0):
     return make_solver(options.solver, **params)
 
 
+def role_seed(seed: int, transition: str, role: str = "main") -> int:
+    """The solver seed of a transition's fit for ``role`` (main, null): the same in every job that
+    repeats that fit (its bootstrap, the differential test's refits)."""
+    return int(rng_for(seed, transition, "fit", role).integers(2**31))
+
+
 def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], options: FitOptions | dict,
                    seed: int = 0, transition: str = "", pooled: PooledNetwork | None = None):
     """Fit the masked regression on each mapping's training pairs.
@@ -70,11 +76,11 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
     info: dict[str, Any] = {"solver": options.solver}
     n_tfs = len(data.tfs)
     for role, mapping in mappings.items():
-        role_seed = int(rng_for(seed, transition, "fit", role).integers(2**31))
+        solver_seed = role_seed(seed, transition, role)
         x, y = data.design(mapping, "train", self_term, dense=False)
         if role == "main":
             _note_rows(x.shape[0], data.mask, transition)
-        model = make_transition_solver(options, role_seed).fit(x, y, mask)
+        model = make_transition_solver(options, solver_seed).fit(x, y, mask)
         prefix = "" if role == "main" else f"{role}_"
         coefficients[f"{prefix}weight"] = model.coef_at(data.edge_tf, data.edge_target)
         intercepts[f"{prefix}intercept"] = model.intercept_
@@ -89,9 +95,9 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
             w0, borrowed = _prior_mean(data, x, pooled, options)
             if borrowed.any():
                 info["borrowed_tfs"] = sorted(set(data.edges["tf"][borrowed]))
-                _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, role_seed, self_term)
+                _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, solver_seed, self_term)
             if options.bootstrap >= 2:
-                coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, role_seed, w0, borrowed)
+                coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, solver_seed, w0, borrowed)
             coefficients[BORROWED_COLUMN] = borrowed
     return coefficients, intercepts, info
 
