@@ -299,9 +299,18 @@ def tested_edges(mask: pd.DataFrame, coefficients: pd.DataFrame) -> pd.DataFrame
     ``coefficients.parquet`` in the last digits."""
     if BORROWED_COLUMN not in coefficients:
         return mask
-    borrowed = mask[["tf", "target_gene"]].merge(coefficients[["tf", "target_gene", BORROWED_COLUMN]],
-                                                 on=["tf", "target_gene"], how="left")[BORROWED_COLUMN]
+    if _same_edges(mask, coefficients):  # the fit's rows are the mask's (fit_transition): no merge
+        borrowed = coefficients[BORROWED_COLUMN]
+    else:
+        borrowed = mask[["tf", "target_gene"]].merge(coefficients[["tf", "target_gene", BORROWED_COLUMN]],
+                                                     on=["tf", "target_gene"], how="left")[BORROWED_COLUMN]
     return mask.assign(active=mask["active"].to_numpy(dtype=bool) & ~borrowed.fillna(False).to_numpy(dtype=bool))
+
+
+def _same_edges(first: pd.DataFrame, second: pd.DataFrame) -> bool:
+    """Whether two edge tables list the same (tf, target_gene) in the same order."""
+    return len(first) == len(second) and all(
+        np.array_equal(first[column].to_numpy(), second[column].to_numpy()) for column in ("tf", "target_gene"))
 
 
 def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
@@ -352,18 +361,13 @@ def fit_replicates(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapp
                    transition: str = "") -> np.ndarray:
     """The replicates a fit job writes for the differential test (rule fit_grn with
     ``differential.enabled``, ``differential_replicates.npy``): :func:`replicate_weights` of the
-    edges the test compares (active and not ``borrowed`` in ``coefficients``, as
-    :func:`~transgrn.fit.fit_transition` returns them: a row per mask row, in its order), at the
+    edges the test compares (:func:`tested_edges` of the fit's ``coefficients``), at the
     fit's ``alpha``, with the counts of ``clusters`` (the source's and target's ids;
     :func:`cluster_counts` depends on nothing else, so every fit job draws a shared cluster's counts
     alike). The fit job has the cells, the design and the solver loaded already: the test's refits
     cost it little, and the differential job then needs neither the cells nor the solver
     (:func:`read_replicates`)."""
-    if len(coefficients) != len(data.edges):
-        raise ValueError(f"coefficients has {len(coefficients)} rows for {len(data.edges)} prior edges")
-    borrowed = (coefficients[BORROWED_COLUMN].to_numpy(dtype=bool) if BORROWED_COLUMN in coefficients
-                else np.zeros(len(coefficients), dtype=bool))  # the rows are the mask's: no merge (500,000 at atlas scale)
-    tested = data.with_active(data.edge_active & ~borrowed)
+    tested = data.with_active(tested_edges(data.edges.assign(active=data.edge_active), coefficients)["active"])
     counts = [cluster_counts(len(cells.names), n_boot, seed, cluster)
               for cells, cluster in zip((data.source, data.target), clusters)]
     return replicate_weights(tested, mapping, {**fit_config, "alpha": alpha}, *counts, role_seed(seed, transition))
@@ -373,12 +377,14 @@ def read_replicates(mask_path: str | Path, coefficients_path: str | Path, replic
     """A transition's :class:`Replicates` from its fit's files: the mask's edges, the
     ``coefficients.parquet`` weights and the replicates that :func:`fit_replicates` wrote
     (memory-mapped)."""
+    import pyarrow.parquet as pq
+
     mask = pd.read_parquet(mask_path)
-    coefficients = pd.read_parquet(coefficients_path)
+    wanted = ("tf", "target_gene", "weight", BORROWED_COLUMN)  # not the confidence columns
+    coefficients = pd.read_parquet(coefficients_path,
+                                   columns=[c for c in pq.read_schema(coefficients_path).names if c in wanted])
     replicates = np.load(replicates_path, mmap_mode="r")
-    same_edges = coefficients[["tf", "target_gene"]].reset_index(drop=True).equals(
-        mask[["tf", "target_gene"]].reset_index(drop=True))
-    if replicates.ndim != 2 or replicates.shape[1] != len(mask) or not same_edges:
+    if replicates.ndim != 2 or replicates.shape[1] != len(mask) or not _same_edges(mask, coefficients):
         raise InputError(f"{replicates_path} ({replicates.shape}) does not match the {len(mask)} prior edges of "
                          f"{mask_path} and {coefficients_path}; rerun the fit (snakemake --forcerun fit_grn)")
     active = tested_edges(mask, coefficients)["active"].to_numpy(dtype=bool)
