@@ -117,3 +117,12 @@ def test_many_differential_units_are_batched_then_gathered(tmp_path, small_simul
     assert result.returncode == 0, result.stderr[-5000:]
     jobs = planned_jobs(dry_run(workflow_runner, tmp_path / "run", config))
     assert jobs["differential_batch"] == 2 and jobs["differential"] == 1
+
+
+@pytest.mark.parametrize("extra", [(), SLURM], ids=["plain", "slurm"])
+def test_a_fresh_dry_run_plans_the_differential_test(tmp_path, small_simulation, workflow_runner, extra):
+    """Before the checkpoint the differential job's batches are unknown: its resources fall back to the
+    gather's instead of asking the checkpoint (common.smk differential_resource)."""
+    config = {"data": write_inputs(small_simulation, tmp_path / "in"), "differential": {"enabled": True}}
+    jobs = planned_jobs(dry_run(workflow_runner, tmp_path / "run", config, *extra))
+    assert set(jobs) == ALWAYS | {"differential"}

@@ -385,7 +385,13 @@ def differential_resource(batch, gather):
     else ``gather``'s (both resource functions of wildcards and attempt)."""
 
     def value(wildcards, attempt):
-        return (batch if single_dbatch() else gather)(wildcards, attempt)
+        from snakemake.exceptions import IncompleteCheckpointException
+
+        try:
+            single = single_dbatch()
+        except IncompleteCheckpointException:  # a dry run before the checkpoint: known once it ran
+            single = None
+        return (batch if single else gather)(wildcards, attempt)
 
     return value
 
