@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.linear_model import ElasticNet, Lasso, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -219,6 +220,21 @@ def test_alpha_auto_finds_bayes_optimal_order_of_magnitude():
     np.testing.assert_allclose(model.coef_, MaskedRidge(alpha=model.alpha_).fit(x, y, mask).coef_)
     default_grid = MaskedRidge(alpha="auto").fit(x, y, mask)  # grid relative to mean(diag(X'X)) ~ n
     assert 10 <= default_grid.alpha_ <= 1000
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_alpha_auto_fits_from_the_cross_validation_sums(fit_intercept, standardize, sparse):
+    """alpha="auto" takes the whole design's moments from the folds' sums instead of a second pass
+    over Y: the same weights and intercepts as a plain fit at the chosen alpha."""
+    x, y, mask = _data()
+    y = sp.csr_matrix(np.where(np.abs(y) > 2, y, 0.0)) if sparse else y
+    params = {"fit_intercept": fit_intercept, "standardize": standardize, "device": "cpu"}
+    auto = MaskedRidge(alpha="auto", **params).fit(x, y, mask)
+    plain = MaskedRidge(alpha=auto.alpha_, **params).fit(x, y, mask)
+    np.testing.assert_allclose(auto.coef_, plain.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(auto.intercept_, plain.intercept_, rtol=1e-9, atol=1e-12)
 
 
 def test_lasso_auto_prefers_sparse_truth():

@@ -543,10 +543,15 @@ class MaskedRidge(MaskedRegressor):
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidge":
         mask = self._check(x, y, mask)
-        self.alpha_ = self._resolve_alpha(x, y, mask)
-        xt = self._tensor(x)
-        edges = _edges(mask, xt.device, self.max_batch_elements)
-        m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=False)
+        if self.alpha == "auto":  # the folds' sums add up to the whole design's: no second pass over Y
+            self.alpha_, self.cv_scores_, m, edges = _ridge_cv(
+                x, y, mask, self.alphas, self.n_folds, self.cv_seed, None, self.fit_intercept, self.standardize,
+                self.device, self.dtype, self.max_batch_elements)
+        else:
+            self.alpha_ = float(self.alpha)
+            xt = self._tensor(x)
+            edges = _edges(mask, xt.device, self.max_batch_elements)
+            m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=False)
         self.mask_ = mask
         self.edge_coef_, self.intercept_ = _original_scale(_ridge_edges(m, edges, self.alpha_), m, edges)
         return self
@@ -862,6 +867,8 @@ class _Folds:
     sums: list[_Sums]  # gram left empty (0 x 0)
     total: _Sums
     centred: "Callable[[int], torch.Tensor]"  # fold i's rows of X minus the shift
+    x_shift: "torch.Tensor"  # what the sums' X and Y were shifted by (their means, with intercept)
+    y_shift: "torch.Tensor"
 
     def fold(self, i: int) -> _Sums:
         xf = self.centred(i)
@@ -888,15 +895,24 @@ def _fold_sums(x: "torch.Tensor", y: Outputs, folds: list[np.ndarray], edges: _E
         sums.append(_Sums(float(len(r)), xf.sum(0), zeros(edges.n_targets), zeros((0, 0)), zeros(len(edges.tf)),
                           zeros(edges.n_targets)))
     del xf, fold_gram
+    y_shift = zeros(edges.n_targets)
     for b in _blocks(y, edges, x):
-        y_shift = b.y.mean(0) if fit_intercept else torch.zeros_like(b.y[0])
+        if fit_intercept:
+            y_shift[b.cols] = b.y.mean(0)
         for i, s in enumerate(sums):
-            xf, yf = centred(i), b.y[rows[i]] - y_shift
+            xf, yf = centred(i), b.y[rows[i]] - y_shift[b.cols]
             s.sy[b.cols], s.cross[b.edge], s.yy[b.cols] = yf.sum(0), (xf.T @ yf)[b.tf, b.target], (yf * yf).sum(0)
     total = sums[0]
     for s in sums[1:]:
         total = total + s  # (their empty grams add up to an empty one)
-    return _Folds(sums, replace(total, gram=gram), centred)
+    return _Folds(sums, replace(total, gram=gram), centred, x_shift, y_shift)
+
+
+def _full_moments(folds: _Folds, edges: _Edges, fit_intercept: bool, standardize: bool) -> _Moments:
+    """The whole design's moments from the folds' total: those of :func:`_moments` (to rounding)
+    without another pass over the data."""
+    full, _ = _split_moments(folds.total, folds.total.empty(), edges, fit_intercept, standardize)
+    return replace(full, x_mean=full.x_mean + folds.x_shift, y_mean=full.y_mean + folds.y_shift)
 
 
 def _split_moments(total: _Sums, val: _Sums, edges: _Edges, fit_intercept: bool,
@@ -1013,12 +1029,22 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
     :func:`one_se_smallest` over the folds' errors. Returns it and the CV MSE per alpha (sum of
     held-out squared errors / (n * n_targets)), in the order of ``alphas``.
     """
+    alpha, scores, _, _ = _ridge_cv(x, y, mask, alphas, n_folds, seed, groups, fit_intercept, standardize, device,
+                                    dtype, max_batch_elements)
+    return alpha, scores
+
+
+def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None, n_folds: int, seed: int,
+              groups: np.ndarray | None, fit_intercept: bool, standardize: bool, device: str, dtype: str,
+              max_batch_elements: int) -> tuple[float, np.ndarray, _Moments, _Edges]:
+    """:func:`select_alpha_ridge`'s alpha and scores, with the whole design's moments and the edges
+    (for the fit at that alpha, :meth:`MaskedRidge.fit`)."""
     import torch
 
     xt, edges, folds = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
                                  max_batch_elements)
+    full = _full_moments(folds, edges, fit_intercept, standardize)
     if alphas is None:
-        full, _ = _split_moments(folds.total, folds.total.empty(), edges, fit_intercept, standardize)
         alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(*RIDGE_ALPHA_GRID)
     alphas = np.asarray(alphas, dtype=float)
     alpha_t = torch.as_tensor(alphas, dtype=xt.dtype, device=xt.device)
@@ -1035,7 +1061,7 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
         del val, train_m, val_m  # before the next fold's are made
     sse_total = sum(f * float(v.n) for f, v in zip(fold_sse, folds.sums))
     scores = np.asarray(sse_total / xt.shape[0], dtype=np.float64)
-    return one_se_smallest(np.array(fold_sse, dtype=np.float64), alphas), scores
+    return one_se_smallest(np.array(fold_sse, dtype=np.float64), alphas), scores, full, edges
 
 
 def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndarray], alpha: float, *,
