@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from transgrn.solvers import (
     SOLVERS,
+    block_budget,
     ConvergenceWarning,
     MaskedAdam,
     MaskedElasticNet,
@@ -303,6 +304,10 @@ def test_ridge_cv_r2_equals_refitting_each_fold():
         sse += ((y[rows] - model.predict(x[rows])) ** 2).sum()
         sst += ((y[rows] - y[train].mean(0)) ** 2).sum()
     assert ridge_cv_r2(x, y, mask, folds, 2.5, device="cpu") == pytest.approx(1 - sse / sst, rel=1e-10)
+    # the same from sparse outputs, and a few targets at a time (blocks of the gathered TF columns)
+    with block_budget(8 * 90 * 7 * 2):
+        assert ridge_cv_r2(x, sp.csr_matrix(y), mask, folds, 2.5, device="cpu") == pytest.approx(1 - sse / sst,
+                                                                                                 rel=1e-10)
 
 
 def test_ridge_without_any_edge_predicts_the_means():

@@ -1065,29 +1065,87 @@ def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[floa
 
 
 def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndarray], alpha: float, *,
-                device: str = "auto", dtype: str = "float64", max_batch_elements: int = 2**20) -> float:
-    """Pooled held-out R^2 of a masked ridge (penalty ``alpha``, with intercept) over ``folds``
+                device: str = "auto", dtype: str = "float64") -> float:
+    """Pooled held-out R^2 of a masked ridge (penalty ``alpha`` > 0, with intercept) over ``folds``
     (validation rows of each): ``1 - total SSE / total SS``, each fold's about its training mean.
 
-    The same numbers as refitting on each fold's training rows, from the folds' sums: one pass over
-    the data instead of one Gram matrix per fold (the lagged design's lag choice scores 8 lags x 5
-    folds, its largest cost at atlas scale). NaN when the held-out rows do not vary.
+    The same numbers as refitting on each fold's training rows, from each target's own sums over
+    its TF columns (``n k^2`` per target, a block of targets at a time): the lagged design's lag
+    choice scores 300 targets for 8 lags x 5 folds, where ``p x p`` Gram matrices per fold (as
+    :func:`select_alpha_ridge` builds for all targets) cost 4x more at 1,500 TFs. NaN when the
+    held-out rows do not vary.
     """
     import torch
 
+    if not alpha > 0:
+        raise ValueError(f"ridge_cv_r2: alpha must be > 0, got {alpha}")
     mask = MaskedRegressor()._check(x, y, mask)
     xt = MaskedRegressor(device=device, dtype=dtype)._tensor(x)
-    edges = _edges(mask, xt.device, max_batch_elements)
-    sums = _fold_sums(xt, y, folds, edges, fit_intercept=True)
-    alpha_t = torch.as_tensor([float(alpha)], dtype=xt.dtype, device=xt.device)
+    order = np.concatenate([np.asarray(rows, dtype=int) for rows in folds])
+    bounds = np.cumsum([0] + [len(rows) for rows in folds])
+    # TFs x rows with each fold's rows contiguous, about the column means (well-conditioned sums)
+    columns = torch.index_select(xt.T, 1, torch.as_tensor(order, device=xt.device))
+    columns -= columns.mean(1, keepdim=True)
     sse = sst = 0.0
-    for i in range(len(folds)):
-        train, val = _split_moments(sums.total, sums.fold(i), edges, True, False)
-        fold_sse = val.yy[edges.empty].sum() + torch.zeros_like(alpha_t)
-        for group in edges.groups:
-            fold_sse += _ridge_path_error(train, val, group, alpha_t)
-        sse, sst = sse + float(fold_sse[0]), sst + float(val.yy.sum())
+    for targets, support, valid in _target_supports(mask, xt.shape[0], xt.device):
+        xs = columns[support].masked_fill_(~valid[..., None], 0.0)  # targets x slots x rows
+        ys = torch.as_tensor(np.hstack([b for _, b in target_blocks(y, targets)])[order].T, dtype=xt.dtype,
+                             device=xt.device)
+        ys -= ys.mean(1, keepdim=True)
+        block_sse, block_sst = _target_cv_errors(xs, ys, bounds, valid, float(alpha))
+        sse, sst = sse + block_sse, sst + block_sst
     return 1.0 - sse / sst if sst > 0 else float("nan")
+
+
+def _target_supports(mask: np.ndarray, n_rows: int, device: "torch.device") -> Iterator[tuple[np.ndarray, "torch.Tensor",
+                                                                                              "torch.Tensor"]]:
+    """Blocks of targets (those without TFs too) with their TFs padded to the block's largest
+    support (``support``, ``valid`` as in :class:`_Group`), a block's ``targets x slots x rows``
+    columns within :func:`block_bytes`."""
+    import torch
+
+    tf, target = np.nonzero(mask.T)[::-1]  # sorted by target, then TF
+    sizes = np.bincount(target, minlength=mask.shape[1])
+    starts = np.cumsum(sizes) - sizes
+    order = np.argsort(sizes, kind="stable")
+    width = max(1, block_bytes() // (8 * max(n_rows, 1) * max(int(sizes.max(initial=0)), 1)))
+    for start in range(0, len(order), width):
+        targets = order[start:start + width]
+        slot, size = np.arange(max(int(sizes[targets].max()), 1))[None, :], sizes[targets][:, None]
+        support = (tf[np.minimum(starts[targets][:, None] + np.minimum(slot, size - 1), len(tf) - 1)] if len(tf)
+                   else np.zeros((len(targets), slot.shape[1]), dtype=int))
+        yield targets, torch.as_tensor(support, device=device), torch.as_tensor(slot < size, device=device)
+
+
+def _target_cv_errors(xs: "torch.Tensor", ys: "torch.Tensor", bounds: np.ndarray, valid: "torch.Tensor",
+                      alpha: float) -> tuple[float, float]:
+    """Held-out SSE and SS (about the training means) summed over folds and targets, for targets
+    whose TF columns are ``xs`` (targets x slots x rows, zero on padding) and outputs ``ys``
+    (targets x rows), fold ``i`` the rows ``bounds[i]:bounds[i + 1]``; each fold's training sums are
+    the total's minus the fold's."""
+    import torch
+
+    def sums(lo: int, hi: int) -> tuple:
+        xf, yf = xs[..., lo:hi], ys[:, lo:hi]
+        return (float(hi - lo), xf.sum(-1), yf.sum(-1), xf @ xf.transpose(-1, -2), (xf @ yf[..., None])[..., 0],
+                (yf * yf).sum(-1))
+
+    parts = [sums(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    total = [sum(part[j] for part in parts) for j in range(6)]
+    penalty = torch.diag_embed(torch.where(valid, alpha, 1.0).to(xs.dtype))  # identity on padding slots
+    outer = lambda a, b: a[..., :, None] * b[..., None, :]  # noqa: E731
+    sse = sst = 0.0
+    for n_v, sx_v, sy_v, g_v, c_v, yy_v in parts:
+        n, sx, sy, g, c = (t - v for t, v in zip(total, (n_v, sx_v, sy_v, g_v, c_v)))
+        mx, my = sx / n, sy / n
+        w = torch.linalg.solve(g - n * outer(mx, mx) + penalty, (c - n * mx * my[:, None])[..., None])[..., 0]
+        # the held-out rows' sums about the training means
+        g_va = g_v - outer(sx_v, mx) - outer(mx, sx_v) + n_v * outer(mx, mx)
+        c_va = c_v - sx_v * my[:, None] - mx * sy_v[:, None] + n_v * mx * my[:, None]
+        yy_va = yy_v - 2 * sy_v * my + n_v * my * my
+        err = yy_va - 2 * (w * c_va).sum(-1) + ((g_va @ w[..., None])[..., 0] * w).sum(-1)
+        sse, sst = sse + float(err.sum()), sst + float(yy_va.sum())
+    return sse, sst
 
 
 def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
