@@ -13,7 +13,8 @@ dense ``coef_`` on request and in :class:`MaskedAdam`. Freed blocks go back to t
 (:func:`_return_freed_memory`).
 
 * :class:`MaskedRidge` -- closed form, batched Cholesky; ``alpha="auto"`` picks the penalty
-  by K-fold CV with one eigendecomposition per target and fold (:func:`select_alpha_ridge`).
+  by K-fold CV with one eigendecomposition per target and fold (:func:`select_alpha_ridge`), and
+  fits at it from the same folds' sums.
   :meth:`MaskedRidge.fit_weighted_batch` refits many row-weightings at once (bootstrap).
 * :class:`MaskedElasticNet` / :class:`MaskedLasso` -- batched FISTA with adaptive restart and a
   per-target Lipschitz step, stopped on sklearn's duality-gap criterion
