@@ -287,7 +287,8 @@ def test_one_se_rule_takes_the_least_penalty_within_one_standard_error():
     assert one_se_smallest(errors + np.array([0, 0.1, 0, 0]), alphas) == 10.0  # 1.15 is outside the band
 
 
-def test_ridge_cv_r2_equals_refitting_each_fold():
+@pytest.mark.parametrize("alpha", [2.5, 0.3])
+def test_ridge_cv_r2_equals_refitting_each_fold(alpha):
     """The lag's cross-validation from fold sums gives the R^2 of refitting on each fold's
     training rows and predicting its held-out rows (SS about the training mean)."""
     from transgrn.solvers import ridge_cv_r2
@@ -300,13 +301,13 @@ def test_ridge_cv_r2_equals_refitting_each_fold():
     sse = sst = 0.0
     for rows in folds:
         train = np.setdiff1d(np.arange(90), rows)
-        model = MaskedRidge(alpha=2.5, device="cpu").fit(x[train], y[train], mask)
+        model = MaskedRidge(alpha=alpha, device="cpu").fit(x[train], y[train], mask)
         sse += ((y[rows] - model.predict(x[rows])) ** 2).sum()
         sst += ((y[rows] - y[train].mean(0)) ** 2).sum()
-    assert ridge_cv_r2(x, y, mask, folds, 2.5, device="cpu") == pytest.approx(1 - sse / sst, rel=1e-10)
+    assert ridge_cv_r2(x, y, mask, folds, alpha, device="cpu") == pytest.approx(1 - sse / sst, rel=1e-10)
     # the same from sparse outputs, and a few targets at a time (blocks of the gathered TF columns)
     with block_budget(8 * 90 * 7 * 2):
-        assert ridge_cv_r2(x, sp.csr_matrix(y), mask, folds, 2.5, device="cpu") == pytest.approx(1 - sse / sst,
+        assert ridge_cv_r2(x, sp.csr_matrix(y), mask, folds, alpha, device="cpu") == pytest.approx(1 - sse / sst,
                                                                                                  rel=1e-10)
 
 

@@ -1133,7 +1133,8 @@ def _target_cv_errors(xs: "torch.Tensor", ys: "torch.Tensor", bounds: np.ndarray
 
     parts = [sums(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
     total = [sum(part[j] for part in parts) for j in range(6)]
-    penalty = torch.diag_embed(torch.where(valid, alpha, 1.0).to(xs.dtype))  # identity on padding slots
+    # identity on padding slots (whose columns are zero), so that they solve to 0
+    penalty = torch.diag_embed(torch.full(valid.shape, alpha, dtype=xs.dtype, device=xs.device).masked_fill_(~valid, 1.0))
     outer = lambda a, b: a[..., :, None] * b[..., None, :]  # noqa: E731
     sse = sst = 0.0
     for n_v, sx_v, sy_v, g_v, c_v, yy_v in parts:

@@ -28,6 +28,8 @@ rule evaluate_grn:
         outputs_per_transition=EVALUATE_FILES,
     benchmark:
         LOGS / "benchmarks/batches/{batch}/evaluate_grn.tsv"
+    # after its batch's fit, before other batches' mappings and fits (fit.smk, rule fit_grn)
+    priority: 3
     threads: 1
     resources:
         mem_mb=mem_mb(350, per_cluster_mb=5, design_copies=2, per_edge_bytes=300),

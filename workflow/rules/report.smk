@@ -44,6 +44,8 @@ rule plot_transition:
         outputs_per_transition=PLOT_FILES,
     benchmark:
         STAGE_BENCHMARKS["plot_transition"]
+    # after its batch's evaluation, before other batches' mappings and fits (fit.smk, rule fit_grn)
+    priority: 3
     threads: 1
     resources:
         mem_mb=mem_mb(1000),
