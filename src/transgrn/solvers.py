@@ -194,8 +194,9 @@ def _group_targets(sizes: np.ndarray, budget: int, power: int = 2) -> list[np.nd
     return groups
 
 
-def _edges(mask: np.ndarray, device: "torch.device", budget: int) -> _Edges:
-    """Edge list and padded groups of a mask; built once per fit and shared by all solves."""
+def _edges(mask: np.ndarray, device: "torch.device", budget: int, power: int = 2) -> _Edges:
+    """Edge list and padded groups of a mask (each group's ``len x k_max^power`` within ``budget``,
+    :func:`_group_targets`); built once per fit and shared by all solves."""
     import torch
 
     tf, target = (np.ascontiguousarray(a) for a in np.nonzero(mask))
@@ -203,7 +204,7 @@ def _edges(mask: np.ndarray, device: "torch.device", budget: int) -> _Edges:
     sizes = np.bincount(target, minlength=mask.shape[1])
     starts = np.cumsum(sizes) - sizes
     groups = []
-    for targets in _group_targets(sizes, max(int(budget), 1)):
+    for targets in _group_targets(sizes, max(int(budget), 1), power):
         k = int(sizes[targets].max())
         slot = np.arange(k)[None, :]
         size = sizes[targets][:, None]
@@ -1087,35 +1088,27 @@ def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndar
     # TFs x rows with each fold's rows contiguous, about the column means (well-conditioned sums)
     columns = torch.index_select(xt.T, 1, torch.as_tensor(order, device=xt.device))
     columns -= columns.mean(1, keepdim=True)
+    # groups of targets whose gathered targets x slots x rows columns fit in a block
+    width = block_bytes() // (8 * max(xt.shape[0], 1))
+    edges = _edges(mask, xt.device, width, power=1)
+
+    def blocks():  # (targets, their TF columns: targets x slots x rows, valid slots), one block at a time
+        for g in edges.groups:
+            yield g.targets, columns[g.support].masked_fill_(~g.valid[..., None], 0.0), g.valid
+        # targets without TFs: predicted by their training mean (one zero column, no weight)
+        no_tf = torch.zeros(1, 1, 1, dtype=xt.dtype, device=xt.device)
+        for start in range(0, len(edges.empty), max(width, 1)):
+            targets = edges.empty[start:start + max(width, 1)]
+            yield (targets, no_tf.expand(len(targets), 1, xt.shape[0]),
+                   torch.zeros(len(targets), 1, dtype=torch.bool, device=xt.device))
+
     sse = sst = 0.0
-    for targets, support, valid in _target_supports(mask, xt.shape[0], xt.device):
-        xs = columns[support].masked_fill_(~valid[..., None], 0.0)  # targets x slots x rows
-        ys = torch.as_tensor(np.hstack([b for _, b in target_blocks(y, targets)])[order].T, dtype=xt.dtype,
-                             device=xt.device)
-        ys -= ys.mean(1, keepdim=True)
-        block_sse, block_sst = _target_cv_errors(xs, ys, bounds, valid, float(alpha))
+    for targets, xs, valid in blocks():
+        ys = np.hstack([b for _, b in target_blocks(y, targets.cpu().numpy())])[order].T
+        ys = torch.as_tensor(ys, dtype=xt.dtype, device=xt.device)
+        block_sse, block_sst = _target_cv_errors(xs, ys - ys.mean(1, keepdim=True), bounds, valid, float(alpha))
         sse, sst = sse + block_sse, sst + block_sst
     return 1.0 - sse / sst if sst > 0 else float("nan")
-
-
-def _target_supports(mask: np.ndarray, n_rows: int, device: "torch.device") -> Iterator[tuple[np.ndarray, "torch.Tensor",
-                                                                                              "torch.Tensor"]]:
-    """Blocks of targets (those without TFs too) with their TFs padded to the block's largest
-    support (``support``, ``valid`` as in :class:`_Group`), a block's ``targets x slots x rows``
-    columns within :func:`block_bytes`."""
-    import torch
-
-    tf, target = np.nonzero(mask.T)[::-1]  # sorted by target, then TF
-    sizes = np.bincount(target, minlength=mask.shape[1])
-    starts = np.cumsum(sizes) - sizes
-    order = np.argsort(sizes, kind="stable")
-    width = max(1, block_bytes() // (8 * max(n_rows, 1) * max(int(sizes.max(initial=0)), 1)))
-    for start in range(0, len(order), width):
-        targets = order[start:start + width]
-        slot, size = np.arange(max(int(sizes[targets].max()), 1))[None, :], sizes[targets][:, None]
-        support = (tf[np.minimum(starts[targets][:, None] + np.minimum(slot, size - 1), len(tf) - 1)] if len(tf)
-                   else np.zeros((len(targets), slot.shape[1]), dtype=int))
-        yield targets, torch.as_tensor(support, device=device), torch.as_tensor(slot < size, device=device)
 
 
 def _target_cv_errors(xs: "torch.Tensor", ys: "torch.Tensor", bounds: np.ndarray, valid: "torch.Tensor",
