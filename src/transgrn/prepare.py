@@ -374,7 +374,7 @@ class Checked:
     sizes: dict[str, int]
     pseudotime: pd.Series | None
     medians: dict[str, float] | None
-    prior_raw: pd.DataFrame
+    prior_input: dict[str, int]  # the prior as read, before matching the data's genes: its edges, TFs and targets
     prior: pd.DataFrame
     prior_format: str
     reference: pd.DataFrame | None
@@ -388,6 +388,9 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     """Read the AnnData and networks, check everything and enumerate the transitions; raise
     InputError before anything is written. ``prepare`` and ``transgrn check`` both run this."""
     data_cfg = config["data"]
+    # the prior first: its parse (tens of MB of strings at 500,000 edges) does not then add to the whole
+    # matrix's memory, and a bad prior fails before a large .h5ad is read
+    prior_raw, prior_format = read_network(data_cfg["prior"], "data.prior", data_cfg.get("prior_orientation", "auto"))
     adata = io.read_adata(data_cfg["adata"])
     if data_cfg.get("use_raw"):
         adata = io.raw_adata(adata)
@@ -400,8 +403,11 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     if not normalize:
         _check_log_normalized(adata, matrix, data_cfg)
     pseudotime = _pseudotime(adata, data_cfg.get("pseudotime_key"))
-    prior_raw, prior_format = read_network(data_cfg["prior"], "data.prior", data_cfg.get("prior_orientation", "auto"))
     prior = align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
+    # only its counts are kept: at 500,000 edges its strings take 60 MB beside the whole matrix
+    prior_input = {"n_edges_input": len(prior_raw), "n_tfs_input": prior_raw["tf"].nunique(),
+                   "n_targets_input": prior_raw["target_gene"].nunique()}
+    del prior_raw
     reference = _reference(config, adata.var_names)
     # once every cheaper check passed: normalizing copies the matrix
     matrix = _check_scale(matrix, normalize, data_cfg.get("target_sum"))
@@ -415,7 +421,7 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     _check_sizes(config, transitions, len(genes), pseudotime is not None)
     _warn_silent_prior(matrix, labels, adata.var_names, prior, transitions)
     _warn_few_rows(transitions, prior, config.get("mapping", {}).get("method"))
-    return Checked(adata, matrix, labels, unlabelled, n_empty, sizes, pseudotime, medians, prior_raw, prior,
+    return Checked(adata, matrix, labels, unlabelled, n_empty, sizes, pseudotime, medians, prior_input, prior,
                    prior_format, reference, transitions, skipped, genes, mapping_method)
 
 
@@ -497,6 +503,10 @@ def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None)
     _log_summary(checked, summary)
     summary[io.PROVENANCE_KEY] = record
     summary["cluster_layout"] = cluster_layout(adata, labels, checked.medians, config["data"]["cluster_key"])
+    # the expression is in the slices now: freed before the tables are written (at atlas scale writing
+    # a 500,000-edge prior beside the whole matrix was the checkpoint's peak)
+    del adata
+    checked.adata = checked.matrix = None
     _write_tables(outdir, checked.transitions, checked.skipped, checked.prior, checked.reference, summary)
     return summary
 
@@ -546,16 +556,15 @@ def _input_checksums(config) -> dict[str, dict[str, str]]:
 
 def describe(checked: Checked) -> dict[str, Any]:
     """The checkpoint's counts (summary.json without inputs and provenance; ``transgrn check`` prints them)."""
-    prior, prior_raw = checked.prior, checked.prior_raw
+    prior = checked.prior
     summary = {
         "n_cells": int(checked.adata.n_obs), "n_genes": int(checked.adata.n_vars),
         "n_unlabelled_cells": checked.unlabelled, "n_empty_cells": checked.n_empty,
         "cluster_sizes": checked.sizes,
         "prior_format": checked.prior_format,
         "prior": {
-            "n_edges_input": int(len(prior_raw)), "n_edges": int(len(prior)),
-            "n_tfs_input": int(prior_raw["tf"].nunique()), "n_tfs": int(prior["tf"].nunique()),
-            "n_targets_input": int(prior_raw["target_gene"].nunique()), "n_targets": int(prior["target_gene"].nunique()),
+            **{key: int(value) for key, value in checked.prior_input.items()},
+            "n_edges": int(len(prior)), "n_tfs": int(prior["tf"].nunique()), "n_targets": int(prior["target_gene"].nunique()),
             "n_genes_used": int(len(checked.genes)), "signed": bool((prior["sign"] != 0).any()),
         },
         "n_transitions": int(len(checked.transitions)), "n_skipped": int(len(checked.skipped)),
