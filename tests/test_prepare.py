@@ -61,6 +61,24 @@ def test_nan_values_are_refused_with_gene_names(tmp_path, small_simulation, sche
         prepare(config_for(data, schema), tmp_path / "out")
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_nan_found_in_any_chunk_of_the_values(monkeypatch, sparse):
+    """The NaN/inf check reads the values a chunk at a time (memory at atlas scale): a NaN in the
+    last chunk is found as well as one in the first."""
+    import scipy.sparse as sp
+
+    from transgrn import io
+
+    monkeypatch.setattr(io, "FINITE_CHUNK", 4)
+    matrix = np.ones((6, 5))
+    matrix[5, 4] = np.inf
+    genes = pd.Index([f"g{i}" for i in range(5)])
+    with pytest.raises(InputError, match=r"1 NaN/inf values in 1 genes \(e.g. g4\)"):
+        io.check_values(sp.csr_matrix(matrix) if sparse else matrix, genes)
+    matrix[5, 4] = 1.0
+    io.check_values(sp.csr_matrix(matrix) if sparse else matrix, genes)
+
+
 def test_prior_without_shared_genes(tmp_path, small_simulation, schema):
     data = write_inputs(small_simulation, tmp_path / "in")
     pd.DataFrame({"tf": ["ENSG01"], "target_gene": ["ENSG02"]}).to_csv(tmp_path / "in/prior.csv", index=False)
