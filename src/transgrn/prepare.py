@@ -405,8 +405,7 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     pseudotime = _pseudotime(adata, data_cfg.get("pseudotime_key"))
     prior = align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
     # only its counts are kept: at 500,000 edges its strings take 60 MB beside the whole matrix
-    prior_input = {"n_edges_input": len(prior_raw), "n_tfs_input": prior_raw["tf"].nunique(),
-                   "n_targets_input": prior_raw["target_gene"].nunique()}
+    prior_input = _network_counts(prior_raw, "_input")
     del prior_raw
     reference = _reference(config, adata.var_names)
     # once every cheaper check passed: normalizing copies the matrix
@@ -554,6 +553,12 @@ def _input_checksums(config) -> dict[str, dict[str, str]]:
     return {k: {"path": str(v), "sha256": io.sha256(v)} for k, v in inputs.items()}
 
 
+def _network_counts(edges: pd.DataFrame, suffix: str = "") -> dict[str, int]:
+    """An edge list's edges, TFs and targets (``n_edges{suffix}``, ...), for summary.json."""
+    return {f"n_edges{suffix}": int(len(edges)), f"n_tfs{suffix}": int(edges["tf"].nunique()),
+            f"n_targets{suffix}": int(edges["target_gene"].nunique())}
+
+
 def describe(checked: Checked) -> dict[str, Any]:
     """The checkpoint's counts (summary.json without inputs and provenance; ``transgrn check`` prints them)."""
     prior = checked.prior
@@ -563,8 +568,7 @@ def describe(checked: Checked) -> dict[str, Any]:
         "cluster_sizes": checked.sizes,
         "prior_format": checked.prior_format,
         "prior": {
-            **{key: int(value) for key, value in checked.prior_input.items()},
-            "n_edges": int(len(prior)), "n_tfs": int(prior["tf"].nunique()), "n_targets": int(prior["target_gene"].nunique()),
+            **checked.prior_input, **_network_counts(prior),
             "n_genes_used": int(len(checked.genes)), "signed": bool((prior["sign"] != 0).any()),
         },
         "n_transitions": int(len(checked.transitions)), "n_skipped": int(len(checked.skipped)),

@@ -1160,7 +1160,7 @@ def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Seque
     xt, edges, folds = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
                                  max_batch_elements)
     if alphas is None:
-        full, _ = _split_moments(folds.total, folds.total.empty(), edges, fit_intercept, standardize)
+        full = _full_moments(folds, edges, fit_intercept, standardize)
         n = folds.total.n
         alpha_max = float(full.cross.abs().max()) / (n * max(l1_ratio, 1e-3)) if len(full.cross) else 1.0
         alphas = alpha_max * np.logspace(0, -3, 10)
