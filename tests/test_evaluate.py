@@ -143,7 +143,7 @@ def test_mapped_designs_decide_activity_on_source_inputs_and_target_outputs():
 
 def test_the_default_fit_does_not_fall_below_the_null_on_small_noisy_data(schema):
     """Issue #10: with few rows per prior TF (70 cells per cluster, noise 2.0), alpha 1.0 overfit
-    below the random null; the default penalty (CV, one-SE rule) must not."""
+    below the random null; the default penalty (CV) must not."""
     from helpers import cluster_cells, edges_of
 
     from transgrn.config import apply_defaults

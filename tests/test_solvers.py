@@ -277,14 +277,15 @@ def test_cuda_matches_cpu(name, params):
     assert np.all(gpu.coef_[~mask] == 0.0)
 
 
-def test_one_se_rule_takes_the_least_penalty_within_one_standard_error():
-    from transgrn.solvers import one_se_smallest
+def test_the_penalty_with_the_least_mean_held_out_error_is_chosen():
+    from transgrn.solvers import least_cv_error
 
     alphas = np.array([0.1, 1.0, 10.0, 100.0])
-    # folds x alphas: best mean at alpha 10 (1.0); its SE = sd([0.9, 1.0, 1.1]) / sqrt(3) = 0.0577
-    errors = np.array([[1.30, 1.04, 0.9, 1.5], [1.40, 1.05, 1.0, 1.6], [1.50, 1.06, 1.1, 1.7]])
-    assert one_se_smallest(errors, alphas) == 1.0  # mean 1.05 <= 1.0 + 0.0577: the smaller penalty wins
-    assert one_se_smallest(errors + np.array([0, 0.1, 0, 0]), alphas) == 10.0  # 1.15 is outside the band
+    # folds x alphas: means 1.40, 1.05, 1.00, 1.60 -- alpha 10 wins though fold 1 prefers alpha 1
+    errors = np.array([[1.30, 1.04, 1.2, 1.5], [1.40, 1.05, 0.9, 1.6], [1.50, 1.06, 0.9, 1.7]])
+    assert least_cv_error(errors, alphas) == 10.0
+    assert least_cv_error(errors + np.array([0, 0, 0.1, 0]), alphas) == 1.0  # 1.10 > 1.05
+    assert least_cv_error(np.ones((3, 4)), alphas) == 0.1  # the first of equals
 
 
 @pytest.mark.parametrize("alpha", [2.5, 0.3])
