@@ -277,15 +277,27 @@ def test_cuda_matches_cpu(name, params):
     assert np.all(gpu.coef_[~mask] == 0.0)
 
 
-def test_the_penalty_with_the_least_mean_held_out_error_is_chosen():
+def test_the_penalty_with_the_least_held_out_error_is_chosen():
     from transgrn.solvers import least_cv_error
 
     alphas = np.array([0.1, 1.0, 10.0, 100.0])
-    # folds x alphas: means 1.40, 1.05, 1.00, 1.60 -- alpha 10 wins though fold 1 prefers alpha 1
-    errors = np.array([[1.30, 1.04, 1.2, 1.5], [1.40, 1.05, 0.9, 1.6], [1.50, 1.06, 0.9, 1.7]])
-    assert least_cv_error(errors, alphas) == 10.0
-    assert least_cv_error(errors + np.array([0, 0, 0.1, 0]), alphas) == 1.0  # 1.10 > 1.05
-    assert least_cv_error(np.ones((3, 4)), alphas) == 0.1  # the first of equals
+    assert least_cv_error(np.array([1.40, 1.05, 1.00, 1.60]), alphas) == 10.0
+    assert least_cv_error(np.array([1.40, 1.05, 1.10, 1.60]), alphas) == 1.0
+    assert least_cv_error(np.ones(4), alphas) == 0.1  # the first of equals
+
+
+def test_ridge_cv_takes_the_least_of_its_own_scores():
+    """select_alpha_ridge's choice is the least of the CV curve it returns (RidgeCV's rule)."""
+    from transgrn.solvers import select_alpha_ridge
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 6))
+    y = x[:, :2] @ np.array([[1.0, 0.0], [0.5, -1.0]]) + rng.normal(scale=2.0, size=(120, 2))
+    mask = np.ones((6, 2), dtype=bool)
+    alphas = np.logspace(-2, 3, 8)
+    alpha, scores = select_alpha_ridge(x, y, mask, alphas, device="cpu")
+    assert alpha == alphas[np.argmin(scores)]
+    assert 0 < np.argmin(scores) < len(alphas) - 1  # an interior optimum, not an end of the grid
 
 
 @pytest.mark.parametrize("alpha", [2.5, 0.3])

@@ -1000,16 +1000,17 @@ def _ridge_path_error(train: _Moments, val: _Moments, group: _Group, alphas: "to
 RIDGE_ALPHA_GRID = (-1.5, 1, 6)
 
 
-def least_cv_error(fold_errors: np.ndarray, alphas: np.ndarray) -> float:
-    """The alpha with the least mean held-out error over the folds (the first of equals).
+def least_cv_error(scores: np.ndarray, alphas: np.ndarray) -> float:
+    """The alpha with the least cross-validated error ``scores`` (held-out MSE per alpha, pooled
+    over the folds; the first of equals): the plain CV optimum, as scikit-learn's ``RidgeCV`` and
+    ``LassoCV`` take it, for the ridge and the elastic net alike.
 
-    ``fold_errors`` is folds x alphas (mean squared error per fold). The plain CV optimum, as
-    :func:`select_alpha_enet` and scikit-learn's ``RidgeCV`` take it. A one-standard-error rule
-    towards less shrinkage ranked edges better on the project's own simulator but worse on data
-    it did not make -- counts with dropout (the Hill track) and Guo 2010's qPCR (README,
-    "Choosing the penalty") -- where noisy TF inputs need the penalty that predicts best.
+    A one-standard-error rule towards less shrinkage ranked edges better on the project's own
+    simulator but worse on data it did not make -- counts with dropout (the Hill track) and Guo
+    2010's qPCR (README, "Choosing the penalty") -- where noisy TF inputs need the penalty that
+    predicts best.
     """
-    return float(alphas[int(np.argmin(fold_errors.mean(axis=0)))])
+    return float(alphas[int(np.argmin(scores))])
 
 
 def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
@@ -1022,8 +1023,8 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
     fold reused for every alpha. Folds are :func:`kfold_indices` (``groups`` keeps groups
     together). Default ``alphas``: ``mean(diag(X'X)) * logspace(*RIDGE_ALPHA_GRID)`` on the
     (scaled) training design, so the grid follows the data's scale. The choice is
-    :func:`least_cv_error` over the folds' errors. Returns it and the CV MSE per alpha (sum of
-    held-out squared errors / (n * n_targets)), in the order of ``alphas``.
+    :func:`least_cv_error` of the CV MSE per alpha (sum of held-out squared errors / (n * n_targets)),
+    which is returned with it, in the order of ``alphas``.
     """
     alpha, scores, _, _ = _ridge_cv(x, y, mask, alphas, n_folds, seed, groups, fit_intercept, standardize, device,
                                     dtype, max_batch_elements)
@@ -1046,18 +1047,15 @@ def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[floa
     alpha_t = torch.as_tensor(alphas, dtype=xt.dtype, device=xt.device)
     if (alpha_t <= 0).any():
         raise ValueError("select_alpha_ridge: alphas must be > 0")
-    fold_sse = []
+    sse = torch.zeros_like(alpha_t)
     for i in range(len(folds.sums)):
-        val = folds.fold(i)
-        train_m, val_m = _split_moments(folds.total, val, edges, fit_intercept, standardize)
-        sse = val_m.yy[edges.empty].sum() + torch.zeros_like(alpha_t)
+        train_m, val_m = _split_moments(folds.total, folds.fold(i), edges, fit_intercept, standardize)
+        sse += val_m.yy[edges.empty].sum()
         for group in edges.groups:
             sse += _ridge_path_error(train_m, val_m, group, alpha_t)
-        fold_sse.append((sse / (float(val.n) * edges.n_targets)).cpu().numpy())
-        del val, train_m, val_m  # before the next fold's are made
-    sse_total = sum(f * float(v.n) for f, v in zip(fold_sse, folds.sums))
-    scores = np.asarray(sse_total / xt.shape[0], dtype=np.float64)
-    return least_cv_error(np.array(fold_sse, dtype=np.float64), alphas), scores, full, edges
+        del train_m, val_m  # before the next fold's are made
+    scores = (sse / (xt.shape[0] * edges.n_targets)).cpu().numpy().astype(np.float64)
+    return least_cv_error(scores, alphas), scores, full, edges
 
 
 def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndarray], alpha: float, *,
@@ -1178,7 +1176,7 @@ def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Seque
         warnings.warn(f"select_alpha_enet: some fits did not converge in max_iter={max_iter}", ConvergenceWarning,
                       stacklevel=2)
     scores = sse / (xt.shape[0] * edges.n_targets)
-    return float(alphas[np.argmin(scores)]), scores
+    return least_cv_error(scores, alphas), scores
 
 
 SOLVERS: dict[str, type[MaskedRegressor]] = {
