@@ -69,6 +69,32 @@ def test_outputs_meet_the_contract(demo_runs):
     assert "http://" not in page and "https://" not in page  # self-contained
 
 
+def test_recovery_columns_equal_an_outside_scorer(demo_runs):
+    """Issue #10: what transitions.tsv says of recovery is what anyone computes from the published
+    outputs alone -- scikit-learn's scores of |weight| over every prior edge in edges.parquet (an
+    unestimated edge is a 0), against the reference -- not a score the package keeps to itself.
+    transitions.tsv holds 6 significant digits."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    run = demo_runs[0]
+    table = pd.read_csv(run / "results/transitions.tsv", sep="\t")
+    edges = pd.read_parquet(run / "results/edges.parquet")
+    reference = pd.read_csv(run / "resources/demo/reference.csv")[["tf", "target_gene", "sign"]]
+    for row in table.itertuples():
+        ours = edges[(edges.source_cluster == row.source_cluster) & (edges.target_cluster == row.target_cluster)]
+        scored = ours.merge(reference, on=["tf", "target_gene"], how="left")
+        true = scored["sign"].notna().to_numpy()
+        assert 0 < true.sum() < len(true)
+        score = scored["weight"].abs().to_numpy()
+        assert row.auprc_ratio == pytest.approx(average_precision_score(true, score) / true.mean(), rel=1e-5)
+        assert row.auroc == pytest.approx(roc_auc_score(true, score), rel=1e-5)
+        signed = scored[true & (scored["sign"] != 0)]
+        right = np.sign(signed["weight"]) == np.sign(signed["sign"])  # a zero weight is no call: wrong
+        assert row.sign_accuracy == pytest.approx(right.mean(), rel=1e-5)
+        called = signed["weight"] != 0
+        assert row.sign_accuracy_called == pytest.approx(right[called].mean(), rel=1e-5)
+
+
 def test_outputs_are_unchanged_by_the_code_layout(demo_runs):
     """Issue #12: moving the code into one module per stage changed no result. The digests were
     recorded before the move (tests/output_digest.py says what they cover); a change that is
