@@ -99,7 +99,7 @@ def test_standard_error_is_the_joint_cell_bootstrap_by_hand():
     replicates, main = {}, {}
     for transition, target in (("ab", "B"), ("ac", "C")):
         data, mapping = loaded[transition]
-        cells = mapping.loc[mapping["split"] == "train"].sort_values("pair")["source_cell"].to_numpy()
+        cells = mapping.sort_values("pair")["source_cell"].to_numpy()  # the network's rows: every pair
         by_cell = pd.concat([pd.DataFrame(counts[k].T, index=clusters[k].names) for k in ("A", target)])
         main[transition] = _hand_fit(cells, clusters, prior, np.ones(len(cells)))
         replicates[transition] = np.array([_hand_fit(cells, clusters, prior, by_cell.loc[cells, b].to_numpy())
@@ -192,7 +192,7 @@ def _hand_influences(transition: str, target: str, clusters: dict, prior: pd.Dat
     """Per cluster, each cell's influence on the weights by brute force: the sklearn fit with that cell's
     rows weighted ``1 + eps``, minus the plain fit, over ``eps`` (cells x edges; 0 for cells without rows)."""
     data, mapping = loaded[transition]
-    cells = mapping.loc[mapping["split"] == "train"].sort_values("pair")["source_cell"].to_numpy()
+    cells = mapping.sort_values("pair")["source_cell"].to_numpy()  # the network's rows: every pair
     base = _hand_fit(cells, clusters, prior, np.ones(len(cells)))
     out = {}
     for name in ("A", target):

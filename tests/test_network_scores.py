@@ -99,8 +99,8 @@ def test_transition_scores_from_the_design():
     mapping = map_cells("joint", source, target, rng)
     coefficients = mask[["tf", "target_gene"]].assign(weight=[1.0, 1.0, 1.0])
     tfs, targets = transition_scores("t", data, mapping, coefficients, 0.95, 0)
-    train = mapping[mapping["split"] == "train"]["source_cell"]
-    both = np.vstack([source.matrix, target.matrix])[pd.Index([*source.names, *target.names]).get_indexer(train)]
+    rows = mapping["source_cell"]  # the network's rows: every pair
+    both = np.vstack([source.matrix, target.matrix])[pd.Index([*source.names, *target.names]).get_indexer(rows)]
     variance = both[:, :2].var(0)
     np.testing.assert_allclose(design_tf_variance(data, mapping), variance)
     expected = np.array([2 * variance[0], variance[1]]) / (2 * variance[0] + variance[1])

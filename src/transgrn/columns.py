@@ -40,6 +40,11 @@ REFERENCE_COLUMNS = ["auprc_ratio", "auroc", "sign_accuracy", "sign_accuracy_cal
                      "epr_repression"]
 TEXT_COLUMNS = ["transition", "source_cluster", "target_cluster", "mapping", "solver"]
 
+# transitions/<t>/coefficients.parquet and intercepts.parquet: the network (weight, intercept) is fitted on
+# every pair; its held-out sibling, fitted on the training pairs alone, whose accuracy the test pairs measure,
+# is train_weight, train_intercept[, train_self_weight] (transgrn.fit.fit_transition); the null's null_*.
+HELD_OUT_PREFIX = "train_"
+
 # transitions/<t>/coefficients.parquet and results/edges.parquet: True where the edge's weight was
 # borrowed from the pooled network (fit.borrow_below; its TF did not vary over the transition's rows)
 BORROWED_COLUMN = "borrowed"

@@ -24,6 +24,16 @@ from .solvers import Outputs
 # shifted along pseudotime); the other methods pair source cells with target cells.
 SAME_CELL_METHODS = ("lagged", "joint", "hybrid")
 
+# The rows of the reported network's fit: every pair of the mapping. What is said of held-out
+# accuracy comes from a sibling fitted on the "train" split alone (:func:`~transgrn.fit.fit_transition`),
+# as scikit-learn refits on all the data after cross-validating: the network uses every pair.
+EVERY_PAIR = "all"
+
+
+def split_rows(mapping: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The pairs of ``split``: ``"train"``, ``"test"``, or :data:`EVERY_PAIR`."""
+    return mapping if split == EVERY_PAIR else mapping[mapping["split"] == split]
+
 
 def paired_design(mapping: pd.DataFrame, source: CellSet, target: CellSet,
                   dense: bool = True) -> tuple[np.ndarray, np.ndarray | sp.csc_matrix]:
@@ -104,11 +114,11 @@ class TransitionData:
 
     def design(self, mapping: pd.DataFrame, split: str, self_term: bool = False,
                dense: bool = True) -> tuple[np.ndarray, Outputs]:
-        """Inputs and outputs of the pairs in ``split``, TF inputs shifted by the mapping's lagged
+        """Inputs and outputs of the pairs in ``split`` (:func:`split_rows`), TF inputs shifted by the mapping's lagged
         design if it carries one (:func:`~transgrn.lagged.apply_lag`). With ``self_term`` the
         inputs gain one column per target: the target gene's own expression in the input cell (see
         :func:`~transgrn.fit.fit_transition`). ``dense=False`` may give sparse outputs (:func:`paired_design`)."""
-        part = mapping[mapping["split"] == split]
+        part = split_rows(mapping, split)
         inputs, outputs = self.cells_for(part)
         x, y = paired_design(part, inputs, outputs, dense=dense)
         x = apply_lag(lag_of(mapping), x, part, inputs, self._trends)

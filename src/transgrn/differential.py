@@ -139,8 +139,8 @@ import pandas as pd
 from .columns import BORROWED_COLUMN
 from .confidence import _refit_weights, _two_sided_t, benjamini_hochberg, bootstrap_counts
 from .errors import ConfigError, InputError
-from .design import TransitionData
-from .fit import make_transition_solver, role_seed
+from .design import EVERY_PAIR, TransitionData, split_rows
+from .fit import make_transition_solver, role_seed, training_penalty
 from .seeds import derive_seed
 from .solvers import values_at
 
@@ -254,7 +254,7 @@ def cluster_counts(n_cells: int, n_boot: int, seed: int, cluster: str) -> np.nda
 
 
 def row_weights(mapping: pd.DataFrame, data: TransitionData, source_counts: np.ndarray, target_counts: np.ndarray,
-                split: str = "train") -> np.ndarray:
+                split: str = EVERY_PAIR) -> np.ndarray:
     """Bootstrap weight of each regression row of ``split`` (``n_boot x rows`` float32, in the row
     order of :meth:`TransitionData.design`: pairs sorted by id): the count of the pair's source
     cell -- in a same-cell design the row's own cell, in a mapped design its input.
@@ -316,32 +316,39 @@ def _same_edges(first: pd.DataFrame, second: pd.DataFrame) -> bool:
 def transition_replicates(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
                           source_counts: np.ndarray, target_counts: np.ndarray, seed: int = 0,
                           transition: str = "") -> Replicates:
-    """Refit a transition on its training rows weighted by the cell counts (``n_boot x cells`` of
-    its source and target clusters, :func:`cluster_counts`), and its main fit.
+    """Refit a transition's network on its rows weighted by the cell counts (``n_boot x cells`` of
+    its source and target clusters, :func:`cluster_counts`), and its network fit.
 
-    The main fit repeats :func:`~transgrn.fit.fit_transition`'s (same solver seed, so the same
-    alpha and the same ``weight`` as ``coefficients.parquet``); the replicates keep its alpha.
+    The network's fit repeats :func:`~transgrn.fit.fit_transition`'s (same solver seed, so the same
+    alpha, chosen on the training pairs, and the same ``weight`` as ``coefficients.parquet``, fitted
+    on every pair); the replicates keep its alpha.
     """
-    self_term = bool(fit_config.get("self_term", False))
-    mask = data.design_mask(self_term)
-    x, y = data.design(mapping, "train", self_term, dense=False)
     solver_seed = role_seed(seed, transition)
-    main = make_transition_solver(dict(fit_config), solver_seed).fit(x, y, mask)
-    fixed = {**fit_config, "alpha": getattr(main, "alpha_", fit_config.get("alpha"))}
+    fixed, main = _network_fit(data, mapping, fit_config, solver_seed)
     replicates = replicate_weights(data, mapping, fixed, source_counts, target_counts, solver_seed)
     weight = np.where(data.edge_active, main.coef_at(data.edge_tf, data.edge_target), np.nan)
     return Replicates(data.edges["tf"].to_numpy(), data.edges["target_gene"].to_numpy(), weight, replicates,
                       data.edge_active.copy())
 
 
+def _network_fit(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
+                 solver_seed: int) -> tuple[dict, Any]:
+    """The fit options with the network's penalty resolved (:func:`~transgrn.fit.training_penalty`)
+    and the network's fit on every pair at it, without borrowing."""
+    self_term = bool(fit_config.get("self_term", False))
+    fixed = {**fit_config, "alpha": training_penalty(data, mapping, dict(fit_config), solver_seed, self_term)}
+    x, y = data.design(mapping, EVERY_PAIR, self_term, dense=False)
+    return fixed, make_transition_solver(fixed, solver_seed).fit(x, y, data.design_mask(self_term))
+
+
 def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
                       source_counts: np.ndarray, target_counts: np.ndarray, solver_seed: int) -> np.ndarray:
-    """The weights of every prior edge (mask rows; NaN where inactive) refitted on the training rows
-    weighted by the cell counts (:func:`row_weights`), ``n_boot x edges`` float32, with the fit's
+    """The weights of every prior edge (mask rows; NaN where inactive) refitted on the network's rows
+    (every pair) weighted by the cell counts (:func:`row_weights`), ``n_boot x edges`` float32, with the fit's
     options as given (``alpha`` resolved: the main fit's)."""
     self_term = bool(fit_config.get("self_term", False))
     mask = data.design_mask(self_term)
-    x, y = data.design(mapping, "train", self_term, dense=False)
+    x, y = data.design(mapping, EVERY_PAIR, self_term, dense=False)
     weights = row_weights(mapping, data, source_counts, target_counts)
     replicates, _ = _refit_weights(lambda: make_transition_solver(dict(fit_config), solver_seed), x, y, mask,
                                    weights.astype(np.float64), dtype=np.float32)
@@ -602,7 +609,7 @@ def analytic_supported(fit_config: Mapping[str, Any]) -> bool:
 class ClusterInfluence:
     """What one transition's influence over one cluster's cells is made of (:func:`transition_influence`).
 
-    ``cells`` indexes the cells with training rows in the cluster's cell list (``size`` cells in all,
+    ``cells`` indexes the cells with rows in the cluster's cell list (``size`` cells in all,
     every split: the bootstrap resamples them all); ``x`` is their centred input (TFs x cells: one
     input per cell, all rows of a cell share it) and ``residual`` the sum of the residuals of their
     rows (targets x cells, float32). Both are read a group of TFs or targets at a time, so they are
@@ -631,11 +638,11 @@ class Influence:
     clusters: dict[str, ClusterInfluence]
 
 
-def _row_cells(mapping: pd.DataFrame, data: TransitionData, split: str = "train") -> np.ndarray:
+def _row_cells(mapping: pd.DataFrame, data: TransitionData, split: str = EVERY_PAIR) -> np.ndarray:
     """Index of the resampled cell of each regression row of ``split`` (row order of
     :meth:`TransitionData.design`) in the source cells followed by the target cells: the row's
     own cell in a same-cell design, its source cell in a mapped design (:func:`row_weights`)."""
-    part = mapping[mapping["split"] == split]
+    part = split_rows(mapping, split)
     _, pair_row = np.unique(part["pair"].to_numpy(), return_inverse=True)
     first = np.unique(pair_row, return_index=True)[1]
     return _positions(part["source_cell"].to_numpy()[first], data.source.names, data.target.names)
@@ -674,8 +681,8 @@ def _cluster_parts(x: np.ndarray, y, coef, intercept: np.ndarray, row_cell: np.n
 def transition_influence(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
                          source_cluster: str, target_cluster: str, keep: Sequence[str] = (), seed: int = 0,
                          transition: str = "") -> Influence:
-    """The main ridge fit of a transition (as :func:`~transgrn.fit.fit_transition`: same solver seed,
-    so the same alpha and ``weight``) and the infinitesimal-jackknife variance of each weight over
+    """The network's ridge fit of a transition (as :func:`~transgrn.fit.fit_transition`: same solver
+    seed, so the same alpha and ``weight``; every pair) and the infinitesimal-jackknife variance of each weight over
     the bootstrap's cells.
 
     For target ``j`` with prior TFs ``S``, ``w = (X_S'X_S + alpha I)^{-1} X_S'y`` (``X`` and ``y``
@@ -688,8 +695,8 @@ def transition_influence(data: TransitionData, mapping: pd.DataFrame, fit_config
     from scipy import sparse
 
     mask = data.design_mask(False)
-    x, y = data.design(mapping, "train", False, dense=False)
-    main = make_transition_solver(dict(fit_config), role_seed(seed, transition)).fit(x, y, mask)
+    _, main = _network_fit(data, mapping, {**fit_config, "self_term": False}, role_seed(seed, transition))
+    x, y = data.design(mapping, EVERY_PAIR, False, dense=False)
     x = np.asarray(x, dtype=np.float64)
     coef = sparse.csc_matrix((main.edge_coef_, np.nonzero(mask)), shape=mask.shape)
     n_source = len(data.source.names)

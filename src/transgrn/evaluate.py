@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .columns import BORROWED_COLUMN
+from .columns import BORROWED_COLUMN, HELD_OUT_PREFIX
 from .design import TransitionData
 from .metrics import beats_null, column_means, gene_r2_summary, r2_from_sums, r2_overall_from_sums, recovery_metrics, squared_sums
 from .solvers import Outputs, target_blocks
@@ -17,7 +17,7 @@ N_EXTREME_GENES = 3
 
 def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray,
              cols: np.ndarray | None = None) -> np.ndarray:
-    """Predictions of a fitted role (``weight`` or ``null_weight``) for the targets at positions
+    """Predictions of a fitted role (``weight``, ``train_weight`` or ``null_weight``) for the targets at positions
     ``cols`` (default: all); inputs carry the self-term columns after the TFs when the fit used them."""
     cols = np.arange(len(data.targets)) if cols is None else np.asarray(cols)
     position = np.full(len(data.targets), -1)
@@ -50,19 +50,24 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
                         intercepts: pd.DataFrame, reference: pd.DataFrame | None = None):
     """Held-out accuracy of the fit and of its null, per gene and overall, and recovery of ``reference``.
 
+    Accuracy is that of the fit on the training pairs alone (``train_weight``,
+    :func:`~transgrn.fit.fit_transition`'s held-out sibling of the network; ``weight`` in a table
+    without it), recovery that of the network (``weight``, fitted on every pair).
+
     Returns ``metrics`` (dict), ``gene_r2`` (per target gene) and ``predictions`` (observed vs
     predicted test values of the best and worst predicted genes, for residual plots).
     """
     self_term = "self_weight" in intercepts.columns
     sums = lambda column, x, y, center=None: _squared_sums(data, coefficients, intercepts, column, x, y, center)  # noqa: E731
+    fitted = held_out_column(coefficients)
     x_train, y_train = data.design(mappings["main"], "train", self_term, dense=False)
-    train = sums("weight", x_train, y_train)
+    train = sums(fitted, x_train, y_train)
     # held-out R^2 about the mean of the rows each role was fitted on: predicting nothing scores 0
     train_mean = column_means(y_train)
     null_train_mean = column_means(data.design(mappings["null"], "train", self_term, dense=False)[1])
     del x_train, y_train
     x_test, y_test = data.design(mappings["main"], "test", self_term, dense=False)
-    test = sums("weight", x_test, y_test, train_mean)
+    test = sums(fitted, x_test, y_test, train_mean)
     null = sums("null_weight", *data.design(mappings["null"], "test", self_term, dense=False), null_train_mean)
     gene_r2 = pd.DataFrame({
         "target_gene": data.targets,
@@ -82,9 +87,16 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
     metrics["above_null"] = beats_null(gene_r2["r2_test"], gene_r2["r2_test_null"])
     if reference is not None and len(reference):
         metrics.update(recovery_metrics(scored_edges(data, coefficients), reference))
-    predict = lambda cols: _predict(data, coefficients, intercepts, "weight", x_test, cols)  # noqa: E731
+    predict = lambda cols: _predict(data, coefficients, intercepts, fitted, x_test, cols)  # noqa: E731
     predictions = _extreme_gene_predictions(gene_r2, data.targets, y_test, predict)
     return metrics, gene_r2, predictions
+
+
+def held_out_column(coefficients: pd.DataFrame) -> str:
+    """The weights whose accuracy the test pairs measure: the fit on the training pairs
+    (``train_weight``), or ``weight`` in a table that has no such sibling."""
+    column = f"{HELD_OUT_PREFIX}weight"
+    return column if column in coefficients.columns else "weight"
 
 
 def scored_edges(data: TransitionData, coefficients: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""Stage fit: the masked regression of a transition on its mapping's training pairs (and the null's)."""
+"""Stage fit: the masked regression of a transition on every pair of its mapping (the network), and
+on its training pairs alone (the held-out sibling, and the null's)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS
+from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, HELD_OUT_PREFIX
 from .confidence import benjamini_hochberg, bootstrap_edges
-from .design import TransitionData
+from .design import EVERY_PAIR, TransitionData
 from .options import FitOptions
 from .cells import CellSet
 from .pooled import NETWORK_COLUMNS, PooledNetwork, borrowing_prior, expression, pooled_mask, tf_information
@@ -51,22 +52,32 @@ def role_seed(seed: int, transition: str, role: str = "main") -> int:
 
 def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], options: FitOptions | dict,
                    seed: int = 0, transition: str = "", pooled: PooledNetwork | None = None):
-    """Fit the masked regression on each mapping's training pairs.
+    """Fit the masked regression of a transition: the network on every pair of its mapping, and for
+    the held-out columns the same fit on the training pairs alone (and the null's).
 
-    Returns ``coefficients`` (tf, target_gene, weight[, <role>_weight], with ``fit.bootstrap`` the
-    main fit's ``weight_mean, weight_std, pvalue, qvalue``, and ``borrowed``) for every prior edge of
-    the transition (0 where inactive and not borrowed), ``intercepts`` (target_gene, intercept[,
-    self_weight] per role) and ``info`` (solver, chosen alpha, iterations, borrowed TFs).
+    The penalty (``alpha: auto``) is cross-validated on the training pairs; the network is then
+    refitted on every pair (:data:`~transgrn.design.EVERY_PAIR`) at that penalty, as scikit-learn
+    refits on all the data after cross-validation: the held-out pairs are a fifth of the data, and
+    leaving them out of the network costs recovery on every benchmark (README, "Held-out accuracy
+    and the network"). The held-out sibling (``train_weight``, ``train_intercept``) is what
+    :func:`~transgrn.evaluate.evaluate_transition` scores on the test pairs.
+
+    Returns ``coefficients`` (tf, target_gene, weight, train_weight, null_weight, with
+    ``fit.bootstrap`` the network's ``weight_mean, weight_std, pvalue, qvalue``, and ``borrowed``)
+    for every prior edge of the transition (0 where inactive and not borrowed), ``intercepts``
+    (target_gene, intercept, train_intercept, null_intercept[, the self weights]) and ``info``
+    (solver, chosen alpha, iterations, borrowed TFs).
 
     With ``fit.self_term`` each target also gets its own expression in the input cell as a
     predictor, so that a gene's persistence from A to B is not forced onto its TFs.
 
-    With a ``pooled`` network and ``fit.borrow_below > 0`` the main fit borrows for the TFs whose
-    variance over its training rows is below ``borrow_below`` times their pooled variance
+    With a ``pooled`` network and ``fit.borrow_below > 0`` a main fit borrows for the TFs whose
+    variance over its rows is below ``borrow_below`` times their pooled variance
     (:func:`~transgrn.pooled.borrowing_prior`): it is ridge towards the pooled weights W0 on those
     TFs' edges, ``W = W0 + fit(X, Y - X W0)`` with the penalty the plain fit chose, so that the
-    solver is unchanged and a TF the transition does inform keeps its own estimate. Their edges
-    (filled where inactive) are marked ``borrowed``; the null fit never borrows (it is the baseline).
+    solver is unchanged and a TF the transition does inform keeps its own estimate. The network's
+    borrowed edges (filled where inactive) are marked ``borrowed``; the null fit never borrows (it
+    is the baseline).
     """
     options = FitOptions.from_config(options)
     self_term = options.self_term
@@ -74,32 +85,59 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
     coefficients = data.edges.copy()
     intercepts = pd.DataFrame({"target_gene": data.targets})
     info: dict[str, Any] = {"solver": options.solver}
-    n_tfs = len(data.tfs)
     for role, mapping in mappings.items():
         solver_seed = role_seed(seed, transition, role)
         x, y = data.design(mapping, "train", self_term, dense=False)
-        if role == "main":
-            _note_rows(x.shape[0], data.mask, transition)
         model = make_transition_solver(options, solver_seed).fit(x, y, mask)
-        prefix = "" if role == "main" else f"{role}_"
-        coefficients[f"{prefix}weight"] = model.coef_at(data.edge_tf, data.edge_target)
-        intercepts[f"{prefix}intercept"] = model.intercept_
-        if self_term:
-            targets = np.arange(len(data.targets))
-            intercepts[f"{prefix}self_weight"] = model.coef_at(n_tfs + targets, targets)
-        if role == "main":
-            info.update(_solver_info(model))
-            # the residual refit and the bootstrap's refits keep the penalty this fit chose (alpha: auto
-            # is cross-validated once per transition, not again for them)
-            chosen = replace(options, alpha=info["alpha"])
-            w0, borrowed = _prior_mean(data, x, pooled, options)
-            if borrowed.any():
-                info["borrowed_tfs"] = sorted(set(data.edges["tf"][borrowed]))
-                _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, solver_seed, self_term)
-            if options.bootstrap >= 2:
-                coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, solver_seed, w0, borrowed)
-            coefficients[BORROWED_COLUMN] = borrowed
-    return coefficients, intercepts, info
+        prefix = HELD_OUT_PREFIX if role == "main" else f"{role}_"
+        _store(coefficients, intercepts, data, model, prefix, self_term)
+        if role != "main":
+            continue
+        info.update(_solver_info(model))
+        # the network, the residual refits and the bootstrap's refits keep the penalty this fit chose
+        # (alpha: auto is cross-validated once per transition, on its training pairs)
+        chosen = replace(options, alpha=info["alpha"])
+        w0, borrowed = _prior_mean(data, x, pooled, options)
+        if borrowed.any():
+            _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, solver_seed, self_term, prefix)
+        del x, y  # before the network's design: two of them at once would raise the job's peak memory
+        x, y = data.design(mapping, EVERY_PAIR, self_term, dense=False)
+        _note_rows(x.shape[0], data.mask, transition)
+        _store(coefficients, intercepts, data, make_transition_solver(chosen, solver_seed).fit(x, y, mask), "",
+               self_term)
+        w0, borrowed = _prior_mean(data, x, pooled, options)
+        if borrowed.any():
+            info["borrowed_tfs"] = sorted(set(data.edges["tf"][borrowed]))
+            _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, solver_seed, self_term, "")
+        if options.bootstrap >= 2:
+            coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, solver_seed, w0, borrowed)
+        coefficients[BORROWED_COLUMN] = borrowed
+    return _network_first(coefficients, "weight"), _network_first(intercepts, "intercept"), info
+
+
+def training_penalty(data: TransitionData, mapping: pd.DataFrame, options: FitOptions | dict, solver_seed: int,
+                     self_term: bool = False) -> float:
+    """The penalty :func:`fit_transition` chooses for a transition's network: its main fit's on the
+    training pairs (cross-validated with ``alpha: auto``), for jobs that repeat the network's fit."""
+    x, y = data.design(mapping, "train", self_term, dense=False)
+    model = make_transition_solver(options, solver_seed).fit(x, y, data.design_mask(self_term))
+    return _solver_info(model)["alpha"]
+
+
+def _store(coefficients: pd.DataFrame, intercepts: pd.DataFrame, data: TransitionData, model, prefix: str,
+           self_term: bool) -> None:
+    """A fit's weights at every prior edge and its intercepts (and self weights), as ``<prefix>weight`` etc."""
+    coefficients[f"{prefix}weight"] = model.coef_at(data.edge_tf, data.edge_target)
+    intercepts[f"{prefix}intercept"] = model.intercept_
+    if self_term:
+        targets = np.arange(len(data.targets))
+        intercepts[f"{prefix}self_weight"] = model.coef_at(len(data.tfs) + targets, targets)
+
+
+def _network_first(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``table`` with the network's ``column`` right after the key columns."""
+    keys = [c for c in ("tf", "target_gene") if c in table.columns]
+    return table[keys + [column] + [c for c in table.columns if c not in keys and c != column]]
 
 
 def _prior_mean(data: TransitionData, x: np.ndarray, pooled: PooledNetwork | None,
@@ -148,18 +186,21 @@ def _columns_edges(data: TransitionData, columns: np.ndarray) -> tuple[np.ndarra
 
 
 def _borrow(coefficients: pd.DataFrame, intercepts: pd.DataFrame, data: TransitionData, x: np.ndarray, y,
-            mask: np.ndarray, w0: sp.csc_matrix, options: FitOptions, seed: int, self_term: bool) -> None:
-    """Refit the targets with a borrowed weight on ``Y - X W0`` and write ``W0 +`` that fit (in place)."""
-    weight = coefficients["weight"].to_numpy(dtype=np.float64).copy()
+            mask: np.ndarray, w0: sp.csc_matrix, options: FitOptions, seed: int, self_term: bool,
+            prefix: str = "") -> None:
+    """Refit the targets with a borrowed weight on ``Y - X W0`` and write ``W0 +`` that fit (in place,
+    as ``<prefix>weight`` etc.)."""
+    weight = coefficients[f"{prefix}weight"].to_numpy(dtype=np.float64).copy()
     for columns, residual in _residual_blocks(x, y, w0, _affected_targets(w0)):
         model = make_transition_solver(options, seed).fit(x, residual, mask[:, columns])
         edges, position = _columns_edges(data, columns)
         tf = data.edge_tf[edges]
         weight[edges] = np.asarray(w0[tf, data.edge_target[edges]]).ravel() + model.coef_at(tf, position)
-        intercepts.loc[columns, "intercept"] = model.intercept_
+        intercepts.loc[columns, f"{prefix}intercept"] = model.intercept_
         if self_term:
-            intercepts.loc[columns, "self_weight"] = model.coef_at(len(data.tfs) + columns, np.arange(len(columns)))
-    coefficients["weight"] = weight
+            intercepts.loc[columns, f"{prefix}self_weight"] = model.coef_at(len(data.tfs) + columns,
+                                                                            np.arange(len(columns)))
+    coefficients[f"{prefix}weight"] = weight
 
 
 def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: FitOptions | dict,
@@ -188,12 +229,12 @@ def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: Fi
 
 
 def _note_rows(n_rows: int, mask: np.ndarray, transition: str) -> None:
-    """Note in the job's log how many training rows the fit has per prior TF of a typical target
+    """Note in the job's log how many rows the network's fit has per prior TF of a typical target
     (the checkpoint warns once for the run about transitions with few)."""
     per_target = mask.sum(0)
     per_target = per_target[per_target > 0]
     if len(per_target):
-        log.info("transition %s: %d training rows for a median of %g prior TFs per target", transition or "?",
+        log.info("transition %s: %d rows for a median of %g prior TFs per target", transition or "?",
                  n_rows, float(np.median(per_target)))
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import filter_transition_edges
-from .design import TransitionData
+from .design import EVERY_PAIR, TransitionData
 
 TF_SCORE_COLUMNS = ["transition", "tf", "out_degree", "weighted_out_degree", "weighted_out_degree_abs", "betweenness",
                     "eigenvector", "explained_variance_share"]
@@ -82,8 +82,8 @@ def _leading_eigenvector(adjacency) -> np.ndarray:
 
 
 def design_tf_variance(data: TransitionData, mapping: pd.DataFrame, self_term: bool = False) -> pd.Series:
-    """Variance (ddof 0) of each TF's input over the training rows of the transition's design."""
-    x, _ = data.design(mapping, "train", self_term, dense=False)
+    """Variance (ddof 0) of each TF's input over the rows of the transition's network (every pair)."""
+    x, _ = data.design(mapping, EVERY_PAIR, self_term, dense=False)
     return pd.Series(np.var(x[:, : len(data.tfs)], axis=0), index=data.tfs)
 
 
