@@ -114,8 +114,8 @@ class TransitionData:
 
     def design(self, mapping: pd.DataFrame, split: str, self_term: bool = False,
                dense: bool = True) -> tuple[np.ndarray, Outputs]:
-        """Inputs and outputs of the pairs in ``split`` (:func:`split_rows`), TF inputs shifted by the mapping's lagged
-        design if it carries one (:func:`~transgrn.lagged.apply_lag`). With ``self_term`` the
+        """Inputs and outputs of the pairs in ``split`` (:func:`split_rows`), TF inputs shifted by the
+        mapping's lagged design if it carries one (:func:`~transgrn.lagged.apply_lag`). With ``self_term`` the
         inputs gain one column per target: the target gene's own expression in the input cell (see
         :func:`~transgrn.fit.fit_transition`). ``dense=False`` may give sparse outputs (:func:`paired_design`)."""
         part = split_rows(mapping, split)

@@ -344,8 +344,8 @@ def _network_fit(data: TransitionData, mapping: pd.DataFrame, fit_config: Mappin
 def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
                       source_counts: np.ndarray, target_counts: np.ndarray, solver_seed: int) -> np.ndarray:
     """The weights of every prior edge (mask rows; NaN where inactive) refitted on the network's rows
-    (every pair) weighted by the cell counts (:func:`row_weights`), ``n_boot x edges`` float32, with the fit's
-    options as given (``alpha`` resolved: the main fit's)."""
+    (every pair) weighted by the cell counts (:func:`row_weights`), ``n_boot x edges`` float32, with
+    the fit's options as given (``alpha`` resolved: the main fit's)."""
     self_term = bool(fit_config.get("self_term", False))
     mask = data.design_mask(self_term)
     x, y = data.design(mapping, EVERY_PAIR, self_term, dense=False)
@@ -682,8 +682,8 @@ def transition_influence(data: TransitionData, mapping: pd.DataFrame, fit_config
                          source_cluster: str, target_cluster: str, keep: Sequence[str] = (), seed: int = 0,
                          transition: str = "") -> Influence:
     """The network's ridge fit of a transition (as :func:`~transgrn.fit.fit_transition`: same solver
-    seed, so the same alpha and ``weight``; every pair) and the infinitesimal-jackknife variance of each weight over
-    the bootstrap's cells.
+    seed, so the same alpha and ``weight``; every pair) and the infinitesimal-jackknife variance of
+    each weight over the bootstrap's cells.
 
     For target ``j`` with prior TFs ``S``, ``w = (X_S'X_S + alpha I)^{-1} X_S'y`` (``X`` and ``y``
     centred: the intercept is not penalized). Giving cell ``c`` the weight ``1 + eps`` moves ``w`` by

@@ -17,8 +17,8 @@ N_EXTREME_GENES = 3
 
 def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray,
              cols: np.ndarray | None = None) -> np.ndarray:
-    """Predictions of a fitted role (``weight``, ``train_weight`` or ``null_weight``) for the targets at positions
-    ``cols`` (default: all); inputs carry the self-term columns after the TFs when the fit used them."""
+    """Predictions of a fitted role (``weight``, ``train_weight`` or ``null_weight``) for the targets
+    at positions ``cols`` (default: all); inputs carry the self-term columns after the TFs when the fit used them."""
     cols = np.arange(len(data.targets)) if cols is None else np.asarray(cols)
     position = np.full(len(data.targets), -1)
     position[cols] = np.arange(len(cols))

@@ -58,9 +58,10 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
     The penalty (``alpha: auto``) is cross-validated on the training pairs; the network is then
     refitted on every pair (:data:`~transgrn.design.EVERY_PAIR`) at that penalty, as scikit-learn
     refits on all the data after cross-validation: the held-out pairs are a fifth of the data, and
-    leaving them out of the network costs recovery on every benchmark (README, "Held-out accuracy
-    and the network"). The held-out sibling (``train_weight``, ``train_intercept``) is what
-    :func:`~transgrn.evaluate.evaluate_transition` scores on the test pairs.
+    leaving them out of the network cost recovery on every simulated benchmark, though not on Guo
+    2010 (README, "Held-out accuracy and the network"). The held-out sibling (``train_weight``,
+    ``train_intercept``) is what :func:`~transgrn.evaluate.evaluate_transition` scores on the test
+    pairs.
 
     Returns ``coefficients`` (tf, target_gene, weight, train_weight, null_weight, with
     ``fit.bootstrap`` the network's ``weight_mean, weight_std, pvalue, qvalue``, and ``borrowed``)
