@@ -1,0 +1,257 @@
+"""The floor under a whole run: what Snakemake and the imports cost with no arithmetic at all (by hand).
+
+    .venv/bin/python benchmarks/floor.py                 # the small set's job graph, 3 repeats
+    .venv/bin/python benchmarks/floor.py --transitions 12 --batches 2   # the demo's
+
+Issue #11 asks for a whole run on the small set (1,800 cells, 5 transitions) 5x faster than
+CellOracle's path, and for the 100,000-cell atlas's ``pseudotime`` run (39 transitions) in 300 s.
+This script measures how far below those targets the parts that do no science already are, on this
+machine and in this hour:
+
+* **Snakemake alone**: a fresh ``snakemake --cores N`` of a workflow with transgrn's job graph --
+  a checkpoint, a pooled fit beside the first stage, per batch of transitions one ``script:`` job
+  per stage (mapping, fit, evaluation, figures), per transition and stage a shell job that links
+  the batch's files, then ``aggregate``, ``report`` and ``all`` (33 jobs for the small set) --
+  whose scripts only write their outputs.
+* **Snakemake and the base imports**: the same graph, each script importing numpy, pandas, pyarrow
+  and scipy.sparse (what every rule's job imports), as if no job needed anndata, torch or matplotlib.
+* **Snakemake and the imports**: the same graph, each script importing at start what the real
+  rule's job imports (numpy, pandas, pyarrow and scipy.sparse in every job; anndata where cluster
+  slices or the tensor are read, torch where a solver runs, matplotlib where figures are drawn:
+  read off the real jobs' ``sys.modules`` on 2026-12-02).
+* **One job**: a one-job workflow importing all of those once, the floor of any Snakemake run
+  that uses these libraries, whatever its job graph.
+* **The imports**, each in a fresh Python process.
+* **The atlas's penalty cross-validation** as the shipped fit does it: one symmetric
+  eigendecomposition per target, fold and role (main fit and null), 20,000 targets with 25 prior
+  TFs each, 5 folds, 2 roles, 39 transitions, on one thread per core, with ``torch.linalg.eigh``
+  (the call ``transgrn.solvers`` makes); everything else in that run comes on top.
+
+It prints each time (min and median of ``--repeats`` runs), the machine's load, and the small set's
+CellOracle time from ``benchmarks/end_to_end_results.csv`` when it is there (that row's hour, not
+this one's: compare with care).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+EVERY_JOB = ["numpy", "pandas", "pyarrow.parquet", "scipy.sparse"]
+# what each real rule's job had imported when it ended (the small set, 2026-12-02), beyond EVERY_JOB
+RULE_IMPORTS = {
+    "prepare": ["anndata"],
+    "fit_pooled": ["anndata", "torch"],
+    "map_cells": ["anndata", "torch"],
+    "fit_grn": ["anndata", "torch"],
+    "evaluate_grn": ["anndata"],
+    "plot_transition": ["matplotlib.pyplot"],
+    "aggregate": ["anndata"],
+    "report": ["matplotlib.pyplot"],
+}
+STAGES = ["map_cells", "fit_grn", "evaluate_grn", "plot_transition"]
+
+SNAKEFILE = '''
+import json
+TRANSITIONS = {transitions!r}
+BATCHES = {batches!r}
+BATCH_OF = {{t: b for b, members in BATCHES.items() for t in members}}
+STAGES = {stages!r}
+PREVIOUS = dict(zip(STAGES[1:], STAGES[:-1]))
+
+def prepared(wildcards):  # every job after the checkpoint waits for it, as transgrn's do
+    return checkpoints.prepare.get().output[0]
+
+rule all:
+    input: "report.txt"
+
+checkpoint prepare:
+    output: "prepared/transitions.json"
+    params: rule="prepare"
+    script: "job.py"
+
+rule fit_pooled:
+    input: prepared
+    output: "pooled.txt"
+    params: rule="fit_pooled"
+    script: "job.py"
+
+for stage in STAGES:
+    rule:
+        name: stage
+        input:
+            prepared,
+            ["pooled.txt"] if stage == "fit_grn" else [],
+            ["batches/{{batch}}/" + PREVIOUS[stage] + ".json"] if stage in PREVIOUS else [],
+        output: "batches/{{batch}}/" + stage + ".json"
+        params: rule=stage
+        script: "job.py"
+
+    rule:
+        name: stage + "_files"
+        input: lambda w, stage=stage: "batches/" + BATCH_OF[w.transition] + "/" + stage + ".json"
+        output: "transitions/{{transition}}/" + stage + ".txt"
+        shell: "ln -f {{input}} {{output}}"
+
+rule aggregate:
+    input: expand("transitions/{{t}}/evaluate_grn.txt", t=TRANSITIONS)
+    output: "aggregate.txt"
+    params: rule="aggregate"
+    script: "job.py"
+
+rule report:
+    input: "aggregate.txt", expand("transitions/{{t}}/plot_transition.txt", t=TRANSITIONS)
+    output: "report.txt"
+    params: rule="report"
+    script: "job.py"
+'''
+
+JOB = '''
+import importlib, os
+for module in os.environ.get("FLOOR_IMPORTS_" + snakemake.params.rule, "").split():
+    importlib.import_module(module)
+for path in snakemake.output:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    open(path, "w").write(snakemake.params.rule)
+'''
+
+ONE_JOB = '''
+rule all:
+    output: "done.txt"
+    params: rule="all"
+    script: "job.py"
+'''
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def summary(times: list[float]) -> str:
+    return f"min {min(times):5.2f} s, median {statistics.median(times):5.2f} s"
+
+
+def snakemake_run(workdir: Path, snakefile: str, cores: int, env: dict[str, str]) -> float:
+    """Wall time of a fresh ``snakemake --cores N`` in ``workdir`` (everything but the Snakefile
+    and the job script removed first)."""
+    for entry in workdir.iterdir():
+        if entry.name not in ("Snakefile", "job.py"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    (workdir / "Snakefile").write_text(snakefile)
+    (workdir / "job.py").write_text(JOB)
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all"]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        sys.exit(f"snakemake failed in {workdir}:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def import_env(per_rule: dict[str, list[str]]) -> dict[str, str]:
+    env = dict(os.environ)
+    for rule, modules in per_rule.items():
+        env["FLOOR_IMPORTS_" + rule] = " ".join(modules)
+    return env
+
+
+def import_time(modules: list[str], repeats: int) -> list[float]:
+    code = "; ".join(f"import {m}" for m in modules) or "pass"
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def graph(transitions: int, batches: int) -> str:
+    names = [f"t{i}" for i in range(transitions)]
+    size = -(-transitions // batches)
+    groups = {f"b{i}": names[i * size:(i + 1) * size] for i in range(batches) if names[i * size:(i + 1) * size]}
+    return SNAKEFILE.format(transitions=names, batches=groups, stages=STAGES)
+
+
+def eigh_floor(targets: int, tfs: int, folds: int, roles: int, transitions: int, cores: int) -> tuple[float, float]:
+    """Seconds per eigendecomposition of a ``tfs x tfs`` SPD matrix (batched, one thread), and the
+    wall time of all the atlas run's on ``cores`` cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    generator = torch.Generator().manual_seed(0)
+    batch = 2000
+    a = torch.randn(batch, tfs, 4 * tfs, dtype=torch.float64, generator=generator)
+    gram = a @ a.transpose(1, 2)
+    best = min(_timed(lambda: torch.linalg.eigh(gram)) for _ in range(5)) / batch
+    return best, best * targets * folds * roles * transitions / cores
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def celloracle_small() -> str:
+    path = HERE / "end_to_end_results.csv"
+    if not path.exists():
+        return "no benchmarks/end_to_end_results.csv"
+    rows = [r for r in csv.DictReader(path.open()) if r["dataset"] == "small" and r["tool"] == "celloracle"
+            and r["rule"] == "(all)"]
+    if not rows:
+        return "no CellOracle row for the small set"
+    row = rows[-1]
+    return f"{float(row['wall_s']):.1f} s on {row['date']} (5x faster: {float(row['wall_s']) / 5:.1f} s)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--transitions", type=int, default=5, help="transitions in the job graph (small set: 5)")
+    parser.add_argument("--batches", type=int, default=2, help="batches of transitions (small set: 2)")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-eigh", action="store_true", help="leave out the atlas cross-validation's floor")
+    args = parser.parse_args()
+
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}; {os.cpu_count()} CPUs; --cores {args.cores}; load {load()}")
+    every = {rule: EVERY_JOB + modules for rule, modules in RULE_IMPORTS.items()}
+    all_modules = list(dict.fromkeys(m for modules in every.values() for m in modules))
+    snakefile = graph(args.transitions, args.batches)
+    # prepare, fit_pooled, aggregate, report, all; a job per batch and stage; a link job per transition and stage
+    jobs = 5 + (args.batches + args.transitions) * len(STAGES)
+    with tempfile.TemporaryDirectory(prefix="transgrn-floor-") as tmp:
+        workdir = Path(tmp)
+        bare = [snakemake_run(workdir, snakefile, args.cores, import_env({})) for _ in range(args.repeats)]
+        base = [snakemake_run(workdir, snakefile, args.cores, import_env({rule: EVERY_JOB for rule in RULE_IMPORTS}))
+                for _ in range(args.repeats)]
+        loaded = [snakemake_run(workdir, snakefile, args.cores, import_env(every)) for _ in range(args.repeats)]
+        one = [snakemake_run(workdir, ONE_JOB, args.cores, import_env({"all": all_modules}))
+               for _ in range(args.repeats)]
+    print(f"job graph: {args.transitions} transitions in {args.batches} batches, {jobs} jobs")
+    print(f"  Snakemake alone (scripts only write their outputs): {summary(bare)}")
+    print(f"  Snakemake and numpy, pandas, pyarrow, scipy.sparse: {summary(base)}")
+    print(f"  Snakemake and each rule's imports:                  {summary(loaded)}")
+    print(f"  one job importing everything once:                  {summary(one)}")
+    print("imports in a fresh process:")
+    print(f"  python -c pass: {summary(import_time([], args.repeats))}")
+    for modules in (EVERY_JOB, ["anndata"], ["torch"], ["matplotlib.pyplot"], all_modules):
+        print(f"  {' '.join(modules)}: {summary(import_time(modules, args.repeats))}")
+    print(f"CellOracle on the small set (end_to_end_results.csv): {celloracle_small()}")
+    if not args.skip_eigh:
+        each, wall = eigh_floor(targets=20000, tfs=25, folds=5, roles=2, transitions=39, cores=args.cores)
+        print(f"atlas pseudotime cross-validation: {each * 1e6:.0f} us per 25 x 25 eigendecomposition; "
+              f"20,000 targets x 5 folds x 2 roles x 39 transitions = {wall:.0f} s on {args.cores} cores "
+              f"(target for the whole run: 300 s)")
+    print(f"load after: {load()}")
+
+
+if __name__ == "__main__":
+    main()
