@@ -44,7 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from end_to_end import DEFAULT_CSV, load  # benchmarks/ is on the path when this runs as a script
+
 EVERY_JOB = ["numpy", "pandas", "pyarrow.parquet", "scipy.sparse"]
 # what each real rule's job had imported when it ended (the small set, 2026-12-02), beyond EVERY_JOB
 RULE_IMPORTS = {
@@ -131,10 +132,6 @@ rule all:
 '''
 
 
-def load() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def summary(times: list[float]) -> str:
     return f"min {min(times):5.2f} s, median {statistics.median(times):5.2f} s"
 
@@ -201,7 +198,7 @@ def _timed(function) -> float:
 
 
 def celloracle_small() -> str:
-    path = HERE / "end_to_end_results.csv"
+    path = DEFAULT_CSV
     if not path.exists():
         return "no benchmarks/end_to_end_results.csv"
     rows = [r for r in csv.DictReader(path.open()) if r["dataset"] == "small" and r["tool"] == "celloracle"
