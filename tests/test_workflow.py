@@ -96,10 +96,11 @@ def test_recovery_columns_equal_an_outside_scorer(demo_runs):
 
 
 def test_outputs_are_unchanged_by_the_code_layout(demo_runs):
-    """Issue #12: moving the code into one module per stage changed no result. The values were
-    recorded before the move and are compared to a relative tolerance of 1e-6 (tests/recorded_outputs.py
-    says what they cover and why not bit for bit); a change that is meant to change results records
-    them anew: `python tests/recorded_outputs.py RESULTS_DIR`."""
+    """Issue #12: moving the code into one module per stage changed no result, nor does any change
+    since that is not meant to. The values recorded in tests/data/workflow_outputs/ are compared to
+    a relative tolerance of 1e-6 (tests/recorded_outputs.py says what they cover and why not bit for
+    bit); a change that is meant to change results records them anew:
+    `python tests/recorded_outputs.py RESULTS_DIR`."""
     from recorded_outputs import differences
 
     assert differences(demo_runs[0] / "results") == []
