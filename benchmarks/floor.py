@@ -61,7 +61,6 @@ RULE_IMPORTS = {
 STAGES = ["map_cells", "fit_grn", "evaluate_grn", "plot_transition"]
 
 SNAKEFILE = '''
-import json
 TRANSITIONS = {transitions!r}
 BATCHES = {batches!r}
 BATCH_OF = {{t: b for b, members in BATCHES.items() for t in members}}
