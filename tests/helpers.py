@@ -17,7 +17,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # tiny workflow configs, one file each, as the snakemake-workflows keep theirs
 TEST_CONFIGS = REPO / ".test/config"
-# test-only start-up hook that makes one rule script's first job fail (see its docstring)
+# test-only start-up hook that makes one rule's first cluster job fail (see its docstring)
 FAULT_INJECTION = Path(__file__).resolve().parent / "fault_injection"
 
 
@@ -57,11 +57,11 @@ class WorkflowRunner:
                               env=env)
 
 
-def failing_once(script: str, marker: Path) -> dict[str, str]:
-    """Environment variables that make the first job running the rule script ``script`` (its file
-    name, e.g. ``fit_grn.py``) fail and create ``marker``; later jobs run normally."""
+def failing_once(rule: str, marker: Path) -> dict[str, str]:
+    """Environment variables that make the first cluster job of ``rule`` (e.g. ``fit_grn``) fail and
+    create ``marker``; later jobs run normally."""
     path = os.pathsep.join(p for p in (str(FAULT_INJECTION), os.environ.get("PYTHONPATH", "")) if p)
-    return {"PYTHONPATH": path, "TRANSGRN_TEST_FAIL_ONCE": f"{script}:{marker}"}
+    return {"PYTHONPATH": path, "TRANSGRN_TEST_FAIL_ONCE": f"{rule}:{marker}"}
 
 
 def planned_jobs(output: str) -> dict[str, int]:

@@ -491,7 +491,7 @@ def test_symmetric_branches_make_the_fates_alike():
 
 
 # --------------------------------------------------------------------------------------------
-# The workflow's stage (workflow/rules/differential.smk, scripts/differential.py)
+# The workflow's stage (workflow/rules/differential.smk, transgrn.jobs.differential)
 # --------------------------------------------------------------------------------------------
 
 
@@ -507,12 +507,11 @@ def test_workflow_writes_the_sibling_pairs_with_the_fitted_weights(tmp_path, wor
     result = workflow_runner(tmp_path, workflow_config("differential_demo"), "--cores", "1",
                              "results/differential.parquet")
     assert result.returncode == 0, result.stderr[-5000:]
-    # the one unit is the run's only batch, which rule differential tests itself: no batch table, no gather job
-    assert not (tmp_path / "results/differential").exists()
+    # the one unit's table, gathered by rule differential
+    assert sorted(p.name for p in (tmp_path / "results/differential").iterdir()) == ["c01_progenitor.parquet"]
     # the replicates come from the fit jobs, which had the cells loaded; the test reads them
     for transition in ("c01_progenitor__c02_fate_A", "c01_progenitor__c03_fate_B"):
         assert np.load(tmp_path / f"results/transitions/{transition}/differential_replicates.npy").shape[0] == 10
-    assert "differential_batch" not in result.stdout + result.stderr
     table = pd.read_parquet(tmp_path / "results/differential.parquet")
     assert list(table.columns) == DIFFERENTIAL_COLUMNS
     pair = ("c01_progenitor__c02_fate_A", "c01_progenitor__c03_fate_B")

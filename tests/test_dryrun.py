@@ -14,10 +14,9 @@ SLURM = ("--profile", str(REPO / "profiles/slurm"))
 TINY_DEMO_CONFIG = workflow_config("tiny_demo")
 # before the checkpoint the per-transition jobs are unknown; these are planned in any state
 ALWAYS = {"prepare", "aggregate", "report", "all"}
-# a batch job per stage and batch (3 small transitions: auto makes 2 batches) and a per-transition job
-# linking each transition's files
+# one job per stage and transition (3 small transitions), nothing else per transition (issue #25)
 STAGES = ("map_cells", "fit_grn", "evaluate_grn", "plot_transition")
-PER_TRANSITION = {stage: 2 for stage in STAGES} | {f"{stage}_files": 3 for stage in STAGES}
+PER_TRANSITION = {stage: 3 for stage in STAGES}
 
 
 def dry_run(workflow_runner, workdir, config, *extra: str) -> str:
@@ -93,19 +92,18 @@ def test_settings_without_data_say_how_to_configure(tmp_path, workflow_runner):
 @pytest.mark.parametrize("se_method", ["bootstrap", "analytic"])
 def test_the_differential_test_reads_the_fits_replicates_unless_analytic(partial_run, workflow_runner, se_method):
     """With the bootstrap (the default) each fit also writes the test's replicates and the test reads
-    them; the analytic standard error needs none (it reads the cells). The tiny demo's units make one
-    batch: the test runs as one job, without a gather."""
+    them; the analytic standard error needs none (it reads the cells). The tiny demo's pairs share one
+    unit: one job tests it, one gathers."""
     config = {**TINY_DEMO_CONFIG, "differential": {"enabled": True, "pairs": "all", "se_method": se_method}}
     output = dry_run(workflow_runner, partial_run, config)
     jobs = planned_jobs(output)
-    assert jobs["differential"] == 1 and "differential_batch" not in jobs
+    assert jobs["differential"] == 1 and jobs["differential_unit"] == 1
     assert ("differential_replicates.npy" in output) == (se_method == "bootstrap")
 
 
-def test_many_differential_units_are_batched_then_gathered(tmp_path, small_simulation, workflow_runner):
-    """Units that add up to more than one batch (transgrn.batches.MAX_AUTO_BATCH transitions) are
-    tested in a job per batch and gathered by rule differential: 7 clusters in mode all are 42
-    transitions in 7 sibling units of 6, so 2 batches."""
+def test_each_differential_unit_is_a_job_then_gathered(tmp_path, small_simulation, workflow_runner):
+    """A job per unit, gathered by rule differential: 7 clusters in mode all are 42 transitions in 7
+    sibling units of 6."""
     from types import SimpleNamespace
 
     adata = small_simulation.adata.copy()
@@ -116,13 +114,12 @@ def test_many_differential_units_are_batched_then_gathered(tmp_path, small_simul
     result = workflow_runner(tmp_path / "run", config, "--cores", "1", "--until", "prepare", timeout=600)
     assert result.returncode == 0, result.stderr[-5000:]
     jobs = planned_jobs(dry_run(workflow_runner, tmp_path / "run", config))
-    assert jobs["differential_batch"] == 2 and jobs["differential"] == 1
+    assert jobs["differential_unit"] == 7 and jobs["differential"] == 1
 
 
 @pytest.mark.parametrize("extra", [(), SLURM], ids=["plain", "slurm"])
 def test_a_fresh_dry_run_plans_the_differential_test(tmp_path, small_simulation, workflow_runner, extra):
-    """Before the checkpoint the differential job's batches are unknown: its resources fall back to the
-    gather's instead of asking the checkpoint (common.smk differential_resource)."""
+    """Before the checkpoint the differential test's units are unknown: only the gather is planned."""
     config = {"data": write_inputs(small_simulation, tmp_path / "in"), "differential": {"enabled": True}}
     jobs = planned_jobs(dry_run(workflow_runner, tmp_path / "run", config, *extra))
     assert set(jobs) == ALWAYS | {"differential"}

@@ -64,13 +64,13 @@ def test_changing_a_fit_parameter_reruns_the_fits_not_the_mappings(finished_run,
     dry = snakemake(workdir, changed, "-n", "--quiet", "rules")
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = planned_jobs(dry.stdout + dry.stderr)
-    assert jobs.get("fit_grn") == 2 and jobs.get("evaluate_grn") == 2 and jobs.get("aggregate") == 1  # 2 batches
+    assert jobs.get("fit_grn") == 3 and jobs.get("evaluate_grn") == 3 and jobs.get("aggregate") == 1  # one a transition
     assert not {"prepare", "map_cells", "simulate_demo"} & set(jobs), jobs
     assert "params have changed since last execution" in dry.stdout + dry.stderr
     # and a mapping change reruns the mappings (and what depends on them), not the checkpoint
     remap = snakemake(workdir, {**CONFIG, "mapping": {"n_pairs": 150}}, "-n", "--quiet", "rules")
     remapped = planned_jobs(remap.stdout + remap.stderr)
-    assert remapped.get("map_cells") == 2 and remapped.get("fit_grn") == 2 and "prepare" not in remapped, remapped
+    assert remapped.get("map_cells") == 3 and remapped.get("fit_grn") == 3 and "prepare" not in remapped, remapped
 
 
 def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run, snakemake):
@@ -82,7 +82,7 @@ def test_changing_a_report_setting_does_not_rerun_aggregate(finished_run, snakem
     # while a setting that the results depend on does: the filter picks edges_filtered.parquet's edges
     # (aggregate) and the confident edges the TF scores are computed over (evaluate_grn, per transition)
     refilter = snakemake(workdir, {**CONFIG, "filter": {"top_k": 5}}, "-n", "--quiet", "rules")
-    assert planned_jobs(refilter.stdout + refilter.stderr) == {"aggregate": 1, "evaluate_grn": 2, "evaluate_grn_files": 3}
+    assert planned_jobs(refilter.stdout + refilter.stderr) == {"aggregate": 1, "evaluate_grn": 3}
 
 
 def test_writing_out_defaults_or_reordering_keys_reruns_nothing(finished_run, snakemake):

@@ -25,10 +25,9 @@ pytestmark = pytest.mark.workflow
 REQUIRED = os.environ.get("CI") == "true"
 REQUESTED = REQUIRED or os.environ.get("TRANSGRN_TEST_SLURM") == "1"
 SCRIPT = REPO / ".ci/slurm.sh"
-# batches of one transition (3), so that --group-components transition=2 packs them into 2 group jobs
-TINY_DEMO = workflow_config("tiny_demo")
-CONFIG = {**TINY_DEMO, "seed": 3, "transitions": {**TINY_DEMO["transitions"], "batch_size": 1}}
-FAILING_SCRIPT = "fit.py"  # rule fit_grn's script: its first job fails (helpers.failing_once)
+# 3 transitions, whose 4 jobs each --group-components transition=2 packs into 2 group jobs
+CONFIG = {**workflow_config("tiny_demo"), "seed": 3}
+FAILING_RULE = "fit_grn"  # its first cluster job fails (helpers.failing_once)
 # The test cluster is one 2-CPU node without an accounting database: poll with squeue, check
 # early, pack 2 transitions per SLURM job (3 transitions -> 2 packed jobs) and allow one retry.
 # --verbose logs every sbatch call and the kept SLURM logs show each job's resources, so the test
@@ -103,7 +102,7 @@ def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_clus
     workdir = tmp_path / "run"
     marker = tmp_path / "fit_grn-failed-once"
     # the jobs inherit the environment (sbatch --export=ALL), so the fault injection reaches them
-    env = {**os.environ, **slurm_cluster, **failing_once(FAILING_SCRIPT, marker)}
+    env = {**os.environ, **slurm_cluster, **failing_once(FAILING_RULE, marker)}
     command = ["timeout", "-k", "10", "-s", "KILL", "900",  # Snakemake waits on cluster jobs past a plain timeout
                *workflow_runner.command(workdir, CONFIG, "--profile", str(REPO / "profiles/slurm"), *TEST_OVERRIDES)]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
@@ -111,15 +110,15 @@ def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_clus
     (tmp_path / "snakemake.log").write_text(log)
     assert result.returncode == 0, log[-8000:]
 
-    # every job went through sbatch; the per-transition jobs (3 batches of one transition) packed into group jobs of 2
+    # every job went through sbatch; the per-transition jobs (3 transitions) packed into group jobs of 2
     submissions = submitted_jobs(log)
-    groups = [s for s in submissions if "map_cells:batch=" in s[0]]
+    groups = [s for s in submissions if "map_cells:transition=" in s[0]]
     assert len({g[0] for g in groups}) == 2, submissions
     steps = int(re.findall(r"of (\d+) steps \(100%\) done", log)[-1])
     assert len(submissions) <= steps // 2, (steps, submissions)  # 23 jobs in 7 submissions (retry included)
     # the injected failure happened, was reported as failed and retried, with twice the memory
     assert marker.exists(), "the fault injection did not fire"
-    assert "Error in group transition" in log and f"injected failure of this job of {FAILING_SCRIPT}" in log, log[-4000:]
+    assert "Error in group transition" in log and f"injected failure of this job of rule {FAILING_RULE}" in log, log[-4000:]
     assert "Trying to restart job" in log
     retried = [g for g in {g[0] for g in groups} if sum(s[0] == g for s in groups) == 2]
     assert len(retried) == 1, groups
@@ -135,3 +134,27 @@ def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_clus
     table = pd.read_csv(workdir / "results/transitions.tsv", sep="\t")
     assert len(table) == 3 and table["r2_test"].notna().all()
     assert (workdir / "results/report.html").stat().st_size > 0
+
+
+def test_fault_injection_fails_the_first_cluster_job_of_one_rule_only(tmp_path):
+    """tests/fault_injection (on PYTHONPATH): the first process whose --target-jobs names a job of the
+    rule fails, a process without the variable or for other rules runs, and the retry runs."""
+    import sys
+
+    marker = tmp_path / "failed-once"
+    spec = failing_once("fit_grn", marker)
+
+    def python(targets: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "TRANSGRN_TEST_FAIL_ONCE"} | environment
+        return subprocess.run([sys.executable, "-c", "print('ran')", "--target-jobs", *targets, "--mode", "remote"],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    fit, other = ["'map_cells:transition=a'", "'fit_grn:transition=a'"], ["map_cells:transition=a"]
+    unset = python(fit, {"PYTHONPATH": spec["PYTHONPATH"]})  # the module alone does nothing
+    assert unset.returncode == 0 and unset.stdout == "ran\n" and not marker.exists()
+    assert python(other, spec).stdout == "ran\n" and not marker.exists()
+    first = python(fit, spec)
+    assert first.returncode == 1 and first.stdout == "" and marker.exists()
+    assert "injected failure of this job of rule fit_grn" in first.stderr and "Traceback" not in first.stderr
+    retried = python(fit, spec)
+    assert retried.returncode == 0 and retried.stdout == "ran\n"

@@ -112,27 +112,47 @@ def test_reruns_are_byte_identical(demo_runs):
         assert digest(first / name) == digest(second / name), name
 
 
-def test_results_do_not_depend_on_the_batching(demo_runs, snakemake, tmp_path):
-    """Issue #11: both transitions in one batch job per stage (the fixture's runs have one
-    transition per batch) write the same bytes, provenance included, in every transition's file."""
-    result = snakemake(tmp_path, {**DEMO_CONFIG, "transitions": {**DEMO_CONFIG.get("transitions", {}), "batch_size": 2}})
+def test_results_do_not_depend_on_the_cores(demo_runs, workflow_runner, tmp_path):
+    """Issue #25: jobs run as threads of Snakemake's process, two at a time with --cores 2 (the
+    fixture's runs); one at a time they write the same bytes, provenance included, in every
+    transition's file, the result tables and the figures."""
+    result = workflow_runner(tmp_path, DEMO_CONFIG, "--cores", "1")
     assert result.returncode == 0, result.stderr[-5000:]
-    assert sorted(p.name for p in (tmp_path / "results/batches").iterdir()) == ["b000"]
-    assert len(list((tmp_path / "logs/benchmarks/batches/b000").glob("*.tsv"))) == 4  # map, fit, evaluate, figures
+    assert "Using workflow specific profile profiles/default" in result.stdout + result.stderr
     ours = sorted(p.relative_to(tmp_path) for p in (tmp_path / "results/transitions").rglob("*") if p.is_file())
     theirs = sorted(p.relative_to(demo_runs[0]) for p in (demo_runs[0] / "results/transitions").rglob("*") if p.is_file())
     assert ours == theirs
     assert len(ours) == 2 * 11  # mask, 2 mappings, 3 of the fit, 5 of the evaluation
-    for path in ours:
-        assert digest(tmp_path / path) == digest(demo_runs[0] / path), path
-    for name in ("edges.parquet", "transitions.tsv"):
-        assert digest(tmp_path / "results" / name) == digest(demo_runs[0] / "results" / name), name
-    # figures too: a transition's PNGs do not depend on what its batch job drew before them
-    figures = sorted((tmp_path / "results/figures/transitions").rglob("*.png"))
+    figures = sorted(p.relative_to(tmp_path) for p in (tmp_path / "results/figures/transitions").rglob("*.png"))
     assert len(figures) == 2 * 3
-    for path in figures:
-        theirs = demo_runs[0] / path.relative_to(tmp_path)
-        assert digest(path) == digest(theirs), path
+    for path in [*ours, *figures, *(Path("results") / name for name in ("edges.parquet", "transitions.tsv"))]:
+        assert digest(tmp_path / path) == digest(demo_runs[0] / path), path
+
+
+def test_a_failing_transition_fails_alone(tmp_path, snakemake):
+    """Issue #25: a transition whose job fails reports its error in its own log, and --keep-going
+    finishes every other transition. Here a cluster slice is damaged after the checkpoint, so the
+    transitions that read it (progenitor -> fate A) fail and stem cell -> progenitor does not (without
+    the pooled network, which reads every cluster: fit.borrow_below 0)."""
+    config = {**DEMO_CONFIG, "fit": {**DEMO_CONFIG.get("fit", {}), "borrow_below": 0}}
+    result = snakemake(tmp_path, config, "--until", "prepare")
+    assert result.returncode == 0, result.stderr[-5000:]
+    damaged = tmp_path / "results/prepared/clusters/c02_fate_A.h5ad"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    result = snakemake(tmp_path, config, "--keep-going")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    ok, bad = "c00_stem_cell__c01_progenitor", "c01_progenitor__c02_fate_A"
+    for name in ("metrics.json", "coefficients.parquet"):
+        assert (tmp_path / "results/transitions" / ok / name).exists()
+    assert len(list((tmp_path / "results/figures/transitions" / ok).glob("*.png"))) == 3
+    assert not (tmp_path / "results/transitions" / bad / "mask.parquet").exists()  # no half-written result
+    log = (tmp_path / "logs/transitions" / bad / "map_cells.log").read_text()
+    assert "c02_fate_A.h5ad cannot be read" in log and "Delete results/prepared/" in log
+    assert "Traceback" not in log  # bad input: one message naming the fix
+    assert f"map_cells {bad}:" in output and "Error in rule map_cells" in output
+    # no other job's lines in that log
+    assert ok not in log and "fit_grn" not in log
 
 
 def test_nothing_to_do_on_rerun(demo_runs, snakemake):

@@ -45,7 +45,11 @@ def load_cluster(path: str | Path) -> tuple[CellSet, pd.Index]:
     """A per-cluster slice written by the checkpoint: its cells, gene names and pseudotime if any."""
     import anndata as ad
 
-    adata = ad.read_h5ad(path)
+    try:
+        adata = ad.read_h5ad(path)
+    except OSError as error:  # truncated or overwritten since the checkpoint wrote it
+        raise InputError(f"the cluster slice {path} cannot be read ({error}): it changed after the checkpoint "
+                         "wrote it. Delete results/prepared/ and run again, so that the checkpoint writes it anew") from None
     pseudotime = adata.obs["pseudotime"].to_numpy(dtype=float) if "pseudotime" in adata.obs else None
     return CellSet(names=adata.obs_names.to_numpy(dtype=str), matrix=adata.X, pseudotime=pseudotime), adata.var_names
 

@@ -128,7 +128,6 @@ class TransitionOptions(_Section):
     paga_threshold: float
     explicit: list
     min_cells: int
-    batch_size: int | str
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-# Gather all transitions into the result tables and the GRN tensor.
+# Gather all transitions into the result tables and the GRN tensor. Job transgrn.jobs.aggregate.
+from transgrn.jobs import aggregate as aggregate_job
 
 
 rule aggregate:
@@ -29,17 +30,15 @@ rule aggregate:
         filter=config["filter"],
         # provenance of the results: every setting except report.*, which only changes the page, so
         # that editing it does not rerun aggregate (a params change is a rerun trigger)
-        config={key: value for key, value in RESULT_CONFIG.items() if key != "report"},
+        config={key: value for key, value in config.items() if key != "report"},
     benchmark:
         LOGS / "benchmarks/aggregate.tsv"
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
         runtime=aggregate_runtime,
-    conda:
-        "../../envs/transgrn.yaml"
     log:
         LOGS / "aggregate.log",
-    script:
-        "../../scripts/aggregate.py"
+    run:
+        run_job(aggregate_job.aggregate, input, output, params, wildcards, log, rule, SEED)
 

@@ -1,19 +1,19 @@
-# Config validation, paths and small named input functions shared by the rules.
+# Config validation, paths, small named input functions and resource functions shared by the rules.
+# The rules are `run` blocks that call their job functions (transgrn.jobs) through run_job, which
+# Snakemake runs in a thread of its own process (profiles/default: force-use-threads; README "How jobs run").
 import math
 import os
 import sys
 from pathlib import Path
 
 SRC = Path(workflow.basedir) / "src"
-# Rule scripts import transgrn from this checkout even where it is not pip-installed
-# (e.g. --sdm conda environments); jobs inherit the variable.
+# the run: blocks import transgrn from this checkout even where it is not pip-installed
 sys.path.insert(0, str(SRC))
-os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
 
 from transgrn.config import load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
-from transgrn.batches import BATCH_ID_PATTERN, assign_batches, pack_batches  # noqa: E402
 from transgrn.columns import CLUSTER_ID_PATTERN, TRANSITION_PATTERN  # noqa: E402
+from transgrn.jobs.runner import run_job  # noqa: E402
 
 if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
     raise WorkflowError(
@@ -29,21 +29,18 @@ except ConfigError as error:
 # writing out a default or moving a key would rerun the rules that take the whole config
 config.clear()
 config.update(validated)
-
-# transitions.batch_size says how the work is cut into jobs, not what it computes: it is left out of
-# the params (a rerun trigger) and so of the provenance of every result, which then do not depend on it
-RESULT_CONFIG = {**config, "transitions": {k: v for k, v in config["transitions"].items() if k != "batch_size"}}
+SEED = config["seed"]
 
 RESULTS = Path("results")
 PREPARED = RESULTS / "prepared"
 TRANSITION_DIR = RESULTS / "transitions" / "{transition}"
-# a batch job's manifest and staged files (transgrn.batches): per-transition stages run one job per batch
-BATCH_DIR = RESULTS / "batches" / "{batch}"
 LOGS = Path("logs")
+TRANSITION_LOGS = LOGS / "transitions" / "{transition}"
+TRANSITION_BENCHMARKS = LOGS / "benchmarks" / "transitions" / "{transition}"
 
 wildcard_constraints:
     transition=TRANSITION_PATTERN,
-    batch=BATCH_ID_PATTERN,
+    unit=CLUSTER_ID_PATTERN,
 
 
 def cluster_slice(which):
@@ -94,93 +91,14 @@ def transition_ids():
     return list(transition_table()["transition"])
 
 
-# Batches (transgrn.batches): the per-transition stages run one job per batch of transitions, and a
-# per-transition rule of each stage (a shell command, no Python start-up) links the batch's files
-# into results/transitions/<transition>/, so that every transition's files stay tracked outputs.
-def batches():
-    """Batch id -> its transitions, from the checkpoint's table (computed once per version of it)."""
-    table = transition_table()
-    if _PREPARED_CACHE.get("batches_table") is not table:
-        assigned = batch_assignment(table)
-        owner = {transition: batch for batch, members in assigned.items() for transition in members}
-        _PREPARED_CACHE.update(batches_table=table, batches=assigned, batch_of=owner)
-    return _PREPARED_CACHE["batches"]
-
-
-def batch_manifest(stage):
-    """Input function of a stage's per-transition rule: the manifest of the batch that ran the transition."""
-
-    def manifest(wildcards):
-        batches()
-        return str(BATCH_DIR / f"{stage}.json").format(batch=_PREPARED_CACHE["batch_of"][wildcards.transition])
-
-    return manifest
-
-
-def member_slices(wildcards):
-    """Input function of a batch rule: the cluster slices its transitions read, each once."""
-    return transition_slices(batches()[wildcards.batch])
-
-
-def batch_transitions(wildcards):
-    """Params function of a batch rule: its transitions. From the table file itself, not the checkpoint
-    object, which a params function may not ask for in a cluster job ("Rule parameter depends on
-    checkpoint"); a batch job exists only after the checkpoint wrote the table."""
-    from transgrn.prepare import read_transitions
-
-    return batch_assignment(read_transitions(PREPARED / "transitions.tsv"))[wildcards.batch]
-
-
-def batch_assignment(table):
-    """Batch id -> transitions of the checkpoint's table; ``auto`` sizes the batches by the run's
-    work, the cells of every transition's two clusters times the genes (transgrn.batches)."""
-    work = float((table["n_source_cells"] + table["n_target_cells"]).sum()) * _prior_sizes()["n_genes_used"]
-    return assign_batches(list(table["transition"]), config["transitions"]["batch_size"], work)
-
-
-# what a batch rule's script is told about each transition's input files (run_batch in transgrn.script)
-SLICE_PATTERNS = {
-    "source": str(PREPARED / "clusters" / "{source}.h5ad"),
-    "target": str(PREPARED / "clusters" / "{target}.h5ad"),
-}
-
-
 def transition_files(files):
-    """``inputs_per_transition`` of a batch rule: patterns of a stage's per-transition files (name -> file)."""
-    return {name: str(TRANSITION_DIR / filename) for name, filename in files.items()}
-
-
-def staged_inputs(**stage_files):
-    """The ``staged_inputs`` param of a batch rule: input name -> the earlier batch stage that wrote it.
-    The rule reads those per-transition files from the batch's folder, where they were written
-    (transgrn.script.run_batch), so that the stages of a batch follow each other at once; the
-    per-transition link jobs run beside them and feed only what comes after the batches (aggregate,
-    the report, the MLP, the differential test)."""
-    return {name: stage for stage, files in stage_files.items() for name in files}
-
-
-def stage_manifests(staged):
-    """A batch rule's inputs for its ``staged_inputs``: each earlier stage's manifest of the same
-    batch, as ``<stage>_manifest``."""
-    return {f"{stage}_manifest": BATCH_DIR / f"{stage}.json" for stage in dict.fromkeys(staged.values())}
-
-
-# The body of a stage's per-transition rule: link each declared output from the batch's folder (a copy
-# where hard links are impossible) and touch it, so that it is newer than the batch's manifest. A shell
-# command, not a run: block, which Snakemake (8+) executes by starting a whole Snakemake of its own per job.
-LINK_FROM_BATCH = (
-    'for file in {output:q}; do '
-    'staged="$(dirname {input.manifest:q})/{params.stage}/{wildcards.transition}/$(basename "$file")"; '
-    'if [ ! -e "$staged" ]; then echo "{params.stage} failed on transition {wildcards.transition} in its batch job: '
-    'see the log in logs/batches/$(basename "$(dirname {input.manifest:q})")/" | tee {log:q} >&2; exit 1; fi; '
-    'ln -f "$staged" "$file" 2>/dev/null || cp "$staged" "$file"; touch "$file"; done; '
-    'echo "linked {output} from {input.manifest}" > {log:q}'
-)
-# a link job's own small needs: not the profile's default, which would set a group job's memory floor
-LINK_RESOURCES = {"mem_mb": 100, "runtime": 1}
+    """A stage's per-transition files (name -> file name) as paths under results/transitions/<t>/."""
+    return {name: TRANSITION_DIR / filename for name, filename in files.items()}
 
 
 def per_transition(filename):
+    """Input function: a per-transition file of every transition of the run."""
+
     def paths(wildcards):
         return [str(TRANSITION_DIR / filename).format(transition=t) for t in transition_ids()]
 
@@ -235,10 +153,10 @@ def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design
         prior = _prior_sizes()
         mb = (dense_copies * config["mapping"]["n_pairs"] * prior["n_genes_used"] * 8 + per_edge_bytes * prior["n_edges"]
               + gram_copies * prior["n_tfs"] ** 2 * 8) / 1e6
-        if per_cluster_mb or design_copies:  # the largest transition of a batch: they run one at a time
-            mb += max(per_cluster_mb * _input_mb(transition_slices([transition]))
-                      + design_copies * prior["n_tfs"] * 8 / 1e6 * max(config["mapping"]["n_pairs"], _transition_cells(transition))
-                      for transition in _job_transitions(wildcards))
+        if (per_cluster_mb or design_copies) and "transition" in wildcards.keys():
+            transition = wildcards.transition
+            mb += (per_cluster_mb * _input_mb(transition_slices([transition]))
+                   + design_copies * prior["n_tfs"] * 8 / 1e6 * max(config["mapping"]["n_pairs"], _transition_cells(transition)))
         return mb
 
     def mem(wildcards, input, attempt):
@@ -281,119 +199,53 @@ def aggregate_runtime(wildcards, input, attempt):
     return int(max(60, 10 + _input_mb(input) / 10 / 60) * attempt)
 
 
-def _job_transitions(wildcards):
-    """The transitions a job works on: its batch's, its own, or none (a whole-run job)."""
-    if "batch" in wildcards.keys():
-        return batches()[wildcards.batch]
-    if "dbatch" in wildcards.keys():
-        return dbatch_transitions(wildcards)
-    return [wildcards.transition] if "transition" in wildcards.keys() else [None]
-
-
 def runtime_min(minutes):
-    """Resource function: wall-time limit in minutes (per transition of a batch), growing with the attempt."""
+    """Resource function: wall-time limit in minutes, growing with the attempt."""
 
     def runtime(wildcards, attempt):
-        return minutes * len(_job_transitions(wildcards)) * attempt
+        return minutes * attempt
 
     return runtime
 
 
-# Differential edges (differential.smk): pairs of transitions, the units that test them, and the jobs
-def differential_plan(table):
-    """The configured pairs of a transitions table with their unit's cluster id (``unit_id``), and
-    batch id -> units: consecutive units in one job while their refits add up to at most
-    MAX_AUTO_BATCH transitions (transgrn.batches.pack_batches), so that the demo's units share one
-    job's start-up while an atlas unit (39 refits) is a job of its own; memory is one unit's at a time."""
+# Differential edges (differential.smk): pairs of transitions and the units that test them
+def differential_pairs():
+    """The configured pairs of the checkpoint's table with their unit's cluster id (``unit_id``),
+    computed once per version of the table (the input functions ask for it once per job)."""
     from transgrn.differential import transition_pairs, unit_ids
 
-    options = config["differential"]
-    pairs = transition_pairs(table, options["pairs"], options["explicit"])
-    pairs = pairs.assign(unit_id=unit_ids(table, pairs))
-    sizes = {unit: len(unit_transitions(pairs, [unit])) for unit in dict.fromkeys(pairs["unit_id"])}
-    return pairs, pack_batches(sizes)
-
-
-def unit_transitions(pairs, units):
-    """The transitions that ``units`` refit: those of their pairs, in first-seen order."""
-    pairs = pairs[pairs["unit_id"].isin(units)]
-    return list(dict.fromkeys([*pairs["transition_1"], *pairs["transition_2"]]))
-
-
-def differential_pairs():
-    """:func:`differential_plan` of the checkpoint's table, computed once per version of it (the
-    input functions ask for it once per job)."""
     table = transition_table()
     if _PREPARED_CACHE.get("pairs_table") is not table:
-        _PREPARED_CACHE.update(pairs_table=table, differential=differential_plan(table))
+        options = config["differential"]
+        pairs = transition_pairs(table, options["pairs"], options["explicit"])
+        _PREPARED_CACHE.update(pairs_table=table, differential=pairs.assign(unit_id=unit_ids(table, pairs)))
     return _PREPARED_CACHE["differential"]
 
 
-def single_dbatch():
-    """The id of the differential's only batch, or None when there are several: a run with one batch
-    (the demo's) has rule differential test it in the gather's place, saving a job's start-up."""
-    batches = differential_pairs()[1]
-    return next(iter(batches)) if len(batches) == 1 else None
+def differential_units():
+    """The units (cluster ids) of the run's pairs, in first-seen order."""
+    return list(dict.fromkeys(differential_pairs()["unit_id"]))
 
 
-def dbatch_id(wildcards):
-    """A differential batch's id: its wildcard, or, in rule differential, the only batch."""
-    return wildcards.dbatch if "dbatch" in wildcards.keys() else single_dbatch()
+def unit_transitions(wildcards):
+    """The transitions of a unit's pairs, in first-seen order."""
+    pairs = differential_pairs()
+    pairs = pairs[pairs["unit_id"] == wildcards.unit]
+    return list(dict.fromkeys([*pairs["transition_1"], *pairs["transition_2"]]))
 
 
-def dbatch_transitions(wildcards):
-    """The transitions of a differential batch's units (whose replicates, or cells, it reads)."""
-    pairs, batches = differential_pairs()
-    return unit_transitions(pairs, batches[dbatch_id(wildcards)])
-
-
-def dbatch_files(filename):
-    """Input function of a differential batch: a per-transition file of each transition its units refit."""
+def unit_files(filename):
+    """Input function of a differential unit: a per-transition file of each transition its pairs name."""
 
     def paths(wildcards):
-        return [str(TRANSITION_DIR / filename).format(transition=t) for t in dbatch_transitions(wildcards)]
+        return [str(TRANSITION_DIR / filename).format(transition=t) for t in unit_transitions(wildcards)]
 
     return paths
 
 
-def dbatch_slices(wildcards):
-    """The cluster slices of the batch's transitions, each once (ids are part of the transition ids)."""
-    return transition_slices(dbatch_transitions(wildcards))
-
-
-def dbatch_units(wildcards):
-    """Params function of a differential batch: its units, from the table file itself (see
-    batch_transitions); in rule differential, those of the only batch, or none (it gathers)."""
-    from transgrn.prepare import read_transitions
-
-    batches = differential_plan(read_transitions(PREPARED / "transitions.tsv"))[1]
-    if "dbatch" in wildcards.keys():
-        return batches[wildcards.dbatch]
-    return next(iter(batches.values())) if len(batches) == 1 else []
-
-
-def differential_inputs(wildcards):
-    """Input function of the differential rule: every batch's table to gather, or, with one batch, that
-    batch's own inputs (DIFFERENTIAL_BATCH_INPUTS), which it then tests itself."""
-    if single_dbatch() is None:
-        return {"batches": [str(DIFFERENTIAL / f"{batch}.parquet") for batch in differential_pairs()[1]]}
-    return {name: entry(wildcards) if callable(entry) else entry for name, entry in DIFFERENTIAL_BATCH_INPUTS.items()}
-
-
-def differential_resource(batch, gather):
-    """Resource function of the differential rule: ``batch``'s value when it tests the only batch itself,
-    else ``gather``'s (both resource functions of wildcards and attempt)."""
-
-    def value(wildcards, attempt):
-        from snakemake.exceptions import IncompleteCheckpointException
-
-        try:
-            single = single_dbatch()
-        except IncompleteCheckpointException:  # a dry run before the checkpoint: known once it ran
-            single = None
-        return (batch if single else gather)(wildcards, attempt)
-
-    return value
+def unit_slices(wildcards):
+    """The cluster slices of a unit's transitions, each once."""
+    return transition_slices(unit_transitions(wildcards))
 
 
 def differential_refits():
@@ -407,9 +259,9 @@ def differential_refits():
     return options["se_method"] != "analytic" or not analytic_supported(config["fit"])
 
 
-def differential_batch_runtime(wildcards, attempt):
-    """Minutes: 5 per transition of the batch's units."""
-    return 5 * len(dbatch_transitions(wildcards)) * attempt
+def differential_unit_runtime(wildcards, attempt):
+    """Minutes: 5 per transition of the unit."""
+    return 5 * len(unit_transitions(wildcards)) * attempt
 
 
 # The pooled network (rule fit_pooled, stage fit)

@@ -1,4 +1,6 @@
 # The embedded demo: a simulated differentiation with a known network (see transgrn.simulate).
+# Job transgrn.jobs.prepare.simulate_demo.
+from transgrn.jobs import prepare as prepare_job
 
 
 rule simulate_demo:
@@ -12,9 +14,7 @@ rule simulate_demo:
     resources:
         mem_mb=mem_mb(1000),
         runtime=runtime_min(10),
-    conda:
-        "../../envs/transgrn.yaml"
     log:
         LOGS / "simulate_demo.log",
-    script:
-        "../../scripts/simulate_demo.py"
+    run:
+        run_job(prepare_job.simulate_demo, input, output, params, wildcards, log, rule, SEED)

@@ -1,83 +1,61 @@
 # Stage differential (config differential.enabled): edges whose weight differs between pairs of
 # transitions, with the analytic (infinitesimal-jackknife) standard error of the joint cell bootstrap or
-# the bootstrap itself (differential.se_method; transgrn.differential, scripts/differential.py).
-# A unit -- the cluster its pairs share (siblings: their source) -- reads each of its transitions'
-# bootstrap replicates, which the fits refitted (fit.smk FIT_OUTPUTS), once and tests every pair;
-# small units share a job (a batch, common.smk differential_plan), and a gather step streams the
-# batches into one table. A run with one batch (the demo's) has no gather step:
-# rule differential tests that batch itself (common.smk differential_inputs).
+# the bootstrap itself (differential.se_method). A unit -- the cluster its pairs share (siblings: their
+# source) -- reads each of its transitions' bootstrap replicates, which the fits refitted (fit.smk
+# FIT_OUTPUTS), once and tests every pair (rule differential_unit); rule differential gathers the units'
+# tables into one. Job transgrn.jobs.differential; science transgrn.differential.
+from transgrn.jobs import differential as differential_job
 
 DIFFERENTIAL = RESULTS / "differential"
 
-wildcard_constraints:
-    dbatch=BATCH_ID_PATTERN,
-
-# what a batch reads: its transitions' files (common.smk dbatch_*); with the bootstrap, the replicates
-# that the fits refitted (fit.smk FIT_OUTPUTS), else -- the analytic standard error -- the cells and
-# mapping it linearizes over
-DIFFERENTIAL_BATCH_INPUTS = dict(
-    transitions=PREPARED / "transitions.tsv",
-    masks=dbatch_files("mask.parquet"),
-    # the main fit's weights, which the differences are reported against, and their borrowed edges
-    # (fit.borrow_below), which are not tested (transgrn.differential.tested_edges)
-    coefficients=dbatch_files("coefficients.parquet"),
-    **(dict(replicates=dbatch_files(FIT_OUTPUTS["differential_replicates"])) if DIFFERENTIAL_REFITS
-       else dict(mappings=dbatch_files("mapping_main.parquet"), slices=dbatch_slices)),
-)
 # with the fits' replicates: two transitions' replicates (memory-mapped) and one pair's table at a time,
 # measured at atlas scale (benchmarks/scale.py --steps differential) 0.59-0.76 GB for units of 3-8
 # transitions; analytic: one transition's cells and system at a time, plus what it keeps for its
-# pairs up to transgrn.differential.DEFAULT_MAX_BYTES (64 MB; spilled beyond). About 1.3 GB is
-# requested at that scale.
-DIFFERENTIAL_BATCH_MEM = mem_mb(700, per_edge_bytes=250 + 40 * config["differential"]["n_boot"], gram_copies=2)
+# pairs up to transgrn.differential.DEFAULT_MAX_BYTES (64 MB; spilled beyond).
+DIFFERENTIAL_UNIT_MEM = mem_mb(700, per_edge_bytes=250 + 40 * config["differential"]["n_boot"], gram_copies=2)
 
 
-rule differential_batch:
+rule differential_unit:
     input:
-        **DIFFERENTIAL_BATCH_INPUTS,
+        transitions=PREPARED / "transitions.tsv",
+        masks=unit_files("mask.parquet"),
+        # the main fit's weights, which the differences are reported against, and their borrowed edges
+        # (fit.borrow_below), which are not tested (transgrn.differential.tested_edges)
+        coefficients=unit_files("coefficients.parquet"),
+        # with the bootstrap, the replicates that the fits refitted; else -- the analytic standard
+        # error -- the cells and mapping it linearizes over
+        **(dict(replicates=unit_files(FIT_OUTPUTS["differential_replicates"])) if DIFFERENTIAL_REFITS
+           else dict(mappings=unit_files("mapping_main.parquet"), slices=unit_slices)),
     output:
-        table=DIFFERENTIAL / "{dbatch}.parquet",
+        table=DIFFERENTIAL / "{unit}.parquet",
     params:
-        units=dbatch_units,
         options=config["differential"],
         fit=config["fit"],
-        seed=config["seed"],
+        seed=SEED,
         smooth=config["data"]["smooth"],
     benchmark:
-        LOGS / "benchmarks/differential/{dbatch}.tsv"
+        LOGS / "benchmarks/differential/{unit}.tsv"
     threads: 1
     resources:
-        mem_mb=DIFFERENTIAL_BATCH_MEM,
-        runtime=differential_batch_runtime,
-    conda:
-        "../../envs/transgrn.yaml"
+        mem_mb=DIFFERENTIAL_UNIT_MEM,
+        runtime=differential_unit_runtime,
     log:
-        LOGS / "differential/{dbatch}.log",
-    script:
-        "../../scripts/differential.py"
+        LOGS / "differential/{unit}.log",
+    run:
+        run_job(differential_job.differential_unit, input, output, params, wildcards, log, rule, SEED)
 
 
 rule differential:
     input:
-        unpack(differential_inputs),
+        units=lambda wildcards: [str(DIFFERENTIAL / f"{unit}.parquet") for unit in differential_units()],
     output:
         table=RESULTS / "differential.parquet",
-    params:
-        units=dbatch_units,  # none when it gathers
-        options=config["differential"],
-        fit=config["fit"],
-        seed=config["seed"],
-        smooth=config["data"]["smooth"],
-    benchmark:
-        LOGS / "benchmarks/differential.tsv"
     threads: 1
     resources:
-        # gathering holds one row group at a time
-        mem_mb=differential_resource(DIFFERENTIAL_BATCH_MEM, mem_mb(500)),
-        runtime=differential_resource(differential_batch_runtime, runtime_min(30)),
-    conda:
-        "../../envs/transgrn.yaml"
+        # one row group at a time
+        mem_mb=mem_mb(500),
+        runtime=runtime_min(30),
     log:
         LOGS / "differential.log",
-    script:
-        "../../scripts/differential.py"
+    run:
+        run_job(differential_job.differential, input, output, params, wildcards, log, rule, SEED)

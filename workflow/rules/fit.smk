@@ -1,11 +1,11 @@
-# Stage fit: the masked regression on the mapping's training pairs (and the null's), with bootstrap confidence.
-# Package module transgrn.fit, script scripts/fit.py.
-
+# Stage fit: the masked regression on the mapping's pairs (and the null's), with bootstrap confidence.
+# Job transgrn.jobs.fit; science transgrn.fit, transgrn.pooled.
+from transgrn.jobs import fit as fit_job
 
 # what a transition's fit writes for the later stages
 FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
-# the batch job's outputs_per_transition and the link rule's outputs: with them, for the differential
-# test, the replicates (common.smk differential_refits; the test reads them instead of refitting)
+# with them, for the differential test, the replicates (common.smk differential_refits; the test reads
+# them instead of refitting)
 FIT_OUTPUTS = FIT_FILES | ({"differential_replicates": "differential_replicates.npy"} if differential_refits() else {})
 # their number (0: none)
 DIFFERENTIAL_REFITS = config["differential"]["n_boot"] if "differential_replicates" in FIT_OUTPUTS else 0
@@ -15,8 +15,6 @@ DIFFERENTIAL_REFITS = config["differential"]["n_boot"] if "differential_replicat
 POOLED = RESULTS / "pooled"
 POOLED_FILES = {"pooled_network": POOLED / "network.parquet", "pooled_tf_variance": POOLED / "tf_variance.parquet"}
 BORROWING = config["fit"]["borrow_below"] > 0
-# what a fit batch reads of the mapping's batch job (common.smk, staged_inputs)
-FIT_STAGED = staged_inputs(map_cells=MAPPING_FILES)
 
 
 rule fit_pooled:
@@ -28,50 +26,43 @@ rule fit_pooled:
         tf_variance=POOLED_FILES["pooled_tf_variance"],
     params:
         fit=config["fit"],
-        seed=config["seed"],
+        seed=SEED,
         smooth=config["data"]["smooth"],
     threads: 1
     benchmark:
         LOGS / "benchmarks/fit_pooled.tsv"
-    # every fit waits for it: started beside the first mapping, not after them, it leaves a core free
-    # while the fits begin (the demo: 1-2 s of wall time)
+    # every fit waits for it: started beside the first mapping, not after them
     priority: 1
     resources:
         mem_mb=pooled_design_mb,
         runtime=runtime_min(60),
         gpu=1 if config["fit"]["device"] == "cuda" else 0,
-    conda:
-        "../../envs/transgrn.yaml"
     log:
         LOGS / "fit_pooled.log",
-    script:
-        "../../scripts/fit_pooled.py"
+    run:
+        run_job(fit_job.fit_pooled, input, output, params, wildcards, log, rule, SEED)
 
 
 rule fit_grn:
     input:
-        **stage_manifests(FIT_STAGED),
-        slices=member_slices,
+        **transition_files(MAPPING_FILES),
+        source=cluster_slice("source"),
+        target=cluster_slice("target"),
         **(POOLED_FILES if BORROWING else {}),
     output:
-        manifest=BATCH_DIR / "fit_grn.json",
+        **transition_files(FIT_OUTPUTS),
     params:
         fit=config["fit"],
         smooth=config["data"]["smooth"],
-        seed=config["seed"],
-        transitions=batch_transitions,
-        inputs_per_transition=transition_files(MAPPING_FILES) | SLICE_PATTERNS,
-        staged_inputs=FIT_STAGED,
-        outputs_per_transition=FIT_OUTPUTS,
+        seed=SEED,
         # only with the test's replicates: a run without the test keeps its params (no refit of its fits)
         **({"differential_n_boot": DIFFERENTIAL_REFITS} if DIFFERENTIAL_REFITS else {}),
-    # a batch's later stages before other batches' earlier ones (evaluate 3 > fit 2 > mapping 0): each core
-    # finishes the chains of transitions it started, so that no batch's long fit starts last and runs alone
-    # (the 100,000-cell atlas on 2 cores: one core idle for 2.5 min at the end without them)
+    # a transition's later stages before other transitions' earlier ones (evaluate 3 > fit 2 > mapping 0):
+    # each core finishes the chains it started, so that no long fit starts last and runs alone
     priority: 2
     threads: 1
     benchmark:
-        LOGS / "benchmarks/batches/{batch}/fit_grn.tsv"
+        TRANSITION_BENCHMARKS / "fit_grn.tsv"
     resources:
         # bootstrap: per edge, B weights and B cross-products (the fit's and the differential test's
         # refits, one after the other; the test's B float32 weights kept to be written); alpha auto: Gram
@@ -83,30 +74,7 @@ rule fit_grn:
         gpu=1 if config["fit"]["device"] == "cuda" else 0,
     group:
         "transition"
-    conda:
-        "../../envs/transgrn.yaml"
     log:
-        LOGS / "batches/{batch}/fit.log",
-    script:
-        "../../scripts/fit.py"
-
-
-rule fit_grn_files:
-    input:
-        manifest=batch_manifest("fit_grn"),
-        # a transition's folder holds what its fit was made from (its provenance names these files)
-        mapping=[TRANSITION_DIR / filename for filename in MAPPING_FILES.values()],
-    params:
-        stage="fit_grn",
-    output:
-        **{name: TRANSITION_DIR / filename for name, filename in FIT_OUTPUTS.items()},
-    group:
-        "transition"
-    log:
-        LOGS / "transitions/{transition}/fit_files.log",
-    resources:
-        **LINK_RESOURCES,
-    conda:
-        "../../envs/coreutils.yaml"
-    shell:
-        LINK_FROM_BATCH
+        TRANSITION_LOGS / "fit_grn.log",
+    run:
+        run_job(fit_job.fit_grn, input, output, params, wildcards, log, rule, SEED)

@@ -1,4 +1,6 @@
 # The checkpoint: read and check inputs once, align the prior, enumerate transitions, slice clusters.
+# Job transgrn.jobs.prepare; science transgrn.prepare.
+from transgrn.jobs import prepare as prepare_job
 
 
 def prepare_inputs(wildcards):
@@ -21,18 +23,16 @@ checkpoint prepare:
     params:
         # only the mapping method (lagged needs a pseudotime): other mapping settings must not rerun the
         # checkpoint and so every job; `transgrn check` also checks them against the data
-        config={**{k: RESULT_CONFIG[k] for k in ("data", "reference", "transitions")},
+        config={**{k: config[k] for k in ("data", "reference", "transitions")},
                 "mapping": {"method": config["mapping"]["method"]}},
-        seed=config["seed"],  # PAGA (transitions.mode: paga) is seeded
+        seed=SEED,  # PAGA (transitions.mode: paga) is seeded
     threads: 1
     resources:
         mem_mb=mem_mb(1000, per_input_mb=2),
         runtime=runtime_min(60),
-    conda:
-        "../../envs/transgrn.yaml"
     log:
         LOGS / "prepare.log",
     benchmark:
         LOGS / "benchmarks/prepare.tsv"
-    script:
-        "../../scripts/prepare.py"
+    run:
+        run_job(prepare_job.prepare, input, output, params, wildcards, log, rule, SEED)

@@ -1,7 +1,9 @@
 # The run's report: per-transition figures, then one self-contained HTML page with the overview
 # and validation figures (also written as PNGs so that `snakemake --report` shows them).
+# Job transgrn.jobs.report; science transgrn.report.
 from snakemake.io import strip_wildcard_constraints
 
+from transgrn.jobs import report as report_job
 from transgrn.report import same_cell_design, transition_title
 
 FIGURES = RESULTS / "figures"
@@ -12,57 +14,26 @@ CAPTIONS = "../report"
 report: "../report/workflow.rst"
 
 
-# Stages whose benchmark file (where the rule declares one) gives the report's wall time per stage.
-# All of them run before the report (their outputs are its inputs), so the script reads the files
-# without declaring them as inputs, which would double the rule's input list (7 files per transition).
+# Stages whose benchmark file gives the report's wall time per stage. All of them run before the
+# report (their outputs are its inputs), so the job reads the files without declaring them as inputs,
+# which would double the rule's input list (7 files per transition).
 DEMO_RAN = workflow.is_rule("simulate_demo") and str(config["data"]["adata"]) in map(str, rules.simulate_demo.output)
 STAGE_BENCHMARKS = {
     stage: strip_wildcard_constraints(str(workflow.get_rule(stage).benchmark))
-    for stage in ("prepare", "map_cells", "fit_grn", "evaluate_grn", "aggregate")
+    for stage in ("prepare", "map_cells", "fit_grn", "evaluate_grn", "plot_transition", "aggregate")
     if workflow.is_rule(stage) and workflow.get_rule(stage).benchmark
-} | {"plot_transition": str(LOGS / "benchmarks/batches/{batch}/plot_transition.tsv")}
+}
 
 
-# what a transition's figures are drawn from (fit and evaluation) and what the batch job writes
-PLOT_STAGED = staged_inputs(fit_grn=["coefficients"], evaluate_grn=["gene_r2", "predictions"])
-PLOT_INPUTS = {name: (FIT_FILES | EVALUATE_FILES)[name] for name in PLOT_STAGED}
 PLOT_FILES = {"network_figure": "network.png", "gene_r2_figure": "gene_r2.png", "predictions_figure": "predictions.png"}
 FIGURE_SUBCATEGORIES = {"network_figure": "network", "gene_r2_figure": "per-gene R²", "predictions_figure": "predictions"}
 
 
 rule plot_transition:
     input:
-        table=PREPARED / "transitions.tsv",
-        **stage_manifests(PLOT_STAGED),
-    output:
-        manifest=BATCH_DIR / "plot_transition.json",
-    params:
-        n_edges=config["report"]["network_edges"],
-        transitions=batch_transitions,
-        inputs_per_transition=transition_files(PLOT_INPUTS),
-        staged_inputs=PLOT_STAGED,
-        outputs_per_transition=PLOT_FILES,
-    benchmark:
-        STAGE_BENCHMARKS["plot_transition"]
-    # after its batch's evaluation, before other batches' mappings and fits (fit.smk, rule fit_grn)
-    priority: 3
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000),
-        runtime=runtime_min(10),
-    group:
-        "transition"
-    conda:
-        "../../envs/transgrn.yaml"
-    log:
-        LOGS / "batches/{batch}/plot.log",
-    script:
-        "../../scripts/plot_transition.py"
-
-
-rule plot_transition_files:
-    input:
-        manifest=batch_manifest("plot_transition"),
+        coefficients=TRANSITION_DIR / FIT_FILES["coefficients"],
+        gene_r2=TRANSITION_DIR / EVALUATE_FILES["gene_r2"],
+        predictions=TRANSITION_DIR / EVALUATE_FILES["predictions"],
     output:
         **{
             name: report(
@@ -75,20 +46,24 @@ rule plot_transition_files:
             for name, filename in PLOT_FILES.items()
         },
     params:
+        n_edges=config["report"]["network_edges"],
         # the table itself, not checkpoints.prepare.get(): a params function that asks a checkpoint
         # fails in cluster jobs ("Rule parameter depends on checkpoint"); these jobs exist only after it
         title=lambda wildcards: transition_title(PREPARED / "transitions.tsv", wildcards.transition),
-        stage="plot_transition",
+    benchmark:
+        TRANSITION_BENCHMARKS / "plot_transition.tsv"
+    # after its transition's evaluation, before other transitions' mappings and fits (fit.smk, rule fit_grn)
+    priority: 3
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime_min(10),
     group:
         "transition"
     log:
-        LOGS / "transitions/{transition}/plot_files.log",
-    resources:
-        **LINK_RESOURCES,
-    conda:
-        "../../envs/coreutils.yaml"
-    shell:
-        LINK_FROM_BATCH
+        TRANSITION_LOGS / "plot_transition.log",
+    run:
+        run_job(report_job.plot_transition, input, output, params, wildcards, log, rule, SEED)
 
 
 rule report:
@@ -140,9 +115,7 @@ rule report:
         # 0.7 GB at 1,560; the weight correlation's scratch file, 4 bytes per transition and edge, is on disk)
         mem_mb=mem_mb(2000),
         runtime=runtime_min(60),
-    conda:
-        "../../envs/transgrn.yaml"
     log:
         LOGS / "report.log",
-    script:
-        "../../scripts/report.py"
+    run:
+        run_job(report_job.report, input, output, params, wildcards, log, rule, SEED)

@@ -38,17 +38,12 @@ def _titles(path: str, mtime_ns: int) -> dict[str, str]:
 
 
 def benchmark_files(patterns: dict[str, str], transitions: list[str], roles=("main", "null")) -> dict[str, str]:
-    """Benchmark file -> stage, expanding each stage's pattern over transitions and mapping roles, and
-    over the batch folders that exist (a batch's id is not in the transitions table)."""
-    import glob
-
+    """Benchmark file -> stage, expanding each stage's pattern over transitions and mapping roles."""
     files = {}
     for stage, pattern in patterns.items():
         for transition in transitions if "{transition}" in pattern else [None]:
             for role in roles if "{role}" in pattern else [None]:
-                path = pattern.format(transition=transition, role=role, batch="{batch}")
-                for found in sorted(glob.glob(path.replace("{batch}", "*"))) if "{batch}" in path else [path]:
-                    files[found] = stage
+                files[pattern.format(transition=transition, role=role)] = stage
     return files
 
 

@@ -1,24 +1,28 @@
-"""Rule evaluate_grn (stage evaluate): held-out R^2 of the fit and of its null, per gene and
-overall, and recovery of the reference (transgrn.evaluate); and the transition's TF and target
-scores (transgrn.network_scores), computed here where its design is already loaded."""
-import json
+"""Job of rule evaluate_grn: held-out accuracy, recovery of the reference and network scores."""
+
+from __future__ import annotations
+
 from pathlib import Path
 
-import pandas as pd
 
-from transgrn.design import load_transition_data, read_mappings
-from transgrn.evaluate import evaluate_transition
-from transgrn.io import PROVENANCE_KEY, write_json, write_parquet
-from transgrn.lagged import lag_of
-from transgrn.network_scores import transition_scores
-from transgrn.options import FilterOptions
-from transgrn.script import run_script
+def evaluate_grn(mask: str, mapping_main: str, mapping_null: str, coefficients: str, intercepts: str, info: str,
+                 source: str, target: str, reference: str, metrics: str, gene_r2: str, predictions: str,
+                 tf_scores: str = "", target_scores: str = "", *, smooth: int = 0, filter: dict | None = None,
+                 self_term: bool = False, transition: str = "", record: dict | None = None) -> None:
+    """Held-out R^2 of the fit and of its null, per gene and overall, and recovery of the reference
+    (transgrn.evaluate); the transition's TF and target scores (transgrn.network_scores), computed
+    here where its design is already loaded."""
+    import json
 
+    import pandas as pd
 
-def main(mask: str, mapping_main: str, mapping_null: str, coefficients: str, intercepts: str, info: str, source: str,
-         target: str, reference: str, metrics: str, gene_r2: str, predictions: str, tf_scores: str = "",
-         target_scores: str = "", *, smooth: int = 0, filter: dict | None = None, self_term: bool = False,
-         transition: str = "", record: dict | None = None) -> None:
+    from ..design import load_transition_data, read_mappings
+    from ..evaluate import evaluate_transition
+    from ..io import PROVENANCE_KEY, write_json, write_parquet
+    from ..lagged import lag_of
+    from ..network_scores import transition_scores
+    from ..options import FilterOptions
+
     data = load_transition_data(source, target, mask, smooth)
     mappings = read_mappings(mapping_main, mapping_null)
     weights = pd.read_parquet(coefficients)
@@ -40,7 +44,3 @@ def main(mask: str, mapping_main: str, mapping_null: str, coefficients: str, int
             write_parquet(per_tf, tf_scores, record)
         if target_scores:
             write_parquet(per_target, target_scores, record)
-
-
-if __name__ == "__main__":
-    run_script(main, globals().get("snakemake"))

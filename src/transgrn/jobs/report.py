@@ -1,22 +1,39 @@
-"""Rule report: the self-contained HTML summary report and its overview/validation figures."""
-import json
+"""Jobs of rules plot_transition and report: per-transition figures and the run's HTML report."""
+
+from __future__ import annotations
+
 from pathlib import Path
 
-import pandas as pd
 
-from transgrn.prepare import read_transitions
-from transgrn.report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
-from transgrn.script import run_script
+def plot_transition(coefficients: str, gene_r2: str, predictions: str, network_figure: str, gene_r2_figure: str,
+                    predictions_figure: str, *, title: str, n_edges: int = 40, record: dict | None = None) -> None:
+    """One transition's network, per-gene R^2 and prediction figures, titled ``title``."""
+    import pandas as pd
+
+    from ..report import write_transition_figures
+
+    figures = {"network": network_figure, "gene_r2": gene_r2_figure, "predictions": predictions_figure}
+    write_transition_figures(pd.read_parquet(coefficients), pd.read_parquet(gene_r2), pd.read_parquet(predictions),
+                             title, figures, n_edges)
 
 
-def by_transition(paths):
+def by_transition(paths) -> dict[str, str]:
     """Per-transition files keyed by their transition id (the parent directory's name)."""
     return {Path(p).parent.name: p for p in paths}
 
 
-def main(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
-         figures: list, report: str, cluster_graph: str, tf_scores: str | None = None, differential: str | None = None, *,
-         config: dict, stage_benchmarks: dict, demo: bool = False, record: dict | None = None) -> None:
+def report(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
+           figures: list, report: str, cluster_graph: str, tf_scores: str | None = None,
+           differential: str | None = None, *, config: dict, stage_benchmarks: dict, demo: bool = False,
+           record: dict | None = None) -> None:
+    """The self-contained HTML summary report and its overview and validation figures."""
+    import json
+
+    import pandas as pd
+
+    from ..prepare import read_transitions
+    from ..report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
+
     results = read_transitions(table)  # labels stay text: a cluster called "NA" is not missing
     weights, per_gene, pairs = (by_transition(paths) for paths in (coefficients, gene_r2, mappings))
     pngs = by_transition(figures)
@@ -43,7 +60,3 @@ def main(table: str, summary: str, skipped: str, reference: str, coefficients: l
         scratch_dir=Path(report).parent,
         tf_scores=tf_scores, differential=differential or None,
     )
-
-
-if __name__ == "__main__":
-    run_script(main, globals().get("snakemake"))

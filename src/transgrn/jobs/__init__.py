@@ -1,0 +1,21 @@
+"""The workflow's jobs: one function per rule, taking the rule's named files and settings.
+
+Each rule of ``workflow/rules/<stage>.smk`` is a ``run:`` block that calls its function here through
+:func:`~transgrn.jobs.runner.run_job`, inside Snakemake's own process (see :mod:`.runner`). The
+functions read their input files, call the science in the package and write their outputs; they
+take plain paths and values, so a notebook or a test can call them directly, and
+``python -m transgrn.jobs <rule> --help`` runs one by hand.
+
+=================== =============================== ==========================
+module              rules                           science
+=================== =============================== ==========================
+:mod:`.prepare`     prepare, simulate_demo          transgrn.prepare, transgrn.simulate
+:mod:`.mapping`     map_cells                       transgrn.mask, transgrn.mapping
+:mod:`.fit`         fit_pooled, fit_grn             transgrn.fit, transgrn.pooled
+:mod:`.evaluate`    evaluate_grn                    transgrn.evaluate, transgrn.network_scores
+:mod:`.models`      fit_mlp, find_cofactors         transgrn.models
+:mod:`.differential` differential_unit, differential transgrn.differential
+:mod:`.aggregate`   aggregate                       transgrn.aggregate
+:mod:`.report`      plot_transition, report         transgrn.report
+=================== =============================== ==========================
+"""
