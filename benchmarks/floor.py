@@ -1,24 +1,23 @@
 """The floor under a whole run: what Snakemake and the imports cost with no arithmetic at all (by hand).
 
     .venv/bin/python benchmarks/floor.py                 # the small set's job graph, 3 repeats
-    .venv/bin/python benchmarks/floor.py --transitions 12 --batches 2   # the demo's
+    .venv/bin/python benchmarks/floor.py --transitions 12   # the demo's
 
 Issue #11 asks for a whole run on the small set (1,800 cells, 5 transitions) 5x faster than
 CellOracle's path, and for the 100,000-cell atlas's ``pseudotime`` run (39 transitions) in 300 s.
 This script measures how far below those targets the parts that do no science already are, on this
 machine and in this hour:
 
-* **Snakemake alone**: a fresh ``snakemake --cores N`` of a workflow with transgrn's job graph --
-  a checkpoint, a pooled fit beside the first stage, per batch of transitions one ``script:`` job
-  per stage (mapping, fit, evaluation, figures), per transition and stage a shell job that links
-  the batch's files, then ``aggregate``, ``report`` and ``all`` (33 jobs for the small set) --
-  whose scripts only write their outputs.
-* **Snakemake and the base imports**: the same graph, each script importing numpy, pandas, pyarrow
-  and scipy.sparse (what every rule's job imports), as if no job needed anndata, torch or matplotlib.
-* **Snakemake and the imports**: the same graph, each script importing at start what the real
+* **``script:`` jobs**: a fresh ``snakemake --cores N`` of a workflow with transgrn's job graph --
+  a checkpoint, a pooled fit beside the first stage, one job per transition and stage (mapping,
+  fit, evaluation, figures), then ``aggregate``, ``report`` and ``all`` (25 jobs for the small
+  set) -- as ``script:`` jobs that only write their outputs, then importing at start what the real
   rule's job imports (numpy, pandas, pyarrow and scipy.sparse in every job; anndata where cluster
   slices or the tensor are read, torch where a solver runs, matplotlib where figures are drawn:
-  read off the real jobs' ``sys.modules`` on 2026-12-02).
+  read off the jobs' ``sys.modules`` on 2026-12-02).
+* **``run:`` jobs in threads**: the same graph as ``run:`` blocks executed in Snakemake's own
+  threads (``--force-use-threads``, what profiles/default sets for transgrn since issue #25),
+  without imports and with every rule's imports done once by the Snakefile.
 * **One job**: a one-job workflow importing all of those once, the floor of any Snakemake run
   that uses these libraries, whatever its job graph.
 * **The imports**, each in a fresh Python process.
@@ -62,10 +61,20 @@ STAGES = ["map_cells", "fit_grn", "evaluate_grn", "plot_transition"]
 
 SNAKEFILE = '''
 TRANSITIONS = {transitions!r}
-BATCHES = {batches!r}
-BATCH_OF = {{t: b for b, members in BATCHES.items() for t in members}}
 STAGES = {stages!r}
 PREVIOUS = dict(zip(STAGES[1:], STAGES[:-1]))
+JOB = {job!r}  # "script": a script: job per rule (a Python per job); "run": run: blocks in Snakemake's threads
+if JOB == "run":
+    import importlib, os
+    for _rule in {rules!r}:  # imported once, by Snakemake's own process
+        for _module in os.environ.get("FLOOR_IMPORTS_" + _rule, "").split():
+            importlib.import_module(_module)
+
+def write(output, rule):
+    import os
+    for path in output:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        open(path, "w").write(rule)
 
 def prepared(wildcards):  # every job after the checkpoint waits for it, as transgrn's do
     return checkpoints.prepare.get().output[0]
@@ -73,45 +82,36 @@ def prepared(wildcards):  # every job after the checkpoint waits for it, as tran
 rule all:
     input: "report.txt"
 
-checkpoint prepare:
-    output: "prepared/transitions.json"
-    params: rule="prepare"
-    script: "job.py"
-
-rule fit_pooled:
-    input: prepared
-    output: "pooled.txt"
-    params: rule="fit_pooled"
-    script: "job.py"
-
-for stage in STAGES:
-    rule:
-        name: stage
-        input:
-            prepared,
-            ["pooled.txt"] if stage == "fit_grn" else [],
-            ["batches/{{batch}}/" + PREVIOUS[stage] + ".json"] if stage in PREVIOUS else [],
-        output: "batches/{{batch}}/" + stage + ".json"
-        params: rule=stage
-        script: "job.py"
-
-    rule:
-        name: stage + "_files"
-        input: lambda w, stage=stage: "batches/" + BATCH_OF[w.transition] + "/" + stage + ".json"
-        output: "transitions/{{transition}}/" + stage + ".txt"
-        shell: "ln -f {{input}} {{output}}"
-
-rule aggregate:
-    input: expand("transitions/{{t}}/evaluate_grn.txt", t=TRANSITIONS)
-    output: "aggregate.txt"
-    params: rule="aggregate"
-    script: "job.py"
-
-rule report:
-    input: "aggregate.txt", expand("transitions/{{t}}/plot_transition.txt", t=TRANSITIONS)
-    output: "report.txt"
-    params: rule="report"
-    script: "job.py"
+for name, inputs, output in [
+    ("prepare", [], "prepared/transitions.json"),
+    ("fit_pooled", [prepared], "pooled.txt"),
+    *[(stage, [prepared, *(["pooled.txt"] if stage == "fit_grn" else []),
+               *(["transitions/{{transition}}/" + PREVIOUS[stage] + ".txt"] if stage in PREVIOUS else [])],
+       "transitions/{{transition}}/" + stage + ".txt") for stage in STAGES],
+    ("aggregate", [expand("transitions/{{t}}/evaluate_grn.txt", t=TRANSITIONS)], "aggregate.txt"),
+    ("report", ["aggregate.txt", expand("transitions/{{t}}/plot_transition.txt", t=TRANSITIONS)], "report.txt"),
+]:
+    if name == "prepare":
+        checkpoint:
+            name: name
+            output: output
+            params: rule=name
+            script: "job.py"
+    elif JOB == "script":
+        rule:
+            name: name
+            input: *inputs
+            output: output
+            params: rule=name
+            script: "job.py"
+    else:
+        rule:
+            name: name
+            input: *inputs
+            output: output
+            params: rule=name
+            run:
+                write(output, params.rule)
 '''
 
 JOB = '''
@@ -135,7 +135,7 @@ def summary(times: list[float]) -> str:
     return f"min {min(times):5.2f} s, median {statistics.median(times):5.2f} s"
 
 
-def snakemake_run(workdir: Path, snakefile: str, cores: int, env: dict[str, str]) -> float:
+def snakemake_run(workdir: Path, snakefile: str, cores: int, env: dict[str, str], *extra: str) -> float:
     """Wall time of a fresh ``snakemake --cores N`` in ``workdir`` (everything but the Snakefile
     and the job script removed first)."""
     for entry in workdir.iterdir():
@@ -143,7 +143,7 @@ def snakemake_run(workdir: Path, snakefile: str, cores: int, env: dict[str, str]
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     (workdir / "Snakefile").write_text(snakefile)
     (workdir / "job.py").write_text(JOB)
-    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all"]
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--quiet", "all", *extra]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -169,11 +169,10 @@ def import_time(modules: list[str], repeats: int) -> list[float]:
     return times
 
 
-def graph(transitions: int, batches: int) -> str:
+def graph(transitions: int, job: str) -> str:
+    """The workflow's job graph with ``transitions`` transitions: ``script:`` or ``run:`` jobs."""
     names = [f"t{i}" for i in range(transitions)]
-    size = -(-transitions // batches)
-    groups = {f"b{i}": names[i * size:(i + 1) * size] for i in range(batches) if names[i * size:(i + 1) * size]}
-    return SNAKEFILE.format(transitions=names, batches=groups, stages=STAGES)
+    return SNAKEFILE.format(transitions=names, stages=STAGES, job=job, rules=list(RULE_IMPORTS))
 
 
 def eigh_floor(targets: int, tfs: int, folds: int, roles: int, transitions: int, cores: int) -> tuple[float, float]:
@@ -211,7 +210,6 @@ def celloracle_small() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--transitions", type=int, default=5, help="transitions in the job graph (small set: 5)")
-    parser.add_argument("--batches", type=int, default=2, help="batches of transitions (small set: 2)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-eigh", action="store_true", help="leave out the atlas cross-validation's floor")
@@ -220,22 +218,26 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}; {os.cpu_count()} CPUs; --cores {args.cores}; load {load()}")
     every = {rule: EVERY_JOB + modules for rule, modules in RULE_IMPORTS.items()}
     all_modules = list(dict.fromkeys(m for modules in every.values() for m in modules))
-    snakefile = graph(args.transitions, args.batches)
-    # prepare, fit_pooled, aggregate, report, all; a job per batch and stage; a link job per transition and stage
-    jobs = 5 + (args.batches + args.transitions) * len(STAGES)
+    scripts, threads = graph(args.transitions, "script"), graph(args.transitions, "run")
+    # prepare, fit_pooled, aggregate, report, all; a job per transition and stage
+    jobs = 5 + args.transitions * len(STAGES)
+    in_threads = ("--force-use-threads",)
     with tempfile.TemporaryDirectory(prefix="transgrn-floor-") as tmp:
         workdir = Path(tmp)
-        bare = [snakemake_run(workdir, snakefile, args.cores, import_env({})) for _ in range(args.repeats)]
-        base = [snakemake_run(workdir, snakefile, args.cores, import_env({rule: EVERY_JOB for rule in RULE_IMPORTS}))
-                for _ in range(args.repeats)]
-        loaded = [snakemake_run(workdir, snakefile, args.cores, import_env(every)) for _ in range(args.repeats)]
+        bare = [snakemake_run(workdir, scripts, args.cores, import_env({})) for _ in range(args.repeats)]
+        loaded = [snakemake_run(workdir, scripts, args.cores, import_env(every)) for _ in range(args.repeats)]
+        bare_threads = [snakemake_run(workdir, threads, args.cores, import_env({}), *in_threads)
+                        for _ in range(args.repeats)]
+        loaded_threads = [snakemake_run(workdir, threads, args.cores, import_env(every), *in_threads)
+                          for _ in range(args.repeats)]
         one = [snakemake_run(workdir, ONE_JOB, args.cores, import_env({"all": all_modules}))
                for _ in range(args.repeats)]
-    print(f"job graph: {args.transitions} transitions in {args.batches} batches, {jobs} jobs")
-    print(f"  Snakemake alone (scripts only write their outputs): {summary(bare)}")
-    print(f"  Snakemake and numpy, pandas, pyarrow, scipy.sparse: {summary(base)}")
-    print(f"  Snakemake and each rule's imports:                  {summary(loaded)}")
-    print(f"  one job importing everything once:                  {summary(one)}")
+    print(f"job graph: {args.transitions} transitions, one job per transition and stage, {jobs} jobs")
+    print(f"  script: jobs, scripts only write their outputs:     {summary(bare)}")
+    print(f"  script: jobs, each rule's imports in every job:      {summary(loaded)}")
+    print(f"  run: jobs in Snakemake's threads, no imports:        {summary(bare_threads)}")
+    print(f"  run: jobs in Snakemake's threads, imports once:      {summary(loaded_threads)}")
+    print(f"  one job importing everything once:                   {summary(one)}")
     print("imports in a fresh process:")
     print(f"  python -c pass: {summary(import_time([], args.repeats))}")
     for modules in (EVERY_JOB, ["anndata"], ["torch"], ["matplotlib.pyplot"], all_modules):

@@ -17,8 +17,9 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
 * ``dag``: ``snakemake -n`` of the whole ``all`` workflow after the checkpoint (every job of all
   1,560 transitions): wall time of the dry run, number of jobs; and a check that no job but the
   checkpoint has the full ``.h5ad`` among its inputs.
-* ``job``: every job of one transition (mapping with its mask, fit, evaluation) on 1 core: wall time
-  and peak memory of each job.
+* ``job``: every job of one transition (mapping with its mask, fit, evaluation) on 1 core, each in a
+  process of its own as on a cluster (``--workflow-profile none``: Snakemake then spawns ``run:``
+  jobs instead of running them in its threads): wall time and peak memory of each job.
 * ``e2e``: ``transitions.mode: pseudotime`` (39 transitions) from scratch to the report with
   ``--cores 2``: wall time.
 * ``differential`` (not in the default steps): one sibling unit of ``differential.pairs: siblings``
@@ -26,14 +27,14 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
   (``transitions.mode: all`` gives 39 per unit on 40 clusters) -- with the workflow's defaults
   (``n_boot`` 20, ``max_qvalue`` 1): the upstream jobs of those transitions, whose fits also refit
   the test's bootstrap replicates (the fit jobs' peak memory), then the unit's job (rule
-  ``differential``, the run's one batch) on 1 core: its wall time and peak memory. The unit's job depends only on
+  ``differential_unit``) on 1 core, in a process of its own: its wall time and peak memory. The unit's job depends only on
   a cluster's size, the genes, TFs and prior edges, and ``k``; so ``--cells 22500 --clusters 9``
   (2,500 cells a cluster, as 100,000 in 40) measures an atlas unit up to ``k = 8`` without preparing
   the whole atlas.
 
 Peak memory is the largest resident set size of each job's process, sampled every 20 ms with
-psutil (so a peak shorter than that can be missed), together with the ``peak memory`` line each
-job writes to its log (``getrusage`` of the job process: exact).
+psutil (so a peak shorter than that can be missed); a whole run (``e2e``) runs its jobs in threads
+of Snakemake's process, whose peak is reported instead.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def generate(out: Path, n_cells: int, n_genes: int, n_clusters: int, n_tfs: int,
 
 
 class PeakSampler:
-    """Largest RSS of every job process (``python ... .snakemake/scripts/tmpXXXX.<rule>.py``) under ``root``."""
+    """Largest RSS of every job process (``python -m snakemake ... --target-jobs '<rule>:...'``) under ``root``."""
 
     def __init__(self, root_pid: int, interval: float = 0.02, limit_mb: float | None = None) -> None:
         import psutil
@@ -143,7 +144,7 @@ class PeakSampler:
                 self.snakemake_peak = max(self.snakemake_peak, self.root.memory_info().rss)
                 for proc in self.root.children(recursive=True):
                     try:
-                        match = re.search(r"\.snakemake/scripts/tmp[^.]*\.(\w+)\.py", " ".join(proc.cmdline()))
+                        match = re.search(r"--target-jobs '?(\w+):", " ".join(proc.cmdline()))
                         if match:
                             rss = proc.memory_info().rss
                             name, peak = self.peaks.get(proc.pid, (match.group(1), 0))
@@ -164,6 +165,8 @@ class PeakSampler:
 
 
 MAX_JOB_MB: float | None = None
+# run: jobs in processes of their own, as on a cluster, so that each job's memory can be sampled
+IN_PROCESSES = ("--workflow-profile", "none")
 
 
 def snakemake(workdir: Path, *args: str, cores: int = 2) -> tuple[float, PeakSampler, str]:
@@ -182,14 +185,6 @@ def snakemake(workdir: Path, *args: str, cores: int = 2) -> tuple[float, PeakSam
     return elapsed, sampler, output
 
 
-def logged_peak(log: Path) -> str:
-    """The job's own ``peak memory`` line (written by transgrn.script.run), if any."""
-    if not log.exists():
-        return "?"
-    found = re.findall(r"peak memory (\d+) MB", log.read_text())
-    return found[-1] if found else "?"
-
-
 def write_config(workdir: Path, data: Path, mode: str, **sections: dict) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config = {
@@ -205,7 +200,7 @@ def write_config(workdir: Path, data: Path, mode: str, **sections: dict) -> None
 
 def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clusters: int) -> dict:
     """One sibling unit (``type 00`` to the next ``n_transitions`` clusters) with the workflow's
-    differential defaults: upstream jobs, then the ``differential_batch`` job (the unit alone) on 1 core, measured."""
+    differential defaults: upstream jobs, then the ``differential_unit`` job on 1 core, measured."""
     if n_transitions >= n_clusters:
         sys.exit(f"differential: a unit of {n_transitions} transitions needs more than {n_clusters} clusters")
     explicit = [["type 00", f"type {j:02d}"] for j in range(1, n_transitions + 1)]
@@ -215,28 +210,23 @@ def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clus
     (workdir / "results/differential.parquet").unlink(missing_ok=True)
     # the fits refit the test's bootstrap replicates (differential_replicates.npy): measured here
     upstream, fits, _ = snakemake(workdir, *[f"results/transitions/{t}/differential_replicates.npy"
-                                             for t in _explicit_ids(workdir)], cores=1)
-    fit_peak = max((p for name, p in fits.peaks.values() if name == "fit"), default=0)
-    # the unit is the run's only batch, which rule differential tests itself (no gather); the sampler
-    # names a job by its script, scripts/differential.py
-    _, sampler, _ = snakemake(workdir, "results/differential.parquet", cores=1)
-    peak = max((p for name, p in sampler.peaks.values() if name == "differential"), default=0)
-    log = workdir / "logs/differential.log"
-    wall = re.findall(r"\[differential\] finished in ([\d.]+) s", log.read_text())
+                                             for t in _explicit_ids(workdir)], *IN_PROCESSES, cores=1)
+    fit_peak = max((p for name, p in fits.peaks.values() if name == "fit_grn"), default=0)
+    # the unit's own job: the type 00 unit's table (the gather only concatenates)
+    _, sampler, _ = snakemake(workdir, "results/differential/c00_type_00.parquet", *IN_PROCESSES, cores=1)
+    peak = max((p for name, p in sampler.peaks.values() if name == "differential_unit"), default=0)
+    log = workdir / "logs/differential/c00_type_00.log"
+    wall = re.findall(r"\[differential_unit\] finished in ([\d.]+) s", log.read_text())
     import pyarrow.parquet as pq
 
     rows = pq.ParquetFile(workdir / "results/differential.parquet").metadata.num_rows
     result = {"transitions": n_transitions, "pairs": n_transitions * (n_transitions - 1) // 2,
               "upstream_wall_s": round(upstream, 1), "fit_peak_mb_sampled": round(fit_peak / 1e6),
-              "fit_peak_mb_logged": max((int(logged) for log in (workdir / "logs/batches").glob("*/fit.log")
-                                         if (logged := logged_peak(log)) != "?"), default=None),
               "unit_wall_s_logged": float(wall[-1]) if wall else None,
-              "peak_mb_sampled": round(peak / 1e6), "peak_mb_logged": logged_peak(log),
-              "rows": rows}
+              "peak_mb_sampled": round(peak / 1e6), "rows": rows}
     print(f"differential: unit of {n_transitions} transitions ({result['pairs']} pairs): job "
           f"{result['unit_wall_s_logged']} s on 1 core, peak RSS {peak / 1e6:.0f} MB sampled, "
-          f"{result['peak_mb_logged']} MB logged, {rows:,} rows; upstream jobs {upstream:.0f} s, fit job peak "
-          f"{fit_peak / 1e6:.0f} MB sampled, {result['fit_peak_mb_logged']} MB logged")
+          f"{rows:,} rows; upstream jobs {upstream:.0f} s, fit job peak {fit_peak / 1e6:.0f} MB sampled")
     return result
 
 
@@ -285,12 +275,10 @@ def main() -> None:
 
     if "checkpoint" in steps:
         shutil.rmtree(all_dir / "results", ignore_errors=True)
-        elapsed, sampler, _ = snakemake(all_dir, "results/prepared/transitions.tsv")
+        elapsed, sampler, _ = snakemake(all_dir, "results/prepared/transitions.tsv", *IN_PROCESSES)
         peak = max((p for name, p in sampler.peaks.values() if name == "prepare"), default=0)
-        report["steps"]["checkpoint"] = {"wall_s": round(elapsed, 1), "peak_mb_sampled": round(peak / 1e6),
-                                         "peak_mb_logged": logged_peak(all_dir / "logs/prepare.log")}
-        print(f"checkpoint: {elapsed:.1f} s wall (snakemake included), job peak RSS {peak / 1e6:.0f} MB sampled, "
-              f"{logged_peak(all_dir / 'logs/prepare.log')} MB logged")
+        report["steps"]["checkpoint"] = {"wall_s": round(elapsed, 1), "peak_mb_sampled": round(peak / 1e6)}
+        print(f"checkpoint: {elapsed:.1f} s wall (snakemake included), job peak RSS {peak / 1e6:.0f} MB sampled")
 
     if "dag" in steps:
         elapsed, sampler, output = snakemake(all_dir, "-n", "--quiet", "rules")
@@ -313,40 +301,32 @@ def main() -> None:
         if not (all_dir / "results/prepared/transitions.tsv").exists():  # the job step needs the checkpoint
             snakemake(all_dir, "results/prepared/transitions.tsv")
         table = read_transitions(all_dir / "results/prepared/transitions.tsv")
-        index = len(table) // 2
-        transition = table["transition"].iloc[index]
+        transition = table["transition"].iloc[len(table) // 2]
         shutil.rmtree(all_dir / "results/transitions" / transition, ignore_errors=True)
-        # one transition's jobs: batches of one (transgrn.batches), so that its batch jobs are its own
-        # (in the config file: --config would pass the size as the string '1', which the schema refuses)
-        write_config(all_dir, data, "all", transitions={"batch_size": 1})
-        try:
-            elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json", cores=1)
-        finally:
-            write_config(all_dir, data, "all")
+        elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json",
+                                             *IN_PROCESSES, cores=1)
         jobs = {}
-        logs = all_dir / "logs/batches" / f"b{index:03d}"
+        logs = all_dir / "logs/transitions" / transition
         for name, peak in sampler.peaks.values():
             jobs[name] = max(jobs.get(name, 0), peak)
         walls = {m.group(1): float(m.group(2)) for m in
                  re.finditer(r"\[(\w+)\] finished in ([\d.]+) s", "".join(p.read_text() for p in logs.glob("*.log")))}
-        logged = {p.stem: logged_peak(p) for p in sorted(logs.glob("*.log"))}
         report["steps"]["job"] = {"transition": transition, "wall_s_all_jobs": round(elapsed, 1),
                                   "peak_mb_sampled": {k: round(v / 1e6) for k, v in jobs.items()},
-                                  "peak_mb_logged": logged, "job_seconds_logged": walls}
-        print(f"job: {transition}: 5 jobs in {elapsed:.1f} s on 1 core; peak RSS sampled "
-              + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sorted(jobs.items()))
-              + "; logged " + ", ".join(f"{k} {v} MB" for k, v in logged.items()))
+                                  "job_seconds_logged": walls}
+        print(f"job: {transition}: its jobs in {elapsed:.1f} s on 1 core; peak RSS sampled "
+              + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sorted(jobs.items())))
 
     if "e2e" in steps:
         shutil.rmtree(pt_dir / "results", ignore_errors=True)
         shutil.rmtree(pt_dir / ".snakemake", ignore_errors=True)
         elapsed, sampler, output = snakemake(pt_dir, cores=2)
         n = re.search(r"(\d+) of (\d+) steps \(100%\) done", output)
-        peak = max((p for _, p in sampler.peaks.values()), default=0)
+        # the jobs ran in threads of Snakemake's process: its peak holds two jobs at a time and the DAG
         report["steps"]["e2e"] = {"wall_s": round(elapsed, 1), "jobs": int(n.group(2)) if n else None,
-                                  "largest_job_peak_mb": round(peak / 1e6)}
+                                  "snakemake_process_peak_mb": round(sampler.snakemake_peak / 1e6)}
         print(f"e2e (pseudotime, --cores 2): {elapsed:.0f} s wall for {n.group(2) if n else '?'} jobs; "
-              f"largest job peak RSS {peak / 1e6:.0f} MB")
+              f"peak RSS of Snakemake's process (its jobs run in its threads) {sampler.snakemake_peak / 1e6:.0f} MB")
 
     if "differential" in steps:
         report["steps"]["differential"] = [

@@ -1,0 +1,61 @@
+"""transgrn.api, the notebook API: AnnData in, the same numbers as the workflow out."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import workflow_config
+
+import transgrn
+from transgrn.errors import ConfigError
+
+
+@pytest.mark.workflow
+def test_fit_transition_gives_the_workflows_numbers(report_demo, tmp_path):
+    """The report demo's run (3 explicit transitions, OT pairs, the pooled network over its clusters):
+    fit_transition on the same AnnData object and prior table gives the same network and metrics."""
+    import anndata as ad
+
+    config = workflow_config("report_demo")
+    adata = ad.read_h5ad(report_demo / config["data"]["adata"])
+    prior = pd.read_csv(report_demo / config["data"]["prior"], index_col=0)
+    fit = transgrn.fit_transition(adata, prior, "progenitor", "fate A", cluster_key="cell_type",
+                                  pseudotime_key="pseudotime", reference=str(report_demo / config["reference"]),
+                                  seed=config["seed"], workdir=tmp_path, transitions=config["transitions"],
+                                  mapping=config["mapping"])
+    assert fit.transition == "c01_progenitor__c02_fate_A"
+    folder = report_demo / "results/transitions" / fit.transition
+    expected = pd.read_parquet(folder / "coefficients.parquet")
+    pd.testing.assert_frame_equal(fit.edges, expected, rtol=1e-9)
+    assert (fit.edges["weight"] != 0).any()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for key in ("r2_test", "r2_test_null", "alpha", "auprc_ratio", "sign_accuracy"):
+        assert fit.metrics[key] == pytest.approx(metrics[key], rel=1e-9), key
+    pd.testing.assert_frame_equal(fit.mapping, pd.read_parquet(folder / "mapping_main.parquet"))
+
+
+@pytest.mark.workflow
+def test_read_results_gives_the_runs_tables(report_demo):
+    results = transgrn.read_results(report_demo / "results")
+    assert list(results.transitions["transition"]) == ["c00_stem_cell__c01_progenitor", "c01_progenitor__c02_fate_A",
+                                                       "c01_progenitor__c03_fate_B"]
+    network = results.network("c01_progenitor__c02_fate_A")
+    assert set(network["target_cluster"]) == {"fate A"}
+    assert np.all(np.diff(network["weight"].abs().to_numpy()) <= 0)  # strongest first
+    array, transitions, tfs, targets = results.tensor()
+    assert array.shape == (3, len(tfs), len(targets))
+    row = network.iloc[0]
+    assert array[1, tfs.index(row["tf"]), targets.index(row["target_gene"])] == pytest.approx(row["weight"], rel=1e-6)
+
+
+def test_a_transition_that_is_not_configured_is_named(small_simulation, tmp_path):
+    with pytest.raises(ConfigError, match="transition c0 -> nowhere is not among the configured transitions"):
+        transgrn.fit_transition(small_simulation.adata, small_simulation.prior, "c0", "nowhere",
+                                cluster_key="cell_type", workdir=tmp_path)
+
+
+def test_read_results_of_a_folder_without_a_run_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="holds no transitions.tsv"):
+        transgrn.read_results(tmp_path)
