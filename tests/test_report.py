@@ -76,6 +76,73 @@ def test_importing_the_report_does_not_load_matplotlib():
     assert result.stdout.strip() == "False"
 
 
+# Run in a fresh interpreter by the next test: draws every figure of figures.py (each *_figure function
+# counted, also where html.py imported it by name), as the report and the plot_transition jobs do.
+DRAW_EVERY_FIGURE = """
+import sys
+sys.path[:0] = [sys.argv[1] + "/src", sys.argv[1] + "/tests"]
+from pathlib import Path
+from transgrn import report
+from transgrn.report import figures, html
+from test_report import _differential_inputs, report_size
+
+drawn, functions = set(), {name for name in vars(figures) if name.endswith("_figure")}
+def counted(name, function):
+    def draw(*args, **kwargs):
+        drawn.add(name)
+        return function(*args, **kwargs)
+    return draw
+for module in (figures, html):
+    for name in functions & set(vars(module)):
+        setattr(module, name, counted(name, getattr(figures, name)))
+inputs, predictions = report_size.synthetic_run(Path(sys.argv[2]), n_transitions=6, n_tfs=10, n_targets=60,
+                                                tfs_per_target=3, n_pairs=300)
+report_size.draw_figures(inputs, predictions, detail=2)
+differential, scores = _differential_inputs(inputs)
+page = report.build_report(**inputs, top=5, detail=2, differential=differential, tf_scores=scores)
+figures.figure_png(figures.placeholder_figure("title", "nothing to draw"))
+print(sorted(functions - drawn), page.count("data:image/png"), "matplotlib.figure" in sys.modules,
+      "matplotlib.pyplot" in sys.modules)
+"""
+
+
+def test_figures_never_load_pyplot(tmp_path):
+    """The figure jobs run as threads in Snakemake's process: every figure uses matplotlib's object API,
+    never pyplot (whose current figure and figure registry all threads would share)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", DRAW_EVERY_FIGURE, str(REPO), str(tmp_path)], capture_output=True,
+                            text=True, check=True)
+    # every figure function drawn; 7 overview/validation figures, 3 for each of 2 transitions, 1 branch figure
+    assert result.stdout.split()[-4:] == ["[]", str(7 + 2 * 3 + 1), "True", "False"], result.stdout + result.stderr
+
+
+def test_figures_drawn_in_threads_are_the_figures_drawn_alone(tmp_path):
+    """Two transitions' figures drawn 8 times over 4 threads at once: each PNG has the bytes of the one drawn
+    alone (the files carry no metadata, and the same input gives the same pixels)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    inputs, predictions = report_size.synthetic_run(tmp_path, n_transitions=2, n_tfs=10, n_targets=60,
+                                                    tfs_per_target=3, n_pairs=300)
+    transitions = list(inputs["transitions"])
+
+    def draw(transition: str, directory) -> dict[str, bytes]:
+        result = inputs["transitions"][transition]
+        paths = {name: directory / f"{name}.png" for name in report.TRANSITION_FIGURES}
+        report.write_transition_figures(result.coefficients, result.gene_r2, predictions[transition],
+                                        f"{transition} title", paths)
+        return {name: path.read_bytes() for name, path in paths.items()}
+
+    alone = {t: draw(t, tmp_path / "alone" / t) for t in transitions}
+    assert alone[transitions[0]]["network"] != alone[transitions[1]]["network"]  # two different inputs
+    draws = [(transitions[k % 2], tmp_path / f"thread{k}") for k in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda job: draw(*job), draws))
+    for (transition, _), pngs in zip(draws, threaded):
+        assert pngs == alone[transition], transition
+
+
 def test_optional_sections_follow_the_columns(synthetic):
     table = synthetic["table"].drop(columns=["r2_test_mlp", "auprc_ratio", "auroc", "sign_accuracy"])
     page = text_of(build(synthetic, table=table, skipped=synthetic["skipped"].iloc[:0], times=None))

@@ -1,12 +1,16 @@
 """The report's figures (matplotlib), rendered as PNG bytes and written to files.
 
-matplotlib is imported inside the functions (:func:`_pyplot`), so importing this module (and the
-package, e.g. from report.smk at every DAG build) does not load it.
+matplotlib is imported inside the functions (:func:`_matplotlib`), so importing this module (and the
+package, e.g. from report.smk at every DAG build) does not load it. Only its object API is used
+(:func:`_figure`), never pyplot: the figure jobs run as threads inside Snakemake's process, where
+pyplot's current figure and figure registry would be shared between them.
 """
 
 from __future__ import annotations
 
+import functools
 import io as _io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,33 +32,79 @@ PAD_INCHES = 0.1  # around a cropped figure's content, as savefig's bbox_inches=
 ACTIVATING, REPRESSING, NEUTRAL = "#b2182b", "#2166ac", "#7f7f7f"
 
 
-def _pyplot():
-    """pyplot on the file-only Agg backend with the report's style; imported here, on first use."""
+# The report's look. matplotlib's rcParams are one dict for the whole process, read as each artist is
+# made; the figure jobs run as threads in one process (Snakemake's), so the style is set once per process,
+# under a lock, before the first figure (:func:`_matplotlib`), never per figure.
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,
+         "figure.facecolor": "white"}
+_STYLE_LOCK = threading.Lock()
+
+
+def _matplotlib():
+    """matplotlib with the report's :data:`STYLE` applied; imported here, on first use.
+
+    No pyplot: its figure registry and current figure are state shared between threads."""
+    with _STYLE_LOCK:  # functools.cache alone would let two threads run the update at once
+        return _styled_matplotlib()
+
+
+@functools.cache
+def _styled_matplotlib():
     import matplotlib
 
+    # The backend is named, not left "auto": a figure that reads every rcParam (a boxplot does) would
+    # otherwise resolve "auto" by importing pyplot. Figures here draw on Agg canvases whatever it names.
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    matplotlib.rcParams.update(STYLE)
+    return matplotlib
 
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,
-                         "figure.facecolor": "white"})
-    return plt
+
+def _figure(**kwargs):
+    """A new :class:`~matplotlib.figure.Figure` (``kwargs`` as its constructor's) on its own Agg canvas.
+
+    The figure belongs to no pyplot registry: nothing to close, it is freed with its last reference.
+    The canvas is attached here because :func:`figure_png` draws it once and reads its pixels (a bare
+    Figure's canvas cannot draw; only ``savefig`` would switch it to Agg).
+    """
+    _matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, *, squeeze: bool = True, **figure_kwargs):
+    """A :func:`_figure` and a grid of axes on it, as ``pyplot.subplots`` returns them."""
+    fig = _figure(**figure_kwargs)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
+
+def _colormap(name: str):
+    """A copy of matplotlib's colormap ``name`` (each figure gets its own; their lookup tables fill lazily)."""
+    return _matplotlib().colormaps[name]
+
+
+def _scalar_mappable(norm, cmap):
+    """What a colorbar without an image reads its scale from."""
+    _matplotlib()
+    from matplotlib.cm import ScalarMappable
+
+    return ScalarMappable(norm=norm, cmap=cmap)
 
 
 def figure_png(fig, path: str | Path | None = None, *, crop: bool = True) -> bytes:
-    """Render (and close) a figure as a 256-colour PNG; also write it to ``path`` atomically if given.
+    """Render a figure as a 256-colour PNG; also write it to ``path`` atomically if given.
 
     The figure is drawn once. ``crop`` trims it to its content plus :data:`PAD_INCHES`, as
     ``savefig(bbox_inches="tight")`` does, but from that one drawing (savefig draws twice); figures
     laid out to their size (:func:`_fixed_grid`) pass ``crop=False``. The file has no metadata, so
     reruns write the same bytes.
     """
-    plt = _pyplot()
     from PIL import Image
 
-    try:
-        pixels = _render(fig, crop)
-    finally:
-        plt.close(fig)
+    pixels = _render(fig, crop)
     # A 256-colour palette looks the same for plots and makes the files (and the page) ~4x smaller. The
     # octree quantizer is ~6x faster than median cut and its files are smaller; zlib's default level is
     # ~8x faster than optimize=True for files ~5% larger.
@@ -116,8 +166,7 @@ def _fixed_grid(fig, nrows: int = 1, ncols: int = 1, *, left: float, right: floa
 
 def placeholder_figure(title: str, message: str):
     """A figure that says why there is nothing to draw (outputs are declared before the data exist)."""
-    plt = _pyplot()
-    fig = plt.figure(figsize=(5, 1.6))
+    fig = _figure(figsize=(5, 1.6))
     ax = _fixed_grid(fig, left=0.1, right=0.1, bottom=0.1, top=0.4)[0, 0]  # drawn uncropped by the transition jobs
     ax.set_axis_off()
     ax.set_title(title)
@@ -146,7 +195,6 @@ def color_scale(*arrays, floor: float = 1e-9) -> ColorScale:
 
     A fixed −1…1 scale drew a similarity matrix whose values all lay in 0.75…1 uniformly red.
     """
-    plt = _pyplot()
     from matplotlib.colors import Normalize
 
     values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays]) if arrays else np.array([])
@@ -156,14 +204,14 @@ def color_scale(*arrays, floor: float = 1e-9) -> ColorScale:
 
     # sequential scales leave out the palest fifth: the value nearest 0 must still show (an arrow, a point)
     if low >= 0:
-        cmap = ListedColormap(plt.get_cmap("Reds")(np.linspace(0.2, 1.0, 256)))
+        cmap = ListedColormap(_colormap("Reds")(np.linspace(0.2, 1.0, 256)))
         kind, norm = "sequential", Normalize(low, max(high, low + floor))
     elif high <= 0:
-        cmap = ListedColormap(plt.get_cmap("Blues_r")(np.linspace(0.0, 0.8, 256)))
+        cmap = ListedColormap(_colormap("Blues_r")(np.linspace(0.0, 0.8, 256)))
         kind, norm = "sequential", Normalize(min(low, high - floor), high)
     else:
         limit = max(floor, -low, high)
-        cmap, kind, norm = plt.get_cmap("RdBu_r"), "diverging", Normalize(-limit, limit)
+        cmap, kind, norm = _colormap("RdBu_r"), "diverging", Normalize(-limit, limit)
     return ColorScale(cmap.with_extremes(bad="#e6e6e6"), norm, kind)
 
 
@@ -262,7 +310,6 @@ def place_labels(ax, xy: np.ndarray, texts: list[str], sizes: list[float], fonts
 def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: dict):
     """Clusters as nodes, each transition an arrow coloured by held-out R^2 (the per-gene median where
     the run has it), as wide as its strong edges, dashed where the fit is not above its null."""
-    plt = _pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
@@ -275,7 +322,7 @@ def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: d
     counts = np.array([strong.get(t, 0) for t in table["transition"]], dtype=float)
     top = max(1.0, counts.max(initial=0))
     widest, alpha = (6.0, 0.9) if len(table) <= 30 else (2.5, 0.6)  # keep many arrows apart
-    fig, ax = plt.subplots(figsize=(7.5, 5.4), layout="constrained")
+    fig, ax = _subplots(figsize=(7.5, 5.4), layout="constrained")
     node_size = {c: 200 + 600 * sizes.get(c, 1) / max(sizes.values(), default=1) for c in clusters}
     for row, count in zip(table.itertuples(), counts):
         start, end = positions[row.source_cluster], positions[row.target_cluster]
@@ -300,7 +347,7 @@ def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: d
         ax.spines["bottom"].set_visible(False)
     ax.set_title("Cluster graph: transitions coloured by held-out R², width = strong edges")
     label = "median per-gene held-out R²" if r2_column == "r2_test_median" else "held-out R² (pooled)"
-    fig.colorbar(plt.cm.ScalarMappable(norm=scale.norm, cmap=scale.cmap), ax=ax, shrink=0.7, label=label)
+    fig.colorbar(_scalar_mappable(norm=scale.norm, cmap=scale.cmap), ax=ax, shrink=0.7, label=label)
     examples = sorted({int(v) for v in np.quantile(counts, [0.0, 0.5, 1.0])}) if len(counts) else []
     handles = [Line2D([], [], color=NEUTRAL, lw=0.5 + widest * v / top, label=f"{v} strong edges") for v in examples]
     if flagged.any():
@@ -319,7 +366,6 @@ def cluster_graph_figure(table: pd.DataFrame, strong: dict[str, int], summary: d
 
 def r2_heatmap_figure(table: pd.DataFrame):
     """Source x target heatmaps of held-out R^2 (:func:`r2_panels`) on one scale that fits their values."""
-    plt = _pyplot()
     clusters = list(dict.fromkeys(list(table["source_cluster"]) + list(table["target_cluster"])))
     panels = r2_panels(table)
     grids = [table.pivot(index="source_cluster", columns="target_cluster", values=c)
@@ -328,7 +374,7 @@ def r2_heatmap_figure(table: pd.DataFrame):
     n = len(clusters)
     cell = min(0.55, (13.0 / len(panels) - 1.6) / n)  # the figure stays about as wide as the page
     annotate, ticks = cell >= 0.4, 8 if cell >= 0.3 else 6
-    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1.6 + cell * n), 1.8 + cell * n),
+    fig, axes = _subplots(1, len(panels), figsize=(len(panels) * (1.6 + cell * n), 1.8 + cell * n),
                              constrained_layout=True, squeeze=False)
     for ax, grid, (_, title) in zip(axes[0], grids, panels):
         image = ax.imshow(grid, cmap=scale.cmap, norm=scale.norm)
@@ -350,15 +396,14 @@ def r2_heatmap_figure(table: pd.DataFrame):
 
 def tf_activity_figure(total: pd.DataFrame, net: pd.DataFrame, labels: pd.Series, order: list[str], max_tfs: int = 40):
     """TF x transition heatmaps: total |outgoing weight| (drive) beside the net signed weight (direction)."""
-    plt = _pyplot()
     tfs = total.sum(axis=1).sort_values(ascending=False).index[:max_tfs]
     total, net = total.loc[tfs, order], net.loc[tfs, order]
     n_t = len(order)
     width = min(7.5, 1.2 + 0.3 * n_t) if n_t <= MAX_TICK_LABELS else 7.5
-    fig, axes = plt.subplots(1, 2, figsize=(2 * width + 1.5, 2.2 + 0.2 * len(tfs)), constrained_layout=True)
+    fig, axes = _subplots(1, 2, figsize=(2 * width + 1.5, 2.2 + 0.2 * len(tfs)), constrained_layout=True)
     from matplotlib.colors import Normalize
 
-    drive = ColorScale(plt.get_cmap("viridis"), Normalize(0.0, max(float(np.nanmax(total.to_numpy(), initial=0)), 1e-9)),
+    drive = ColorScale(_colormap("viridis"), Normalize(0.0, max(float(np.nanmax(total.to_numpy(), initial=0)), 1e-9)),
                        "sequential")  # a sum of |weight|: never negative
     direction = color_scale(net.to_numpy())
     for ax, frame, scale, title, label in (
@@ -381,12 +426,11 @@ def tf_activity_figure(total: pd.DataFrame, net: pd.DataFrame, labels: pd.Series
 
 def similarity_figure(similarity: pd.DataFrame, tree, labels: pd.Series):
     """Dendrogram over a heatmap of the correlation between the transitions' weight vectors."""
-    plt = _pyplot()
     from scipy.cluster.hierarchy import dendrogram
 
     n = len(similarity)
     size = min(11.0, 3.0 + 0.32 * n)
-    fig = plt.figure(figsize=(size + 1.5, size + 1.2), constrained_layout=True)
+    fig = _figure(figsize=(size + 1.5, size + 1.2), constrained_layout=True)
     grid = fig.add_gridspec(2, 2, height_ratios=[1, 4], width_ratios=[30, 1])
     top, ax, cax = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     leaves = dendrogram(tree, ax=top, no_labels=True, color_threshold=0, above_threshold_color="#555")["leaves"]
@@ -410,14 +454,13 @@ def similarity_figure(similarity: pd.DataFrame, tree, labels: pd.Series):
 
 def r2_comparison_figure(table: pd.DataFrame, labels: pd.Series):
     """Held-out R^2 of the mapping against its random null (and the linear fit against the MLP)."""
-    plt = _pyplot()
     pairs = [("r2_test_null", "r2_test", "random null", "mapping (linear)", "Mapping vs random null (pooled)")]
     if has_values(table, "r2_test_median") and has_values(table, "r2_test_null_median"):
         pairs.insert(0, ("r2_test_null_median", "r2_test_median", "random null, per-gene median",
                          "mapping, per-gene median", "Mapping vs random null (per-gene median)"))
     if "r2_test_mlp" in table and table["r2_test_mlp"].notna().any():
         pairs.append(("r2_test", "r2_test_mlp", "linear", "MLP", "Linear vs MLP (same mapping)"))
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), constrained_layout=True, squeeze=False)
+    fig, axes = _subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), constrained_layout=True, squeeze=False)
     for ax, (x, y, xlabel, ylabel, title) in zip(axes[0], pairs, strict=True):
         values = table[[x, y]].to_numpy(dtype=float)
         low, high = np.nanmin(values), np.nanmax(values)
@@ -439,8 +482,7 @@ def r2_comparison_figure(table: pd.DataFrame, labels: pd.Series):
 
 def recovery_figure(table: pd.DataFrame, metrics: list[str]):
     """One strip per recovery metric (a point per transition) with the chance level marked."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics) + 0.6, 3.8), constrained_layout=True,
+    fig, axes = _subplots(1, len(metrics), figsize=(2.3 * len(metrics) + 0.6, 3.8), constrained_layout=True,
                              squeeze=False)
     rng = np.random.default_rng(0)
     for ax, metric in zip(axes[0], metrics):
@@ -461,9 +503,8 @@ def recovery_figure(table: pd.DataFrame, metrics: list[str]):
 def mapping_figure(diagnostics: pd.DataFrame, table: pd.DataFrame):
     """How many cells of each cluster a coupling used, how often it reused them, and its OT cost
     (same-cell designs have no such figure: every cell is used once, at cost 0)."""
-    plt = _pyplot()
     with_cost = "mean_cost" in diagnostics and diagnostics["mean_cost"].notna().any()
-    fig, axes = plt.subplots(1, 3 if with_cost else 2, figsize=(4.2 * (3 if with_cost else 2), 3.8),
+    fig, axes = _subplots(1, 3 if with_cost else 2, figsize=(4.2 * (3 if with_cost else 2), 3.8),
                              constrained_layout=True)
     r2_column = headline_r2(table)
     r2_label = "median per-gene held-out R²" if r2_column == "r2_test_median" else "held-out R² (pooled)"
@@ -533,7 +574,6 @@ UNSUPPORTED_NOTE = "⚠ held-out targets not predicted better than by the random
 def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40, unsupported: bool = False):
     """The transition's strongest edges as a two-column graph: TFs (in A) left, targets (in B) right;
     ``unsupported`` adds :data:`UNSUPPORTED_NOTE` to the heading."""
-    plt = _pyplot()
     from matplotlib.collections import LineCollection
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.lines import Line2D
@@ -549,9 +589,9 @@ def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40, un
     barycenter = edges.assign(y=edges["tf"].map(tf_y)).groupby("target_gene")["y"].mean().sort_values(ascending=False)
     target_y = dict(zip(barycenter.index, _spread(len(barycenter))))
     limit = float(edges["weight"].abs().max())
-    norm, cmap = TwoSlopeNorm(0.0, -limit, limit), plt.get_cmap("RdBu_r")
+    norm, cmap = TwoSlopeNorm(0.0, -limit, limit), _colormap("RdBu_r")
     rows = max(len(tf_y), len(target_y))
-    fig = plt.figure(figsize=(6.2, 1.6 + 0.2 * rows))
+    fig = _figure(figsize=(6.2, 1.6 + 0.2 * rows))
     left, right, bottom = 0.1, 1.25, 0.45  # the legend (2 rows) below, the colorbar and its label on the right
     heading = _fit_text(fig, f"{title}: top {len(edges)} edges by |weight|" + (f" — {UNSUPPORTED_NOTE}" if unsupported
                                                                                  else ""),
@@ -582,19 +622,18 @@ def network_figure(coefficients: pd.DataFrame, title: str, n_edges: int = 40, un
     box = ax.get_position()
     cax = fig.add_axes((box.x1 + 0.25 / fig.get_figwidth(), box.y0 + 0.25 * box.height, 0.12 / fig.get_figwidth(),
                         0.5 * box.height))
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, label="weight (width ∝ |weight|)")
+    fig.colorbar(_scalar_mappable(norm=norm, cmap=cmap), cax=cax, label="weight (width ∝ |weight|)")
     return fig
 
 
 def gene_r2_figure(gene_r2: pd.DataFrame, title: str, low: float = -1.0):
     """Distribution of per-gene held-out R^2 for the mapping and for its null (values below ``low`` clipped)."""
-    plt = _pyplot()
     columns = [("r2_test", "mapping", "#4c72b0"), ("r2_test_null", "random null", NEUTRAL)]
     values = {c: gene_r2[c].to_numpy(dtype=float) for c, _, _ in columns if c in gene_r2}
     finite = np.concatenate([v[np.isfinite(v)] for v in values.values()]) if values else np.array([])
     if not finite.size:
         return placeholder_figure(f"{title}: per-gene R²", "no gene could be evaluated")
-    fig = plt.figure(figsize=(5.2, 3.4))
+    fig = _figure(figsize=(5.2, 3.4))
     heading = _fit_text(fig, f"{title}: per-gene R²", 10, 4.4)
     ax = _fixed_grid(fig, left=0.62, right=0.15, bottom=0.5, top=0.13 + 0.17 * _lines(heading))[0, 0]
     bins = np.linspace(max(low, finite.min()), max(finite.max(), 0.05), 40)
@@ -617,14 +656,13 @@ def gene_r2_figure(gene_r2: pd.DataFrame, title: str, low: float = -1.0):
 
 def predictions_figure(predictions: pd.DataFrame, gene_r2: pd.DataFrame, title: str):
     """Predicted vs observed (top row) and residuals (bottom row) for the best and worst predicted genes."""
-    plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
     genes = list(predictions.drop_duplicates("target_gene")[["kind", "target_gene"]].itertuples(index=False))
     if not genes:
         return placeholder_figure(f"{title}: predictions", "no gene could be evaluated")
     r2 = gene_r2.set_index("target_gene")["r2_test"] if "r2_test" in gene_r2 else pd.Series(dtype=float)
-    fig = plt.figure(figsize=(2.3 * len(genes) + 0.4, 4.8))
+    fig = _figure(figsize=(2.3 * len(genes) + 0.4, 4.8))
     heading = _fit_text(fig, f"{title}: best (blue) and worst (red) predicted genes on held-out pairs", 9,
                         fig.get_figwidth() - 0.2)
     names = [_fit_text(fig, f"{gene} ({kind}, R² {r2.get(gene, np.nan):.2f})", 8, 1.95) for kind, gene in genes]
@@ -679,14 +717,13 @@ def branch_figure(pair: pd.DataFrame, label_1: str, label_2: str, threshold: flo
     """A sibling pair's weights, ``label_1`` (x) against ``label_2`` (y), coloured by q-value; edges
     called at ``qvalue <= threshold`` drawn on top with a dark edge. At most ``max_points`` are drawn
     (the called edges first, then a fixed sample of the rest), so the page stays small."""
-    plt = _pyplot()
     called = pair[pair["qvalue"] <= threshold]
     rest = pair[pair["qvalue"] > threshold]
     if len(called) + len(rest) > max_points:
         rest = rest.sample(max(0, max_points - len(called)), random_state=0)
     # fixed margins, wide enough for two-line labels (figure_png crops to the content): a constrained
     # layout took half of the drawing time, and a report draws one of these per sibling pair
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = _subplots(figsize=(4.6, 4.2))
     fig.subplots_adjust(left=0.2, bottom=0.18, right=0.97, top=0.92)
     values = pair[["weight_1", "weight_2"]].to_numpy(dtype=float)
     low, high = (np.nanmin(values), np.nanmax(values)) if len(values) else (-1.0, 1.0)
