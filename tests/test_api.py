@@ -48,6 +48,9 @@ def test_read_results_gives_the_runs_tables(report_demo):
     assert array.shape == (3, len(tfs), len(targets))
     row = network.iloc[0]
     assert array[1, tfs.index(row["tf"]), targets.index(row["target_gene"])] == pytest.approx(row["weight"], rel=1e-6)
+    # the report's drawings, on the results
+    for figure in (results.plot_network("c01_progenitor__c02_fate_A", n_edges=10), results.plot_r2_heatmap()):
+        assert figure.axes and figure.get_size_inches().min() > 1
 
 
 def test_a_transition_that_is_not_configured_is_named(small_simulation, tmp_path):

@@ -14,6 +14,7 @@ finished run's folder.
 
     results = transgrn.read_results("results/")  # a whole workflow run
     results.edges, results.transitions, results.tensor()
+    results.plot_network("c00_stem_cell__c01_progenitor")   # the report's drawings, as matplotlib Figures
 """
 
 from __future__ import annotations
@@ -167,6 +168,21 @@ class Results:
         from .tensor import read_tensor
 
         return read_tensor(self.folder / "grn_tensor.h5ad", layer)
+
+    def plot_network(self, transition: str, n_edges: int = 40):
+        """The report's network drawing of one transition (its ``n_edges`` strongest edges), as a
+        matplotlib Figure (a notebook shows it; ``fig.savefig(...)`` writes it)."""
+        from .report import transition_title
+        from .report.figures import network_figure
+
+        coefficients = pd.read_parquet(self.folder / "transitions" / transition / "coefficients.parquet")
+        return network_figure(coefficients, transition_title(self.folder / "transitions.tsv", transition), n_edges)
+
+    def plot_r2_heatmap(self):
+        """The report's heatmap of held-out R^2 (and its null) per transition, as a matplotlib Figure."""
+        from .report.figures import r2_heatmap_figure
+
+        return r2_heatmap_figure(self.transitions)
 
     def network(self, transition: str) -> pd.DataFrame:
         """One transition's edges, strongest first (by |weight|)."""
