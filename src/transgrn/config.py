@@ -1,9 +1,17 @@
-"""Configuration: defaults and validation against the workflow's JSON schema."""
+"""Configuration: defaults and validation against the JSON schema shipped with the package.
+
+The schema (``transgrn/schemas/config.schema.yaml``, package data) is the one source of truth for
+every config key, its default and its allowed values: the workflow, ``transgrn check`` and the typed
+options (:mod:`transgrn.options`) all read it through :func:`load_schema`, so that an installed copy
+(``pip install``, not only a checkout) finds it.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +21,31 @@ import yaml
 from .errors import ConfigError
 
 
-def load_schema(path: str | Path) -> dict[str, Any]:
+SCHEMA_RESOURCE = "schemas/config.schema.yaml"
+
+
+def schema_text() -> str:
+    """The text of the config schema shipped in the package (read with importlib.resources)."""
+    return files(__package__).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def schema_path():
+    """A context manager giving a file-system path of the packaged schema (for tools that want a
+    file, e.g. Snakemake's ``validate``): ``with schema_path() as path: ...``."""
+    return as_file(files(__package__).joinpath(SCHEMA_RESOURCE))
+
+
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The config schema as a dict: the package's own (the default), or the one at ``path``."""
+    if path is None:
+        return copy.deepcopy(_packaged_schema())
     with open(path) as handle:
         return yaml.safe_load(handle)
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_schema() -> dict[str, Any]:
+    return yaml.safe_load(schema_text())
 
 
 def apply_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Typed options: one frozen dataclass per config section, built once from the validated config.
 
-The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live: a section
+The schema (``transgrn/schemas/config.schema.yaml``, read by :func:`transgrn.config.load_schema`) is the only place defaults live: a section
 given partly (in a notebook, a test) is completed from it by :func:`section_defaults`, and a key
 the dataclass does not know is an error, never silently dropped. ``tests/test_options.py``
 checks that every section's schema keys and dataclass fields agree.
@@ -11,17 +11,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, TypeVar
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"
 
 
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
     from .config import load_schema
 
-    return load_schema(SCHEMA_PATH)
+    return load_schema()
 
 
 def section_defaults(section: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
