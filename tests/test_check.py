@@ -70,3 +70,11 @@ def test_check_fails_on_a_bad_config_and_merges_config_files(tmp_path, small_sim
     _, err = capsys.readouterr()
     assert status == 1 and "fit.bootstrap is 1" in err
     assert main(["check", "--configfile", str(tmp_path / "base.yaml")]) == 0
+
+
+def test_check_takes_an_anndata_zarr_folder(tmp_path, small_simulation, capsys):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    small_simulation.adata.write_zarr(tmp_path / "in/adata.zarr")
+    status, out, err = run(tmp_path, {"data": {**data, "adata": str(tmp_path / "in/adata.zarr")}}, capsys)
+    assert status == 0, err
+    assert "cells: 400\n" in out and "OK: the checkpoint would accept these inputs" in out

@@ -63,11 +63,33 @@ PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "h5py"
 
 
 def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes or, for a folder (an AnnData ``.zarr`` store), of its files:
+    each file's path relative to the folder and its own sha256, in sorted path order, so that the
+    digest is the same wherever the folder lies and in whatever order the file system lists it."""
+    if Path(path).is_dir():
+        return _folder_sha256(Path(path), chunk)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _folder_sha256(folder: Path, chunk: int) -> str:
+    files = sorted((file.relative_to(folder).as_posix(), file) for file in folder.rglob("*") if file.is_file())
+    digest = hashlib.sha256()
+    for name, file in files:
+        digest.update(name.encode() + b"\0" + sha256(file, chunk).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def input_size(path: str | os.PathLike) -> int:
+    """Bytes of an input: a file's size, or the total of a folder's files (a ``.zarr`` store, whose
+    own ``os.stat`` size says nothing about the data in it)."""
+    path = Path(path)
+    if path.is_dir():
+        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return path.stat().st_size
 
 
 @functools.lru_cache(maxsize=1)
@@ -293,10 +315,16 @@ def _require_file(path: str | os.PathLike, key: str) -> Path:
 # --------------------------------------------------------------------------- AnnData
 
 
+ZARR_MARKERS = (".zgroup", "zarr.json")  # the root group of a Zarr store, format 2 and 3
+
+
 def read_adata(path: str | os.PathLike, key: str = "data.adata"):
-    """Read an .h5ad file, turning format errors into a clear :class:`InputError`."""
+    """Read an AnnData, ``.h5ad`` file or ``.zarr`` folder (``AnnData.write_zarr``), turning format
+    errors into a clear :class:`InputError`."""
     import anndata as ad
 
+    if Path(path).is_dir():
+        return _read_zarr(Path(path), key)
     path = _require_file(path, key)
     _check_hdf5(path, key)
     try:
@@ -311,9 +339,26 @@ def read_adata(path: str | os.PathLike, key: str = "data.adata"):
         ) from None
 
 
+def _read_zarr(path: Path, key: str):
+    import anndata as ad
+
+    if not any((path / marker).is_file() for marker in ZARR_MARKERS):
+        raise InputError(f"{key}: '{path}' is a folder but not a Zarr store (it has no {' or '.join(ZARR_MARKERS)}); "
+                         "give an .h5ad file or a .zarr folder written by AnnData.write_zarr")
+    try:
+        return ad.read_zarr(path)
+    except Exception as exc:  # zarr/anndata raise many types for broken stores
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{key}: '{path}' could not be read as an AnnData Zarr store ({type(exc).__name__}: {reason}). "
+            "Write it again (AnnData.write_zarr) and check that it opens with anndata.read_zarr."
+        ) from None
+
+
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 OTHER_FORMATS = {  # leading bytes -> what the file probably is and how to convert it
-    b"PK\x03\x04": ("a zip archive (e.g. .zarr.zip, .xlsx)", "anndata.read_zarr / pandas.read_excel"),
+    b"PK\x03\x04": ("a zip archive (e.g. .zarr.zip, .xlsx)",
+                     "unzip a zipped Zarr store and give its .zarr folder, or pandas.read_excel"),
     b"\x1f\x8b": ("gzip-compressed", "gunzip it first, or read it with scanpy.read and write .h5ad"),
     b"RDX": ("an R data file (.rds/.RData)", "export it from R with zellkonverter / SeuratDisk as .h5ad"),
     b"X\n": ("an R data file (.rds)", "export it from R with zellkonverter / SeuratDisk as .h5ad"),
