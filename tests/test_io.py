@@ -134,3 +134,56 @@ def test_a_folder_hashes_by_its_files_wherever_it_lies(tmp_path, small_simulatio
     shutil.copytree(tmp_path / "a.zarr", tmp_path / "c.zarr")
     (tmp_path / "c.zarr/uns").rename(tmp_path / "c.zarr/uns2")
     assert sha256(tmp_path / "c.zarr") != digest
+
+
+# ------------------------------------------------------------------------------------ unwritable outputs
+
+
+@pytest.mark.parametrize("refuses", ["mkdir", "mkstemp", "replace"])
+def test_an_unwritable_results_folder_names_the_folder_and_the_fix(tmp_path, monkeypatch, refuses):
+    """Issue 27: a results folder that became read-only (or a full disk) is an OutputError, one line in the
+    job's log, not a PermissionError traceback labelled 'please report'."""
+    import errno
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from transgrn.errors import OutputError
+    from transgrn.io import write_json
+
+    target = tmp_path / "results/transitions/t1/metrics.json"
+    folder = target.parent if refuses != "mkdir" else tmp_path / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    denied = PermissionError(errno.EACCES, "Permission denied")
+    if refuses == "mkdir":
+        real_mkdir = Path.mkdir
+        denied.filename = str(tmp_path / "results/transitions")
+
+        def mkdir(self, *args, **kwargs):
+            if self == target.parent:
+                raise denied
+            return real_mkdir(self, *args, **kwargs)
+        monkeypatch.setattr(Path, "mkdir", mkdir)
+    elif refuses == "mkstemp":
+        denied.filename = str(target.parent / ".metrics.json.abc.json")
+        monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(denied))
+    else:
+        denied.filename = str(target.parent / ".metrics.json.abc.json")
+        monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(denied))
+    with pytest.raises(OutputError) as info:
+        write_json({"r2": 0.5}, target)
+    assert str(info.value).startswith(f"cannot write {target}: permission denied on '{folder}' (Permission denied). "
+                                      f"Make the folder writable (chmod -R u+w '{folder}')")
+    assert not list(target.parent.glob(".metrics.json.*"))  # no temporary left behind
+
+
+def test_a_full_disk_is_an_output_error_too(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from transgrn.errors import OutputError
+    from transgrn.io import write_json
+
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(OutputError, match=r"cannot write .*a.json: No space left on device. Free space there"):
+        write_json({}, tmp_path / "a.json")

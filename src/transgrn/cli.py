@@ -86,14 +86,20 @@ def run_check(configfiles: list[Path], directory: Path, schema: Path | None = No
     """Validate the config, then load and check the data, prior and reference and enumerate the
     transitions exactly as the checkpoint does (``prepare.check_and_load``), and print a summary.
     0 when the checkpoint would pass; 1 with the error message otherwise."""
-    from .config import load_schema, validate_config
+    import logging
+
+    from .config import config_notes, environment_problems, load_schema, validate_config
     from .errors import TransgrnError
+    from .io import check_writable
     from .prepare import check_and_load, collected_warnings, describe
 
     try:
         config = with_directory(validate_config(read_configs(configfiles), load_schema(schema)), directory)
+        check_writable(directory / "results")
         with collected_warnings() as warnings:
             checked = check_and_load(config)
+            for note in config_notes(config) + environment_problems(config):
+                logging.getLogger("transgrn").warning(note)
     except TransgrnError as error:
         print(f"transgrn check: error: {error}", file=sys.stderr)
         return 1

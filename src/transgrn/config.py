@@ -206,3 +206,28 @@ def _cross_key_problems(config: dict[str, Any]) -> list[str]:
             "(20 or more is usual); set fit.bootstrap: 0 (off) or >= 2"
         )
     return problems
+
+
+def config_notes(config: dict[str, Any]) -> list[str]:
+    """Settings of a validated config that do more than they say: notes for ``transgrn check`` and
+    the run's log (not errors: the run does what is documented)."""
+    notes = []
+    models = config.get("models", [])
+    if models and "linear" not in models:
+        notes.append(
+            f"models: {models} also fits the linear model: every result (edges, tensor, report) is built from the "
+            "linear network, and the MLP adds its held-out R^2 (r2_test_mlp) and per-edge attribution beside it. "
+            "Write models: [linear, mlp] to say so")
+    return notes
+
+
+def environment_problems(config: dict[str, Any]) -> list[str]:
+    """Settings this machine cannot honour (fit.device: cuda without a GPU torch can use): warnings, since
+    a cluster's jobs may run on other machines than the one checking (fit jobs ask for gpu=1 there)."""
+    if config.get("fit", {}).get("device") != "cuda":
+        return []
+    import torch
+
+    from .options import CUDA_UNAVAILABLE
+
+    return [] if torch.cuda.is_available() else [CUDA_UNAVAILABLE + " (fine if the fit jobs run on GPU nodes)"]

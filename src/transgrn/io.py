@@ -7,6 +7,7 @@ what is wrong and how to fix it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +34,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     A killed or failed job therefore never leaves a half-written file where a later rule reads.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a writer killed with SIGKILL leaves its hidden temporary behind; only one job writes a path
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(path.suffix or '.tmp')}"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as h5py want to create the file themselves
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a writer killed with SIGKILL leaves its hidden temporary behind; only one job writes a path
+        for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(path.suffix or '.tmp')}"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)  # writers such as h5py want to create the file themselves
     try:
         yield tmp
-        os.replace(tmp, path)
+        with _writable(path):
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _writable(path: Path) -> Iterator[None]:
+    """A folder that cannot be written (read-only, or a disk that is full) as an :class:`OutputError`
+    naming the folder and the fix, instead of a traceback."""
+    try:
+        yield
+    except PermissionError as error:
+        folder = Path(error.filename) if error.filename else path.parent
+        while not folder.is_dir() and folder != folder.parent:  # the folder that refused: the nearest existing one
+            folder = folder.parent
+        raise OutputError(f"cannot write {path}: permission denied on '{folder}' ({error.strerror}). Make the folder "
+                          f"writable (chmod -R u+w '{folder}'), or run in a folder you can write to (snakemake "
+                          "--directory); a rerun then continues where this one stopped") from None
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        raise OutputError(f"cannot write {path}: {error.strerror}. Free space there (or remount it writable), or "
+                          "run in another folder (snakemake --directory); a rerun then continues where this one "
+                          "stopped") from None
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Refuse a results ``folder`` (or, before it exists, the nearest folder above it) that cannot be
+    written, naming it and the fix; ``transgrn check`` runs this before a run would meet it."""
+    existing = Path(folder)
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {folder}: '{existing}' is read-only for you. Make it writable "
+                          f"(chmod -R u+w '{existing}'), or run in a folder you can write to (snakemake --directory)")
 
 
 def glob_escape(text: str) -> str:
