@@ -217,3 +217,21 @@ def test_prepare_reads_a_zarr_folder_and_records_its_digest(tmp_path, small_simu
     assert from_zarr["inputs"]["adata"]["sha256"] == sha256(tmp_path / "in/adata.zarr")
     assert pd.read_csv(tmp_path / "zarr/transitions.tsv", sep="\t").equals(pd.read_csv(tmp_path / "h5ad/transitions.tsv", sep="\t"))
     assert from_zarr["n_cells"] == from_h5ad["n_cells"] and from_zarr["prior"] == from_h5ad["prior"]
+
+
+@pytest.mark.workflow
+def test_a_label_with_a_repeated_tail_plans_in_snakemake(tmp_path, small_simulation, workflow_runner):
+    """The same through Snakemake: after the checkpoint, the dry run plans every transition's jobs."""
+    from helpers import planned_jobs
+
+    adata = small_simulation.adata.copy()
+    adata.obs["cell_type"] = adata.obs["cell_type"].astype(str).replace({"fate A": "A" * 40})
+    sim = type(small_simulation)(adata=adata, prior=small_simulation.prior, reference=small_simulation.reference)
+    config = {"data": write_inputs(sim, tmp_path / "in"),
+              "transitions": {"mode": "explicit", "explicit": [["progenitor", "A" * 40]]}}
+    ran = workflow_runner(tmp_path / "run", config, "--cores", "1", "--until", "prepare", timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    planned = workflow_runner(tmp_path / "run", config, "--cores", "1", "-n", timeout=600)
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert "PeriodicWildcardError" not in planned.stdout + planned.stderr
+    assert planned_jobs(planned.stdout + planned.stderr)["fit_grn_files"] == 1
