@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -120,11 +121,12 @@ def _folder_sha256(folder: Path, chunk: int) -> str:
 
 def input_size(path: str | os.PathLike) -> int:
     """Bytes of an input: a file's size, or the total of a folder's files (a ``.zarr`` store, whose
-    own ``os.stat`` size says nothing about the data in it)."""
-    path = Path(path)
-    if path.is_dir():
-        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
-    return path.stat().st_size
+    own ``os.stat`` size says nothing about the data in it). One ``os.stat`` for a file, as resource
+    functions call it many times per job."""
+    status = os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
+        return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file())
+    return status.st_size
 
 
 @functools.lru_cache(maxsize=1)
