@@ -481,3 +481,88 @@ def test_continuous_cluster_key_is_refused_by_name(tmp_path, small_simulation, s
                       rf"obs column 'n_counts' looks continuous, not a cluster label: \d+ distinct numbers for "
                       rf"{adata.n_obs} cells.*categorical columns: cell_type")
     assert len(message) < 600
+
+
+# ------------------------------------------------------------------------------------ issue 27: last crashes and clips
+
+
+def test_cuda_without_a_gpu_is_a_config_error_naming_the_fix(monkeypatch):
+    import torch
+
+    from transgrn.solvers import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"fit.device is 'cuda' but torch finds no CUDA GPU here .*Set fit.device: "
+                                          r"auto .* or cpu"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def ensembl_named(sim, symbols_column: str | None):
+    """The simulation's AnnData with Ensembl-like ids as var_names, the symbols in ``symbols_column`` (or dropped)."""
+    adata = sim.adata.copy()
+    symbols = adata.var_names.copy()
+    adata.var_names = [f"ENSG{index:011d}" for index in range(adata.n_vars)]
+    if symbols_column:
+        adata.var[symbols_column] = list(symbols)
+    return with_adata(sim, adata)
+
+
+def test_ensembl_ids_against_a_symbol_prior_name_the_var_column_that_fits(tmp_path, small_simulation, schema):
+    data = write_inputs(ensembl_named(small_simulation, "gene_symbols"), tmp_path / "in")
+    message = refused(config_for(data, schema), tmp_path / "out", "no edge of the network has both its TF")
+    assert "var['gene_symbols'] holds 72 of the prior's 72 genes (its var_names 0)" in message
+    assert "adata.var_names = adata.var['gene_symbols'].astype(str); adata.var_names_make_unique()" in message
+
+
+def test_ensembl_ids_without_a_symbol_column_say_where_scanpy_keeps_them(tmp_path, small_simulation, schema):
+    data = write_inputs(ensembl_named(small_simulation, None), tmp_path / "in")
+    message = refused(config_for(data, schema), tmp_path / "out", "no edge of the network has both its TF")
+    assert "The data's genes are Ensembl IDs and the prior's are gene symbols" in message
+    assert "var['gene_symbols']" in message and "give a prior in Ensembl IDs" in message
+
+
+def test_a_symbol_column_holding_more_of_the_prior_is_pointed_out_when_few_edges_match(
+        tmp_path, small_simulation, schema, caplog):
+    sim = ensembl_named(small_simulation, "gene_name")
+    sim.adata.var_names = [symbol if index < 30 else ensembl for index, (symbol, ensembl) in
+                           enumerate(zip(sim.adata.var["gene_name"], sim.adata.var_names))]
+    data = write_inputs(sim, tmp_path / "in")
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        prepare(config_for(data, schema), tmp_path / "out")
+    assert "var['gene_name'] holds 72 of the prior's 72 genes (its var_names 30)" in caplog.text
+
+
+def test_a_reference_equal_to_the_prior_says_why_recovery_is_nan(tmp_path, small_simulation, schema, caplog):
+    from helpers import edges_of
+
+    data = write_inputs(small_simulation, tmp_path / "in")
+    edges_of(small_simulation.prior)[["tf", "target_gene"]].to_csv(tmp_path / "in/same.csv", index=False)
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        prepare(config_for(data, schema, reference=str(tmp_path / "in/same.csv")), tmp_path / "out")
+    assert "every one of the prior's" in caplog.text and "is it the prior itself?" in caplog.text
+    assert "auprc_ratio and auroc are NaN" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transgrn"):  # the simulation's own reference: a part of the prior
+        prepare(config_for(data, schema, reference=str(tmp_path / "in/reference.csv")), tmp_path / "out2")
+    assert "auprc_ratio and auroc are NaN" not in caplog.text
+
+
+def test_knn_k_covering_the_target_cluster_is_warned_in_the_mapping_log(caplog):
+    from transgrn.cells import CellSet
+    from transgrn.mapping import map_transition
+
+    rng = np.random.default_rng(0)
+    source = CellSet(np.array([f"s{i}" for i in range(30)]), rng.normal(size=(30, 8)))
+    target = CellSet(np.array([f"t{i}" for i in range(12)]), rng.normal(size=(12, 8)))
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        map_transition(source, target, "main", "c0_a__c1_b", {"method": "knn", "knn_k": 12, "n_pairs": 100}, seed=0)
+    assert "mapping.knn_k: 12 neighbours is at least the target cluster's cells in transition(s) c0_a__c1_b" in caplog.text
+    assert "random null's coupling" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="transgrn"):
+        map_transition(source, target, "main", "c0_a__c1_b", {"method": "knn", "knn_k": 11, "n_pcs": 50,
+                                                               "n_pairs": 100}, seed=0)
+    assert "knn_k" not in caplog.text
+    assert "mapping.n_pcs: 50 principal components is more than transition(s) c0_a__c1_b allow" in caplog.text
+    assert "only 8 are used there" in caplog.text

@@ -70,3 +70,45 @@ def test_check_fails_on_a_bad_config_and_merges_config_files(tmp_path, small_sim
     _, err = capsys.readouterr()
     assert status == 1 and "fit.bootstrap is 1" in err
     assert main(["check", "--configfile", str(tmp_path / "base.yaml")]) == 0
+
+
+def test_check_takes_an_anndata_zarr_folder(tmp_path, small_simulation, capsys):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    small_simulation.adata.write_zarr(tmp_path / "in/adata.zarr")
+    status, out, err = run(tmp_path, {"data": {**data, "adata": str(tmp_path / "in/adata.zarr")}}, capsys)
+    assert status == 0, err
+    assert "cells: 400\n" in out and "OK: the checkpoint would accept these inputs" in out
+
+
+def test_check_warns_of_settings_the_run_would_not_honour_as_written(tmp_path, small_simulation, capsys, monkeypatch):
+    """Issue 27: fit.device cuda without a GPU, models [mlp] (the linear model is fitted too), mapping.knn_k
+    covering a target cluster and n_pcs beyond the cells: each named with its fix; the check still passes."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    data = write_inputs(small_simulation, tmp_path / "in")
+    config = {"data": data, "transitions": {"mode": "explicit", "explicit": [["stem cell", "progenitor"]]},
+              "mapping": {"method": "knn", "knn_k": 500, "n_pcs": 1000}, "fit": {"device": "cuda"}, "models": ["mlp"]}
+    status, out, err = run(tmp_path, config, capsys)
+    assert status == 0, err
+    assert "fit.device is 'cuda' but torch finds no CUDA GPU here" in out and "Set fit.device: auto" in out
+    assert "models: ['mlp'] also fits the linear model" in out and "Write models: [linear, mlp]" in out
+    assert "mapping.knn_k: 500 neighbours is at least the target cluster's cells in transition(s) stem cell -> " \
+           "progenitor" in out
+    assert "mapping.n_pcs: 1000 principal components is more than transition(s) stem cell -> progenitor allow" in out
+    assert "warnings: 4\n" in out
+    config = {"data": data, "mapping": {"method": "knn"}, "fit": {"device": "auto"}, "models": ["linear", "mlp"]}
+    status, out, _ = run(tmp_path, config, capsys)
+    assert status == 0 and "warnings: 0\n" in out
+
+
+def test_check_refuses_a_results_folder_it_cannot_write(tmp_path, small_simulation, capsys, monkeypatch):
+    data = write_inputs(small_simulation, tmp_path / "in")
+    (tmp_path / "run/results").mkdir(parents=True)
+    readonly = str(tmp_path / "run/results")
+    real_access = os.access
+    # a chmod'ed folder is writable for root, who runs the tests in CI containers: os.access says what it would say
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == readonly else real_access(path, mode))
+    status, out, err = run(tmp_path, {"data": data}, capsys, "--directory", str(tmp_path / "run"))
+    assert status == 1 and out == ""
+    assert f"cannot write {readonly}: '{readonly}' is read-only for you. Make it writable (chmod -R u+w" in err

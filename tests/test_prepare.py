@@ -180,3 +180,58 @@ def test_joint_fallback_says_that_both_directions_are_one_fit(tmp_path, small_si
     assert len(fallback) == 1
     assert ("A->B and B->A the same regression on the same rows" in fallback[0]) == said
     assert ("mapping.method: ot" in fallback[0]) == said
+
+
+def test_labels_with_a_repeated_tail_give_ids_snakemake_accepts(tmp_path, small_simulation, schema):
+    """Issue 27: a 40-character label of one repeated letter made a transition id whose tail repeats 20
+    times or more, which Snakemake refuses as a wildcard value (PeriodicWildcardError)."""
+    import re
+
+    from snakemake.io import PeriodicityDetector
+
+    from transgrn.columns import TRANSITION_PATTERN
+
+    adata = small_simulation.adata.copy()
+    renamed = {"fate A": "A" * 40, "fate B": "ab " * 20}
+    adata.obs["cell_type"] = adata.obs["cell_type"].astype(str).replace(renamed)
+    sim = type(small_simulation)(adata=adata, prior=small_simulation.prior, reference=small_simulation.reference)
+    prepare(config_for(write_inputs(sim, tmp_path / "in"), schema), tmp_path / "out")
+    transitions = read_transitions(tmp_path / "out/transitions.tsv")
+    assert set(renamed.values()) <= set(transitions["target_cluster"])
+    detector = PeriodicityDetector()
+    for transition in transitions["transition"]:
+        assert detector.is_periodic(transition) is None, transition
+        assert re.fullmatch(TRANSITION_PATTERN, transition)
+    assert "c00_" + "A" * 9 in set(transitions["target_id"])  # readable still, the index keeping it unique
+    assert transitions["transition"].is_unique
+
+
+def test_prepare_reads_a_zarr_folder_and_records_its_digest(tmp_path, small_simulation, schema):
+    """Issue 27: a .zarr folder as data.adata stopped at provenance hashing with IsADirectoryError."""
+    from transgrn.io import sha256
+
+    data = write_inputs(small_simulation, tmp_path / "in")
+    small_simulation.adata.write_zarr(tmp_path / "in/adata.zarr")
+    from_h5ad = prepare(config_for(data, schema), tmp_path / "h5ad")
+    from_zarr = prepare(config_for({**data, "adata": str(tmp_path / "in/adata.zarr")}, schema), tmp_path / "zarr")
+    assert from_zarr["inputs"]["adata"]["sha256"] == sha256(tmp_path / "in/adata.zarr")
+    assert pd.read_csv(tmp_path / "zarr/transitions.tsv", sep="\t").equals(pd.read_csv(tmp_path / "h5ad/transitions.tsv", sep="\t"))
+    assert from_zarr["n_cells"] == from_h5ad["n_cells"] and from_zarr["prior"] == from_h5ad["prior"]
+
+
+@pytest.mark.workflow
+def test_a_label_with_a_repeated_tail_plans_in_snakemake(tmp_path, small_simulation, workflow_runner):
+    """The same through Snakemake: after the checkpoint, the dry run plans every transition's jobs."""
+    from helpers import planned_jobs
+
+    adata = small_simulation.adata.copy()
+    adata.obs["cell_type"] = adata.obs["cell_type"].astype(str).replace({"fate A": "A" * 40})
+    sim = type(small_simulation)(adata=adata, prior=small_simulation.prior, reference=small_simulation.reference)
+    config = {"data": write_inputs(sim, tmp_path / "in"),
+              "transitions": {"mode": "explicit", "explicit": [["progenitor", "A" * 40]]}}
+    ran = workflow_runner(tmp_path / "run", config, "--cores", "1", "--until", "prepare", timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    planned = workflow_runner(tmp_path / "run", config, "--cores", "1", "-n", timeout=600)
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert "PeriodicWildcardError" not in planned.stdout + planned.stderr
+    assert planned_jobs(planned.stdout + planned.stderr)["fit_grn_files"] == 1

@@ -1,5 +1,6 @@
 """Command line: ``transgrn simulate`` writes the demo data set, ``transgrn check`` runs the
-checkpoint's checks on a config -- both without Snakemake."""
+checkpoint's checks on a config, ``transgrn export`` writes a run's networks for decoupler or
+Cytoscape -- all without Snakemake."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from .simulate import SimulationParams, simulate, write_simulation
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"
+EXPORT_FORMATS = ("decoupler", "decoupler-parquet", "graphml")  # transgrn.export.FORMATS, without importing it here
+
 SHOWN = 20  # transitions and skipped pairs listed by name; the rest are counted
 
 
@@ -26,10 +28,21 @@ def main(argv: list[str] | None = None) -> int:
                        help="config file(s), later ones overriding earlier ones (as snakemake --configfile)")
     check.add_argument("--directory", type=Path, default=Path("."),
                        help="where relative paths in the config start (as snakemake --directory)")
-    check.add_argument("--schema", type=Path, default=SCHEMA, help=argparse.SUPPRESS)
+    # another schema than the package's own (tests); by default the one shipped in the package
+    check.add_argument("--schema", type=Path, default=None, help=argparse.SUPPRESS)
+    export = commands.add_parser("export", help="write every transition's network for decoupler or Cytoscape")
+    export.add_argument("results", type=Path, help="the results folder of a finished run (holding edges.parquet)")
+    export.add_argument("--format", dest="fmt", choices=list(EXPORT_FORMATS), default="decoupler",
+                        help="decoupler: source/target/weight TSV (decoupler-parquet: Parquet); graphml: for Cytoscape")
+    export.add_argument("--outdir", type=Path, default=None, help="where to write (default: RESULTS/exports/FORMAT/)")
+    export.add_argument("--min-confidence", type=float, default=0.0,
+                        help="keep edges with 1 - qvalue >= this (runs with fit.bootstrap; default 0: all)")
+    export.add_argument("--top-k", type=int, default=0, help="keep each transition's K strongest edges (default 0: all)")
     args = parser.parse_args(argv)
     if args.command == "check":
         return run_check(args.configfile, args.directory, args.schema)
+    if args.command == "export":
+        return run_export(args.results, args.fmt, args.outdir, args.min_confidence, args.top_k)
     params = SimulationParams(**{k: getattr(args, k) for k in vars(SimulationParams())})
     out = args.outdir
     write_simulation(simulate(params), str(out / "adata.h5ad"), str(out / "prior.csv"), str(out / "reference.csv"))
@@ -69,22 +82,43 @@ def with_directory(config: dict[str, Any], directory: Path) -> dict[str, Any]:
     return {**config, "data": data, "reference": str(directory / reference) if reference else reference}
 
 
-def run_check(configfiles: list[Path], directory: Path, schema: Path) -> int:
+def run_check(configfiles: list[Path], directory: Path, schema: Path | None = None) -> int:
     """Validate the config, then load and check the data, prior and reference and enumerate the
     transitions exactly as the checkpoint does (``prepare.check_and_load``), and print a summary.
     0 when the checkpoint would pass; 1 with the error message otherwise."""
-    from .config import load_schema, validate_config
+    import logging
+
+    from .config import config_notes, environment_problems, load_schema, validate_config
     from .errors import TransgrnError
+    from .io import check_writable
     from .prepare import check_and_load, collected_warnings, describe
 
     try:
         config = with_directory(validate_config(read_configs(configfiles), load_schema(schema)), directory)
+        check_writable(directory / "results")
         with collected_warnings() as warnings:
             checked = check_and_load(config)
+            for note in config_notes(config) + environment_problems(config):
+                logging.getLogger("transgrn").warning(note)
     except TransgrnError as error:
         print(f"transgrn check: error: {error}", file=sys.stderr)
         return 1
     print(check_report(checked, describe(checked), warnings))
+    return 0
+
+
+def run_export(results: Path, fmt: str, outdir: Path | None, min_confidence: float, top_k: int) -> int:
+    """``transgrn export``: one file per transition (transgrn.export); 0, or 1 with the error message."""
+    from .errors import TransgrnError
+    from .export import export_networks
+
+    try:
+        written = export_networks(results, fmt, outdir, min_confidence, top_k)
+    except TransgrnError as error:
+        print(f"transgrn export: error: {error}", file=sys.stderr)
+        return 1
+    where = sorted({str(path.parent) for path in written}) or [str(outdir or results / "exports" / fmt)]
+    print(f"wrote {len(written)} {fmt} network(s) to {', '.join(where)}")
     return 0
 
 

@@ -1,9 +1,17 @@
-"""Configuration: defaults and validation against the workflow's JSON schema."""
+"""Configuration: defaults and validation against the JSON schema shipped with the package.
+
+The schema (``transgrn/schemas/config.schema.yaml``, package data) is the one source of truth for
+every config key, its default and its allowed values: the workflow, ``transgrn check`` and the typed
+options (:mod:`transgrn.options`) all read it through :func:`load_schema`, so that an installed copy
+(``pip install``, not only a checkout) finds it.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 import math
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +21,31 @@ import yaml
 from .errors import ConfigError
 
 
-def load_schema(path: str | Path) -> dict[str, Any]:
+SCHEMA_RESOURCE = "schemas/config.schema.yaml"
+
+
+def schema_text() -> str:
+    """The text of the config schema shipped in the package (read with importlib.resources)."""
+    return files(__package__).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def schema_path():
+    """A context manager giving a file-system path of the packaged schema (for tools that want a
+    file, e.g. Snakemake's ``validate``): ``with schema_path() as path: ...``."""
+    return as_file(files(__package__).joinpath(SCHEMA_RESOURCE))
+
+
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The config schema as a dict: the package's own (the default), or the one at ``path``."""
+    if path is None:
+        return copy.deepcopy(_packaged_schema())
     with open(path) as handle:
         return yaml.safe_load(handle)
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_schema() -> dict[str, Any]:
+    return yaml.safe_load(schema_text())
 
 
 def apply_defaults(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -176,3 +206,28 @@ def _cross_key_problems(config: dict[str, Any]) -> list[str]:
             "(20 or more is usual); set fit.bootstrap: 0 (off) or >= 2"
         )
     return problems
+
+
+def config_notes(config: dict[str, Any]) -> list[str]:
+    """Settings of a validated config that do more than they say: notes for ``transgrn check`` and
+    the run's log (not errors: the run does what is documented)."""
+    notes = []
+    models = config.get("models", [])
+    if models and "linear" not in models:
+        notes.append(
+            f"models: {models} also fits the linear model: every result (edges, tensor, report) is built from the "
+            "linear network, and the MLP adds its held-out R^2 (r2_test_mlp) and per-edge attribution beside it. "
+            "Write models: [linear, mlp] to say so")
+    return notes
+
+
+def environment_problems(config: dict[str, Any]) -> list[str]:
+    """Settings this machine cannot honour (fit.device: cuda without a GPU torch can use): warnings, since
+    a cluster's jobs may run on other machines than the one checking (fit jobs ask for gpu=1 there)."""
+    if config.get("fit", {}).get("device") != "cuda":
+        return []
+    import torch
+
+    from .options import CUDA_UNAVAILABLE
+
+    return [] if torch.cuda.is_available() else [CUDA_UNAVAILABLE + " (fine if the fit jobs run on GPU nodes)"]

@@ -11,3 +11,7 @@ class ConfigError(TransgrnError):
 
 class InputError(TransgrnError):
     """An input file (AnnData, prior, reference) cannot be used as given."""
+
+
+class OutputError(TransgrnError):
+    """An output cannot be written where the run puts it (a read-only or full results folder)."""

@@ -7,11 +7,13 @@ what is wrong and how to fix it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +35,54 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     A killed or failed job therefore never leaves a half-written file where a later rule reads.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a writer killed with SIGKILL leaves its hidden temporary behind; only one job writes a path
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(path.suffix or '.tmp')}"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as h5py want to create the file themselves
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # a writer killed with SIGKILL leaves its hidden temporary behind; only one job writes a path
+        for stale in path.parent.glob(f".{glob_escape(path.name)}.*{glob_escape(path.suffix or '.tmp')}"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)  # writers such as h5py want to create the file themselves
     try:
         yield tmp
-        os.replace(tmp, path)
+        with _writable(path):
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _writable(path: Path) -> Iterator[None]:
+    """A folder that cannot be written (read-only, or a disk that is full) as an :class:`OutputError`
+    naming the folder and the fix, instead of a traceback."""
+    try:
+        yield
+    except PermissionError as error:
+        folder = Path(error.filename) if error.filename else path.parent
+        while not folder.is_dir() and folder != folder.parent:  # the folder that refused: the nearest existing one
+            folder = folder.parent
+        raise OutputError(f"cannot write {path}: permission denied on '{folder}' ({error.strerror}). Make the folder "
+                          f"writable (chmod -R u+w '{folder}'), or run in a folder you can write to (snakemake "
+                          "--directory); a rerun then continues where this one stopped") from None
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        raise OutputError(f"cannot write {path}: {error.strerror}. Free space there (or remount it writable), or "
+                          "run in another folder (snakemake --directory); a rerun then continues where this one "
+                          "stopped") from None
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Refuse a results ``folder`` (or, before it exists, the nearest folder above it) that cannot be
+    written, naming it and the fix; ``transgrn check`` runs this before a run would meet it."""
+    existing = Path(folder)
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {folder}: '{existing}' is read-only for you. Make it writable "
+                          f"(chmod -R u+w '{existing}'), or run in a folder you can write to (snakemake --directory)")
 
 
 def glob_escape(text: str) -> str:
@@ -63,11 +99,34 @@ PACKAGES = ("transgrn", "numpy", "scipy", "pandas", "pyarrow", "anndata", "h5py"
 
 
 def sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes or, for a folder (an AnnData ``.zarr`` store), of its files:
+    each file's path relative to the folder and its own sha256, in sorted path order, so that the
+    digest is the same wherever the folder lies and in whatever order the file system lists it."""
+    if Path(path).is_dir():
+        return _folder_sha256(Path(path), chunk)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _folder_sha256(folder: Path, chunk: int) -> str:
+    files = sorted((file.relative_to(folder).as_posix(), file) for file in folder.rglob("*") if file.is_file())
+    digest = hashlib.sha256()
+    for name, file in files:
+        digest.update(name.encode() + b"\0" + sha256(file, chunk).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def input_size(path: str | os.PathLike) -> int:
+    """Bytes of an input: a file's size, or the total of a folder's files (a ``.zarr`` store, whose
+    own ``os.stat`` size says nothing about the data in it). One ``os.stat`` for a file, as resource
+    functions call it many times per job."""
+    status = os.stat(path)
+    if stat.S_ISDIR(status.st_mode):
+        return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file())
+    return status.st_size
 
 
 @functools.lru_cache(maxsize=1)
@@ -293,10 +352,16 @@ def _require_file(path: str | os.PathLike, key: str) -> Path:
 # --------------------------------------------------------------------------- AnnData
 
 
+ZARR_MARKERS = (".zgroup", "zarr.json")  # the root group of a Zarr store, format 2 and 3
+
+
 def read_adata(path: str | os.PathLike, key: str = "data.adata"):
-    """Read an .h5ad file, turning format errors into a clear :class:`InputError`."""
+    """Read an AnnData, ``.h5ad`` file or ``.zarr`` folder (``AnnData.write_zarr``), turning format
+    errors into a clear :class:`InputError`."""
     import anndata as ad
 
+    if Path(path).is_dir():
+        return _read_zarr(Path(path), key)
     path = _require_file(path, key)
     _check_hdf5(path, key)
     try:
@@ -311,9 +376,26 @@ def read_adata(path: str | os.PathLike, key: str = "data.adata"):
         ) from None
 
 
+def _read_zarr(path: Path, key: str):
+    import anndata as ad
+
+    if not any((path / marker).is_file() for marker in ZARR_MARKERS):
+        raise InputError(f"{key}: '{path}' is a folder but not a Zarr store (it has no {' or '.join(ZARR_MARKERS)}); "
+                         "give an .h5ad file or a .zarr folder written by AnnData.write_zarr")
+    try:
+        return ad.read_zarr(path)
+    except Exception as exc:  # zarr/anndata raise many types for broken stores
+        reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"{key}: '{path}' could not be read as an AnnData Zarr store ({type(exc).__name__}: {reason}). "
+            "Write it again (AnnData.write_zarr) and check that it opens with anndata.read_zarr."
+        ) from None
+
+
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 OTHER_FORMATS = {  # leading bytes -> what the file probably is and how to convert it
-    b"PK\x03\x04": ("a zip archive (e.g. .zarr.zip, .xlsx)", "anndata.read_zarr / pandas.read_excel"),
+    b"PK\x03\x04": ("a zip archive (e.g. .zarr.zip, .xlsx)",
+                     "unzip a zipped Zarr store and give its .zarr folder, or pandas.read_excel"),
     b"\x1f\x8b": ("gzip-compressed", "gunzip it first, or read it with scanpy.read and write .h5ad"),
     b"RDX": ("an R data file (.rds/.RData)", "export it from R with zellkonverter / SeuratDisk as .h5ad"),
     b"X\n": ("an R data file (.rds)", "export it from R with zellkonverter / SeuratDisk as .h5ad"),

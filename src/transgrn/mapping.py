@@ -305,6 +305,9 @@ def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
     rng = rng_for(seed, transition, "mapping", role)
     if role != "main" and options.method in SAME_CELL_METHODS:
         options = replace(options, barycentric=False)
+    if role == "main":  # settings these cells cut down (transgrn check says them for the whole run)
+        for message in options.clipped_by([len(source)], [len(target)], source.matrix.shape[1], [transition]):
+            logging.getLogger(__name__).warning(message)
     mapping = map_cells(method, source, target, rng, options)
     if method == "lagged":
         if data is None:

@@ -1,6 +1,6 @@
 """Typed options: one frozen dataclass per config section, built once from the validated config.
 
-The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live: a section
+The schema (``transgrn/schemas/config.schema.yaml``, read by :func:`transgrn.config.load_schema`) is the only place defaults live: a section
 given partly (in a notebook, a test) is completed from it by :func:`section_defaults`, and a key
 the dataclass does not know is an error, never silently dropped. ``tests/test_options.py``
 checks that every section's schema keys and dataclass fields agree.
@@ -9,19 +9,26 @@ checks that every section's schema keys and dataclass fields agree.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, TypeVar
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml"
+import numpy as np
+
+# mapping methods whose coupling is computed in a PCA of both clusters (mapping.shared_pca)
+PCA_METHODS = ("ot", "knn", "hybrid")
+
+
+def _listed(names, limit: int = 5) -> str:
+    names = [str(name) for name in names]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 @functools.lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
     from .config import load_schema
 
-    return load_schema(SCHEMA_PATH)
+    return load_schema()
 
 
 def section_defaults(section: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -66,6 +73,37 @@ class MappingOptions(_Section):
     n_pcs: int
     exact_max_cells: int
     entropic_reg: float
+
+    def clipped_by(self, n_source: Sequence[int], n_target: Sequence[int], n_genes: int,
+                   transitions: Sequence[str]) -> list[str]:
+        """Warnings for the settings that some of ``transitions`` (with these cluster sizes and the
+        prior's genes) cut down without a word from the mapping code: ``knn_k`` at least the target
+        cluster's cells couples every source cell to all of them alike -- the random null's uniform
+        coupling, so the transition cannot beat its null; ``n_pcs`` beyond what the cells and genes
+        allow (cells - 1, genes) uses fewer components. ``transgrn check`` and the mapping jobs say them."""
+        n_source, n_target = np.asarray(n_source), np.asarray(n_target)
+        names = np.asarray(transitions, dtype=object)
+        warnings = []
+        if self.method == "knn" and (covered := self.knn_k >= n_target).any():
+            warnings.append(
+                f"mapping.knn_k: {self.knn_k} neighbours is at least the target cluster's cells in transition(s) "
+                f"{_listed(names[covered])} (smallest: {int(n_target[covered].min())} cells), so every source cell "
+                "is coupled to all of them alike: that is the random null's coupling, and the mapping cannot beat "
+                f"it. Lower mapping.knn_k ({section_defaults('mapping')['knn_k']} is the default) below the target cluster's cells")
+        if self.method in PCA_METHODS:
+            allowed = np.minimum(n_source + n_target - 1, n_genes)
+            if (clipped := self.n_pcs > allowed).any():
+                warnings.append(
+                    f"mapping.n_pcs: {self.n_pcs} principal components is more than transition(s) "
+                    f"{_listed(names[clipped])} allow (the cells of both clusters - 1, or the {n_genes} genes), so "
+                    f"only {int(allowed[clipped].min())} are used there; lower mapping.n_pcs to say what is computed")
+        return warnings
+
+
+# fit.device: cuda where torch finds no GPU (a CPU build of torch, or a machine without one)
+CUDA_UNAVAILABLE = ("fit.device is 'cuda' but torch finds no CUDA GPU here (torch.cuda.is_available() is False: "
+                    "no GPU, or a CPU build of torch). Set fit.device: auto (a GPU where there is one, else the CPU) "
+                    "or cpu; or run the fits where torch sees a GPU")
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from . import io
 from .columns import LABEL_COLUMNS
 from .errors import InputError
-from .networks import align_edges, read_network
-from .options import section_defaults
+from .networks import FEW_SHARED, align_edges, read_network
+from .options import MappingOptions, section_defaults
 from .transitions import cluster_ids, enumerate_transitions, listed, paga_connectivities
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,56 @@ def _reference(config: dict[str, Any], genes: pd.Index) -> pd.DataFrame | None:
         raise InputError(f"{error} Or set reference: null to run without a reference.") from None
 
 
+ENSEMBL_ID = r"ENS[A-Z]*G\d{6,}(\.\d+)?"  # an Ensembl gene id (ENSG..., ENSMUSG...), with or without version
+
+
+def _share_ensembl(names) -> float:
+    names = pd.Index(pd.unique(np.asarray(names, dtype=str)))
+    return float(names.str.fullmatch(ENSEMBL_ID).mean()) if len(names) else 0.0
+
+
+def gene_name_hint(var: pd.DataFrame, edges: pd.DataFrame) -> str:
+    """Where the data's genes are named otherwise than the prior's, how to fix it: a column of ``var``
+    that holds clearly more of the prior's genes than ``var_names`` (scanpy's read_10x keeps the other
+    identifier in var['gene_ids'] or var['gene_symbols']), else what the two identifier kinds are."""
+    prior_genes = set(pd.unique(pd.concat([edges["tf"], edges["target_gene"]])).astype(str))
+    in_names = len(prior_genes & set(var.index.astype(str)))
+    found = {column: len(prior_genes & set(var[column].astype(str)))
+             for column in var.columns if var[column].dtype == object or isinstance(var[column].dtype, pd.CategoricalDtype)
+             or pd.api.types.is_string_dtype(var[column].dtype)}
+    column = max(found, key=found.get, default=None)
+    if column is not None and found[column] >= max(2 * in_names, in_names + 10):
+        return (f" The AnnData's var['{column}'] holds {found[column]} of the prior's {len(prior_genes)} genes "
+                f"(its var_names {in_names}): use it as the gene names, e.g. adata.var_names = "
+                f"adata.var['{column}'].astype(str); adata.var_names_make_unique(), and write the file again")
+    data_ids, prior_ids = _share_ensembl(var.index) > 0.5, _share_ensembl(list(prior_genes)) > 0.5
+    if data_ids and not prior_ids:
+        return (" The data's genes are Ensembl IDs and the prior's are gene symbols: put the symbols in var_names "
+                "(scanpy.read_10x_h5/read_10x_mtx keep them in var['gene_symbols'] when var_names='gene_ids'; "
+                "adata.var_names = adata.var['gene_symbols']), or give a prior in Ensembl IDs")
+    if prior_ids and not data_ids:
+        return (" The prior's genes are Ensembl IDs and the data's are gene symbols: give a prior in symbols, or put "
+                "the IDs in var_names (scanpy.read_10x_h5/read_10x_mtx keep them in var['gene_ids']; "
+                "adata.var_names = adata.var['gene_ids'])")
+    return ""
+
+
+def _warn_unscorable_reference(reference: pd.DataFrame, prior: pd.DataFrame) -> None:
+    """The recovery metrics rank the prior's edges against the reference (transgrn.metrics.recovery_metrics):
+    a reference that holds all of them, or none, leaves nothing to rank, so auprc_ratio and auroc are NaN."""
+    in_reference = prior[["tf", "target_gene"]].merge(reference[["tf", "target_gene"]].drop_duplicates(), how="left",
+                                                      indicator=True)["_merge"].eq("both")
+    if in_reference.all():
+        log.warning("reference: every one of the prior's %d edges is in the reference (is it the prior itself?), so "
+                    "the recovery metrics have no false edge to rank against and auprc_ratio and auroc are NaN. Give "
+                    "a reference independent of the prior (e.g. ChIP-seq or perturbation edges), or a larger prior",
+                    len(prior))
+    elif not in_reference.any():
+        log.warning("reference: none of the prior's %d edges is in the reference, so the recovery metrics have no "
+                    "true edge to find and auprc_ratio and auroc are NaN. Give a reference that shares edges with "
+                    "the prior (the same gene names and species)", len(prior))
+
+
 def _mapping_method(config: dict[str, Any], pseudotime: pd.Series | None) -> str | None:
     """The design the transitions will actually use, warned about once here rather than per job.
 
@@ -296,6 +346,11 @@ def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int
         raise InputError(f"mapping.n_pairs: {mcfg['n_pairs']} pairs x {n_genes} genes need about "
                          f"{mcfg['n_pairs'] * n_genes * 8 / 2**30:.1f} GiB per design matrix (the random null always "
                          "samples this many pairs); lower mapping.n_pairs (2,000 is the default)")
+    if "knn_k" in mcfg:  # the whole mapping section (transgrn check); the checkpoint's params hold only the method
+        names = [f"{row.source_cluster} -> {row.target_cluster}" for row in transitions.itertuples()]
+        for message in MappingOptions.from_config(mcfg).clipped_by(transitions["n_source_cells"],
+                                                                   transitions["n_target_cells"], n_genes, names):
+            log.warning(message)
     if mcfg.get("method") == "lagged" and has_pseudotime:
         bandwidth = float(mcfg.get("lag_bandwidth", section_defaults("mapping")["lag_bandwidth"]))
         # lagged.Trend: a grid of step bandwidth/4 over the range plus the largest lag on each side,
@@ -403,11 +458,19 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     if not normalize:
         _check_log_normalized(adata, matrix, data_cfg)
     pseudotime = _pseudotime(adata, data_cfg.get("pseudotime_key"))
-    prior = align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
+    try:
+        prior = align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
+    except InputError as error:
+        raise InputError(f"{error}{gene_name_hint(adata.var, prior_raw)}") from None
+    if len(prior) < FEW_SHARED * len(prior_raw) and (hint := gene_name_hint(adata.var, prior_raw)):
+        log.warning("data.prior: only %d of its %d edges have both genes in the data's var_names.%s", len(prior),
+                    len(prior_raw), hint)
     # only its counts are kept: at 500,000 edges its strings take 60 MB beside the whole matrix
     prior_input = _network_counts(prior_raw, "_input")
     del prior_raw
     reference = _reference(config, adata.var_names)
+    if reference is not None:
+        _warn_unscorable_reference(reference, prior)
     # once every cheaper check passed: normalizing copies the matrix
     matrix = _check_scale(matrix, normalize, data_cfg.get("target_sum"))
     labels, unlabelled = _cluster_labels(adata, data_cfg["cluster_key"])

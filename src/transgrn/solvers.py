@@ -99,7 +99,10 @@ def resolve_device(device: str = "auto") -> "torch.device":
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("fit.device is 'cuda' but torch sees no CUDA device; use 'auto' or 'cpu'")
+        from .errors import ConfigError
+        from .options import CUDA_UNAVAILABLE
+
+        raise ConfigError(CUDA_UNAVAILABLE)  # a setting to change, not a bug: one line in the log
     return torch.device(device)
 
 

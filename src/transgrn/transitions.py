@@ -37,8 +37,23 @@ def cluster_ids(labels: Sequence[str]) -> dict[str, str]:
     for index, label in enumerate(labels):
         ascii_label = unicodedata.normalize("NFKD", str(label)).encode("ascii", "ignore").decode()
         slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_label).strip("_")[:SLUG_LENGTH].rstrip("_")
-        ids[label] = f"c{index:0{width}d}" + (f"_{slug}" if slug else "")
+        ids[label] = _without_periodic_tail(f"c{index:0{width}d}" + (f"_{slug}" if slug else ""))
     return ids
+
+
+# Snakemake refuses a wildcard value that ends in a piece repeated 20 times or more (PeriodicWildcardError,
+# its guard against endless recursion), and a transition id ends in its target cluster's id: a label such
+# as 'AAAA...' or 'ab ab ab ...' keeps at most MAX_TAIL_REPEATS of its repeated piece. The index prefix
+# keeps the ids unique.
+MAX_TAIL_REPEATS = 9  # Snakemake refuses 20; a label ending in 10 or more repeats is cut to 9 of them
+PERIODIC_TAIL = re.compile(rf"(.+?)\1{{{MAX_TAIL_REPEATS},}}$")
+
+
+def _without_periodic_tail(cluster_id: str) -> str:
+    match = PERIODIC_TAIL.search(cluster_id)
+    if match is None:
+        return cluster_id
+    return (cluster_id[:match.start()] + match.group(1) * MAX_TAIL_REPEATS).rstrip("_")
 
 
 def transition_id(source_id: str, target_id: str) -> str:
