@@ -17,7 +17,7 @@ min_version("8.20")
 if not config:
     logger.info("No --configfile given: running the demo (config/demo.yaml). For your own data: --configfile my.yaml")
 
-    configfile: str(Path(workflow.basedir) / "config/demo.yaml")
+    configfile: str(Path(workflow.current_basedir) / "config/demo.yaml")
 
 
 # The demo's data are simulated by a rule that exists only in a config with a `demo:` section,

@@ -36,4 +36,4 @@ def small_simulation():
 def schema():
     from transgrn.config import load_schema
 
-    return load_schema(REPO / "workflow/schemas/config.schema.yaml")
+    return load_schema()

@@ -87,7 +87,7 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
 
     ``adata`` and ``prior`` (and ``reference``) are objects (AnnData, DataFrame) or file paths, as
     the config's ``data`` keys take them. ``options`` are config sections with the workflow's
-    keys and defaults (workflow/schemas/config.schema.yaml), e.g. ``mapping={"method": "ot"}``,
+    keys and defaults (the config schema, transgrn/schemas/config.schema.yaml), e.g. ``mapping={"method": "ot"}``,
     ``fit={"alpha": 1.0, "bootstrap": 20}``, ``transitions={"mode": "all"}``; ``data`` options
     such as ``layer`` or ``normalize`` go in ``data={...}``. The pooled network the fit borrows
     from (``fit.borrow_below``) spans the configured transitions' clusters, as in a workflow run
@@ -144,11 +144,9 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
 
 
 def _schema() -> dict[str, Any]:
-    from . import config as config_module
+    from .config import load_schema
 
-    if hasattr(config_module, "schema_path"):  # the schema shipped with the package
-        return config_module.load_schema(config_module.schema_path())
-    return config_module.load_schema(Path(__file__).resolve().parents[2] / "workflow/schemas/config.schema.yaml")
+    return load_schema()  # the schema shipped with the package
 
 
 @dataclass

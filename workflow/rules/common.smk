@@ -6,11 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-SRC = Path(workflow.basedir) / "src"
+# this workflow's own folder, also where another workflow uses it as a module (workflow.basedir is then theirs)
+SRC = Path(workflow.current_basedir).parents[1] / "src"
 # the run: blocks import transgrn from this checkout even where it is not pip-installed
 sys.path.insert(0, str(SRC))
 
-from transgrn.config import load_schema, validate_config  # noqa: E402
+from transgrn.config import config_notes, load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
 from transgrn.columns import CLUSTER_ID_PATTERN, TRANSITION_PATTERN  # noqa: E402
 from transgrn.jobs.runner import run_job  # noqa: E402
@@ -21,7 +22,7 @@ if "data" not in config:  # e.g. only --config key=value: say what a config is, 
         "template config.yaml, point its data keys at your files and pass `--configfile my.yaml` (README, Your own data)"
     )
 try:
-    validated = validate_config(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+    validated = validate_config(config, load_schema())  # the schema shipped with the package
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 # the validated config in its one key order (transgrn.config.canonical_order), the top level included:
@@ -30,6 +31,8 @@ except ConfigError as error:
 config.clear()
 config.update(validated)
 SEED = config["seed"]
+for note in config_notes(config):  # e.g. models: [mlp] fits the linear model too
+    logger.warning(note)
 
 RESULTS = Path("results")
 PREPARED = RESULTS / "prepared"
@@ -138,7 +141,9 @@ def _input_mb(input):
     about 1 ms per job, and resource functions run several times per job (a third of the
     dry-run time at 1,560 transitions). A missing file raises FileNotFoundError naming it, which
     Snakemake turns into 'to be determined' until the file exists."""
-    return sum(os.stat(path).st_size for path in input) / 1e6
+    from transgrn.io import input_size
+
+    return sum(input_size(path) for path in input) / 1e6  # a .zarr input is a folder
 
 
 def mem_mb(base_mb, per_input_mb=0.0, dense_copies=0, per_cluster_mb=0.0, design_copies=0, per_edge_bytes=0,
