@@ -259,6 +259,48 @@ class GeneratedMarkdown(SphinxDirective):
         return container.children
 
 
+# The API reference's groups, in this order; a module of the package not named here is listed under
+# "Other modules", so that a new module is documented without touching this file.
+API_GROUPS = {
+    "Stage modules": ["prepare", "mask", "mapping", "lagged", "design", "fit", "pooled", "solvers", "confidence",
+                      "evaluate", "metrics", "models", "mlp", "cofactors", "differential", "network_scores",
+                      "aggregate", "tensor"],
+    "Shared modules": ["grn", "options", "config", "columns", "networks", "cells", "transitions", "io", "seeds",
+                       "errors", "batches", "simulate", "cli", "script", "report", "report.figures", "report.html",
+                       "report.summaries", "report.runinfo"],
+}
+
+
+def package_modules() -> list[str]:
+    """Every module of transgrn, relative names (``report.figures``), without the package itself."""
+    import pkgutil
+
+    import transgrn
+
+    return sorted(info.name.removeprefix("transgrn.")
+                  for info in pkgutil.walk_packages(transgrn.__path__, "transgrn."))
+
+
+def api_markdown() -> str:
+    found = package_modules()
+    groups = {title: [name for name in names if name in found] for title, names in API_GROUPS.items()}
+    listed = {name for names in groups.values() for name in names}
+    groups["Other modules"] = [name for name in found if name not in listed]
+    lines: list[str] = []
+    for title, names in groups.items():
+        if not names:
+            continue
+        lines += ["", f"## {title}", ""]
+        for name in names:
+            lines += [f"### `transgrn.{name}`", "", "```{eval-rst}", f".. automodule:: transgrn.{name}", "```", ""]
+    return "\n".join(lines)
+
+
+class ApiModules(GeneratedMarkdown):
+    def markdown(self) -> str:
+        return api_markdown()
+
+
 class ConfigReference(GeneratedMarkdown):
     def markdown(self) -> str:
         schema_path = Path(self.env.config.transgrn_config_schema)
@@ -279,5 +321,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("transgrn_config_schema", "", "env", types=[str])
     app.add_directive("transgrn-config-reference", ConfigReference)
     app.add_directive("transgrn-output-columns", OutputColumns)
+    app.add_directive("transgrn-api", ApiModules)
     app.connect("autodoc-process-docstring", docstring_as_rst, priority=900)  # after napoleon (500)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
