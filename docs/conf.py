@@ -30,14 +30,14 @@ extensions = [
     "myst_nb",  # MyST Markdown and executed notebooks (it loads myst_parser itself)
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "sphinx.ext.mathjax",
     "transgrn_docs",
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb"}
 
-myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+# no math extension: the pages have no formulas, and MathJax would be fetched by the reader's browser
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # The tutorial runs the workflow on Guo 2010 at every build (about a minute on 2 cores);
