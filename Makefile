@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 CORES ?= 2
 BIN = $(VENV)/bin
 
-.PHONY: demo test test-slurm lint clean
+.PHONY: demo test test-slurm lint docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ test: $(BIN)/.installed
 test-slurm: $(BIN)/.installed
 	.ci/slurm.sh install
 	TRANSGRN_TEST_SLURM=1 $(BIN)/python -m pytest tests/test_slurm.py
+
+# the documentation (docs/), built offline with warnings as errors; it runs the Guo 2010 tutorial
+# (docs/tutorial-guo.md) through the workflow, so it takes a couple of minutes. Open docs/_build/html/index.html.
+$(BIN)/.docs-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $@
+
+docs: $(BIN)/.docs-installed
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint
