@@ -18,7 +18,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 # The config schema the reference is generated from: the one place to change if it moves
 # (e.g. into the package as src/transgrn/schemas/config.schema.yaml).
-CONFIG_SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+CONFIG_SCHEMA = REPO / "src/transgrn/schemas/config.schema.yaml"  # the one schema, shipped in the package
 transgrn_config_schema = str(CONFIG_SCHEMA)
 
 project = "transgrn"
