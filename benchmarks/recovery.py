@@ -124,13 +124,37 @@ METHODS: dict[str, tuple[dict, int, dict | str | None]] = {
 MLP_METHODS = ("ot", "ot_barycentric", "joint", "lagged")
 
 
+# rows registered by defaults_variant(): fit options over the shipped ones
+FIT_OVERRIDES: dict[str, dict] = {}
+
+
 def method_options(method: str) -> tuple[dict, int, dict]:
     """Mapping options (over MAPPING, or the shipped defaults), smoothing and fit options of a row."""
     options, smooth, fit = METHODS[method]
     if fit == "defaults":
         mapping, fit = shipped_defaults()
-        return {**mapping, **options}, smooth, fit
+        return {**mapping, **options}, smooth, {**fit, **FIT_OVERRIDES.get(method, {})}
     return {**MAPPING, **options}, smooth, FIT if fit is None else fit
+
+
+def defaults_variant(settings: str) -> str:
+    """Register a row = the shipped defaults with some settings changed, e.g. ``fit.self_term=true,mapping.method=joint``
+    (values read as YAML), borrowing from the pooled network as the defaults do; returns the row's name
+    ``defaults[<settings>]``. For a candidate that an option expresses; a code change is scored by running
+    with its checkout's ``src`` first on PYTHONPATH."""
+    import yaml
+
+    sections: dict[str, dict] = {"mapping": {}, "fit": {}}
+    for item in settings.split(","):
+        key, _, value = item.partition("=")
+        section, _, option = key.strip().partition(".")
+        if section not in sections or not option or not value:
+            raise SystemExit(f"--variant: {item!r} is not mapping.OPTION=VALUE or fit.OPTION=VALUE")
+        sections[section][option] = yaml.safe_load(value)
+    name = f"defaults[{settings}]"
+    METHODS[name] = (sections["mapping"], 0, "defaults")
+    FIT_OVERRIDES[name] = sections["fit"]
+    return name
 
 # Krumsiek et al. 2011, Table 1: each target's Boolean update rule, and the signed edges read off it
 # (a regulator under "not" represses, any other activates; self-loops left out). The same rules and
@@ -498,14 +522,14 @@ def boolean_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def boolean_losses(rows: pd.DataFrame, ours: str = "defaults") -> pd.DataFrame:
-    """Per metric and baseline: on how many data sets ``ours`` is below it, and which."""
+    """Per metric and other method (baseline or variant): on how many data sets ``ours`` is below it, and which."""
     means = rows.groupby(["dataset", "method"], sort=False)[["auprc_ratio", "epr", "sign_accuracy"]].mean()
     out = []
     for metric in means.columns:
         wide = means[metric].unstack("method")
         for method in wide.columns.drop(ours):
             below = wide.index[wide[ours] < wide[method]]
-            out.append({"metric": metric, "baseline": method, "ours_below": f"{len(below)} of {len(wide)}",
+            out.append({"metric": metric, "other": method, "ours_below": f"{len(below)} of {len(wide)}",
                         "data_sets": ", ".join(f"{name} ({wide.loc[name, ours]:.2f} vs {wide.loc[name, method]:.2f})"
                                                for name in below)})
     return pd.DataFrame(out)
@@ -538,14 +562,19 @@ def main() -> None:
     parser.add_argument("--hill-seeds", default=None,
                         help="Hill simulator seeds, e.g. 0,1,2,3,4: each hill data set once per seed, in column hill_seed "
                              "(default: seed 0 only, no such column); one seed's recovery varies, so judge the mean")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="also a row of the shipped defaults with settings changed, e.g. fit.self_term=true "
+                             "(comma-separated; repeatable); named defaults[<settings>]")
     parser.add_argument("--boolean-seeds", default="0",
-                        help="Boolean simulator seeds, e.g. 0,1,2 (column boolean_seed when more than one; the table shows means)")
+                        help="Boolean simulator seeds, e.g. 0,1,2 (column boolean_seed when more than one; "
+                             "the table shows means)")
     parser.add_argument("--boolean-topologies", default=None, help="Boolean topologies (default: all four)")
     parser.add_argument("--boolean-priors", default=",".join(BOOLEAN_PRIORS), help="decoys, no_prior or both")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)  # as in the workflow's jobs (threads: 1); more threads only contend on small fits
+    variants = [defaults_variant(settings) for settings in args.variant]
     models = args.models.split(",")
     rows = []
     names = args.datasets.split(",") if args.datasets else [name for track in args.tracks.split(",") for name in TRACKS[track]]
@@ -555,10 +584,12 @@ def main() -> None:
         shipped_fit = shipped_defaults()[1]
         pooled = pooled_network(dataset, shipped_fit) if shipped_fit["borrow_below"] > 0 else None
         seed_column = {} if hill_seeds is None else {"hill_seed": seed}
-        for method in (args.methods or ",".join(METHODS)).split(","):
+        for method in (args.methods.split(",") + variants if args.methods else list(METHODS)):
             wanted = models if method in MLP_METHODS else ["linear"]
+            fit = method_options(method)[2]
+            borrowed = pooled_network(dataset, fit) if method in FIT_OVERRIDES and fit["borrow_below"] > 0 else pooled
             for label, source, target in dataset.transitions:
-                for row in run_transition(dataset, label, source, target, method, wanted, pooled, args.pooled_holdout):
+                for row in run_transition(dataset, label, source, target, method, wanted, borrowed, args.pooled_holdout):
                     rows.append({"dataset": name, **seed_column, "method": method, "transition": label, **row})
             print(f"done {name} {method}" + ("" if seed is None else f" seed {seed}"), flush=True)
     table = pd.DataFrame(rows)
@@ -568,7 +599,7 @@ def main() -> None:
             ["auprc_ratio", "epr", "sign_accuracy", "sign_accuracy_called", "r2_test", "seconds"]].mean().reset_index()
         print(summary.to_markdown(index=False, floatfmt=".3f"))
     if "boolean" in args.tracks.split(",") and not args.datasets:
-        boolean = boolean_track(args.methods.split(",") if args.methods else BOOLEAN_METHODS,
+        boolean = boolean_track((args.methods.split(",") if args.methods else list(BOOLEAN_METHODS)) + variants,
                                 args.boolean_topologies.split(",") if args.boolean_topologies else None,
                                 priors=args.boolean_priors.split(","),
                                 seeds=[int(seed) for seed in args.boolean_seeds.split(",")])
