@@ -501,9 +501,12 @@ def boolean_track(methods=BOOLEAN_METHODS, topologies=None, dropouts=(False, Tru
                         row = {"dataset": dataset.name, "method": method}
                         if len(seeds) > 1:
                             row["boolean_seed"] = seed
-                        if method in BASELINES or method in extra:
-                            network = (BASELINES.get(method) or extra[method])(dataset)
+                        if method in extra:
+                            row.update(transition="network given", model=method)
+                            network = extra[method](dataset)
+                        elif method in BASELINES:
                             row.update(transition="all cells", model=method)
+                            network = BASELINES[method](dataset)
                         else:
                             network, info = transgrn_network(dataset, method)
                             row.update(transition=DATASET_NETWORK, model="linear", **info)
