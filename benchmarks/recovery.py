@@ -2,7 +2,7 @@
 
 Run by hand (not part of the tests); it prints a Markdown table and writes a CSV::
 
-    python benchmarks/recovery.py                       # everything (7-10 min on 2 busy cores)
+    python benchmarks/recovery.py                       # everything (7-10 min on 2 busy cores, plus 7 for boolean)
     python benchmarks/recovery.py --tracks hill         # the Hill-kinetics track alone (about 1 min)
     python benchmarks/recovery.py --tracks boolean      # the Boolean-logic track with its baselines (about 7 min)
     python benchmarks/recovery.py --tracks hill --methods defaults --hill-seeds 0,1,2,3,4 --out /tmp/hill_seeds.csv
