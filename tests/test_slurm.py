@@ -137,8 +137,9 @@ def test_demo_through_the_slurm_profile_with_a_failed_and_retried_job(slurm_clus
 
 
 def test_fault_injection_fails_the_first_cluster_job_of_one_rule_only(tmp_path):
-    """tests/fault_injection (on PYTHONPATH): the first process whose --target-jobs names a job of the
-    rule fails, a process without the variable or for other rules runs, and the retry runs."""
+    """tests/fault_injection (on PYTHONPATH): the first process whose --target-jobs names only jobs of
+    the rule (the job's own process) fails; a process without the variable, for other rules or for a
+    group that includes the rule runs, and the retry runs."""
     import sys
 
     marker = tmp_path / "failed-once"
@@ -149,10 +150,11 @@ def test_fault_injection_fails_the_first_cluster_job_of_one_rule_only(tmp_path):
         return subprocess.run([sys.executable, "-c", "print('ran')", "--target-jobs", *targets, "--mode", "remote"],
                               capture_output=True, text=True, env=env, timeout=60)
 
-    fit, other = ["'map_cells:transition=a'", "'fit_grn:transition=a'"], ["map_cells:transition=a"]
+    fit, other, group = ["'fit_grn:transition=a'"], ["map_cells:transition=a"], ["map_cells:transition=a", "fit_grn:transition=a"]
     unset = python(fit, {"PYTHONPATH": spec["PYTHONPATH"]})  # the module alone does nothing
     assert unset.returncode == 0 and unset.stdout == "ran\n" and not marker.exists()
-    assert python(other, spec).stdout == "ran\n" and not marker.exists()
+    for targets in (other, group):
+        assert python(targets, spec).stdout == "ran\n" and not marker.exists()
     first = python(fit, spec)
     assert first.returncode == 1 and first.stdout == "" and marker.exists()
     assert "injected failure of this job of rule fit_grn" in first.stderr and "Traceback" not in first.stderr

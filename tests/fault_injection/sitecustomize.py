@@ -9,7 +9,7 @@ SLURM jobs inherit the environment (the SLURM executor submits with ``--export=A
 folder and the variable reach the jobs on the cluster too.
 
 With ``TRANSGRN_TEST_FAIL_ONCE=<rule>:<marker file>`` (e.g. ``fit_grn:/tmp/m``), the first
-process whose ``--target-jobs`` names a job of that rule creates the marker (atomically:
+process whose ``--target-jobs`` names only jobs of that rule creates the marker (atomically:
 ``O_EXCL``, so one job wins even when several start at once) and exits with status 1 before
 Snakemake runs; every later one, its retry included, runs normally. Without the variable this
 module does nothing.
@@ -31,7 +31,9 @@ def _fail_once() -> None:
         return
     targets = sys.argv[sys.argv.index("--target-jobs") + 1:]
     targets = targets[:next((i for i, arg in enumerate(targets) if arg.startswith("--")), len(targets))]
-    if not any(target.strip("'\"").startswith(f"{rule}:") for target in targets):
+    # a process of that rule's jobs alone: the job itself (srun'd inside a packed submission), not the
+    # submission that runs a group of jobs, so that the group's log shows the job's resources first
+    if not targets or not all(target.strip("'\"").startswith(f"{rule}:") for target in targets):
         return
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
