@@ -76,7 +76,7 @@ def test_jobs_in_threads_write_only_their_own_log_lines(tmp_path):
         for step in range(20):
             logging.getLogger("transgrn.test").info("note %d of %s", step, transition)
             time.sleep(0.001)
-        logging.getLogger("anndata").warning("a library warning in %s", transition)
+        logging.getLogger("a.library").warning("a library warning in %s", transition)
 
     names = [f"c{i}__c{i + 1}" for i in range(4)]
     with ThreadPoolExecutor(4) as pool:

@@ -234,4 +234,4 @@ def test_a_label_with_a_repeated_tail_plans_in_snakemake(tmp_path, small_simulat
     planned = workflow_runner(tmp_path / "run", config, "--cores", "1", "-n", timeout=600)
     assert planned.returncode == 0, planned.stderr[-3000:]
     assert "PeriodicWildcardError" not in planned.stdout + planned.stderr
-    assert planned_jobs(planned.stdout + planned.stderr)["fit_grn_files"] == 1
+    assert planned_jobs(planned.stdout + planned.stderr)["fit_grn"] == 1
