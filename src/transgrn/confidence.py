@@ -31,7 +31,8 @@ import numpy as np
 from .columns import CONFIDENCE_COLUMNS
 from .solvers import MaskedRegressor, MaskedRidge, Outputs
 
-__all__ = ["CONFIDENCE_COLUMNS", "benjamini_hochberg", "bootstrap_counts", "bootstrap_edges"]
+__all__ = ["CONFIDENCE_COLUMNS", "benjamini_hochberg", "bootstrap_counts", "bootstrap_edges", "sign_confidence",
+           "sign_shares"]
 
 
 def bootstrap_counts(n_rows: int, n_boot: int, seed: int = 0) -> np.ndarray:
@@ -109,6 +110,22 @@ def bootstrap_edges(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y:
     return {"weight_mean": mean, "weight_std": std, "pvalue": pvalue, "qvalue": benjamini_hochberg(pvalue),
             "pvalue_celloracle": _two_sided_t(mean, std / np.sqrt(n_boot), n_boot - 1), "weights": weights,
             "intercept_mean": intercepts.mean(0)}
+
+
+def sign_shares(weights: np.ndarray, offset: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per edge (columns of ``weights``, the refits' weights, ``n_boot x n_edges``; ``+ offset``: a
+    borrowed target's prior mean W0, whose residual the refits fitted), the share of refits with a
+    positive and with a negative weight."""
+    shifted = np.asarray(weights, dtype=np.float64) + offset
+    return (shifted > 0).mean(0), (shifted < 0).mean(0)
+
+
+def sign_confidence(weight: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """How sure the refits are of ``weight``'s sign: the share of them with that sign (:func:`sign_shares`),
+    NaN where ``weight`` is 0 or not finite (no sign to be sure of) or the edge had no refits (NaN shares)."""
+    weight = np.asarray(weight, dtype=np.float64)
+    confidence = np.where(weight > 0, positive, np.where(weight < 0, negative, np.nan))
+    return np.where(np.isfinite(weight), confidence, np.nan)
 
 
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, HELD_OUT_PREFIX
-from .confidence import benjamini_hochberg, bootstrap_edges
+from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, HELD_OUT_PREFIX, SIGN_CONFIDENCE_COLUMN
+from .confidence import benjamini_hochberg, bootstrap_edges, sign_confidence, sign_shares
 from .design import EVERY_PAIR, TransitionData
 from .options import FitOptions
 from .cells import CellSet
@@ -250,11 +250,13 @@ def _solver_info(model) -> dict[str, Any]:
 
 def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mask, options: FitOptions,
                      seed: int, w0: sp.csc_matrix, borrowed: np.ndarray) -> pd.DataFrame:
-    """Bootstrap the training pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style).
+    """Bootstrap the network's pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style)
+    and the ``sign_confidence`` of each weight (:func:`~transgrn.confidence.sign_confidence`).
 
     Targets with a borrowed weight are bootstrapped on ``Y - X W0`` (the same resamples) and get W0
-    added to ``weight_mean``; borrowed edges get no test (p and q NaN: the transition's own data did
-    not inform them), and the q-values are over the tested edges."""
+    added to ``weight_mean`` and to each refit before its sign is taken; borrowed edges get no test (p
+    and q NaN: the transition's own data did not inform them), and the q-values are over the tested
+    edges."""
     make = lambda: make_transition_solver(options, seed)  # noqa: E731
     values = _edge_summary(bootstrap_edges(make, x, y, mask, options.bootstrap, seed), mask, data.edge_tf,
                            data.edge_target)
@@ -263,7 +265,9 @@ def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mas
         edges, position = _columns_edges(data, block)
         tf = data.edge_tf[edges]
         refits = bootstrap_edges(make, x, residual, mask[:, block], options.bootstrap, seed)
-        for column, column_values in _edge_summary(refits, mask[:, block], tf, position).items():
+        rows, cols = np.nonzero(mask[:, block])
+        offset = np.asarray(w0[:, block][rows, cols]).ravel()  # W0 of each refitted edge, in the refits' order
+        for column, column_values in _edge_summary(refits, mask[:, block], tf, position, offset).items():
             values[column][edges] = column_values
         values["weight_mean"][edges] += np.asarray(w0[tf, data.edge_target[edges]]).ravel()
     coefficients = coefficients.copy()
@@ -274,10 +278,18 @@ def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mas
         for column in ("pvalue", "qvalue", "pvalue_celloracle"):
             coefficients.loc[borrowed, column] = np.nan
         coefficients["qvalue"] = benjamini_hochberg(coefficients["pvalue"].to_numpy())
+    positive = np.where(data.edge_active, values["positive_share"], np.nan)
+    negative = np.where(data.edge_active, values["negative_share"], np.nan)
+    coefficients[SIGN_CONFIDENCE_COLUMN] = sign_confidence(coefficients["weight"].to_numpy(), positive, negative)
     return coefficients
 
 
-def _edge_summary(summary: dict[str, np.ndarray], mask: np.ndarray, tf: np.ndarray, target: np.ndarray
-                  ) -> dict[str, np.ndarray]:
-    """The bootstrap's confidence columns at the edges (``tf``, ``target`` positions in ``mask``)."""
-    return {column: values_at(mask, summary[column], tf, target) for column in CONFIDENCE_COLUMNS}
+def _edge_summary(summary: dict[str, np.ndarray], mask: np.ndarray, tf: np.ndarray, target: np.ndarray,
+                  offset: np.ndarray | float = 0.0) -> dict[str, np.ndarray]:
+    """The bootstrap's confidence columns at the edges (``tf``, ``target`` positions in ``mask``), and
+    the share of refits (``+ offset``, in ``np.nonzero(mask)`` order) with a positive and a negative weight."""
+    values = {column: values_at(mask, summary[column], tf, target) for column in CONFIDENCE_COLUMNS}
+    positive, negative = sign_shares(summary["weights"], offset)
+    values["positive_share"] = values_at(mask, positive, tf, target)
+    values["negative_share"] = values_at(mask, negative, tf, target)
+    return values
