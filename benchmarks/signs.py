@@ -94,6 +94,22 @@ def edge_correlation(x: np.ndarray, y, tf: np.ndarray, target: np.ndarray) -> np
     return np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0)
 
 
+def row_cluster(mapping: pd.DataFrame, data: TransitionData) -> np.ndarray:
+    """Per design row (every pair, in design order): 0 if its input cell is a source cell, else 1."""
+    first = mapping.drop_duplicates("pair").sort_values("pair", kind="stable")
+    return (~first["source_cell"].isin(data.source.names)).to_numpy().astype(int)
+
+
+def centred_by(groups: np.ndarray, x: np.ndarray, y) -> tuple[np.ndarray, np.ndarray]:
+    y = y.toarray() if sp.issparse(y) else np.asarray(y, dtype=np.float64)
+    x, y = x.copy(), y.copy()
+    for g in np.unique(groups):
+        rows = groups == g
+        x[rows] -= x[rows].mean(0)
+        y[rows] -= y[rows].mean(0)
+    return x, y
+
+
 def sign_accuracy(values: pd.Series | np.ndarray, edges: pd.DataFrame, reference: pd.DataFrame) -> float:
     table = edges[["tf", "target_gene"]].assign(weight=np.asarray(values, dtype=float))
     return recovery_metrics(table, reference)["sign_accuracy"]
@@ -149,11 +165,14 @@ def run_dataset(name: str, variant: str, extra_fit: dict | None = None, keep: bo
         unshifted.attrs = {}
         x_raw, _ = data.design(unshifted, EVERY_PAIR)
         corr_raw = edge_correlation(x_raw, y, data.edge_tf, data.edge_target)
-        edges = coefficients.assign(corr=corr, corr_raw=corr_raw)
+        cluster = row_cluster(mappings["main"], data)
+        corr_within = edge_correlation(*centred_by(cluster, x, y), data.edge_tf, data.edge_target)
+        edges = coefficients.assign(corr=corr, corr_raw=corr_raw, corr_within=corr_within)
         row = {"dataset": name, "variant": variant, "transition": label, "alpha": info["alpha"],
                "sign_fit": sign_accuracy(edges["weight"], edges, dataset.reference),
                "sign_corr": sign_accuracy(corr, edges, dataset.reference),
                "sign_corr_raw": sign_accuracy(corr_raw, edges, dataset.reference),
+               "sign_corr_within": sign_accuracy(corr_within, edges, dataset.reference),
                "auprc_ratio": recovery_metrics(edges[["tf", "target_gene", "weight"]], dataset.reference)["auprc_ratio"],
                "auprc_corr": recovery_metrics(edges[["tf", "target_gene"]].assign(weight=np.abs(corr)),
                                               dataset.reference)["auprc_ratio"],

@@ -99,6 +99,9 @@ def test_bootstrap_leaves_borrowed_edges_untested():
     assert coefficients.loc[tested, ["pvalue", "qvalue"]].notna().all().all()
     # W0 is in the mean of the refits: the borrowed weights stay near the point estimate
     np.testing.assert_allclose(coefficients.loc[borrowed, "weight_mean"], coefficients.loc[borrowed, "weight"], atol=0.1)
+    # and in each refit's sign: Master's borrowed weights (+ on T1, - on T2) keep their sign in every refit
+    active = borrowed & (coefficients["weight"] != 0).to_numpy()
+    assert active.any() and (coefficients.loc[active, "sign_confidence"] == 1.0).all()
 
 
 def test_pooled_cells_are_capped_per_cluster_and_seeded(tmp_path):

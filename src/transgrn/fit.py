@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, HELD_OUT_PREFIX, SIGN_CONFIDENCE_COLUMN
-from .confidence import benjamini_hochberg, bootstrap_edges, sign_confidence, sign_shares
+from .confidence import benjamini_hochberg, bootstrap_edges, edge_covariance, sign_confidence, sign_shares
 from .design import EVERY_PAIR, TransitionData
 from .options import FitOptions
 from .cells import CellSet
@@ -280,7 +280,11 @@ def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mas
         coefficients["qvalue"] = benjamini_hochberg(coefficients["pvalue"].to_numpy())
     positive = np.where(data.edge_active, values["positive_share"], np.nan)
     negative = np.where(data.edge_active, values["negative_share"], np.nan)
-    coefficients[SIGN_CONFIDENCE_COLUMN] = sign_confidence(coefficients["weight"].to_numpy(), positive, negative)
+    # the marginal association over the same rows; not for borrowed edges, whose sign is the pooled network's
+    marginal = values_at(mask, edge_covariance(x, y, mask), data.edge_tf, data.edge_target)
+    marginal[borrowed | ~data.edge_active] = np.nan
+    coefficients[SIGN_CONFIDENCE_COLUMN] = sign_confidence(coefficients["weight"].to_numpy(), positive, negative,
+                                                           marginal)
     return coefficients
 
 
