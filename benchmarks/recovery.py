@@ -4,6 +4,7 @@ Run by hand (not part of the tests); it prints a Markdown table and writes a CSV
 
     python benchmarks/recovery.py                       # everything (7-10 min on 2 busy cores)
     python benchmarks/recovery.py --tracks hill         # the Hill-kinetics track alone (about 1 min)
+    python benchmarks/recovery.py --tracks boolean      # the Boolean-logic track with its baselines (about 7 min)
     python benchmarks/recovery.py --tracks hill --methods defaults --hill-seeds 0,1,2,3,4 --out /tmp/hill_seeds.csv
     python benchmarks/recovery.py --datasets sim_noise2.0 --methods joint,ot --models linear
 
@@ -39,7 +40,23 @@ Data sets
       (:func:`transgrn.prepare.normalize_log1p`). Transitions: root -> mid, mid -> A1, A1 -> A2,
       mid -> B1, B1 -> B2.
 
-Each row averages the data set's transitions. Recovery is scored by
+Track ``boolean`` (``--tracks boolean``, :func:`boolean_track`; about 7 min, most of it the defaults' fits)
+  ``benchmarks/boolean_simulator.py``: branching differentiations whose production terms are Boolean
+  rules of activators and repressors (BoolODE's style, our own rule tables): topologies
+  ``bifurcating``, ``bifurcating_converging``, ``trifurcating``, ``linear_long``, each without and
+  with dropout (``_dropout``), 1,500 cells, pseudotime = simulation time, a branch per cell. Run as a
+  user would: clusters = 5 equal-width pseudotime bins on each branch, transitions = adjacent bins on
+  a branch, the shipped defaults; prior = the true edges + 2 decoys per true edge, or none
+  (``_noprior``: every ordered gene pair). One network per data set (``transition`` = "network: max
+  |w| over transitions": each prior edge's weight from the transition where |w| is largest), scored
+  beside baselines computed from every cell on the same edges: ``pearson`` (|r|, sign of r),
+  ``genie3_like`` (extra trees per target on its prior regulators; sign of r) and ``ppcor_like``
+  (full-order partial correlation). Prints data set x method (AUPRC ratio, EPR, sign accuracy) and,
+  per metric and baseline, the data sets where the defaults are below it. To score a modified
+  transgrn, put its ``src`` first on PYTHONPATH; to score another network, pass
+  ``boolean_track(networks={name: f})``.
+
+Each row of the other tracks averages the data set's transitions. Recovery is scored by
 :func:`transgrn.evaluate.recovery_metrics` over every prior edge of the transition (an inactive edge
 has weight 0): ``auprc_ratio``, ``epr`` and ``sign_accuracy`` (over every reference edge, a zero
 weight counting as wrong; ``sign_accuracy_called`` over the non-zero ones) of the linear weights
@@ -217,7 +234,7 @@ DATASETS = {
     "hill_counts": lambda: hill("counts"),
 }
 TRACKS = {"sim": [name for name in DATASETS if name.startswith("sim_")], "krumsiek11": ["krumsiek11"],
-          "hill": ["hill_noise_free", "hill_counts"]}
+          "hill": ["hill_noise_free", "hill_counts"], "boolean": []}  # boolean: boolean_track() builds its own
 
 
 def recovered(edges: pd.DataFrame, column: str, reference: pd.DataFrame) -> dict:
@@ -258,12 +275,10 @@ def test_cells(mapping: pd.DataFrame) -> set[str]:
     return set(test["source_cell"]) | set(test["target_cell"])
 
 
-def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSet, method: str,
-                   models: list[str], pooled: PooledNetwork | None = None, pooled_holdout: bool = False) -> list[dict]:
-    """One row per model. ``pooled``: the network the defaults borrow from (rows with the shipped
-    fit options only); ``pooled_holdout`` adds ``r2_test_pooled_holdout``, the held-out R^2 with the
-    pooled network refitted without the transition's test cells (how much borrowing leaks them)."""
-    start = time.perf_counter()
+def fitted_transition(dataset: Dataset, label: str, source: CellSet, target: CellSet, method: str,
+                      pooled: PooledNetwork | None = None) -> tuple[TransitionData, dict, tuple, dict]:
+    """A row's mapping and fit on one transition, as the workflow runs them: (data, mappings,
+    (coefficients, intercepts, info), fit options). ``pooled`` is used by the rows with the shipped fit only."""
     options, smooth, fit = method_options(method)
     pooled = pooled if METHODS[method][2] == "defaults" else None
     source, target = smooth_clusters(source, target, smooth)
@@ -271,7 +286,18 @@ def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSe
     mcfg = {**options, "n_pcs": min(options["n_pcs"], len(dataset.genes) - 1)}
     data = TransitionData(source, target, dataset.genes, mask)
     mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, fit, pooled=pooled)
+    return data, mappings, fit_transition(data, mappings, fit, pooled=pooled), fit
+
+
+def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSet, method: str,
+                   models: list[str], pooled: PooledNetwork | None = None, pooled_holdout: bool = False) -> list[dict]:
+    """One row per model. ``pooled``: the network the defaults borrow from (rows with the shipped
+    fit options only); ``pooled_holdout`` adds ``r2_test_pooled_holdout``, the held-out R^2 with the
+    pooled network refitted without the transition's test cells (how much borrowing leaks them)."""
+    start = time.perf_counter()
+    data, mappings, (coefficients, intercepts, info), fit = fitted_transition(dataset, label, source, target, method,
+                                                                               pooled)
+    pooled = pooled if METHODS[method][2] == "defaults" else None
     metrics = evaluate_transition(data, mappings, coefficients, intercepts)[0]
     lag = lag_of(mappings["main"]).lag if lag_of(mappings["main"]) else np.nan
     rows = [{"model": "linear", "lag": lag, "alpha": info["alpha"], **recovered(coefficients, "weight", dataset.reference),
@@ -301,11 +327,206 @@ def merged_with_earlier(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     return pd.concat([earlier[keep], table], ignore_index=True)
 
 
+# ---------------------------------------------------------------------------------------------------
+# The Boolean-logic branching track (issue 26): benchmarks/boolean_simulator.py's differentiations, run as
+# a user would -- clusters = pseudotime bins on each branch, adjacent bins on a branch = the transitions,
+# the shipped defaults -- and one network per data set (each prior edge's weight from the transition where
+# |w| is largest), scored beside baselines computed from every cell on the same edges.
+
+BOOLEAN_BINS = 5  # pseudotime bins per branch: BOOLEAN_BINS - 1 transitions along each branch
+BOOLEAN_PRIORS = ("decoys", "no_prior")  # true edges + 2 decoys per true edge; every ordered gene pair
+BOOLEAN_METHODS = ("defaults", "pearson", "genie3_like", "ppcor_like")
+DATASET_NETWORK = "network: max |w| over transitions"
+
+
+def boolean_name(topology: str, dropout: bool, prior: str) -> str:
+    """The data set's name in the results, e.g. ``bool_trifurcating_dropout_noprior``."""
+    return f"bool_{topology}" + ("_dropout" if dropout else "") + ("_noprior" if prior == "no_prior" else "")
+
+
+def pseudotime_bins(pseudotime: np.ndarray, n_bins: int) -> np.ndarray:
+    """Equal-width pseudotime bins over [min, max] (0 .. n_bins - 1), as a user cuts a trajectory into clusters."""
+    edges = np.linspace(pseudotime.min(), pseudotime.max(), n_bins + 1)
+    return np.clip(np.searchsorted(edges, pseudotime, side="right") - 1, 0, n_bins - 1)
+
+
+def boolean_dataset(topology: str, dropout: bool, prior: str, seed: int = 0, n_bins: int = BOOLEAN_BINS) -> Dataset:
+    """One Boolean data set (simulator ``seed``, decoys drawn with the same seed) with its clusters and transitions:
+    per branch, ``n_bins`` pseudotime bins named ``branch1_t0`` ...; adjacent bins on a branch make a transition."""
+    from boolean_simulator import every_pair, prior_with_decoys, simulate_boolean
+
+    sim = simulate_boolean(topology=topology, dropout=dropout, seed=seed)
+    adata = sim.adata
+    bins = pseudotime_bins(adata.obs["pseudotime"].to_numpy(), n_bins)
+    adata.obs["cluster"] = [f"{branch}_t{k}" for branch, k in zip(adata.obs["branch"], bins)]
+    transitions = []
+    for branch in sorted(adata.obs["branch"].unique()):
+        for k in range(n_bins - 1):
+            a, b = f"{branch}_t{k}", f"{branch}_t{k + 1}"
+            transitions.append((f"{a} -> {b}", _cells(adata, "cluster", a), _cells(adata, "cluster", b)))
+    genes = list(adata.var_names)
+    edges = prior_with_decoys(sim.reference, genes, 2, seed) if prior == "decoys" else every_pair(genes)
+    return Dataset(boolean_name(topology, dropout, prior), transitions, edges, adata.var_names, sim.reference)
+
+
+def all_cells(dataset: Dataset) -> np.ndarray:
+    """Every cell of the data set's clusters once (cells x genes), what the baselines see."""
+    return np.vstack([cells.matrix for cells in dataset_clusters(dataset).values()])
+
+
+def _on_prior(dataset: Dataset, matrix: np.ndarray) -> pd.DataFrame:
+    """A genes x genes matrix (regulator rows, target columns) read at the prior's edges."""
+    index = {gene: i for i, gene in enumerate(dataset.genes)}
+    rows = dataset.prior["tf"].map(index).to_numpy()
+    cols = dataset.prior["target_gene"].map(index).to_numpy()
+    return dataset.prior[["tf", "target_gene"]].assign(weight=matrix[rows, cols])
+
+
+def pearson_network(dataset: Dataset) -> pd.DataFrame:
+    """Pearson correlation of regulator and target over every cell: |r| ranks, its sign signs."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(all_cells(dataset), rowvar=False))
+    return _on_prior(dataset, corr)
+
+
+def ppcor_network(dataset: Dataset) -> pd.DataFrame:
+    """Full-order partial correlation (PPCOR's, as BEELINE runs it: each pair given every other gene),
+    from the pseudo-inverse of the correlation matrix: |rho| ranks, its sign signs."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(all_cells(dataset), rowvar=False))
+    precision = np.linalg.pinv(corr)
+    scale = np.sqrt(np.clip(np.diag(precision), 1e-12, None))
+    return _on_prior(dataset, -precision / np.outer(scale, scale))
+
+
+def genie3_network(dataset: Dataset, n_trees: int = 300, seed: int = 0) -> pd.DataFrame:
+    """GENIE3-like (as arboreto runs it): per target an extra-trees forest (``max_features='sqrt'``) on the
+    target's candidate regulators -- its prior edges --, importance ranks; the sign is the Pearson correlation's."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    matrix = all_cells(dataset)
+    index = {gene: i for i, gene in enumerate(dataset.genes)}
+    importance = np.zeros((len(index), len(index)))
+    for target, edges in dataset.prior.groupby("target_gene", sort=False):
+        regulators = edges["tf"].map(index).to_numpy()
+        y = matrix[:, index[target]]
+        if y.std() == 0:
+            continue
+        forest = ExtraTreesRegressor(n_estimators=n_trees, max_features="sqrt", random_state=seed, n_jobs=1)
+        forest.fit(matrix[:, regulators], y / y.std())
+        importance[regulators, index[target]] = forest.feature_importances_
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sign = np.sign(np.nan_to_num(np.corrcoef(matrix, rowvar=False)))
+    return _on_prior(dataset, importance * np.where(sign == 0, 1.0, sign))
+
+
+BASELINES = {"pearson": pearson_network, "genie3_like": genie3_network, "ppcor_like": ppcor_network}
+
+
+def strongest_over_transitions(networks: list[pd.DataFrame], prior: pd.DataFrame) -> pd.DataFrame:
+    """One network from a data set's transition networks: each prior edge's weight from the transition
+    where |weight| is largest (0 where no transition estimated it)."""
+    stacked = pd.concat(networks, ignore_index=True)[["tf", "target_gene", "weight"]]
+    stacked = stacked.assign(size=stacked["weight"].abs()).sort_values("size", ascending=False, kind="stable")
+    strongest = stacked.drop_duplicates(["tf", "target_gene"])[["tf", "target_gene", "weight"]]
+    return prior[["tf", "target_gene"]].merge(strongest, on=["tf", "target_gene"], how="left").fillna({"weight": 0.0})
+
+
+def transgrn_network(dataset: Dataset, method: str = "defaults") -> tuple[pd.DataFrame, dict]:
+    """A recovery.py row (``method``, e.g. the shipped ``defaults``) fitted on every transition of the data set,
+    borrowing from the pooled network as the workflow does; the data set's network
+    (:func:`strongest_over_transitions`) and a summary of the fits (median lag and alpha, mean held-out R^2)."""
+    fit = method_options(method)[2]
+    pooled = pooled_network(dataset, fit) if METHODS[method][2] == "defaults" and fit["borrow_below"] > 0 else None
+    networks, infos = [], []
+    for label, source, target in dataset.transitions:
+        data, mappings, (coefficients, intercepts, info), _ = fitted_transition(dataset, label, source, target,
+                                                                                method, pooled)
+        metrics = evaluate_transition(data, mappings, coefficients, intercepts)[0]
+        lag = lag_of(mappings["main"])
+        infos.append({"lag": lag.lag if lag else np.nan, "alpha": float(info["alpha"]),
+                      "r2_test": metrics["r2_test"], "r2_test_null": metrics["r2_test_null"],
+                      "borrowed_edges": int(coefficients["borrowed"].sum())})
+        networks.append(coefficients)
+    summary = pd.DataFrame(infos)
+    return strongest_over_transitions(networks, dataset.prior), {
+        "lag": summary["lag"].median(), "alpha": summary["alpha"].median(), "r2_test": summary["r2_test"].mean(),
+        "r2_test_null": summary["r2_test_null"].mean(), "borrowed_edges": int(summary["borrowed_edges"].sum())}
+
+
+def boolean_track(methods=BOOLEAN_METHODS, topologies=None, dropouts=(False, True), priors=BOOLEAN_PRIORS,
+                  seeds=(0,), networks: dict | None = None) -> pd.DataFrame:
+    """The Boolean track's rows (one per data set, prior, seed and method; recovery_results.csv's columns plus
+    ``boolean_seed`` when more than one seed is run).
+
+    ``methods``: recovery.py rows (``defaults`` and the others of ``METHODS``, fitted with the ``transgrn`` on
+    the path: put a modified checkout's ``src`` first on PYTHONPATH to score it) and baselines (``BASELINES``).
+    ``networks``: more methods to score, ``name -> f(dataset) -> DataFrame(tf, target_gene, weight)`` over the
+    prior's edges (``dataset.prior``; cells per cluster in ``dataset.transitions``), e.g. a candidate fit."""
+    from boolean_simulator import TOPOLOGIES
+
+    extra = networks or {}
+    rows = []
+    for topology in topologies or list(TOPOLOGIES):
+        for dropout in dropouts:
+            for prior in priors:
+                for seed in seeds:
+                    dataset = boolean_dataset(topology, dropout, prior, seed)
+                    for method in list(methods) + list(extra):
+                        start = time.perf_counter()
+                        row = {"dataset": dataset.name, "method": method}
+                        if len(seeds) > 1:
+                            row["boolean_seed"] = seed
+                        if method in BASELINES or method in extra:
+                            network = (BASELINES.get(method) or extra[method])(dataset)
+                            row.update(transition="all cells", model=method)
+                        else:
+                            network, info = transgrn_network(dataset, method)
+                            row.update(transition=DATASET_NETWORK, model="linear", **info)
+                        rows.append({**row, **recovered(network, "weight", dataset.reference),
+                                     "seconds": time.perf_counter() - start})
+                    print(f"done {dataset.name}" + (f" seed {seed}" if len(seeds) > 1 else ""), flush=True)
+    return pd.DataFrame(rows)
+
+
+def boolean_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Data set x method: AUPRC ratio, EPR and sign accuracy (means over seeds)."""
+    metrics = ["auprc_ratio", "epr", "sign_accuracy"]
+    table = rows.groupby(["dataset", "method"], sort=False)[metrics].mean().unstack("method")
+    order = list(dict.fromkeys(rows["method"]))
+    return table.reindex(columns=pd.MultiIndex.from_product([metrics, order]))
+
+
+def boolean_losses(rows: pd.DataFrame, ours: str = "defaults") -> pd.DataFrame:
+    """Per metric and baseline: on how many data sets ``ours`` is below it, and which."""
+    means = rows.groupby(["dataset", "method"], sort=False)[["auprc_ratio", "epr", "sign_accuracy"]].mean()
+    out = []
+    for metric in means.columns:
+        wide = means[metric].unstack("method")
+        for method in wide.columns.drop(ours):
+            below = wide.index[wide[ours] < wide[method]]
+            out.append({"metric": metric, "baseline": method, "ours_below": f"{len(below)} of {len(wide)}",
+                        "data_sets": ", ".join(f"{name} ({wide.loc[name, ours]:.2f} vs {wide.loc[name, method]:.2f})"
+                                               for name in below)})
+    return pd.DataFrame(out)
+
+
+def print_boolean(rows: pd.DataFrame) -> None:
+    """The Boolean track's table (data set x method) and where the defaults lose to each baseline."""
+    table = boolean_table(rows)
+    table.columns = [f"{metric} {method}" for metric, method in table.columns]
+    print(table.reset_index().to_markdown(index=False, floatfmt=".2f"))
+    if "defaults" in set(rows["method"]) and rows["method"].nunique() > 1:
+        print(boolean_losses(rows).to_markdown(index=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracks", default=",".join(TRACKS), help=f"data set groups: {', '.join(TRACKS)}")
     parser.add_argument("--datasets", default=None, help="data sets (overrides --tracks)")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=None,
+                        help=f"rows to run (default: every mapping row; on the boolean track {','.join(BOOLEAN_METHODS)}, "
+                             f"where the baselines {','.join(BASELINES)} may be named too)")
     parser.add_argument("--models", default="linear,mlp")
     parser.add_argument("--out", default="benchmarks/recovery_results.csv")
     parser.add_argument("--pooled-holdout", action="store_true",
@@ -317,6 +538,10 @@ def main() -> None:
     parser.add_argument("--hill-seeds", default=None,
                         help="Hill simulator seeds, e.g. 0,1,2,3,4: each hill data set once per seed, in column hill_seed "
                              "(default: seed 0 only, no such column); one seed's recovery varies, so judge the mean")
+    parser.add_argument("--boolean-seeds", default="0",
+                        help="Boolean simulator seeds, e.g. 0,1,2 (column boolean_seed when more than one; the table shows means)")
+    parser.add_argument("--boolean-topologies", default=None, help="Boolean topologies (default: all four)")
+    parser.add_argument("--boolean-priors", default=",".join(BOOLEAN_PRIORS), help="decoys, no_prior or both")
     args = parser.parse_args()
     import torch
 
@@ -330,19 +555,27 @@ def main() -> None:
         shipped_fit = shipped_defaults()[1]
         pooled = pooled_network(dataset, shipped_fit) if shipped_fit["borrow_below"] > 0 else None
         seed_column = {} if hill_seeds is None else {"hill_seed": seed}
-        for method in args.methods.split(","):
+        for method in (args.methods or ",".join(METHODS)).split(","):
             wanted = models if method in MLP_METHODS else ["linear"]
             for label, source, target in dataset.transitions:
                 for row in run_transition(dataset, label, source, target, method, wanted, pooled, args.pooled_holdout):
                     rows.append({"dataset": name, **seed_column, "method": method, "transition": label, **row})
             print(f"done {name} {method}" + ("" if seed is None else f" seed {seed}"), flush=True)
     table = pd.DataFrame(rows)
+    if rows:
+        keys = ["dataset", "method", "model"] if hill_seeds is None else ["dataset", "hill_seed", "method", "model"]
+        summary = table.groupby(keys, sort=False, dropna=False)[
+            ["auprc_ratio", "epr", "sign_accuracy", "sign_accuracy_called", "r2_test", "seconds"]].mean().reset_index()
+        print(summary.to_markdown(index=False, floatfmt=".3f"))
+    if "boolean" in args.tracks.split(",") and not args.datasets:
+        boolean = boolean_track(args.methods.split(",") if args.methods else BOOLEAN_METHODS,
+                                args.boolean_topologies.split(",") if args.boolean_topologies else None,
+                                priors=args.boolean_priors.split(","),
+                                seeds=[int(seed) for seed in args.boolean_seeds.split(",")])
+        print_boolean(boolean)
+        table = pd.concat([table, boolean], ignore_index=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     merged_with_earlier(table, Path(args.out)).to_csv(args.out, index=False, float_format="%.4g")
-    keys = ["dataset", "method", "model"] if hill_seeds is None else ["dataset", "hill_seed", "method", "model"]
-    summary = table.groupby(keys, sort=False, dropna=False)[
-        ["auprc_ratio", "epr", "sign_accuracy", "sign_accuracy_called", "r2_test", "seconds"]].mean().reset_index()
-    print(summary.to_markdown(index=False, floatfmt=".3f"))
     if args.differential:
         differential_track()
 
