@@ -160,15 +160,11 @@ def test_t_pvalues_are_scipy_stats_bit_for_bit():
     np.testing.assert_array_equal(zero, [1.0, 0.0])
 
 
-def test_sign_shares_count_the_refits_of_each_sign_after_the_offset():
+def test_sign_shares_count_the_refits_of_each_sign():
     weights = np.array([[1.0, -1.0, 0.0, 0.2], [2.0, -0.5, 0.0, -0.1], [-1.0, -2.0, 0.0, 0.3], [3.0, 1.0, 0.0, 0.1]])
     positive, negative = sign_shares(weights)
     np.testing.assert_array_equal(positive, [0.75, 0.25, 0.0, 0.75])
     np.testing.assert_array_equal(negative, [0.25, 0.75, 0.0, 0.25])
-    # a borrowed target's refits fit Y - X W0: W0 is added before the sign is taken
-    positive, negative = sign_shares(weights, offset=np.array([0.0, 0.0, -1.0, 0.2]))
-    np.testing.assert_array_equal(positive, [0.75, 0.25, 0.0, 1.0])
-    np.testing.assert_array_equal(negative, [0.25, 0.75, 1.0, 0.0])
 
 
 def test_sign_confidence_is_the_share_with_the_weights_sign_capped_where_the_marginal_disagrees():

@@ -112,24 +112,31 @@ def bootstrap_edges(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y:
             "intercept_mean": intercepts.mean(0)}
 
 
-def sign_shares(weights: np.ndarray, offset: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Per edge (columns of ``weights``, the refits' weights, ``n_boot x n_edges``; ``+ offset``: a
-    borrowed target's prior mean W0, whose residual the refits fitted), the share of refits with a
-    positive and with a negative weight."""
-    shifted = np.asarray(weights, dtype=np.float64) + offset
-    return (shifted > 0).mean(0), (shifted < 0).mean(0)
+def sign_shares(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per edge (columns of ``weights``, the refits' weights, ``n_boot x n_edges``), the share of refits
+    with a positive and with a negative weight."""
+    weights = np.asarray(weights)
+    return (weights > 0).mean(0), (weights < 0).mean(0)
 
 
 def edge_covariance(x: np.ndarray, y: Outputs, mask: np.ndarray) -> np.ndarray:
     """The covariance of each prior edge's TF input (column of ``x``) with its target (column of ``y``)
-    over the rows, in ``np.nonzero(mask)`` order: the sign of the marginal association, one block of
-    targets at a time (Y is never dense as a whole)."""
+    over the rows, in ``np.nonzero(mask)`` order: the sign of the marginal association. One block of
+    targets at a time (:func:`~transgrn.solvers.target_blocks`), keeping only the block's prior edges, so
+    neither Y nor a TFs x targets matrix is ever dense as a whole."""
+    mask = np.asarray(mask, dtype=bool)
     xc = np.asarray(x, dtype=np.float64)[:, : mask.shape[0]]
     xc = xc - xc.mean(0)
-    out = np.zeros((mask.shape[0], mask.shape[1]))
+    tf, target = np.nonzero(mask)
+    by_target = np.argsort(target, kind="stable")  # the edges of a block of targets are a run of these
+    starts = np.searchsorted(target[by_target], np.arange(mask.shape[1] + 1))
+    out = np.zeros(len(tf))
     for cols, block in target_blocks(y, height=mask.shape[0]):
-        out[:, cols] = xc.T @ (block - block.mean(0))  # xc is centred: the block's own mean changes nothing but rounding
-    return out[np.nonzero(mask)] / max(len(xc) - 1, 1)
+        edges = np.concatenate([by_target[starts[c]:starts[c + 1]] for c in cols])
+        if len(edges):
+            cross = xc.T @ block  # xc is centred, so the block's own mean drops out
+            out[edges] = cross[tf[edges], np.searchsorted(cols, target[edges])]
+    return out / max(len(xc) - 1, 1)
 
 
 # The sign confidence of a weight whose marginal association with its target has the other sign: the

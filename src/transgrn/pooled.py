@@ -27,14 +27,16 @@ from .cells import CellSet, _dense, gene_columns, knn_smooth, load_cluster, pool
 from .mask import build_mask
 from .seeds import rng_for
 
-NETWORK_COLUMNS = ["tf", "target_gene", "weight"]
+# weight: the pooled fit's; marginal: the covariance of TF and target over the pooled cells (the sign of the
+# run-wide marginal association, which the transitions' sign confidence checks against)
+NETWORK_COLUMNS = ["tf", "target_gene", "weight", "marginal"]
 VARIANCE_COLUMNS = ["tf", "variance"]
 
 
 @dataclass(frozen=True)
 class PooledNetwork:
-    """The pooled fit's weight of every estimable prior edge (self-loops left out: a same-cell
-    design would fit the identity) and each TF's variance over the pooled cells."""
+    """The pooled fit's weight and marginal covariance of every estimable prior edge (self-loops left
+    out: a same-cell design would fit the identity) and each TF's variance over the pooled cells."""
 
     weights: pd.DataFrame  # NETWORK_COLUMNS
     tf_variance: pd.Series  # indexed by TF
