@@ -1,32 +1,42 @@
 """Sign benchmark (issue #26, items 2 and 3): how often the fitted weight's sign is right, against the
-sign of the plain Pearson correlation on the same edges and rows, and why the fit flips signs.
+sign of the plain Pearson correlation on the same edges and rows; what makes the fit flip signs; and
+whether ``sign_confidence`` is calibrated.
 
-Run by hand; it prints Markdown tables and writes a CSV::
+Run by hand (not part of the tests); it prints Markdown tables and writes a CSV (``--out``)::
 
-    python benchmarks/signs.py                                   # every track, the shipped defaults and the causes
+    python benchmarks/signs.py --tracks sim,krumsiek11,hill,guo            # the defaults and each cause switched off (2 min)
+    python benchmarks/signs.py --tracks boolean --variants defaults        # the Boolean track (when present)
     python benchmarks/signs.py --datasets krumsiek11,guo --variants defaults,no_borrow
-    python benchmarks/signs.py --calibration                     # sign_confidence with fit.bootstrap: 20
+    python benchmarks/signs.py --flips --tracks sim,krumsiek11,hill,guo    # flipped edges by collinearity with the target's other TFs
+    python benchmarks/signs.py --calibration                               # sign_confidence with fit.bootstrap: 20 (6 min)
 
-Tracks: those of ``benchmarks/recovery.py`` (its data sets and its shipped-defaults fit, borrowing from
-the pooled network as the workflow does) plus ``guo``: Guo et al. 2010 (data/guo2010) as
-``config/guo.yaml`` runs it (stages as clusters, 2C -> 4C -> ... -> 64C, mapping ``joint``, the
-uninformative prior, the curated reference of 12 signed edges). ``boolean``: the data sets of
-``benchmarks/recovery.py``'s Boolean track when that track is present (helper branch bool-track).
+Tracks: those of ``benchmarks/recovery.py`` (its data sets and the shipped defaults, borrowing from the
+pooled network as the workflow does), ``guo``: Guo et al. 2010 (data/guo2010) as ``config/guo.yaml``
+runs it (stages as clusters, 2C -> 4C -> ... -> 64C, mapping ``joint``, the uninformative prior, the
+curated reference of 12 signed edges), and ``boolean``: recovery.py's Boolean-logic data sets (decoy
+prior and none) when recovery.py has that track.
 
-Per transition, over the reference's signed edges among the prior's (a zero weight counts as wrong,
-as :func:`transgrn.metrics.recovery_metrics` does):
+Per transition, over the reference's signed edges among the prior's (a zero weight counts as wrong, as
+:func:`transgrn.metrics.recovery_metrics` does):
 
 - ``sign_fit``: the sign of the network's ``weight``;
-- ``sign_corr``: the sign of the Pearson correlation of the TF's input column and the target's
-  output column over the rows the network is fitted on (every pair of the main mapping; for the
-  lagged design the shifted TF inputs, ``sign_corr_raw`` the unshifted ones);
-- ``sign_marginal``: the sign of each TF's univariate regression (the same as ``sign_corr``
-  but for a constant column), shown for the ``defaults`` variant only through ``sign_corr``.
+- ``sign_corr``: the sign of the Pearson correlation of the TF's input column and the target's output
+  column over the rows the network is fitted on (every pair of the main mapping; for the lagged design
+  the shifted TF inputs; ``sign_corr_raw`` the unshifted ones; ``sign_corr_within`` centred within each
+  cluster, i.e. without the difference between the two clusters' means);
+- for the Boolean data sets also one row per data set scored as recovery.py's Boolean track scores
+  (``transition`` = its network: each edge's weight, or correlation, from the transition where it is
+  largest in absolute value).
 
-Variants switch one cause off at a time (``--variants``): ``no_borrow`` (``fit.borrow_below: 0``),
-``no_lag`` (``mapping.method: joint`` where the track uses ``lagged``), ``alpha_x10`` / ``alpha_x100``
-(the chosen penalty times 10 / 100), ``true_only`` (the prior cut to the reference's edges: no
-correlated decoy TFs), and the package's ``fit.sign_method`` options.
+Variants (``--variants``) switch one cause off at a time: ``no_borrow`` (``fit.borrow_below: 0``),
+``no_lag`` (``mapping.method: joint``), ``alpha_x10`` / ``alpha_x100`` (the penalty the defaults
+choose, times 10 / 100), ``true_only`` (the prior cut to the reference's edges: no decoy TFs). ``--fit
+key=value`` passes fit options to every variant.
+
+``--calibration``: the defaults with ``fit.bootstrap: 20``; per data set, of the reference edges with
+``sign_confidence`` at or above 0.5 / 0.9 / 0.95, how many and the share with the right sign (edges
+without a sign confidence -- inactive, borrowed -- are never counted as confident). The edges are
+written to ``--out`` with ``.parquet`` for further analysis.
 """
 
 from __future__ import annotations
@@ -189,9 +199,6 @@ def run_dataset(name: str, variant: str, extra_fit: dict | None = None, keep: bo
                "auprc_corr": recovery_metrics(edges[["tf", "target_gene"]].assign(weight=np.abs(corr)),
                                               dataset.reference)["auprc_ratio"],
                "borrowed": int(edges["borrowed"].sum()), "seconds": time.perf_counter() - start}
-        for column in ("sign_weight", "weight_sign_only"):
-            if column in edges.columns:
-                row[f"sign_{column}"] = sign_accuracy(edges[column], edges, dataset.reference)
         rows.append(row)
         kept.append(edges.assign(dataset=name, transition=label))
     if name.startswith("bool_"):  # the track's own score: one network per data set, max |w| over transitions
@@ -256,7 +263,7 @@ def main() -> None:
     parser.add_argument("--tracks", default=",".join(ALL_TRACKS))
     parser.add_argument("--datasets", default=None)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--fit", default="", help="extra fit options for every variant, e.g. sign_method=marginal")
+    parser.add_argument("--fit", default="", help="extra fit options for every variant, e.g. alpha=10")
     parser.add_argument("--flips", action="store_true", help="the defaults' flipped edges by collinearity")
     parser.add_argument("--calibration", action="store_true",
                         help="sign_confidence with fit.bootstrap: 20 (defaults variant): the share of reference edges "
