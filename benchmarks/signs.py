@@ -55,7 +55,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recovery  # noqa: E402
 from recovery import DATASETS, Dataset, _cells, _edge_list, dataset_clusters, shipped_defaults  # noqa: E402
-from transgrn.cells import CellSet  # noqa: E402
+from transgrn.cells import CellSet, knn_smooth, smooth_clusters  # noqa: E402
 from transgrn.design import EVERY_PAIR, TransitionData  # noqa: E402
 from transgrn.fit import fit_pooled, fit_transition  # noqa: E402
 from transgrn.grn import build_mask, map_transition  # noqa: E402
@@ -100,7 +100,9 @@ VARIANTS: dict[str, tuple[dict, dict]] = {  # name: (mapping overrides, fit over
     "alpha_x10": ({}, {"alpha_scale": 10.0}),
     "alpha_x100": ({}, {"alpha_scale": 100.0}),
     "true_only": ({}, {}),
+    "smooth10": ({}, {}),  # data.smooth: 10 (kNN-smoothed, denoised inputs and outputs)
 }
+SMOOTH = {"smooth10": 10}
 
 
 def edge_correlation(x: np.ndarray, y, tf: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -139,10 +141,13 @@ def load(name: str) -> Dataset:
     return ALL_DATASETS[name]()
 
 
-def pooled_for(dataset: Dataset, fit: dict) -> PooledNetwork | None:
+def pooled_for(dataset: Dataset, fit: dict, smooth: int = 0) -> PooledNetwork | None:
     if fit["borrow_below"] <= 0:
         return None
     clusters = dataset_clusters(dataset)
+    if smooth > 1:  # as transgrn.pooled.load_pooled_cells: each cluster over its own neighbours
+        clusters = {name: CellSet(cells.names, knn_smooth(cells.matrix, smooth).astype(np.float32), cells.pseudotime)
+                    for name, cells in clusters.items()}
     cells = pooled_cells(clusters.items(), cluster_share(fit["pooled_max_cells"], len(clusters)), 0)
     return fit_pooled(cells, dataset.genes, dataset.prior, fit, 0)
 
@@ -165,10 +170,12 @@ def run_dataset(name: str, variant: str, extra_fit: dict | None = None, keep: bo
         keys = pd.MultiIndex.from_frame(dataset.reference[["tf", "target_gene"]])
         prior = prior[pd.MultiIndex.from_frame(prior[["tf", "target_gene"]]).isin(keys)]
         dataset = replace(dataset, prior=prior)
-    pooled = pooled_for(dataset, fit)
+    smooth = SMOOTH.get(variant, 0)
+    pooled = pooled_for(dataset, fit, smooth)
     rows, kept = [], []
     for label, source, target in dataset.transitions:
         start = time.perf_counter()
+        source, target = smooth_clusters(source, target, smooth)
         mask = build_mask(prior, source, target, dataset.genes, mapping_options["method"])
         mcfg = {**mapping_options, "n_pcs": min(mapping_options["n_pcs"], len(dataset.genes) - 1)}
         data = TransitionData(source, target, dataset.genes, mask)
