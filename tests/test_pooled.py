@@ -204,3 +204,13 @@ def test_sign_confidence_is_capped_where_the_run_wide_network_has_the_other_sign
     assert weight_disagrees[("TF1", "G1")] == 1.0 and weight_disagrees[("TF2", "G2")] == 0.5
     marginal_disagrees = confidence([0.5, -0.7], [-1.0, -1.0])
     assert marginal_disagrees[("TF1", "G1")] == 0.5 and marginal_disagrees[("TF2", "G2")] == 1.0
+
+
+def test_a_pooled_network_without_the_marginal_column_still_reads(tmp_path):
+    data, mappings, pooled = setting("leak")
+    write_pooled(pooled, tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
+    pd.read_parquet(tmp_path / "network.parquet").drop(columns="marginal").to_parquet(tmp_path / "network.parquet")
+    older = read_pooled(tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
+    assert "marginal" not in older.weights.columns
+    coefficients = fit_transition(data, mappings, {**FIT, "bootstrap": 5}, pooled=older)[0]
+    assert coefficients["borrowed"].any() and coefficients["sign_confidence"].notna().any()

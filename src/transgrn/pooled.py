@@ -111,8 +111,12 @@ def write_pooled(network: PooledNetwork, weights_path: str | Path, variance_path
 
 
 def read_pooled(weights_path: str | Path, variance_path: str | Path) -> PooledNetwork:
+    import pyarrow.parquet as pq
+
     variance = pd.read_parquet(variance_path)
-    return PooledNetwork(pd.read_parquet(weights_path, columns=NETWORK_COLUMNS),
+    # a pooled network written before it had the marginal column still reads (its sign checks are skipped)
+    present = set(pq.read_schema(weights_path).names)
+    return PooledNetwork(pd.read_parquet(weights_path, columns=[c for c in NETWORK_COLUMNS if c in present]),
                          pd.Series(variance["variance"].to_numpy(), index=variance["tf"].to_numpy(), name="variance"))
 
 
