@@ -181,3 +181,18 @@ def test_parquet_stream_matches_write_parquet(tmp_path):
     assert len(pd.read_parquet(tmp_path / "empty.parquet")) == 0
     assert ParquetStream(tmp_path / "x.parquet").schema is None
     assert PROVENANCE_KEY.encode() in schema.metadata
+
+
+def test_the_edge_table_carries_sign_confidence_between_the_confidence_columns_and_borrowed(tmp_path):
+    from transgrn.aggregate import iter_edges
+
+    paths = []
+    for i, columns in enumerate([{"qvalue": [0.1, 0.5], "sign_confidence": [1.0, 0.5], "borrowed": [False, True]},
+                                 {"qvalue": [0.2, 0.3], "borrowed": [False, False]}]):
+        paths.append(tmp_path / f"c{i}.parquet")
+        write_parquet(pd.DataFrame({"tf": ["A", "B"], "target_gene": ["T", "T"], "weight": [0.5, -0.1], **columns}), paths[-1])
+    transitions = pd.DataFrame({"transition": ["t0", "t1"], "source_cluster": ["a", "b"], "target_cluster": ["b", "c"]})
+    first, second = iter_edges(transitions, paths)
+    assert list(first.columns[-3:]) == ["qvalue", "sign_confidence", "borrowed"]
+    assert first["sign_confidence"].tolist() == [1.0, 0.5]
+    assert second["sign_confidence"].isna().all()  # a transition without the column: NaN, as in the pivot

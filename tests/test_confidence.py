@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from transgrn.confidence import CONFIDENCE_COLUMNS, _bh, benjamini_hochberg, bootstrap_counts, bootstrap_edges
+from transgrn.confidence import (CONFIDENCE_COLUMNS, DISAGREEING_SIGN_CONFIDENCE, _bh, benjamini_hochberg, bootstrap_counts,
+                                 bootstrap_edges, edge_covariance, sign_confidence, sign_shares)
 from transgrn.solvers import MaskedLasso, MaskedRidge
 
 
@@ -157,3 +158,38 @@ def test_t_pvalues_are_scipy_stats_bit_for_bit():
         np.testing.assert_array_equal(_two_sided_t(num, den, df), 2 * stats.t.sf(np.abs(num) / den, df))
     zero = _two_sided_t(np.array([0.0, 1.0]), np.array([0.0, 0.0]), 5)
     np.testing.assert_array_equal(zero, [1.0, 0.0])
+
+
+def test_sign_shares_count_the_refits_of_each_sign():
+    weights = np.array([[1.0, -1.0, 0.0, 0.2], [2.0, -0.5, 0.0, -0.1], [-1.0, -2.0, 0.0, 0.3], [3.0, 1.0, 0.0, 0.1]])
+    positive, negative = sign_shares(weights)
+    np.testing.assert_array_equal(positive, [0.75, 0.25, 0.0, 0.75])
+    np.testing.assert_array_equal(negative, [0.25, 0.75, 0.0, 0.25])
+
+
+def test_sign_confidence_is_the_share_with_the_weights_sign_capped_where_the_marginal_disagrees():
+    weight = np.array([0.5, -0.5, 0.0, 0.3, np.nan, 0.2])
+    positive = np.array([0.95, 0.1, 0.5, 1.0, 0.5, np.nan])
+    negative = 1 - positive
+    np.testing.assert_array_equal(sign_confidence(weight, positive, negative), [0.95, 0.9, np.nan, 1.0, np.nan, np.nan])
+    marginal = np.array([1.0, 2.0, 1.0, -0.1, 1.0, 1.0])  # the second and fourth disagree with the weight
+    np.testing.assert_array_equal(sign_confidence(weight, positive, negative, marginal),
+                                  [0.95, DISAGREEING_SIGN_CONFIDENCE, np.nan, DISAGREEING_SIGN_CONFIDENCE, np.nan, np.nan])
+    # an unknown marginal (NaN) or a zero one caps nothing
+    unknown = np.array([np.nan, 0.0, np.nan, np.nan, np.nan, np.nan])
+    np.testing.assert_array_equal(sign_confidence(weight, positive, negative, unknown),
+                                  sign_confidence(weight, positive, negative))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_edge_covariance_is_numpys_covariance_at_the_prior_edges(sparse):
+    import scipy.sparse as sp
+
+    from transgrn import solvers
+
+    x, y, mask = _noise(n=60, p=6, t=25)
+    y[y < 1] = 0
+    with solvers.block_budget(8 * 60 * 4):  # blocks of 4 targets: the blocks are stitched in order
+        got = edge_covariance(x, sp.csc_matrix(y) if sparse else y, mask)
+    full = np.cov(np.hstack([x, y]), rowvar=False)[: x.shape[1], x.shape[1]:]
+    np.testing.assert_allclose(got, full[mask], rtol=1e-10, atol=1e-12)

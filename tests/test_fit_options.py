@@ -75,3 +75,80 @@ def test_bootstrap_adds_confidence_and_filter_keeps_confident_edges():
     kept = filter_edges(edges, min_confidence=0.95, top_k=2)
     assert set(zip(kept.tf, kept.target_gene)) == set(zip(strongest.tf, strongest.target_gene))
     assert ("TF2", "G2") in set(zip(kept.tf, kept.target_gene))
+
+
+def test_bootstrap_gives_each_active_edge_the_share_of_refits_with_its_sign():
+    data, mappings = persistence_data()
+    coefficients, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
+    assert coefficients["sign_confidence"].between(0, 1).all()
+    assert weight(coefficients, "TF2", "G2") < 0 and weight(coefficients, "TF2", "G2", "sign_confidence") == 1.0
+    assert weight(coefficients, "TF1", "G1", "sign_confidence") == 1.0
+    without, _, _ = fit_transition(data, mappings, FIT, seed=0, transition="t")
+    assert "sign_confidence" not in without.columns  # no refits, nothing to count (as weight_std)
+
+
+def suppression_data(n=400, seed=0):
+    """G1 = TF1 - 0.3 TF2 with TF2 = TF1 + a little noise: TF2's weight is negative, its marginal
+    association with G1 positive (collinear TFs turn it around)."""
+    rng = np.random.default_rng(seed)
+    tf1 = rng.normal(size=n)
+    tf2 = tf1 + 0.3 * rng.normal(size=n)
+    g1 = tf1 - 0.3 * tf2 + 0.05 * rng.normal(size=n)
+    source = np.column_stack([tf1, tf2, rng.normal(size=(n, 2))])
+    target = np.column_stack([rng.normal(size=(n, 2)), g1, rng.normal(size=n)])
+    names_a, names_b = np.array([f"a{i}" for i in range(n)]), np.array([f"b{i}" for i in range(n)])
+    mask = pd.DataFrame({"tf": ["TF1", "TF2"], "target_gene": ["G1", "G1"], "sign": 0, "active": True})
+    data = TransitionData(CellSet(names_a, source), CellSet(names_b, target), GENES, mask)
+    mapping = pd.DataFrame({"pair": np.arange(n), "source_cell": names_a, "target_cell": names_b, "weight": 1.0,
+                            "split": np.where(np.arange(n) < 0.8 * n, "train", "test")})
+    return data, {"main": mapping}
+
+
+def test_sign_confidence_is_a_coin_flip_where_the_fit_turns_the_marginal_association_around():
+    data, mappings = suppression_data()
+    coefficients, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
+    assert weight(coefficients, "TF2", "G1") < -0.2  # the refits agree on the negative sign ...
+    assert weight(coefficients, "TF2", "G1", "weight_mean") + 3 * weight(coefficients, "TF2", "G1", "weight_std") < 0
+    assert weight(coefficients, "TF2", "G1", "sign_confidence") == 0.5  # ... but the marginal says positive
+    assert weight(coefficients, "TF1", "G1", "sign_confidence") == 1.0
+
+
+def krumsiek11_edges(bootstrap: int = 20) -> pd.DataFrame:
+    """benchmarks/recovery.py's krumsiek11 track (scanpy's bundled Boolean-network simulation), fitted
+    with the shipped defaults and ``bootstrap`` refits: every transition's reference edges with their
+    weight, sign_confidence and true sign."""
+    import sys
+
+    from helpers import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import recovery
+    from transgrn.grn import build_mask, map_transition
+
+    dataset = recovery.krumsiek11()
+    mapping_options, fit = recovery.shipped_defaults()
+    frames = []
+    for label, source, target in dataset.transitions:
+        data = TransitionData(source, target, dataset.genes, build_mask(dataset.prior, source, target, dataset.genes,
+                                                                        mapping_options["method"]))
+        mapping = map_transition(source, target, "main", label, {**mapping_options, "n_pcs": 10}, 0, data)
+        coefficients, _, _ = fit_transition(data, {"main": mapping}, {**fit, "bootstrap": bootstrap}, 0, label)
+        frames.append(coefficients.merge(dataset.reference, on=["tf", "target_gene"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_sign_confidence_is_calibrated_where_collinear_tfs_flip_signs(monkeypatch):
+    """krumsiek11: 16% of the defaults' signs are wrong, most of them with every refit agreeing (a bias,
+    not noise); of the edges with sign_confidence >= 0.9 at least 90% have the right sign, which the
+    share of refits alone (no cap where the marginal association disagrees) does not give."""
+    from transgrn import confidence
+
+    edges = krumsiek11_edges()
+    right = np.sign(edges["weight"]) == edges["sign"]
+    assert right.mean() < 0.9
+    confident = edges["sign_confidence"] >= 0.9
+    assert confident.sum() >= 40 and right[confident].mean() >= 0.9
+    monkeypatch.setattr(confidence, "DISAGREEING_SIGN_CONFIDENCE", 1.0)
+    uncapped = krumsiek11_edges()
+    assert (uncapped["weight"] == edges["weight"]).all()
+    assert right[uncapped["sign_confidence"] >= 0.9].mean() < 0.9

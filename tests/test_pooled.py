@@ -99,6 +99,10 @@ def test_bootstrap_leaves_borrowed_edges_untested():
     assert coefficients.loc[tested, ["pvalue", "qvalue"]].notna().all().all()
     # W0 is in the mean of the refits: the borrowed weights stay near the point estimate
     np.testing.assert_allclose(coefficients.loc[borrowed, "weight_mean"], coefficients.loc[borrowed, "weight"], atol=0.1)
+    # no sign confidence either (every refit keeps W0's sign, which says nothing about the transition);
+    # the edges the transition's own rows estimated have one
+    assert coefficients.loc[borrowed, "sign_confidence"].isna().all()
+    assert coefficients.loc[tested, "sign_confidence"].notna().all()
 
 
 def test_pooled_cells_are_capped_per_cluster_and_seeded(tmp_path):
@@ -174,3 +178,39 @@ def test_borrowing_block_by_block_gives_the_same_weights(monkeypatch):
     assert len(made) >= 4 and set(made) == {1}  # the fit's and the bootstrap's blocks, a target each
     pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-10, atol=1e-12)
     pd.testing.assert_frame_equal(block_intercepts, whole_intercepts, check_exact=False, rtol=1e-10, atol=1e-12)
+
+
+def test_sign_confidence_is_capped_where_the_run_wide_network_has_the_other_sign():
+    """A weight every refit agrees on is still a coin flip (0.5) where the pooled network's weight, or the
+    marginal association over the pooled cells, has the other sign: logic local to the transition."""
+    from test_fit_options import persistence_data
+
+    from transgrn.pooled import PooledNetwork
+
+    data, mappings = persistence_data()
+    options = {"alpha": 1e-6, "bootstrap": 20, "device": "cpu"}
+    variance = pd.Series(1.0, index=["TF1", "TF2"])  # both TFs vary in the transition: nothing is borrowed
+
+    def confidence(weight, marginal):
+        pooled = PooledNetwork(pd.DataFrame({"tf": ["TF1", "TF2"], "target_gene": ["G1", "G2"], "weight": weight,
+                                             "marginal": marginal}), variance)
+        coefficients = fit_transition(data, mappings, options, pooled=pooled)[0]
+        assert not coefficients["borrowed"].any()
+        return coefficients.set_index(["tf", "target_gene"])["sign_confidence"]
+
+    agreeing = confidence([0.5, -0.7], [1.0, -1.0])  # TF1 -> G1 is +, TF2 -> G2 is -
+    assert agreeing[("TF1", "G1")] == 1.0 and agreeing[("TF2", "G2")] == 1.0
+    weight_disagrees = confidence([0.5, 0.7], [1.0, -1.0])
+    assert weight_disagrees[("TF1", "G1")] == 1.0 and weight_disagrees[("TF2", "G2")] == 0.5
+    marginal_disagrees = confidence([0.5, -0.7], [-1.0, -1.0])
+    assert marginal_disagrees[("TF1", "G1")] == 0.5 and marginal_disagrees[("TF2", "G2")] == 1.0
+
+
+def test_a_pooled_network_without_the_marginal_column_still_reads(tmp_path):
+    data, mappings, pooled = setting("leak")
+    write_pooled(pooled, tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
+    pd.read_parquet(tmp_path / "network.parquet").drop(columns="marginal").to_parquet(tmp_path / "network.parquet")
+    older = read_pooled(tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
+    assert "marginal" not in older.weights.columns
+    coefficients = fit_transition(data, mappings, {**FIT, "bootstrap": 5}, pooled=older)[0]
+    assert coefficients["borrowed"].any() and coefficients["sign_confidence"].notna().any()

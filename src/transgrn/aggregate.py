@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .columns import (BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS, TABLE_COLUMNS,
-                      TEXT_COLUMNS, own_edges)
+from .columns import (BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS,
+                      SIGN_CONFIDENCE_COLUMN, TABLE_COLUMNS, TEXT_COLUMNS, own_edges)
 from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
 from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
 
@@ -44,7 +44,7 @@ def transitions_table(transitions: pd.DataFrame, metrics: dict[str, dict], mappi
 
 
 # per-edge columns of coefficients.parquet that edges.parquet carries when a transition's file has them
-OPTIONAL_EDGE_COLUMNS = (*CONFIDENCE_COLUMNS, BORROWED_COLUMN)
+OPTIONAL_EDGE_COLUMNS = (*CONFIDENCE_COLUMNS, SIGN_CONFIDENCE_COLUMN, BORROWED_COLUMN)
 
 
 def _edge_frame(row, values: pd.DataFrame, optional: Sequence[str]) -> pd.DataFrame:
@@ -57,7 +57,7 @@ def _edge_frame(row, values: pd.DataFrame, optional: Sequence[str]) -> pd.DataFr
 
 
 def optional_edge_columns(coefficients: Sequence[PathLike]) -> list[str]:
-    """The confidence columns and ``borrowed`` where any of the coefficient files holds them (read
+    """The confidence columns, ``sign_confidence`` and ``borrowed`` where any of the coefficient files holds them (read
     from their schemas only)."""
     import pyarrow.parquet as pq
 

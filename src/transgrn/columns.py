@@ -25,6 +25,12 @@ MAPPING_COLUMNS = ["pair", "source_cell", "target_cell", "weight", "split"]
 # per-edge confidence from fit.bootstrap refits (transgrn.confidence): pvalue is the bootstrap
 # standard-error test (calibrated), pvalue_celloracle CellOracle's one-sample t-test (for comparison)
 CONFIDENCE_COLUMNS = ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle")
+# per-edge confidence in the network weight's sign (transgrn.confidence.sign_confidence): the share of the
+# fit.bootstrap refits whose weight has the sign of ``weight``, at most 0.5 where the marginal association
+# over the transition's rows, the pooled network's weight or its marginal association has the other sign
+# (transgrn.fit._contrary_evidence); NaN where the weight is 0 or the transition's own rows did not
+# estimate the edge (inactive, borrowed). Written only with fit.bootstrap >= 2, like weight_std.
+SIGN_CONFIDENCE_COLUMN = "sign_confidence"
 
 # results/transitions.tsv
 TABLE_COLUMNS = [

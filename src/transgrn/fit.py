@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, HELD_OUT_PREFIX
-from .confidence import benjamini_hochberg, bootstrap_edges
+from .columns import BORROWED_COLUMN, CONFIDENCE_COLUMNS, HELD_OUT_PREFIX, SIGN_CONFIDENCE_COLUMN
+from .confidence import benjamini_hochberg, bootstrap_edges, edge_covariance, sign_confidence, sign_shares
 from .design import EVERY_PAIR, TransitionData
 from .options import FitOptions
 from .cells import CellSet
@@ -111,7 +111,7 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
             info["borrowed_tfs"] = sorted(set(data.edges["tf"][borrowed]))
             _borrow(coefficients, intercepts, data, x, y, mask, w0, chosen, solver_seed, self_term, "")
         if options.bootstrap >= 2:
-            coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, solver_seed, w0, borrowed)
+            coefficients = _with_confidence(coefficients, data, x, y, mask, chosen, solver_seed, w0, borrowed, pooled)
         coefficients[BORROWED_COLUMN] = borrowed
     return _network_first(coefficients, "weight"), _network_first(intercepts, "intercept"), info
 
@@ -208,8 +208,9 @@ def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: Fi
                seed: int = 0) -> PooledNetwork:
     """The network that transitions borrow from (:mod:`transgrn.pooled`): the same-cell masked
     regression of every target on its prior TFs over ``cells`` (the configured solver and
-    ``fit.alpha``, ``auto`` = cross-validated over the cells; no self term, no bootstrap), and each
-    prior TF's variance over the same cells."""
+    ``fit.alpha``, ``auto`` = cross-validated over the cells; no self term, no bootstrap), each edge's
+    marginal covariance over the same cells (the transitions' sign confidence checks against both), and
+    each prior TF's variance."""
     options = replace(FitOptions.from_config(options), self_term=False, bootstrap=0)
     tfs = pd.Index(pd.unique(prior["tf"]))
     x = expression(cells, genes, tfs)
@@ -219,14 +220,16 @@ def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: Fi
     tf, target = tfs.get_indexer(edges["tf"]), targets.get_indexer(edges["target_gene"])
     mask = np.zeros((len(tfs), len(targets)), dtype=bool)
     mask[tf, target] = True
-    weights = np.zeros(0)
+    weights = marginal = np.zeros(0)
     if len(edges):
         model = make_transition_solver(options, int(rng_for(seed, "pooled", "fit").integers(2**31)))
-        model.fit(x, expression(cells, genes, targets, dense=False), mask)
+        y = expression(cells, genes, targets, dense=False)
+        model.fit(x, y, mask)
         weights = model.coef_at(tf, target)
+        marginal = values_at(mask, edge_covariance(x, y, mask), tf, target)
         log.info("pooled network: %d edges of %d TFs over %d cells (%s)", len(edges), len(tfs), len(cells),
                  _solver_info(model))
-    return PooledNetwork(edges.assign(weight=weights)[NETWORK_COLUMNS], variance)
+    return PooledNetwork(edges.assign(weight=weights, marginal=marginal)[NETWORK_COLUMNS], variance)
 
 
 def _note_rows(n_rows: int, mask: np.ndarray, transition: str) -> None:
@@ -249,12 +252,16 @@ def _solver_info(model) -> dict[str, Any]:
 
 
 def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mask, options: FitOptions,
-                     seed: int, w0: sp.csc_matrix, borrowed: np.ndarray) -> pd.DataFrame:
-    """Bootstrap the training pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style).
+                     seed: int, w0: sp.csc_matrix, borrowed: np.ndarray, pooled: PooledNetwork | None = None
+                     ) -> pd.DataFrame:
+    """Bootstrap the network's pairs ``fit.bootstrap`` times and add per-edge confidence (CellOracle-style)
+    and the ``sign_confidence`` of each weight (:func:`~transgrn.confidence.sign_confidence`).
 
     Targets with a borrowed weight are bootstrapped on ``Y - X W0`` (the same resamples) and get W0
-    added to ``weight_mean``; borrowed edges get no test (p and q NaN: the transition's own data did
-    not inform them), and the q-values are over the tested edges."""
+    added to ``weight_mean``; borrowed edges get no test and no sign confidence (p, q and sign_confidence
+    NaN: the transition's own data did not inform them, and their refits keep W0's sign however weak the
+    pooled weight is), and the q-values are over the tested edges. The sign confidence is capped where
+    other evidence has the other sign (:func:`_contrary_evidence`)."""
     make = lambda: make_transition_solver(options, seed)  # noqa: E731
     values = _edge_summary(bootstrap_edges(make, x, y, mask, options.bootstrap, seed), mask, data.edge_tf,
                            data.edge_target)
@@ -274,10 +281,45 @@ def _with_confidence(coefficients: pd.DataFrame, data: TransitionData, x, y, mas
         for column in ("pvalue", "qvalue", "pvalue_celloracle"):
             coefficients.loc[borrowed, column] = np.nan
         coefficients["qvalue"] = benjamini_hochberg(coefficients["pvalue"].to_numpy())
+    own = data.edge_active & ~borrowed
+    positive = np.where(own, values["positive_share"], np.nan)
+    negative = np.where(own, values["negative_share"], np.nan)
+    weight = coefficients["weight"].to_numpy()
+    coefficients[SIGN_CONFIDENCE_COLUMN] = sign_confidence(weight, positive, negative,
+                                                           _contrary_evidence(data, x, y, mask, weight, pooled))
     return coefficients
+
+
+def _contrary_evidence(data: TransitionData, x, y, mask: np.ndarray, weight: np.ndarray,
+                       pooled: PooledNetwork | None) -> np.ndarray:
+    """Per edge, a value whose sign :func:`~transgrn.confidence.sign_confidence` compares with the weight's:
+    the marginal association over the transition's rows, replaced by the weight's opposite where the
+    run-wide evidence -- the pooled network's weight or its marginal association over the pooled cells --
+    has the other sign. A sign that one transition's multivariate fit gives against the marginal
+    association, or against the run as a whole, comes from collinear TFs or from logic local to the
+    transition: on the Boolean track, 15-25% of the edges that every refit agreed on had the wrong sign
+    before these checks, 0-11% after (benchmarks/signs.py --calibration)."""
+    evidence = values_at(mask, edge_covariance(x, y, mask), data.edge_tf, data.edge_target)
+    evidence[~data.edge_active] = np.nan
+    if pooled is not None:
+        keys = pd.MultiIndex.from_frame(pooled.weights[["tf", "target_gene"]])
+        at = keys.get_indexer(pd.MultiIndex.from_frame(data.edges[["tf", "target_gene"]]))
+        known = at >= 0
+        run_wide = np.zeros(len(at), dtype=bool)
+        for column in ("weight", "marginal"):
+            if column in pooled.weights.columns:
+                values = pooled.weights[column].to_numpy(dtype=np.float64)[at[known]]
+                run_wide[known] |= np.sign(values) == -np.sign(weight[known])
+        evidence[run_wide] = -weight[run_wide]
+    return evidence
 
 
 def _edge_summary(summary: dict[str, np.ndarray], mask: np.ndarray, tf: np.ndarray, target: np.ndarray
                   ) -> dict[str, np.ndarray]:
-    """The bootstrap's confidence columns at the edges (``tf``, ``target`` positions in ``mask``)."""
-    return {column: values_at(mask, summary[column], tf, target) for column in CONFIDENCE_COLUMNS}
+    """The bootstrap's confidence columns at the edges (``tf``, ``target`` positions in ``mask``), and
+    the share of refits with a positive and with a negative weight."""
+    values = {column: values_at(mask, summary[column], tf, target) for column in CONFIDENCE_COLUMNS}
+    positive, negative = sign_shares(summary["weights"])
+    values["positive_share"] = values_at(mask, positive, tf, target)
+    values["negative_share"] = values_at(mask, negative, tf, target)
+    return values

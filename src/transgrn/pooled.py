@@ -27,14 +27,16 @@ from .cells import CellSet, _dense, gene_columns, knn_smooth, load_cluster, pool
 from .mask import build_mask
 from .seeds import rng_for
 
-NETWORK_COLUMNS = ["tf", "target_gene", "weight"]
+# weight: the pooled fit's; marginal: the covariance of TF and target over the pooled cells (the sign of the
+# run-wide marginal association, which the transitions' sign confidence checks against)
+NETWORK_COLUMNS = ["tf", "target_gene", "weight", "marginal"]
 VARIANCE_COLUMNS = ["tf", "variance"]
 
 
 @dataclass(frozen=True)
 class PooledNetwork:
-    """The pooled fit's weight of every estimable prior edge (self-loops left out: a same-cell
-    design would fit the identity) and each TF's variance over the pooled cells."""
+    """The pooled fit's weight and marginal covariance of every estimable prior edge (self-loops left
+    out: a same-cell design would fit the identity) and each TF's variance over the pooled cells."""
 
     weights: pd.DataFrame  # NETWORK_COLUMNS
     tf_variance: pd.Series  # indexed by TF
@@ -109,8 +111,12 @@ def write_pooled(network: PooledNetwork, weights_path: str | Path, variance_path
 
 
 def read_pooled(weights_path: str | Path, variance_path: str | Path) -> PooledNetwork:
+    import pyarrow.parquet as pq
+
     variance = pd.read_parquet(variance_path)
-    return PooledNetwork(pd.read_parquet(weights_path, columns=NETWORK_COLUMNS),
+    # a pooled network written before it had the marginal column still reads (its sign checks are skipped)
+    present = set(pq.read_schema(weights_path).names)
+    return PooledNetwork(pd.read_parquet(weights_path, columns=[c for c in NETWORK_COLUMNS if c in present]),
                          pd.Series(variance["variance"].to_numpy(), index=variance["tf"].to_numpy(), name="variance"))
 
 
