@@ -76,6 +76,12 @@ MEANINGS = {
     "qvalue": "Benjamini–Hochberg within the transition",
     "pvalue_celloracle": "CellOracle's one-sample t-test of the bootstrap weights; it shrinks as N grows, "
                          "kept for comparison only",
+    "sign_confidence": "with `fit.bootstrap`: the share of the bootstrap refits whose weight has the sign of "
+                       "`weight`, capped at 0.5 where the marginal association over the transition's rows, the "
+                       "pooled network's weight or the pooled cells' association has the other sign; NaN for "
+                       "zero, inactive and borrowed edges. Of the edges at 0.9 or above, at least 90% had the "
+                       "true sign on the simulated, krumsiek11, Hill and most Boolean tracks, not on Guo 2010 "
+                       "(see Benchmarks)",
     "borrowed": "True where the weight comes from the pooled network (the TF did not vary over the "
                 "transition's rows), not from the transition's own cells; such edges have no p- or q-value "
                 "and are left out of `edges_filtered.parquet`, the TF scores and the differential test",
