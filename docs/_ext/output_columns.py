@@ -18,6 +18,9 @@ TABLES = {
     "CONFIDENCE_COLUMNS": ("`results/edges.parquet`: with `fit.bootstrap: N`",
                            "Per-edge confidence from N bootstrap refits (`transgrn.confidence`), also in "
                            "`coefficients.parquet` and as layers of the tensor."),
+    "SIGN_CONFIDENCE_COLUMN": ("`results/edges.parquet`: with `fit.bootstrap: N`",
+                               "How sure the weight's sign is; also in `coefficients.parquet` and as a layer "
+                               "of the tensor. Its calibration per track is in [Benchmarks](benchmarks.md)."),
     "BORROWED_COLUMN": ("`results/edges.parquet`: borrowing",
                         "Present when `fit.borrow_below > 0` (the default); also in `coefficients.parquet` and "
                         "as a 1/0 layer of the tensor."),
