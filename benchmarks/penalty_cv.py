@@ -11,7 +11,8 @@ training pairs of one 2,500 -> 2,500-cell transition of the 100,000-cell atlas (
 timed ``--repeats`` times, interleaved (so that a change in the machine's load hits every one
 alike), on ``--threads`` torch threads (a fit job runs on one). Printed per criterion: the chosen
 alpha, its error curve and the seconds of each fit (the whole fit: moments, the penalty's choice
-and the solve at it). A fit job does this twice per transition (the main fit and the null's).
+and the solve at it). A fit job does this twice per transition (the main fit and the null's). Output of a run:
+``benchmarks/penalty_cv.out.txt``.
 """
 
 from __future__ import annotations
