@@ -269,7 +269,8 @@ def _cuda_available() -> bool:
 
 @pytest.mark.skipif(not _cuda_available(), reason="no CUDA device")
 @pytest.mark.parametrize("name,params", [("ridge", {"alpha": 1.0}), ("ridge", {"alpha": "auto"}),
-                                         ("ridge", {"alpha": "auto", "cv": "loo"}), ("ridge", {"alpha": "auto", "cv": 5}),
+                                         ("ridge", {"alpha": "auto", "cv": "loo"}),
+                                         ("ridge", {"alpha": "auto", "cv": 5}),
                                          ("lasso", {"alpha": 0.05}), ("elasticnet", {"alpha": 0.05}),
                                          ("adam", {"alpha": 1.0, "epochs": 50})])
 def test_cuda_matches_cpu(name, params):
