@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.linear_model import ElasticNet, Lasso, Ridge
+from sklearn.linear_model import ElasticNet, Lasso, Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -169,7 +169,7 @@ def _manual_cv(x, y, mask, alphas, folds, make):
 def test_select_alpha_ridge_matches_manual_cv(standardize):
     x, y, mask = _data(n=103, t=12)
     alphas = [0.1, 3.0, 30.0, 300.0]
-    best, scores = select_alpha_ridge(x, y, mask, alphas, n_folds=4, seed=7, standardize=standardize)
+    best, scores = select_alpha_ridge(x, y, mask, alphas, cv=4, seed=7, standardize=standardize)
 
     def make(alpha):
         return make_pipeline(StandardScaler(), Ridge(alpha=alpha)) if standardize else Ridge(alpha=alpha)
@@ -197,7 +197,7 @@ def test_select_alpha_matches_gridsearchcv_full_mask():
     folds = kfold_indices(len(x), 5, seed=1)
     cv = [(np.setdiff1d(np.arange(len(x)), f), f) for f in folds]
     alphas = [0.01, 1.0, 100.0, 1000.0]
-    _, scores = select_alpha_ridge(x, y, mask, alphas, n_folds=5, seed=1)
+    _, scores = select_alpha_ridge(x, y, mask, alphas, cv=5, seed=1)
     grid = GridSearchCV(Ridge(), {"alpha": alphas}, cv=cv, scoring="neg_mean_squared_error").fit(x, y)
     np.testing.assert_allclose(scores, -grid.cv_results_["mean_test_score"], rtol=1e-9)
     lasso_alphas = [0.5, 0.1, 0.02]
@@ -223,16 +223,18 @@ def test_alpha_auto_finds_bayes_optimal_order_of_magnitude():
     assert 10 <= default_grid.alpha_ <= 1000
 
 
+@pytest.mark.parametrize("cv", ["gcv", "loo", 5])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("standardize", [False, True])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_alpha_auto_fits_from_the_cross_validation_sums(fit_intercept, standardize, sparse):
-    """alpha="auto" takes the whole design's moments from the folds' sums instead of a second pass
-    over Y: the same weights and intercepts as a plain fit at the chosen alpha."""
+def test_alpha_auto_fits_from_the_cross_validation_sums(cv, fit_intercept, standardize, sparse):
+    """alpha="auto" takes the whole design's moments from those its penalty's choice computed (for
+    K-fold, the folds' sums) instead of a second pass over Y: the same weights and intercepts as a
+    plain fit at the chosen alpha."""
     x, y, mask = _data()
     y = sp.csr_matrix(np.where(np.abs(y) > 2, y, 0.0)) if sparse else y
     params = {"fit_intercept": fit_intercept, "standardize": standardize, "device": "cpu"}
-    auto = MaskedRidge(alpha="auto", **params).fit(x, y, mask)
+    auto = MaskedRidge(alpha="auto", cv=cv, **params).fit(x, y, mask)
     plain = MaskedRidge(alpha=auto.alpha_, **params).fit(x, y, mask)
     np.testing.assert_allclose(auto.coef_, plain.coef_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(auto.intercept_, plain.intercept_, rtol=1e-9, atol=1e-12)
@@ -267,6 +269,8 @@ def _cuda_available() -> bool:
 
 @pytest.mark.skipif(not _cuda_available(), reason="no CUDA device")
 @pytest.mark.parametrize("name,params", [("ridge", {"alpha": 1.0}), ("ridge", {"alpha": "auto"}),
+                                         ("ridge", {"alpha": "auto", "cv": "loo"}),
+                                         ("ridge", {"alpha": "auto", "cv": 5}),
                                          ("lasso", {"alpha": 0.05}), ("elasticnet", {"alpha": 0.05}),
                                          ("adam", {"alpha": 1.0, "epochs": 50})])
 def test_cuda_matches_cpu(name, params):
@@ -333,3 +337,110 @@ def test_ridge_without_any_edge_predicts_the_means():
         model = MaskedRidge(alpha=alpha, device="cpu").fit(x, y, np.zeros((3, 2), bool))
         np.testing.assert_allclose(model.intercept_, y.mean(0))
         np.testing.assert_allclose(model.predict(x), np.tile(y.mean(0), (30, 1)))
+
+
+def _loo_reference(x, y, mask, alphas, fit_intercept=True, scale=None):
+    """Per target: scikit-learn's ``RidgeCV(cv=None)`` on the target's prior TFs (``x`` scaled by
+    ``scale`` first, if given) -- its chosen alpha and its squared leave-one-out errors per alpha
+    (``cv_results_``, rows x alphas); a target without prior TFs is predicted by the mean of the
+    other rows (or 0 without intercept)."""
+    xs = x if scale is None else scale.fit_transform(x)
+    chosen, errors = [], []
+    for t in range(mask.shape[1]):
+        cols = mask[:, t]
+        if cols.any():
+            ridge = RidgeCV(alphas=alphas, fit_intercept=fit_intercept, store_cv_results=True).fit(xs[:, cols], y[:, t])
+            chosen.append(ridge.alpha_)
+            errors.append(ridge.cv_results_)
+        else:
+            n = len(y)
+            loo_mean = (y[:, t].sum() - y[:, t]) / (n - 1) if fit_intercept else 0.0
+            chosen.append(None)
+            errors.append(np.tile(((y[:, t] - loo_mean) ** 2)[:, None], (1, len(alphas))))
+    return chosen, np.stack(errors, axis=1)  # rows x targets x alphas
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("standardize", [False, True])
+def test_loo_matches_ridgecv_per_target(fit_intercept, standardize):
+    """cv="loo": each target's alpha and leave-one-out errors are scikit-learn's RidgeCV(cv=None)
+    on that target's masked columns (of the scaled design with standardize), and the transition's
+    curve is their mean over rows and targets, which is what a multi-output RidgeCV minimizes."""
+    x, y, mask = _data(n=70, t=14)
+    alphas = [0.03, 1.0, 10.0, 100.0, 3000.0]
+    scale = StandardScaler(with_mean=fit_intercept) if standardize else None
+    chosen, errors = _loo_reference(x, y, mask, alphas, fit_intercept, scale)
+    params = {"cv": "loo", "fit_intercept": fit_intercept, "standardize": standardize, "device": "cpu"}
+    for t in range(mask.shape[1]):
+        alpha, scores = select_alpha_ridge(x, y[:, [t]], mask[:, [t]], alphas, **params)
+        np.testing.assert_allclose(scores, errors[:, t].mean(0), rtol=1e-9)
+        if chosen[t] is not None:
+            assert alpha == chosen[t]
+    alpha, scores = select_alpha_ridge(x, y, mask, alphas, **params)
+    np.testing.assert_allclose(scores, errors.mean((0, 1)), rtol=1e-9)
+    assert alpha == alphas[int(np.argmin(errors.mean((0, 1))))]
+    assert len({a for a in chosen if a is not None}) > 1  # the targets disagree: the pooling matters
+
+
+def test_loo_with_every_tf_is_a_multi_output_ridgecv():
+    x, y, _ = _data(n=80, t=9)
+    mask = np.ones((x.shape[1], y.shape[1]), dtype=bool)
+    alphas = np.logspace(-2, 4, 9)
+    ridge = RidgeCV(alphas=alphas, store_cv_results=True).fit(x, y)
+    alpha, scores = select_alpha_ridge(x, y, mask, alphas, cv="loo", device="cpu")
+    np.testing.assert_allclose(scores, ridge.cv_results_.mean((0, 1)), rtol=1e-9)
+    assert alpha == ridge.alpha_
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gcv_is_loo_with_the_mean_leverage(fit_intercept):
+    """cv="gcv": per target ``mean(e_i^2) / (1 - tr(H) / n)^2`` with ``e`` the residuals of
+    scikit-learn's Ridge on the target's masked columns and ``H`` its hat matrix (intercept
+    unpenalized), averaged over targets."""
+    x, y, mask = _data(n=60, t=12)
+    alphas = [0.1, 3.0, 30.0, 300.0]
+    n = len(x)
+    expected = np.zeros(len(alphas))
+    for t in range(mask.shape[1]):
+        xs = x[:, mask[:, t]]
+        for i, alpha in enumerate(alphas):
+            residual = y[:, t] - Ridge(alpha=alpha, fit_intercept=fit_intercept).fit(xs, y[:, t]).predict(xs) \
+                if xs.shape[1] else y[:, t] - (y[:, t].mean() if fit_intercept else 0.0)
+            design = np.hstack([np.ones((n, 1)), xs]) if fit_intercept else xs
+            penalty = np.diag([0.0] * fit_intercept + [alpha] * xs.shape[1])
+            hat = design @ np.linalg.pinv(design.T @ design + penalty) @ design.T
+            expected[i] += (residual ** 2).mean() / (1 - np.trace(hat) / n) ** 2
+    expected /= mask.shape[1]
+    alpha, scores = select_alpha_ridge(x, y, mask, alphas, cv="gcv", fit_intercept=fit_intercept, device="cpu")
+    np.testing.assert_allclose(scores, expected, rtol=1e-9)
+    assert alpha == alphas[int(np.argmin(expected))]
+
+
+@pytest.mark.parametrize("cv", ["gcv", "loo"])
+def test_penalty_choice_same_from_sparse_outputs_in_small_blocks(cv):
+    x, y, mask = _data(n=90, t=30)
+    y = np.where(np.abs(y) > 2, y, 0.0)
+    alphas = np.logspace(-1, 3, 7)
+    expected = select_alpha_ridge(x, y, mask, alphas, cv=cv, device="cpu")
+    with block_budget(8 * 90 * 3):  # a few targets a block, and small groups of padded Gram matrices
+        alpha, scores = select_alpha_ridge(x, sp.csc_matrix(y), mask, alphas, cv=cv, device="cpu",
+                                           max_batch_elements=40)
+    assert alpha == expected[0]
+    np.testing.assert_allclose(scores, expected[1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("cv", ["gcv", "loo"])
+def test_penalty_choice_in_float32(cv):
+    x, y, mask = _data()
+    alphas = np.logspace(-1, 3, 7)
+    single = select_alpha_ridge(x, y, mask, alphas, cv=cv, dtype="float32", device="cpu")
+    double = select_alpha_ridge(x, y, mask, alphas, cv=cv, dtype="float64", device="cpu")
+    np.testing.assert_allclose(single[1], double[1], rtol=1e-4)
+    assert single[0] == double[0]
+
+
+@pytest.mark.parametrize("cv", ["kfold", 1, True, 2.5])
+def test_unknown_cv_is_refused(cv):
+    x, y, mask = _data(n=30, t=4)
+    with pytest.raises(ValueError, match="cv must be"):
+        select_alpha_ridge(x, y, mask, [1.0], cv=cv)

@@ -13,8 +13,8 @@ dense ``coef_`` on request and in :class:`MaskedAdam`. Freed blocks go back to t
 (:func:`_return_freed_memory`).
 
 * :class:`MaskedRidge` -- closed form, batched Cholesky; ``alpha="auto"`` picks the penalty
-  by K-fold CV with one eigendecomposition per target and fold (:func:`select_alpha_ridge`), and
-  fits at it from the same folds' sums.
+  by generalized cross-validation from one eigendecomposition per target (or exact leave-one-out,
+  or K-fold CV: :func:`select_alpha_ridge`), and fits at it from the same moments.
   :meth:`MaskedRidge.fit_weighted_batch` refits many row-weightings at once (bootstrap).
 * :class:`MaskedElasticNet` / :class:`MaskedLasso` -- batched FISTA with adaptive restart and a
   per-target Lipschitz step, stopped on sklearn's duality-gap criterion
@@ -530,27 +530,30 @@ class MaskedRidge(MaskedRegressor):
     """Ridge per target, ``min ||y - X_S w - b||^2 + alpha ||w||^2`` over the target's prior TFs S.
 
     Same objective as ``sklearn.linear_model.Ridge(alpha)`` fitted on the masked columns.
-    ``alpha="auto"`` chooses one alpha for all targets by K-fold CV over ``alphas`` (default: a
-    log grid relative to the mean TF sum of squares) and stores it in ``alpha_`` with the CV
-    curve in ``cv_scores_``. ``max_batch_elements`` bounds the memory of one batch of padded
-    Gram sub-matrices.
+    ``alpha="auto"`` chooses one alpha for all targets over ``alphas`` (default: a log grid
+    relative to the mean TF sum of squares) by the least estimated prediction error pooled over
+    targets, each target on its own masked design: ``cv="gcv"`` (default) generalized
+    cross-validation, ``"loo"`` exact leave-one-out (as ``RidgeCV(cv=None)``), an integer K-fold CV
+    with folds drawn from ``cv_seed`` (:func:`select_alpha_ridge`). It stores the alpha in
+    ``alpha_`` and the error curve in ``cv_scores_``. ``max_batch_elements`` bounds the memory of
+    one batch of padded Gram sub-matrices.
     """
 
     def __init__(self, alpha: float | str = 1.0, fit_intercept: bool = True, device: str = "auto",
                  dtype: str = "float64", max_batch_elements: int = 2**20, standardize: bool = False,
-                 alphas: Sequence[float] | None = None, n_folds: int = 5, cv_seed: int = 0) -> None:
+                 alphas: Sequence[float] | None = None, cv: str | int = "gcv", cv_seed: int = 0) -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alpha = alpha
         self.max_batch_elements = max_batch_elements
         self.alphas = alphas
-        self.n_folds = n_folds
+        self.cv = cv
         self.cv_seed = cv_seed
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidge":
         mask = self._check(x, y, mask)
-        if self.alpha == "auto":  # the folds' sums add up to the whole design's: no second pass over Y
+        if self.alpha == "auto":  # the whole design's moments come with the choice: no second pass over Y
             self.alpha_, self.cv_scores_, m, edges = _ridge_cv(
-                x, y, mask, self.alphas, self.n_folds, self.cv_seed, None, self.fit_intercept, self.standardize,
+                x, y, mask, self.alphas, self.cv, self.cv_seed, None, self.fit_intercept, self.standardize,
                 self.device, self.dtype, self.max_batch_elements)
         else:
             self.alpha_ = float(self.alpha)
@@ -565,7 +568,7 @@ class MaskedRidge(MaskedRegressor):
         if self.alpha != "auto":
             return float(self.alpha)
         alpha, self.cv_scores_ = select_alpha_ridge(
-            x, y, mask, self.alphas, n_folds=self.n_folds, seed=self.cv_seed, fit_intercept=self.fit_intercept,
+            x, y, mask, self.alphas, cv=self.cv, seed=self.cv_seed, fit_intercept=self.fit_intercept,
             standardize=self.standardize, device=self.device, dtype=self.dtype,
             max_batch_elements=self.max_batch_elements)
         return alpha
@@ -1004,9 +1007,9 @@ RIDGE_ALPHA_GRID = (-1.5, 1, 6)
 
 
 def least_cv_error(scores: np.ndarray, alphas: np.ndarray) -> float:
-    """The alpha with the least cross-validated error ``scores`` (held-out MSE per alpha, pooled
-    over the folds; the first of equals): the plain CV optimum, as scikit-learn's ``RidgeCV`` and
-    ``LassoCV`` take it, for the ridge and the elastic net alike.
+    """The alpha with the least cross-validated error ``scores`` (estimated held-out MSE per alpha,
+    pooled over rows and targets; the first of equals): the plain CV optimum, as scikit-learn's
+    ``RidgeCV`` and ``LassoCV`` take it, for the ridge and the elastic net alike.
 
     A one-standard-error rule towards less shrinkage ranked edges better on the project's own
     simulator but worse on data it did not make -- counts with dropout (the Hill track) and Guo
@@ -1017,48 +1020,135 @@ def least_cv_error(scores: np.ndarray, alphas: np.ndarray) -> float:
 
 
 def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
-                       n_folds: int = 5, seed: int = 0, *, fit_intercept: bool = True, standardize: bool = False,
-                       groups: np.ndarray | None = None, device: str = "auto", dtype: str = "float64",
-                       max_batch_elements: int = 2**20) -> tuple[float, np.ndarray]:
-    """One ridge alpha for all targets of a transition, by K-fold CV of the held-out MSE.
+                       cv: str | int = "gcv", seed: int = 0, *, fit_intercept: bool = True,
+                       standardize: bool = False, groups: np.ndarray | None = None, device: str = "auto",
+                       dtype: str = "float64", max_batch_elements: int = 2**20) -> tuple[float, np.ndarray]:
+    """One ridge alpha for all targets of a transition: the least estimated prediction error (MSE
+    pooled over rows and targets, :func:`least_cv_error`), returned with the error per alpha in the
+    order of ``alphas``.
 
-    Cost: one pass over the data for the fold sums, then one eigendecomposition per target and
-    fold reused for every alpha. Folds are :func:`kfold_indices` (``groups`` keeps groups
-    together). Default ``alphas``: ``mean(diag(X'X)) * logspace(*RIDGE_ALPHA_GRID)`` on the
-    (scaled) training design, so the grid follows the data's scale. The choice is
-    :func:`least_cv_error` of the CV MSE per alpha (sum of held-out squared errors / (n * n_targets)),
-    which is returned with it, in the order of ``alphas``.
+    ``cv`` says how the error is estimated, each target on its own prior TFs (its own masked design):
+
+    * ``"gcv"`` (default): generalized cross-validation, ``RSS(alpha) / n / (1 - df(alpha) / n)^2``
+      per target, from one eigendecomposition of the target's Gram matrix (``G = V diag(lam) V'``,
+      ``q = V'X'y``): ``RSS = y'y - sum q^2 (lam + 2 alpha) / (lam + alpha)^2`` and
+      ``df = [1] + sum lam / (lam + alpha)`` (the intercept's 1 with ``fit_intercept``). It needs
+      nothing but the sufficient statistics of one pass over the data;
+    * ``"loo"``: exact leave-one-out, ``mean((e_i / (1 - h_ii))^2)`` with ``e`` the full fit's
+      residuals and ``h_ii`` the hat matrix's diagonal (intercept unpenalized, as scikit-learn's
+      ``RidgeCV(cv=None)``), from the same eigendecomposition and each target's ``n x k`` design;
+    * an integer K: K-fold CV over :func:`kfold_indices` (``seed``; ``groups`` keeps groups
+      together), one eigendecomposition per target and fold.
+
+    GCV is LOO with every ``h_ii`` replaced by their mean ``df / n``. Default ``alphas``:
+    ``mean(diag(X'X)) * logspace(*RIDGE_ALPHA_GRID)`` on the (scaled, centred) design, so the grid
+    follows the data's scale. With ``standardize`` the TF scales are the whole design's, also for
+    LOO and GCV (as in scikit-learn, where scaling is not refitted per left-out row).
     """
-    alpha, scores, _, _ = _ridge_cv(x, y, mask, alphas, n_folds, seed, groups, fit_intercept, standardize, device,
+    alpha, scores, _, _ = _ridge_cv(x, y, mask, alphas, cv, seed, groups, fit_intercept, standardize, device,
                                     dtype, max_batch_elements)
     return alpha, scores
 
 
-def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None, n_folds: int, seed: int,
-              groups: np.ndarray | None, fit_intercept: bool, standardize: bool, device: str, dtype: str,
+def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None, cv: str | int,
+              seed: int, groups: np.ndarray | None, fit_intercept: bool, standardize: bool, device: str, dtype: str,
               max_batch_elements: int) -> tuple[float, np.ndarray, _Moments, _Edges]:
     """:func:`select_alpha_ridge`'s alpha and scores, with the whole design's moments and the edges
     (for the fit at that alpha, :meth:`MaskedRidge.fit`)."""
     import torch
 
-    xt, edges, folds = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
-                                 max_batch_elements)
-    full = _full_moments(folds, edges, fit_intercept, standardize)
+    if cv not in ("gcv", "loo") and not (isinstance(cv, (int, np.integer)) and not isinstance(cv, bool) and cv >= 2):
+        raise ValueError(f"select_alpha_ridge: cv must be 'gcv', 'loo' or a number of folds >= 2, got {cv!r}")
+    if cv in ("gcv", "loo"):
+        mask = MaskedRegressor()._check(x, y, mask)
+        xt = MaskedRegressor(device=device, dtype=dtype)._tensor(x)
+        edges = _edges(mask, xt.device, max_batch_elements)
+        full = _moments(xt, y, edges, fit_intercept, standardize)
+    else:
+        xt, edges, folds = _cv_setup(x, y, mask, int(cv), seed, groups, fit_intercept, device, dtype,
+                                     max_batch_elements)
+        full = _full_moments(folds, edges, fit_intercept, standardize)
     if alphas is None:
         alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(*RIDGE_ALPHA_GRID)
     alphas = np.asarray(alphas, dtype=float)
     alpha_t = torch.as_tensor(alphas, dtype=xt.dtype, device=xt.device)
     if (alpha_t <= 0).any():
         raise ValueError("select_alpha_ridge: alphas must be > 0")
-    sse = torch.zeros_like(alpha_t)
-    for i in range(len(folds.sums)):
-        train_m, val_m = _split_moments(folds.total, folds.fold(i), edges, fit_intercept, standardize)
-        sse += val_m.yy[edges.empty].sum()
-        for group in edges.groups:
-            sse += _ridge_path_error(train_m, val_m, group, alpha_t)
-        del train_m, val_m  # before the next fold's are made
-    scores = (sse / (xt.shape[0] * edges.n_targets)).cpu().numpy().astype(np.float64)
+    n = xt.shape[0]
+    # estimated held-out squared errors summed over rows and targets; targets without TFs: their mean's
+    if cv == "gcv":
+        sse = sum((_ridge_gcv_error(full, group, alpha_t, fit_intercept) for group in edges.groups),
+                  _intercept_only_error(full, edges, fit_intercept))
+    elif cv == "loo":
+        sse = _intercept_only_error(full, edges, fit_intercept) + _ridge_loo_error(
+            xt, y, full, edges, alpha_t, fit_intercept)
+    else:
+        sse = torch.zeros_like(alpha_t)
+        for i in range(len(folds.sums)):
+            train_m, val_m = _split_moments(folds.total, folds.fold(i), edges, fit_intercept, standardize)
+            sse += val_m.yy[edges.empty].sum()
+            for group in edges.groups:
+                sse += _ridge_path_error(train_m, val_m, group, alpha_t)
+            del train_m, val_m  # before the next fold's are made
+    scores = (sse / (n * edges.n_targets)).cpu().numpy().astype(np.float64)
     return least_cv_error(scores, alphas), scores, full, edges
+
+
+def _intercept_only_error(m: _Moments, edges: _Edges, fit_intercept: bool) -> "torch.Tensor":
+    """The summed leave-one-out (= GCV) squared errors of the targets without prior TFs, predicted
+    by their mean (``e_i / (1 - 1/n)``) or, without intercept, by 0."""
+    inflation = (m.n / (m.n - 1)) ** 2 if fit_intercept and m.n > 1 else 1.0
+    return m.yy[edges.empty].sum() * inflation
+
+
+def _eigen_system(m: _Moments, group: _Group) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """Eigenvalues ``lam`` and vectors ``V`` of a group's Gram sub-matrices and ``q = V'c`` (``c``:
+    ``X_S'y``), ``(b, k)``, ``(b, k, k)``, ``(b, k)``. Padding slots are zero rows and columns: their
+    eigenvalue 0 adds nothing to a fit, its residuals or its degrees of freedom."""
+    lam, vec = _batched_eigh(_sub_gram(m.gram, group))
+    q = (vec.transpose(-1, -2) @ _sub_edges(m.cross, group)[..., None])[..., 0]
+    return lam.clamp_(min=0), vec, q
+
+
+def _ridge_gcv_error(m: _Moments, group: _Group, alphas: "torch.Tensor", fit_intercept: bool) -> "torch.Tensor":
+    """GCV estimate of one group's held-out squared errors for every alpha, ``RSS / (1 - df/n)^2``
+    summed over its targets, from one eigendecomposition per target (:func:`select_alpha_ridge`)."""
+    lam, _, q = _eigen_system(m, group)
+    shrink = 1.0 / (lam[:, None, :] + alphas[None, :, None])  # (b, n_alphas, k)
+    rss = m.yy[group.targets][:, None] - (q * q)[:, None, :].mul(lam[:, None, :] + 2 * alphas[None, :, None]).mul_(
+        shrink * shrink).sum(-1)
+    df = float(fit_intercept) + (lam[:, None, :] * shrink).sum(-1)
+    return (rss.clamp_(min=0) / (1 - df / m.n) ** 2).sum(0)
+
+
+def _ridge_loo_error(x: "torch.Tensor", y: Outputs, m: _Moments, edges: _Edges, alphas: "torch.Tensor",
+                     fit_intercept: bool) -> "torch.Tensor":
+    """Summed leave-one-out squared errors of every target with prior TFs, for every alpha.
+
+    Per target: ``Z = X_S V`` (centred, scaled), ``h_i = [1/n] + sum_m Z_im^2 / (lam_m + alpha)``,
+    fitted ``Z (q / (lam + alpha))``; targets are taken a chunk at a time so that their ``n x k``
+    designs stay within a block (:func:`block_bytes`)."""
+    import torch
+
+    n = x.shape[0]
+    xc = (x - m.x_mean) / m.scale
+    sse = torch.zeros_like(alphas)
+    for group in edges.groups:
+        lam, vec, q = _eigen_system(m, group)
+        k = group.support.shape[1]
+        width = max(1, block_bytes() // (8 * n * max(k, len(alphas))))
+        for start in range(0, len(group.targets), width):
+            part = slice(start, start + width)
+            targets = group.targets[part]
+            ys = np.hstack([b for _, b in target_blocks(y, targets.cpu().numpy())])
+            ys = torch.as_tensor(ys, dtype=x.dtype, device=x.device).T - m.y_mean[targets][:, None]  # (b, n)
+            design = xc.T[group.support[part]].masked_fill_(~group.valid[part][..., None], 0.0)  # (b, k, n)
+            z = design.transpose(-1, -2) @ vec[part]  # (b, n, k)
+            shrink = 1.0 / (lam[part][:, None, :] + alphas[None, :, None])  # (b, n_alphas, k)
+            leverage = (z * z) @ shrink.transpose(-1, -2) + (1.0 / n if fit_intercept else 0.0)  # (b, n, n_alphas)
+            residual = ys[..., None] - z @ (q[part][:, None, :] * shrink).transpose(-1, -2)
+            sse += (residual / (1 - leverage)).square_().sum((0, 1))
+    return sse
 
 
 def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndarray], alpha: float, *,
@@ -1145,7 +1235,7 @@ def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Seque
                       max_batch_elements: int = 2**22) -> tuple[float, np.ndarray]:
     """One lasso/elastic-net alpha for all targets, by K-fold CV with warm starts down the path.
 
-    Same folds and moments as :func:`select_alpha_ridge`; per fold the alphas are visited from
+    The folds and moments of :func:`select_alpha_ridge`'s K-fold CV; per fold the alphas are visited from
     large to small, each solve starting from the previous solution. Default ``alphas``: 10 values
     log-spaced from ``alpha_max`` (all weights zero) down to ``1e-3 alpha_max``, as in
     sklearn's ``LassoCV``. Returns the best alpha and the CV MSE per alpha (order of ``alphas``).
