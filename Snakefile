@@ -2,7 +2,8 @@
 # Run: snakemake --cores 2 --configfile config/demo.yaml   (the demo; see README.md)
 #      snakemake --cores 2 --configfile my.yaml            (your data: start from config.yaml)
 # Every rule is a run: block calling the transgrn package (transgrn.jobs); the workflow profile
-# profiles/default makes Snakemake run them as threads of its own process (README "How jobs run").
+# profiles/default makes Snakemake run them in its own threads, which send each job to a worker
+# process that imported the libraries once (docs/execution.md, "How jobs run").
 from pathlib import Path
 
 from snakemake.utils import min_version

@@ -129,3 +129,44 @@ def test_a_stage_reports_its_progress(tmp_path):
     line = stage_progress("fit_grn", str(tmp_path / "results/transitions/c00_a__c01_b/fit.json"), "c00_a__c01_b",
                           now=(prepared / "transitions.tsv").stat().st_mtime + 12)
     assert line == "[fit_grn] 1 of 3 transitions done, 12 s since the checkpoint"
+
+
+@pytest.fixture
+def workers():
+    """run_job in one worker process (as a local workflow run does), shut down afterwards."""
+    from transgrn.jobs import runner
+
+    runner.use_worker_processes(1)
+    yield runner
+    runner.use_worker_processes(0)
+    pool = runner._WORKERS.pop("pool", None)
+    if pool is not None:
+        pool.shutdown()
+
+
+def test_a_job_in_a_worker_process_writes_its_outputs_and_log(workers, tmp_path):
+    """Issue #25: a local run sends each job to a long-lived worker process (threads share one
+    interpreter lock); the job's function, files, provenance and log are those of the thread path."""
+    import os
+
+    from transgrn.jobs.prepare import simulate_demo
+
+    outputs = Named(adata=str(tmp_path / "adata.h5ad"), prior=str(tmp_path / "prior.csv"),
+                    reference=str(tmp_path / "reference.csv"))
+    params = Named(demo={"n_cells": 200, "n_tfs": 6, "n_targets": 20, "seed": 1})
+    run_job(simulate_demo, Named(), outputs, params, Named(), [str(tmp_path / "sim.log")], "simulate_demo", 0)
+    assert all(os.path.getsize(path) > 0 for path in outputs)
+    log = (tmp_path / "sim.log").read_text()
+    assert "[simulate_demo] finished in" in log
+    assert workers._WORKERS["pool"] is not None  # it really went through the pool
+
+
+def test_a_bug_in_a_worker_process_fails_its_job_with_the_traceback_in_its_log(workers, tmp_path):
+    from transgrn.jobs.prepare import simulate_demo
+
+    outputs = Named(adata=str(tmp_path / "a.h5ad"), prior=str(tmp_path / "p.csv"), reference=str(tmp_path / "r.csv"))
+    with pytest.raises(JobFailed, match="unexpected error"):
+        run_job(simulate_demo, Named(), outputs, Named(demo={"no_such_setting": 1}), Named(),
+                [str(tmp_path / "sim.log")], "simulate_demo", 0)
+    log = (tmp_path / "sim.log").read_text()
+    assert "Traceback" in log and "no_such_setting" in log

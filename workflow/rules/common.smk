@@ -14,7 +14,7 @@ sys.path.insert(0, str(SRC))
 from transgrn.config import config_notes, load_schema, validate_config  # noqa: E402
 from transgrn.errors import ConfigError  # noqa: E402
 from transgrn.columns import CLUSTER_ID_PATTERN, TRANSITION_PATTERN  # noqa: E402
-from transgrn.jobs.runner import run_job  # noqa: E402
+from transgrn.jobs.runner import run_job, use_worker_processes  # noqa: E402
 
 if "data" not in config:  # e.g. only --config key=value: say what a config is, not just "required property"
     raise WorkflowError(
@@ -31,6 +31,19 @@ except ConfigError as error:
 config.clear()
 config.update(validated)
 SEED = config["seed"]
+
+
+def job_workers():
+    """How many worker processes run the jobs (transgrn.jobs.runner; docs "How jobs run"): --cores
+    in a local run, where threads of one process would share one interpreter lock; none (the job in
+    its own thread) in a job of a cluster run, which is a process of its own. Asked when the first
+    job runs, once the run's settings are known."""
+    if workflow.remote_exec or not workflow.local_exec:
+        return 0
+    return max(1, min(workflow._cores or 1, os.cpu_count() or 1))
+
+
+use_worker_processes(job_workers)
 for note in config_notes(config):  # e.g. models: [mlp] fits the linear model too
     logger.warning(note)
 

@@ -1,9 +1,11 @@
-"""How a workflow job runs: inside Snakemake's own process, as a thread, calling a job function.
+"""How a workflow job runs: without a Python of its own, calling a job function.
 
 Every rule is a ``run:`` block that calls :func:`run_job` with one of the functions of
 :mod:`transgrn.jobs`. With the workflow profile's ``force-use-threads`` (profiles/default), Snakemake
-runs ``run:`` jobs in threads of its own process, so Python, numpy, pandas, anndata and torch start
-once per run instead of once per job (issue #25). What that asks of a job:
+runs ``run:`` jobs in threads of its own process; in a local run each thread hands its job to one of
+``--cores`` long-lived worker processes (:func:`use_worker_processes`), because much of a job's work
+holds the interpreter lock that threads share. Either way numpy, pandas, anndata and torch are
+imported once per process, not once per job (issue #25). What that asks of a job:
 
 - its log lines go to its own ``log:`` file only: one handler on the root logger sends each record
   to the file of the job whose thread wrote it (:class:`JobLogs`); warnings and errors also go to
@@ -119,32 +121,130 @@ def run_job(main: Callable[..., None], input: Any, output: Any, params: Any, wil
             rule: str, seed: int | None) -> None:
     """Run a job function with the job's files and settings, its log lines in its own log file, and
     the provenance its outputs carry (:func:`transgrn.io.provenance`: rule, wildcards, params, the
-    sha256 of every input, package versions, seed). Raises :class:`JobFailed` on any failure."""
+    sha256 of every input, package versions, seed): in one of this process's worker processes where
+    the workflow asked for them (:func:`use_worker_processes`), else in the calling thread. Raises
+    :class:`JobFailed` on any failure."""
     from ..io import provenance
 
-    router = configure_process()
+    configure_process()
     wildcard_values = dict(wildcards.items())
     name = " ".join([rule, *wildcard_values.values()])
     path = str(log_files[0]) if len(log_files) else None
+    try:
+        arguments = _plain(job_arguments(main, {"input": dict(input.items()), "output": dict(output.items()),
+                                                "params": dict(params.items()), "wildcards": wildcard_values}))
+        record = provenance(dict(params.items()), dict(input.items()), seed, rule=rule, wildcards=wildcard_values)
+    except TransgrnError as error:
+        raise JobFailed(f"{name}: {error}") from None
+    if _worker_count():
+        outcome, message = _in_worker(main, arguments, record, path, name, rule)
+    else:
+        outcome, message = execute(main, arguments, record, path, name, rule)
+    if outcome == BAD_INPUT:
+        raise JobFailed(f"{name}: {message}")
+    if outcome == BUG:
+        raise JobFailed(f"{name}: unexpected error, its traceback is in {path or 'the output above'}; "
+                        "please report it with that log")
+    if len(output) and wildcard_values.get("transition") in Path(output[0]).parts:
+        print(stage_progress(rule, str(output[0]), wildcard_values["transition"]), file=sys.stderr, flush=True)
+
+
+#: what :func:`execute` returns besides success (``OK``): the job's input was bad (a TransgrnError,
+#: its message), or the job hit a bug (its traceback is in the job's log)
+OK, BAD_INPUT, BUG = "ok", "bad input", "bug"
+
+
+def execute(main: Callable[..., None], arguments: dict[str, Any], record: dict[str, Any], path: str | None,
+            name: str, rule: str) -> tuple[str, str]:
+    """Call ``main`` with this thread's log records going to the job's log file ``path``."""
+    router = configure_process()
     router.attach(name, path)
     start = time.perf_counter()
     try:
-        arguments = job_arguments(main, {"input": dict(input.items()), "output": dict(output.items()),
-                                         "params": dict(params.items()), "wildcards": wildcard_values})
-        record = provenance(dict(params.items()), dict(input.items()), seed, rule=rule, wildcards=wildcard_values)
         main(**arguments, record=record)
         log.info("[%s] finished in %.2f s", rule, time.perf_counter() - start)
-        if len(output) and wildcard_values.get("transition") in Path(output[0]).parts:
-            print(stage_progress(rule, str(output[0]), wildcard_values["transition"]), file=sys.stderr, flush=True)
+        return OK, ""
     except TransgrnError as error:
         log.error("%s", error)
-        raise JobFailed(f"{name}: {error}") from None
-    except Exception:
+        return BAD_INPUT, str(error)
+    except Exception as error:  # noqa: BLE001 -- a bug: its traceback goes to the job's log
         log.exception("unexpected error in rule %s (please report it with this log)", rule)
-        raise JobFailed(f"{name}: unexpected error, its traceback is in {path or 'the output above'}; "
-                        "please report it with that log") from None
+        return BUG, repr(error)
     finally:
         router.detach()
+
+
+def _plain(value: Any) -> Any:
+    """Snakemake's file and list objects as plain str, list and dict (sent to a worker process)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+# Worker processes. Jobs run as threads of Snakemake's process share one interpreter lock, and much of
+# a job's work holds it (matplotlib's figures, POT's transport plans, pandas): two threads then run no
+# faster than one (the demo: 29.9 s with --cores 2 against 25.9 s with --cores 1). Where the workflow
+# runs locally, each job is therefore sent to one of --cores long-lived worker processes that import
+# numpy, pandas, anndata, torch and matplotlib once (forked from a server that preloaded them), so the
+# jobs really run side by side and no job starts a Python of its own.
+_WORKERS: dict[str, Any] = {}
+_WORKERS_LOCK = threading.Lock()
+PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "scipy.sparse", "anndata", "transgrn.jobs.runner"]
+
+
+def use_worker_processes(count: int | Callable[[], int]) -> None:
+    """Run this process's jobs in ``count`` worker processes (0: in the calling threads); a callable
+    is asked when the first job runs."""
+    _WORKERS["count"] = count
+
+
+def _worker_count() -> int:
+    with _WORKERS_LOCK:
+        count = _WORKERS.get("count", 0)
+        if callable(count):
+            count = _WORKERS["count"] = max(0, int(count()))
+        return count
+
+
+def _pool():
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    with _WORKERS_LOCK:
+        if _WORKERS.get("pool") is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
+            _WORKERS["pool"] = ProcessPoolExecutor(_WORKERS["count"], mp_context=context, initializer=configure_process)
+        return _WORKERS["pool"]
+
+
+def _in_worker(main: Callable[..., None], arguments: dict[str, Any], record: dict[str, Any], path: str | None,
+               name: str, rule: str) -> tuple[str, str]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = _pool()
+    try:
+        return pool.submit(_execute_by_name, main.__module__, main.__qualname__, arguments, record, path, name,
+                           rule).result()
+    except BrokenProcessPool as error:  # the worker died (killed, out of memory): later jobs get a new pool
+        with _WORKERS_LOCK:
+            if _WORKERS.get("pool") is pool:
+                _WORKERS["pool"] = None
+        if path:
+            with open(path, "a") as handle:
+                handle.write(f"the worker process running this job died: {error}\n")
+        return BUG, f"the worker process died: {error}"
+
+
+def _execute_by_name(module: str, function: str, *args: Any) -> tuple[str, str]:
+    """:func:`execute` of a job function named by its module and name (what a worker is sent)."""
+    import importlib
+
+    return execute(getattr(importlib.import_module(module), function), *args)
 
 
 def stage_progress(rule: str, output: str, transition: str, now: float | None = None) -> str:
