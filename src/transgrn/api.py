@@ -30,11 +30,7 @@ import pandas as pd
 
 from .errors import ConfigError
 
-#: what a transition's folder holds after fit_transition, by the job that wrote it
-MAPPING_FILES = {"mask": "mask.parquet", "mapping_main": "mapping_main.parquet", "mapping_null": "mapping_null.parquet"}
-FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
-EVALUATE_FILES = {"metrics": "metrics.json", "gene_r2": "gene_r2.parquet", "predictions": "predictions.parquet",
-                  "tf_scores": "tf_scores.parquet", "target_scores": "target_scores.parquet"}
+from .jobs import EVALUATE_FILES, FIT_FILES, MAPPING_FILES
 
 
 @dataclass

@@ -1,10 +1,8 @@
 # Stage evaluate: held-out accuracy of the fit and of its null, recovery of the reference, and the
 # transition's network scores (gathered by aggregate into tf_scores.tsv and target_scores.tsv).
 # Job transgrn.jobs.evaluate; science transgrn.evaluate, transgrn.network_scores.
+from transgrn.jobs import EVALUATE_FILES
 from transgrn.jobs import evaluate as evaluate_job
-
-EVALUATE_FILES = {"metrics": "metrics.json", "gene_r2": "gene_r2.parquet", "predictions": "predictions.parquet",
-                  "tf_scores": "tf_scores.parquet", "target_scores": "target_scores.parquet"}
 
 
 rule evaluate_grn:

@@ -1,9 +1,8 @@
 # Stage fit: the masked regression on the mapping's pairs (and the null's), with bootstrap confidence.
 # Job transgrn.jobs.fit; science transgrn.fit, transgrn.pooled.
+from transgrn.jobs import FIT_FILES  # what a transition's fit writes for the later stages
 from transgrn.jobs import fit as fit_job
 
-# what a transition's fit writes for the later stages
-FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
 # with them, for the differential test, the replicates (common.smk differential_refits; the test reads
 # them instead of refitting)
 FIT_OUTPUTS = FIT_FILES | ({"differential_replicates": "differential_replicates.npy"} if differential_refits() else {})

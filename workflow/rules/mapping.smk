@@ -2,9 +2,8 @@
 # design can estimate), then pairs its cells with the configured method (role main) and with the
 # random null (role null), reading the two cluster slices once; each role keeps its own random
 # stream (transgrn.seeds). Job transgrn.jobs.mapping; science transgrn.mapping, transgrn.lagged.
+from transgrn.jobs import MAPPING_FILES
 from transgrn.jobs import mapping as mapping_job
-
-MAPPING_FILES = {"mask": "mask.parquet", "mapping_main": "mapping_main.parquet", "mapping_null": "mapping_null.parquet"}
 
 
 rule map_cells:

@@ -19,3 +19,10 @@ module              rules                           science
 :mod:`.report`      plot_transition, report         transgrn.report
 =================== =============================== ==========================
 """
+
+#: what each transition's jobs write under results/transitions/<transition>/ (name -> file), shared by
+#: the rules (workflow/rules/*.smk) and the notebook API (transgrn.api)
+MAPPING_FILES = {"mask": "mask.parquet", "mapping_main": "mapping_main.parquet", "mapping_null": "mapping_null.parquet"}
+FIT_FILES = {"coefficients": "coefficients.parquet", "intercepts": "intercepts.parquet", "info": "fit.json"}
+EVALUATE_FILES = {"metrics": "metrics.json", "gene_r2": "gene_r2.parquet", "predictions": "predictions.parquet",
+                  "tf_scores": "tf_scores.parquet", "target_scores": "target_scores.parquet"}
