@@ -89,7 +89,7 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
     from (``fit.borrow_below``) spans the configured transitions' clusters, as in a workflow run
     of the same config, so the numbers equal that run's for this transition.
     """
-    from .config import validate_config
+    from .config import load_schema, validate_config
     from .jobs import evaluate as evaluate_job
     from .jobs import fit as fit_job
     from .jobs import mapping as mapping_job
@@ -106,7 +106,7 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
     config = {"data": data, "seed": seed, **options}
     if reference is not None:
         config["reference"] = _input_file(reference, inputs, "reference")
-    config = validate_config(config, _schema())
+    config = validate_config(config, load_schema())  # the schema shipped with the package
     prepared = folder / "results" / "prepared"
     prepare_job.prepare(str(prepared / "transitions.tsv"), config=config, seed=seed)
     table = read_transitions(prepared / "transitions.tsv")
@@ -137,12 +137,6 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
     return TransitionFit(transition=transition, edges=pd.read_parquet(files["coefficients"]), metrics=metrics,
                          gene_r2=pd.read_parquet(files["gene_r2"]), mapping=pd.read_parquet(files["mapping_main"]),
                          workdir=folder)
-
-
-def _schema() -> dict[str, Any]:
-    from .config import load_schema
-
-    return load_schema()  # the schema shipped with the package
 
 
 @dataclass

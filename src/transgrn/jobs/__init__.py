@@ -20,6 +20,13 @@ module              rules                           science
 =================== =============================== ==========================
 """
 
+def by_transition(paths) -> dict[str, str]:
+    """Per-transition files keyed by their transition id (the parent directory's name)."""
+    from pathlib import Path
+
+    return {Path(p).parent.name: str(p) for p in paths}
+
+
 #: what each transition's jobs write under results/transitions/<transition>/ (name -> file), shared by
 #: the rules (workflow/rules/*.smk) and the notebook API (transgrn.api)
 MAPPING_FILES = {"mask": "mask.parquet", "mapping_main": "mapping_main.parquet", "mapping_null": "mapping_null.parquet"}

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-def by_transition(paths: list) -> dict[str, str]:
-    """Per-transition files keyed by their transition id (the parent directory's name)."""
-    return {Path(p).parent.name: str(p) for p in paths}
+from . import by_transition
 
 
 def differential_unit(transitions: str, masks: list, coefficients: list, table: str, replicates: list = (),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import by_transition
+
 
 def plot_transition(coefficients: str, gene_r2: str, predictions: str, network_figure: str, gene_r2_figure: str,
                     predictions_figure: str, *, title: str, n_edges: int = 40, record: dict | None = None) -> None:
@@ -15,11 +17,6 @@ def plot_transition(coefficients: str, gene_r2: str, predictions: str, network_f
     figures = {"network": network_figure, "gene_r2": gene_r2_figure, "predictions": predictions_figure}
     write_transition_figures(pd.read_parquet(coefficients), pd.read_parquet(gene_r2), pd.read_parquet(predictions),
                              title, figures, n_edges)
-
-
-def by_transition(paths) -> dict[str, str]:
-    """Per-transition files keyed by their transition id (the parent directory's name)."""
-    return {Path(p).parent.name: p for p in paths}
 
 
 def report(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,

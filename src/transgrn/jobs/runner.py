@@ -65,12 +65,11 @@ class JobLogs(logging.Handler):
             self._console.stream = sys.stderr  # the stream of now (pytest and notebooks swap it)
             self._console.handle(record)
 
-    def attach(self, name: str, path: str | None) -> logging.Handler | None:
+    def attach(self, name: str, path: str | None) -> None:
         """Send this thread's records to ``path`` (``name`` labels them on stderr) until :meth:`detach`."""
         handler = logging.FileHandler(path, mode="w") if path else logging.NullHandler()
         handler.setFormatter(logging.Formatter(FORMAT))
         self._current.job = (name, handler)
-        return handler
 
     def detach(self) -> None:
         job = getattr(self._current, "job", None)
