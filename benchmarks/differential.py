@@ -44,6 +44,7 @@ from transgrn.differential import (DEFAULT_MODERATION, Replicates, analytic_pair
                                    cluster_counts, differential_unit, fit_replicates, pair_test,
                                    transition_influence, transition_pairs, transition_replicates)
 from transgrn.grn import TransitionData, fit_transition, map_transition  # noqa: E402
+from transgrn.options import FitOptions  # noqa: E402
 from transgrn.simulate import simulate  # noqa: E402
 
 # the shipped default fit (fit.alpha: auto, cross-validated per transition)
@@ -171,7 +172,7 @@ def cost(n_boot: int) -> pd.DataFrame:
     for unit, part in pairs.groupby("unit", sort=False):
         needed = sorted(set(part["transition_1"]) | set(part["transition_2"]))
         start = time.perf_counter()
-        fitted = {t: fit_transition(loaded[t][0], {"main": loaded[t][1]}, {**RIDGE, "bootstrap": 20}, 0, t)
+        fitted = {t: fit_transition(loaded[t][0], {"main": loaded[t][1]}, FitOptions.from_config({**RIDGE, "bootstrap": 20}), 0, t)
                   for t in needed}
         fit_seconds = time.perf_counter() - start
         start = time.perf_counter()

@@ -15,6 +15,7 @@ from transgrn.differential import (DIFFERENTIAL_COLUMNS, MIN_RESIDUAL_DF, Replic
 from transgrn.errors import ConfigError
 from transgrn.grn import TransitionData, build_mask, fit_transition, map_transition
 from transgrn.cells import CellSet
+from transgrn.options import FitOptions
 from transgrn.mapping import map_cells
 from transgrn.seeds import derive_seed
 from transgrn.simulate import simulate
@@ -105,7 +106,7 @@ def test_standard_error_is_the_joint_cell_bootstrap_by_hand():
         replicates[transition] = np.array([_hand_fit(cells, clusters, prior, by_cell.loc[cells, b].to_numpy())
                                            for b in range(n_boot)])
         # the main weights are the fit's: what coefficients.parquet holds
-        coefficients, _, _ = fit_transition(data, {"main": mapping}, RIDGE, seed, transition)
+        coefficients, _, _ = fit_transition(data, {"main": mapping}, FitOptions.from_config(RIDGE), seed, transition)
         np.testing.assert_allclose(coefficients["weight"], main[transition], atol=1e-10)
     std_error = (replicates["ac"] - replicates["ab"]).std(0, ddof=1)
     assert "moderated" not in table["se_method"].iloc[0]  # 4 edges: too few to estimate a prior
@@ -141,7 +142,7 @@ def _fit_files(tmp_path, loaded: dict, n_boot: int, seed: int, borrowed: tuple =
     clusters = TRANSITIONS.set_index("transition")
     paths = {}
     for transition, (data, mapping) in loaded.items():
-        coefficients, _, info = fit_transition(data, {"main": mapping}, RIDGE, seed, transition)
+        coefficients, _, info = fit_transition(data, {"main": mapping}, FitOptions.from_config(RIDGE), seed, transition)
         coefficients["borrowed"] = [(tf, target) in borrowed for tf, target in
                                     zip(coefficients["tf"], coefficients["target_gene"])]
         files = [tmp_path / f"{transition}_{name}" for name in ("mask.parquet", "coefficients.parquet", "replicates.npy")]

@@ -262,7 +262,9 @@ class GeneratedMarkdown(SphinxDirective):
 # The API reference's groups, in this order; a module of the package not named here is listed under
 # "Other modules", so that a new module is documented without touching this file.
 API_GROUPS = {
-    "Stage modules": ["prepare", "mask", "mapping", "lagged", "design", "fit", "pooled", "solvers", "confidence",
+    "Stage modules": ["prepare", "mask", "mapping", "lagged", "design", "fit", "pooled", "solvers", "solvers.base",
+                      "solvers.moments", "solvers.ridge", "solvers.ridge_cv", "solvers.elastic_net",
+                      "solvers.elastic_net_cv", "solvers.folds", "solvers.adam", "confidence",
                       "evaluate", "metrics", "models", "mlp", "cofactors", "differential", "network_scores",
                       "aggregate", "tensor"],
     "Shared modules": ["grn", "options", "config", "columns", "networks", "cells", "transitions", "io", "seeds",

@@ -141,6 +141,7 @@ from .confidence import _refit_weights, _two_sided_t, benjamini_hochberg, bootst
 from .errors import ConfigError, InputError
 from .design import EVERY_PAIR, TransitionData, split_rows
 from .fit import make_transition_solver, role_seed, training_penalty
+from .options import FitOptions
 from .seeds import derive_seed
 from .solvers import values_at
 
@@ -336,9 +337,11 @@ def _network_fit(data: TransitionData, mapping: pd.DataFrame, fit_config: Mappin
     """The fit options with the network's penalty resolved (:func:`~transgrn.fit.training_penalty`)
     and the network's fit on every pair at it, without borrowing."""
     self_term = bool(fit_config.get("self_term", False))
-    fixed = {**fit_config, "alpha": training_penalty(data, mapping, dict(fit_config), solver_seed, self_term)}
+    options = FitOptions.from_config(dict(fit_config))
+    fixed = {**fit_config, "alpha": training_penalty(data, mapping, options, solver_seed, self_term)}
     x, y = data.design(mapping, EVERY_PAIR, self_term, dense=False)
-    return fixed, make_transition_solver(fixed, solver_seed).fit(x, y, data.design_mask(self_term))
+    model = make_transition_solver(replace(options, alpha=fixed["alpha"]), solver_seed)
+    return fixed, model.fit(x, y, data.design_mask(self_term))
 
 
 def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: Mapping[str, Any],
@@ -350,7 +353,8 @@ def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit_config: M
     mask = data.design_mask(self_term)
     x, y = data.design(mapping, EVERY_PAIR, self_term, dense=False)
     weights = row_weights(mapping, data, source_counts, target_counts)
-    replicates, _ = _refit_weights(lambda: make_transition_solver(dict(fit_config), solver_seed), x, y, mask,
+    options = FitOptions.from_config(dict(fit_config))
+    replicates, _ = _refit_weights(lambda: make_transition_solver(options, solver_seed), x, y, mask,
                                    weights.astype(np.float64), dtype=np.float32)
     # position of each prior edge among the mask's edges (np.nonzero order); inactive -> -1
     position = values_at(mask, np.arange(1, int(mask.sum()) + 1, dtype=np.float64), data.edge_tf,

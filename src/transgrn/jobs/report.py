@@ -28,6 +28,7 @@ def report(table: str, summary: str, skipped: str, reference: str, coefficients:
 
     import pandas as pd
 
+    from ..options import ReportOptions
     from ..prepare import read_transitions
     from ..report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
 
@@ -45,13 +46,14 @@ def report(table: str, summary: str, skipped: str, reference: str, coefficients:
     # benchmark files are not inputs (they would double the rule's input list): every stage they time ran
     # before this job, since its outputs are inputs here; a file removed since is left out of the table
     stages = benchmark_files(stage_benchmarks, list(results["transition"]))
+    options = ReportOptions.from_config(config["report"])
     write_report(
         report, table=results, summary=json.loads(Path(summary).read_text()),
         skipped=read_transitions(skipped), config=config,
         transitions=transitions, reference=pd.read_parquet(reference),
         times=stage_times({path: stage for path, stage in stages.items() if Path(path).exists()}),
-        figure_dir=Path(cluster_graph).parent, top=config["report"]["top_edges"],
-        detail=config["report"]["detail_transitions"], demo=demo,
+        figure_dir=Path(cluster_graph).parent, top=options.top_edges,
+        detail=options.detail_transitions, demo=demo,
         # the weight correlation's scratch file (4 bytes per transition and edge, removed when closed)
         # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
         scratch_dir=Path(report).parent,
