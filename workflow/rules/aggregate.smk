@@ -31,14 +31,13 @@ rule aggregate:
         # provenance of the results: every setting except report.*, which only changes the page, so
         # that editing it does not rerun aggregate (a params change is a rerun trigger)
         config={key: value for key, value in config.items() if key != "report"},
-    benchmark:
-        LOGS / "benchmarks/aggregate.tsv"
     threads: 1
     resources:
         mem_mb=aggregate_mem_mb,
         runtime=aggregate_runtime,
     log:
         LOGS / "aggregate.log",
+        times=LOGS / "benchmarks/aggregate.tsv",
     run:
         run_job(aggregate_job.aggregate, input, output, params, wildcards, log, rule, SEED)
 

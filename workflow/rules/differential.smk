@@ -33,14 +33,13 @@ rule differential_unit:
         fit=config["fit"],
         seed=SEED,
         smooth=config["data"]["smooth"],
-    benchmark:
-        LOGS / "benchmarks/differential/{unit}.tsv"
     threads: 1
     resources:
         mem_mb=DIFFERENTIAL_UNIT_MEM,
         runtime=differential_unit_runtime,
     log:
         LOGS / "differential/{unit}.log",
+        times=LOGS / "benchmarks/differential/{unit}.tsv",
     run:
         run_job(differential_job.differential_unit, input, output, params, wildcards, log, rule, SEED)
 

@@ -291,8 +291,8 @@ def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame |
              table_html(params, scroll=True, wrap=True),
              "<h3>Package versions</h3>", table_html(versions, wrap=True), "</div></div>"]
     if times is not None and len(times):
-        parts += ["<h3>Wall time per stage</h3><p class='note'>From Snakemake's benchmark files: seconds per job, "
-                  "summed over the stage's jobs (jobs may have run in parallel).</p>", table_html(times, "{:.2f}")]
+        parts += ["<h3>Wall time per stage</h3><p class='note'>From each job's times file (<code>logs/benchmarks/</code>): "
+                  "seconds per job, summed over the stage's jobs (jobs may have run in parallel).</p>", table_html(times, "{:.2f}")]
     parts.append("<h3>Skipped transitions</h3>")
     parts.append(table_html(skipped) if len(skipped) else "<p>No transition was skipped.</p>")
     return "".join(parts) + "</section>"
