@@ -16,7 +16,7 @@ t0) and, in ``bifurcating_converging``, after they meet again (t3, t4), the same
 different branches are one state split by a label the cells do not show. Two same-bin clusters are
 taken as one state where a logistic regression on the noise-free expression (the simulation's layer
 before dropout) tells their cells apart in less than ``SAME_STATE_ACCURACY`` of 5-fold held-out
-cells (the accuracies are printed: 0.63-0.76 for these, 0.92 and above for every other pair).
+cells (the accuracies are printed: 0.65-0.74 for these, 0.89 and above for every other pair).
 Transitions are then compared between states:
 
 * right: a true transition (between two different states);

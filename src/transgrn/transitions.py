@@ -189,7 +189,7 @@ def _spanning_tree(clusters: Sequence[str], connectivities: pd.DataFrame,
     rank = np.empty(len(order))
     rank[order] = np.arange(1, len(order) + 1)
     tree = minimum_spanning_tree(sp.coo_matrix((rank, (i, j)), shape=(len(clusters),) * 2)).tocoo()
-    return sorted((clusters[a], clusters[b]) for a, b in zip(tree.row, tree.col))
+    return [(clusters[a], clusters[b]) for a, b in sorted(zip(tree.row, tree.col))]  # in the clusters' order
 
 
 def _warn_parts(clusters: Sequence[str], connectivities: pd.DataFrame) -> None:
@@ -238,7 +238,7 @@ def _without_small(edges: Sequence[tuple[str, str]], small: Sequence[str]) -> li
 def _trajectory_pairs(clusters: Sequence[str], connectivities: pd.DataFrame,
                       pseudotime_medians: Mapping[str, float], small: Collection[str]) -> list[tuple[str, str]]:
     """The spanning tree of the clusters, each edge earlier -> later by median pseudotime (as Slingshot
-    and PAGA orient their trees), so sibling branches are never chained, with the :func:`_second_starts`
+    and PAGA orient their trees), so sibling branch ends are not chained, with the :func:`_second_starts`
     of converging branches; clusters below transitions.min_cells stepped over. Their own edges follow,
     to be listed as skipped."""
     tree = [_oriented(a, b, pseudotime_medians) for a, b in _spanning_tree(clusters, connectivities,
