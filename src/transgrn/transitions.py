@@ -105,8 +105,9 @@ def _warn_unlinked_chain(order: Sequence[str], connectivities: pd.DataFrame, thr
 # Below this probability that a cell of the later cluster is later in pseudotime than a cell of the earlier
 # one (Vargha and Delaney's A, 2000, J Educ Behav Stat 25:101; 0.5 = no order, 1 = every cell later), the
 # pseudotime does not order two clusters: 0.64 is their bound of a 'medium' effect. Unlike a test, it does
-# not pass any small difference of many cells (the myoblast set's 24 h / 48 h / 72 h, medians 0.629, 0.629
-# and 0.622, give about 0.5), and unlike a gap of medians it reads the spread within the clusters.
+# not pass any small difference of many cells (clusters spread like the myoblast set's 24 h / 48 h / 72 h,
+# medians 0.629, 0.629 and 0.622, give about 0.5: tests/test_transitions.py), and unlike a gap of medians
+# it reads the spread within the clusters.
 ORDER_MIN_PROBABILITY = 0.64
 
 
