@@ -203,8 +203,9 @@ def cost(n_boot: int) -> pd.DataFrame:
         written = {}
         for t, inputs in fits.items():
             coefficients = inputs.network.coefficients
-            written[t] = fitted_replicates(mask_rows(inputs.data), coefficients, fit_replicates(
-                inputs.data, inputs.mapping, RIDGE, coefficients, inputs.network.alpha, tuple(ends.loc[t]), n_boot, 0, t))
+            refits = fit_replicates(inputs.data, inputs.mapping, RIDGE, coefficients, inputs.network.alpha,
+                                    tuple(ends.loc[t]), n_boot, 0, t)
+            written[t] = fitted_replicates(mask_rows(inputs.data), coefficients, refits)
         refit_seconds = time.perf_counter() - start
         tracemalloc.start()
         start = time.perf_counter()

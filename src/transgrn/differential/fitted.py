@@ -64,8 +64,8 @@ def read_fitted_network(coefficients: str | Path, intercepts: str | Path, info: 
     alpha = details["alpha"] if isinstance(details, dict) and "alpha" in details else None
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):  # null: a penalty that was NaN
         raise InputError(f"{info} records no chosen penalty ('alpha'); rerun the fit (snakemake --forcerun fit_grn)")
-    return FittedNetwork(read_coefficients(coefficients), pd.read_parquet(intercepts, columns=["target_gene", "intercept"]),
-                         float(alpha))
+    offsets = pd.read_parquet(intercepts, columns=["target_gene", "intercept"])
+    return FittedNetwork(read_coefficients(coefficients), offsets, float(alpha))
 
 
 def tested_edges(mask: pd.DataFrame, coefficients: pd.DataFrame) -> pd.DataFrame:

@@ -123,7 +123,9 @@ def differential_unit(pairs: pd.DataFrame, transitions: pd.DataFrame, options: D
         for pair in pairs.itertuples(index=False):
             table = test(pair.transition_1, _mapped_anew(store[pair.transition_1]),
                          pair.transition_2, _mapped_anew(store[pair.transition_2]))
-            yield table[table["qvalue"] <= options.max_qvalue].reset_index(drop=True) if options.max_qvalue < 1 else table
+            if options.max_qvalue < 1:
+                table = table[table["qvalue"] <= options.max_qvalue].reset_index(drop=True)
+            yield table
         store.clear()  # release the memory maps before the directory goes
 
 
@@ -148,13 +150,13 @@ def _shared_clusters(pairs: pd.DataFrame, clusters: pd.DataFrame) -> dict[str, l
     return {transition: sorted(labels) for transition, labels in shared.items()}
 
 
-def _held_bytes(fitted) -> int:
+def _held_bytes(fitted: Replicates | Influence) -> int:
     if isinstance(fitted, Replicates):
         return fitted.replicates.nbytes
     return fitted.system.nbytes + sum(part.x.nbytes + part.residual.nbytes for part in fitted.clusters.values())
 
 
-def _spill(fitted, stem: Path) -> None:
+def _spill(fitted: Replicates | Influence, stem: Path) -> None:
     """Write the large arrays of ``fitted`` (replicates, or an influence's system and cluster arrays) to
     ``.npy`` files named from ``stem`` and replace them by memory maps."""
     if isinstance(fitted, Replicates):
@@ -176,7 +178,7 @@ def _anew(array: np.ndarray) -> np.ndarray:
     return np.load(array.filename, mmap_mode="r") if isinstance(array, np.memmap) else array
 
 
-def _mapped_anew(fitted):
+def _mapped_anew(fitted: Replicates | Influence) -> Replicates | Influence:
     """``fitted`` with its spilled arrays in memory maps of their own, unmapped when the pair is
     done: the pages a pair reads then leave the job's resident memory, instead of every spilled
     transition's staying there (+140 MB at 8 transitions, benchmarks/scale.py)."""
