@@ -26,20 +26,20 @@ the cells rather than in the regulation (another TF variance changes how much ri
 how a correlated decoy shares the signal); ``benchmarks/differential.py`` measures how often.
 """
 
-from .analytic import Influence, analytic_pair_test, analytic_supported, transition_influence
-from .bootstrap import (Replicates, cluster_counts, fit_replicates, pair_test, read_replicates, row_weights,
-                        transition_replicates)
+from .analytic import analytic_pair_test, analytic_supported, transition_influence
+from .bootstrap import Replicates, fit_replicates, pair_test, read_replicates, transition_replicates
 from .fitted import FittedNetwork, read_fitted_network, tested_edges
 from .gather import unit_tables
 from .moderation import DEFAULT_MODERATION, MIN_RESIDUAL_DF, moderate_variances
-from .pairs import PAIR_COLUMNS, PAIR_KINDS, transition_pairs, unit_ids, unit_pairs
+from .pairs import transition_pairs, unit_ids, unit_pairs
 from .table import DIFFERENTIAL_COLUMNS, differential_schema
 from .unit import DEFAULT_MAX_BYTES, FittedTransition, differential_unit
 
+# what the jobs, the workflow's rule files, the tests and the benchmarks use
 __all__ = [
-    "DEFAULT_MAX_BYTES", "DEFAULT_MODERATION", "DIFFERENTIAL_COLUMNS", "MIN_RESIDUAL_DF", "PAIR_COLUMNS", "PAIR_KINDS",
-    "FittedNetwork", "FittedTransition", "Influence", "Replicates", "analytic_pair_test", "analytic_supported",
-    "cluster_counts", "differential_schema", "differential_unit", "fit_replicates", "moderate_variances", "pair_test",
-    "read_fitted_network", "read_replicates", "row_weights", "tested_edges", "transition_influence", "transition_pairs",
-    "transition_replicates", "unit_ids", "unit_pairs", "unit_tables",
+    "DEFAULT_MAX_BYTES", "DEFAULT_MODERATION", "DIFFERENTIAL_COLUMNS", "MIN_RESIDUAL_DF", "FittedNetwork",
+    "FittedTransition", "Replicates", "analytic_pair_test", "analytic_supported", "differential_schema",
+    "differential_unit", "fit_replicates", "moderate_variances", "pair_test", "read_fitted_network", "read_replicates",
+    "tested_edges", "transition_influence", "transition_pairs", "transition_replicates", "unit_ids", "unit_pairs",
+    "unit_tables",
 ]
