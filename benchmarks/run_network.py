@@ -2,9 +2,13 @@
 
 Run by hand (not part of the tests); prints a Markdown table per track and writes a CSV::
 
-    python benchmarks/run_network.py --tracks demo                # a finished demo run's results/ (seconds)
-    python benchmarks/run_network.py --tracks boolean,sim,hill    # fits every transition with the defaults
-    python benchmarks/run_network.py --tracks boolean --bootstrap 20   # also the candidates that need the bootstrap
+    PYTHONPATH=src python benchmarks/run_network.py --tracks demo   # a finished `make demo` run's results/ (seconds)
+    PYTHONPATH=src python benchmarks/run_network.py --tracks sim,hill,boolean   # the defaults' fits (about 4 min)
+    PYTHONPATH=src python benchmarks/run_network.py --tracks sim,hill,boolean --bootstrap 20   # + the bootstrap's candidates
+
+(times on 2 shared cores, niced; the Boolean track with simulator seed 0 only, ``--boolean-seed`` picks another).
+The rows of every run are kept in ``--out`` (``benchmarks/run_network_results.csv``), one set per track and
+``fit.bootstrap``; docs/outputs.md (The run-level network) has the means.
 
 Each data set's transitions are fitted once (recovery.py's ``defaults`` row, or the defaults with
 ``fit.bootstrap`` when ``--bootstrap`` is given) and every candidate network is built from the same fits,
@@ -19,6 +23,10 @@ edges. Candidates (``SCORES`` x ``SIGNS``):
 - signs: ``strongest`` (the sign of the weight with the largest |w|), ``vote`` (sign of the sum of w, a vote
   weighted by |w|), ``r2_vote`` (the same vote with each transition's w weighted by its held-out R^2, as
   ``r2_weighted``).
+
+Row ``transgrn.run_network`` is the package's network as the aggregate writes it (the chosen candidate,
+``r2_weighted`` with ``vote``: its numbers must equal that row's); ``transitions' median`` the median
+over the data set's transitions of each transition's own recovery.
 """
 
 from __future__ import annotations
@@ -81,8 +89,8 @@ SIGNS: dict[str, Callable[[pd.DataFrame, dict], pd.Series]] = {
 def candidate_network(stacked: pd.DataFrame, r2: dict[str, float], prior: pd.DataFrame, score: str,
                       sign: str) -> pd.DataFrame:
     """``tf, target_gene, weight`` = sign x score over the prior's edges (0 where no transition has the edge)."""
-    value = SCORES[score](stacked, r2) * SIGNS[sign](stacked, r2).reindex(SCORES[score](stacked, r2).index)
-    network = value.rename("weight").reset_index()
+    size = SCORES[score](stacked, r2)
+    network = (size * SIGNS[sign](stacked, r2).reindex(size.index)).rename("weight").reset_index()
     return prior[KEY].merge(network, on=KEY, how="left").fillna({"weight": 0.0})
 
 
