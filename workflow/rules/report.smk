@@ -75,6 +75,8 @@ rule report:
         gene_r2=per_transition("gene_r2.parquet"),
         mappings=per_transition("mapping_main.parquet"),
         tf_scores=RESULTS / "tf_scores.tsv",
+        # the run-level network's size and recovery (aggregate.smk): its line in the report
+        network_metrics=RESULTS / "network_metrics.json",
         # differential.enabled: the branch views of sibling pairs (differential.smk)
         differential=RESULTS / "differential.parquet" if config["differential"]["enabled"] else [],
         figures=lambda wildcards: expand(
