@@ -13,7 +13,7 @@ finished run's folder.
     fit.metrics["r2_test"], fit.metrics["r2_test_null"]
 
     results = transgrn.read_results("results/")  # a whole workflow run
-    results.edges, results.transitions, results.tensor()
+    results.edges, results.transitions, results.tensor(), results.run_network()
     results.plot_network("c00_stem_cell__c01_progenitor")   # the report's drawings, as matplotlib Figures
 """
 
@@ -173,6 +173,15 @@ class Results:
         from .report.figures import r2_heatmap_figure
 
         return r2_heatmap_figure(self.transitions)
+
+    def run_network(self) -> pd.DataFrame:
+        """The run-level network (network.parquet): per prior edge a rank ``score`` and a ``sign`` over every
+        transition, strongest first (:mod:`transgrn.run_network`); its recovery is in network_metrics.json."""
+        path = self.folder / "network.parquet"
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist: the run predates the run-level network; rerun snakemake "
+                              "on the same config to write it (only the aggregate and the report rerun)")
+        return pd.read_parquet(path)
 
     def network(self, transition: str) -> pd.DataFrame:
         """One transition's edges, strongest first (by |weight|)."""

@@ -20,7 +20,7 @@ from .columns import LABEL_COLUMNS
 from .errors import InputError
 from .networks import FEW_SHARED, align_edges, read_network
 from .options import DataOptions, MappingOptions, TransitionOptions
-from .transitions import cluster_ids, enumerate_transitions, listed, paga_connectivities
+from .transitions import cluster_graph, cluster_ids, enumerate_transitions, listed
 
 log = logging.getLogger(__name__)
 
@@ -495,7 +495,7 @@ def check_and_load(options: CheckpointOptions) -> Checked:
     labels, n_empty = _drop_empty_cells(matrix, labels)
     sizes = _cluster_sizes(labels, unlabelled, data.cluster_key)
     medians = None if pseudotime is None else {c: float(pseudotime[labels == c].median()) for c in sizes}
-    transitions, skipped = _transitions(options.transitions, adata, labels, sizes, medians, matrix)
+    transitions, skipped = _transitions(options.transitions, adata, labels, sizes, medians, matrix, pseudotime)
     genes = adata.var_names[adata.var_names.isin(pd.Index(prior["tf"]).union(prior["target_gene"]))]
     mapping_method = _mapping_method(options, pseudotime)
     _check_sizes(options, transitions, len(genes), pseudotime is not None)
@@ -506,15 +506,16 @@ def check_and_load(options: CheckpointOptions) -> Checked:
 
 
 def _transitions(tcfg: TransitionOptions, adata, labels: pd.Series, sizes: dict[str, int], medians: dict | None,
-                 matrix) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 matrix, pseudotime: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transitions to fit and those skipped (with the reason); none to fit is an error."""
-    # PAGA mode: cluster connectivities on the data's neighbour graph (built with scanpy if absent)
-    paga = paga_connectivities(adata, labels, matrix) if tcfg.mode == "paga" else None
+    # the cluster graph (PAGA) of the modes that use one: on the data's neighbour graph, or one built with scanpy
+    paga = cluster_graph(tcfg.mode, adata, labels, matrix)
+    pseudotimes = None if pseudotime is None else {c: pseudotime[labels == c].to_numpy() for c in sizes}
     explicit, skipped_empty = _explicit_without_empty(tcfg.explicit if tcfg.mode == "explicit" else [], labels, sizes)
     transitions, skipped = enumerate_transitions(sizes, tcfg.mode, tcfg.min_cells, explicit, medians,
-                                                 paga, tcfg.paga_threshold)
+                                                 paga, tcfg.paga_threshold, pseudotimes)
     skipped = pd.concat([skipped_empty, skipped], ignore_index=True) if len(skipped_empty) else skipped
-    if transitions.empty and paga is not None and skipped.empty:
+    if transitions.empty and tcfg.mode == "paga" and skipped.empty:
         raise InputError(_paga_unconnected(paga, float(tcfg.paga_threshold)))
     if transitions.empty:
         reasons = "; ".join(f"{r.source_cluster} -> {r.target_cluster}: {r.reason}" for r in skipped.head(3).itertuples())

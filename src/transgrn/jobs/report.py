@@ -21,7 +21,7 @@ def plot_transition(coefficients: str, gene_r2: str, predictions: str, network_f
 
 def report(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
            figures: list, report: str, cluster_graph: str, tf_scores: str | None = None,
-           differential: str | None = None, *, config: dict, stage_benchmarks: dict, demo: bool = False,
+           differential: str | None = None, network_metrics: str | None = None, *, config: dict, stage_benchmarks: dict, demo: bool = False,
            record: dict | None = None) -> None:
     """The self-contained HTML summary report and its overview and validation figures."""
     import json
@@ -58,4 +58,5 @@ def report(table: str, summary: str, skipped: str, reference: str, coefficients:
         # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
         scratch_dir=Path(report).parent,
         tf_scores=tf_scores, differential=differential or None,
+        network_metrics=json.loads(Path(network_metrics).read_text()) if network_metrics else None,
     )
