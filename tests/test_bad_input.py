@@ -414,7 +414,10 @@ def test_settings_too_large_for_the_data_are_refused_or_warned(caplog, schema):
     table = pd.DataFrame({"source_cluster": ["a", "b"], "target_cluster": ["b", "c"], "n_source_cells": [30, 200_000],
                           "n_target_cells": [40, 5]})
     data = {"adata": "a.h5ad", "prior": "p.csv", "cluster_key": "c", "smooth": 0}
-    options = lambda mapping: CheckpointOptions.from_config(validate_config({"data": data, "mapping": mapping}, schema))  # noqa: E731
+
+    def options(mapping):
+        return CheckpointOptions.from_config(validate_config({"data": data, "mapping": mapping}, schema))
+
     config = options({"method": "ot", "n_pairs": 1_000_000, "test_fraction": 0.05})
     with pytest.raises(InputError, match=r"mapping.n_pairs: 1000000 pairs x 1000 genes need about 7.5 GiB"):
         _check_sizes(config, table, 1000, True)

@@ -13,7 +13,8 @@ from transgrn.options import FitOptions
 from transgrn.solvers import CV_SOLVERS, SOLVERS, MaskedAdam
 
 GENES = pd.Index(["TF1", "TF2", "G1", "G2"])
-FIT = FitOptions.from_config({"solver": "ridge", "alpha": 1e-6, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
+FIT = FitOptions.from_config({"solver": "ridge", "alpha": 1e-6, "fit_intercept": True, "device": "cpu",
+                              "dtype": "float64"})
 
 
 def persistence_data(n=400, seed=0):
@@ -149,7 +150,8 @@ def krumsiek11_edges(bootstrap: int = 20) -> pd.DataFrame:
         data = TransitionData(source, target, dataset.genes, build_mask(dataset.prior, source, target, dataset.genes,
                                                                         mapping_options["method"]))
         mapping = map_transition(source, target, "main", label, {**mapping_options, "n_pcs": 10}, 0, data)
-        coefficients, _, _ = fit_transition(data, {"main": mapping}, FitOptions.from_config({**fit, "bootstrap": bootstrap}), 0, label)
+        options = FitOptions.from_config({**fit, "bootstrap": bootstrap})
+        coefficients, _, _ = fit_transition(data, {"main": mapping}, options, 0, label)
         frames.append(coefficients.merge(dataset.reference, on=["tf", "target_gene"]))
     return pd.concat(frames, ignore_index=True)
 

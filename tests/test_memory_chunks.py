@@ -101,7 +101,8 @@ def _transition(sim, method: str, fit: dict):
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": method, "n_pairs": 150, "test_fraction": 0.2, "n_pcs": 5}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, FitOptions.from_config({"device": "cpu", **fit}), 3, "t")
+    options = FitOptions.from_config({"device": "cpu", **fit})
+    coefficients, intercepts, info = fit_transition(data, mappings, options, 3, "t")
     return (coefficients, intercepts, info), evaluate_transition(data, mappings, coefficients, intercepts, sim.reference)
 
 

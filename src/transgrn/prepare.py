@@ -52,8 +52,9 @@ class CheckpointOptions:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "CheckpointOptions":
+        mapping = config["mapping"]
         return cls(DataOptions.from_config(config["data"]), TransitionOptions.from_config(config["transitions"]),
-                   config["reference"], MappingOptions.from_config(config["mapping"]), set(config["mapping"]) != {"method"})
+                   config["reference"], MappingOptions.from_config(mapping), set(mapping) != {"method"})
 
 
 CONTINUOUS_MIN_VALUES = 50  # fewer distinct numbers than this are plausible cluster numbers, however few the cells
