@@ -127,7 +127,7 @@ def outputs_in(directory: Path) -> dict[str, Path]:
 
 def run_streamed(paths: dict, outputs: dict, config: dict) -> None:
     from transgrn.aggregate import aggregate
-    from transgrn.prepare import read_transitions
+    from transgrn.transitions import read_transitions
 
     aggregate(read_transitions(paths["transitions"]), paths["metrics"], paths["coefficients"], paths["prior"], outputs,
               config=config, inputs={}, mapping="joint", with_reference=False, min_confidence=FILTER["min_confidence"],
@@ -181,7 +181,7 @@ def run_legacy(paths: dict, outputs: dict, config: dict) -> None:
     """The former scripts/aggregate.py: the whole long table in memory, then build_tensor's pivots."""
     from transgrn.aggregate import transitions_table, write_table
     from transgrn.io import PROVENANCE_KEY, atomic_path, provenance, provenance_json, sha256, write_parquet
-    from transgrn.prepare import read_transitions
+    from transgrn.transitions import read_transitions
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from reference import build_tensor  # the in-memory tensor, kept as the tests' reference
 

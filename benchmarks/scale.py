@@ -232,7 +232,7 @@ def differential_unit_step(workdir: Path, data: Path, n_transitions: int, n_clus
 
 def _explicit_ids(workdir: Path) -> list[str]:
     """The transition ids of ``workdir``'s run (after its checkpoint, which this runs)."""
-    from transgrn.prepare import read_transitions
+    from transgrn.transitions import read_transitions
 
     snakemake(workdir, "results/prepared/transitions.tsv", cores=1)
     return list(read_transitions(workdir / "results/prepared/transitions.tsv")["transition"])
@@ -296,7 +296,7 @@ def main() -> None:
               f"rules with the full .h5ad as input: {sorted(readers) or 'none'}")
 
     if "job" in steps:
-        from transgrn.prepare import read_transitions
+        from transgrn.transitions import read_transitions
 
         if not (all_dir / "results/prepared/transitions.tsv").exists():  # the job step needs the checkpoint
             snakemake(all_dir, "results/prepared/transitions.tsv")

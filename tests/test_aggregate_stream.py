@@ -16,9 +16,10 @@ import pytest
 from helpers import REPO
 from reference import build_tensor
 
-from transgrn.aggregate import filter_transition_edges, load_metrics, transitions_table
+from transgrn.aggregate import load_metrics, transitions_table
+from transgrn.edges import filter_transition_edges
 from transgrn.io import PROVENANCE_KEY, ParquetStream, parquet_stream, read_provenance, write_parquet
-from transgrn.prepare import read_transitions
+from transgrn.transitions import read_transitions
 from transgrn.tensor import read_tensor
 
 SPEC = importlib.util.spec_from_file_location("aggregate_scale", REPO / "benchmarks/aggregate_scale.py")

@@ -18,7 +18,8 @@ from transgrn.config import validate_config
 from transgrn.errors import ConfigError, InputError
 from transgrn.io import read_adata
 from transgrn.networks import read_network
-from transgrn.prepare import normalize_log1p, prepare, read_transitions
+from transgrn.prepare import normalize_log1p, prepare
+from transgrn.transitions import read_transitions
 
 
 def config_for(data, schema, **sections):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transgrn.aggregate import filter_edges
+from transgrn.edges import filter_edges
 from transgrn.grn import TransitionData, evaluate_transition, fit_transition
 from transgrn.cells import CellSet
 from transgrn.fit import make_transition_solver

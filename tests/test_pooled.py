@@ -125,7 +125,7 @@ def test_pooled_cells_are_capped_per_cluster_and_seeded(tmp_path):
 def test_borrowed_edges_are_not_a_transitions_strongest_or_confident_edges():
     """edges_filtered (and so the network scores) and the report's strongest edges keep the
     transition's own edges: a borrowed weight, however large, is the pooled network's."""
-    from transgrn.aggregate import filter_transition_edges
+    from transgrn.edges import filter_transition_edges
     from transgrn.report.summaries import strongest_edges
 
     edges = pd.DataFrame({"tf": ["A", "B", "C", "D"], "target_gene": ["x", "x", "y", "y"],

@@ -7,7 +7,8 @@ from helpers import write_inputs
 
 from transgrn.config import validate_config
 from transgrn.errors import InputError
-from transgrn.prepare import prepare, read_transitions
+from transgrn.prepare import prepare
+from transgrn.transitions import read_transitions
 
 
 def config_for(data, schema, **sections):

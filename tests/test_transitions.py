@@ -65,7 +65,8 @@ def test_paga_mode_in_the_checkpoint_returns_a_known_chain(tmp_path, schema):
     import pandas as pd
 
     from transgrn.config import validate_config
-    from transgrn.prepare import prepare, read_transitions
+    from transgrn.prepare import prepare
+    from transgrn.transitions import read_transitions
 
     adata = chain_adata()
     adata.write_h5ad(tmp_path / "chain.h5ad")
@@ -385,7 +386,8 @@ def test_cluster_graph_builds_a_graph_only_for_the_modes_built_on_it(monkeypatch
 
 def test_trajectory_mode_in_the_checkpoint(tmp_path, schema):
     from transgrn.config import validate_config
-    from transgrn.prepare import prepare, read_transitions
+    from transgrn.prepare import prepare
+    from transgrn.transitions import read_transitions
 
     adata = chain_adata(seed=5)
     adata.obs["cluster"] = adata.obs["cluster"].cat.reorder_categories(["s2", "s0", "s3", "s1"])

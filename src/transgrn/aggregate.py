@@ -15,11 +15,11 @@ from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .columns import (BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS,
-                      SIGN_CONFIDENCE_COLUMN, TABLE_COLUMNS, TEXT_COLUMNS, own_edges)
+                      SIGN_CONFIDENCE_COLUMN, TABLE_COLUMNS, TEXT_COLUMNS)
+from .edges import filter_transition_edges
 from .io import (PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256,
                  write_json, write_parquet)
 from .run_network import RunNetwork, network_recovery
@@ -111,30 +111,6 @@ def write_tables(paths: Sequence[PathLike], path: str | Path) -> None:
 
 def load_metrics(path: PathLike) -> dict:
     return json.loads(Path(path).read_text())
-
-
-def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
-    """Confident, strong edges of one transition: its own (not ``borrowed``), ``1 - qvalue >=
-    min_confidence`` (when the fit was bootstrapped) and, of those, the ``top_k`` largest ``|weight|``
-    (0 = all). Rows keep their order."""
-    edges = own_edges(edges)
-    weight = edges["weight"].to_numpy(dtype=np.float64)
-    keep = weight != 0
-    if "qvalue" in edges.columns:
-        keep &= 1.0 - edges["qvalue"].to_numpy(dtype=np.float64) >= min_confidence
-    index = np.flatnonzero(keep)
-    if top_k > 0:
-        strength = np.abs(weight[index])
-        # the top_k largest |weight|, ties in row order (rank method "first"); NaN never ranks
-        order = np.argsort(-strength, kind="stable")[:top_k]
-        index = index[np.sort(order[~np.isnan(strength[order])])]
-    return edges.iloc[index].reset_index(drop=True)
-
-
-def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
-    """:func:`filter_transition_edges` of every transition of a long edge table; rows keep their order."""
-    parts = [filter_transition_edges(part, min_confidence, top_k) for _, part in edges.groupby("transition", sort=False)]
-    return pd.concat(parts, ignore_index=True) if parts else edges.iloc[:0].reset_index(drop=True)
 
 
 def prior_signs(var: pd.DataFrame, prior: PathLike) -> pd.Series:

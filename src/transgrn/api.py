@@ -95,7 +95,7 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
     from .jobs import mapping as mapping_job
     from .jobs import prepare as prepare_job
     from .options import DataOptions, FitOptions
-    from .prepare import read_transitions
+    from .transitions import read_transitions
 
     folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="transgrn-"))
     inputs = folder / "inputs"
@@ -192,7 +192,7 @@ class Results:
 
 def read_results(folder: str | os.PathLike = "results") -> Results:
     """The tables of a finished workflow run (``results/``)."""
-    from .prepare import read_transitions
+    from .transitions import read_transitions
 
     folder = Path(folder)
     if not (folder / "transitions.tsv").exists():

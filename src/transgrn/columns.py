@@ -56,14 +56,6 @@ HELD_OUT_PREFIX = "train_"
 BORROWED_COLUMN = "borrowed"
 
 
-def own_edges(edges):
-    """The rows of an edge table whose weights the transition's own cells informed: without the
-    ``borrowed`` ones (a pooled network's weights are no evidence about the transition), so that the
-    strongest and confident edges of a transition -- edges_filtered, its network scores, the report's
-    tables and drawings -- are its own. All rows when the table has no such column."""
-    if BORROWED_COLUMN not in edges.columns:
-        return edges
-    return edges[~edges[BORROWED_COLUMN].to_numpy(dtype=bool)]
 # results/network.parquet: the run-level network (transgrn.run_network), one row per prior edge, highest score first
 NETWORK_COLUMNS = ["tf", "target_gene", "score", "sign", "sign_agreement", "n_transitions"]
 # results/edges.parquet (long table; the tensor's var is tf, target_gene): these, then the confidence

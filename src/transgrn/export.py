@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .aggregate import filter_transition_edges
+from .edges import filter_transition_edges
 from .columns import CONFIDENCE_COLUMNS
 from .errors import InputError
 from .io import atomic_path
@@ -47,7 +47,7 @@ def _results_file(results: Path, name: str) -> Path:
 
 def transition_ids(results: str | Path) -> dict[tuple[str, str], str]:
     """(source cluster, target cluster) -> transition id, from the run's ``transitions.tsv``."""
-    from .prepare import read_transitions
+    from .transitions import read_transitions
 
     table = read_transitions(_results_file(Path(results), TRANSITIONS_FILE))
     return {(row.source_cluster, row.target_cluster): row.transition for row in table.itertuples()}
@@ -148,7 +148,7 @@ def export_networks(results: str | Path, fmt: str, outdir: str | Path | None = N
     (default ``<results>/exports/<fmt>/``), one file per transition named by its id; the paths written.
 
     ``min_confidence`` and ``top_k`` keep only confident and strong edges, as the config's ``filter:``
-    does (:func:`transgrn.aggregate.filter_transition_edges`); 0 and 0 keep every own non-zero edge.
+    does (:func:`transgrn.edges.filter_transition_edges`); 0 and 0 keep every own non-zero edge.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")

@@ -1,7 +1,7 @@
 """Per-transition TF scores: the network scores CellOracle users know from ``links.get_network_score()``.
 
 A transition's *confident network* is the directed graph TF -> target of its confident edges:
-those that :func:`transgrn.aggregate.filter_transition_edges` keeps (``1 - qvalue >=
+those that :func:`transgrn.edges.filter_transition_edges` keeps (``1 - qvalue >=
 filter.min_confidence`` when the fit was bootstrapped, then the ``filter.top_k`` largest
 ``|weight|``), i.e. the transition's rows of ``edges_filtered.parquet``. Over it, per TF:
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .aggregate import filter_transition_edges
+from .edges import filter_transition_edges
 from .design import EVERY_PAIR, TransitionData
 
 TF_SCORE_COLUMNS = ["transition", "tf", "out_degree", "weighted_out_degree", "weighted_out_degree_abs", "betweenness",

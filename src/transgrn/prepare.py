@@ -16,7 +16,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import io
-from .columns import LABEL_COLUMNS
 from .errors import InputError
 from .networks import FEW_SHARED, align_edges, read_network
 from .options import DataOptions, MappingOptions, TransitionOptions
@@ -687,16 +686,3 @@ def _write_tables(outdir: Path, transitions, skipped, prior, reference, summary)
     # written last: the DAG reads this table, so it must only appear once everything else exists
     with io.atomic_path(outdir / PREPARED_FILES["transitions"]) as tmp:
         transitions.to_csv(tmp, sep="\t", index=False)
-
-
-
-
-def read_transitions(path: str | Path) -> pd.DataFrame:
-    """A transitions table (``prepared/transitions.tsv``, ``skipped.tsv`` or ``results/transitions.tsv``).
-
-    Labels are text whatever they look like (a cluster named ``NA``, ``1`` or ``01`` stays so);
-    ``NA`` and empty cells are missing values only in the other (metric) columns."""
-    header = pd.read_csv(path, sep="\t", nrows=0).columns
-    labels = [c for c in header if c in LABEL_COLUMNS]
-    return pd.read_csv(path, sep="\t", dtype=dict.fromkeys(labels, str), keep_default_na=False,
-                       na_values={c: ["NA", ""] for c in header if c not in labels})

@@ -6,13 +6,14 @@ import logging
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .columns import TRANSITION_COLUMNS, TRANSITION_SEPARATOR
+from .columns import LABEL_COLUMNS, TRANSITION_COLUMNS, TRANSITION_SEPARATOR
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -453,3 +454,14 @@ def enumerate_transitions(
         _warn_unordered(mode, zip(table["source_cluster"], table["target_cluster"]), pseudotime_medians, pseudotimes)
     skipped_table = pd.DataFrame(skipped, columns=["source_cluster", "target_cluster", "reason"])
     return table, skipped_table
+
+
+def read_transitions(path: str | Path) -> pd.DataFrame:
+    """A transitions table (``prepared/transitions.tsv``, ``skipped.tsv`` or ``results/transitions.tsv``).
+
+    Labels are text whatever they look like (a cluster named ``NA``, ``1`` or ``01`` stays so);
+    ``NA`` and empty cells are missing values only in the other (metric) columns."""
+    header = pd.read_csv(path, sep="\t", nrows=0).columns
+    labels = [c for c in header if c in LABEL_COLUMNS]
+    return pd.read_csv(path, sep="\t", dtype=dict.fromkeys(labels, str), keep_default_na=False,
+                       na_values={c: ["NA", ""] for c in header if c not in labels})

@@ -93,7 +93,7 @@ def prepared_checkpoint():
 
 def transition_table():
     """The checkpoint's transitions table (read once per version of the file)."""
-    from transgrn.prepare import read_transitions
+    from transgrn.transitions import read_transitions
 
     path = prepared_checkpoint().output.transitions
     key = (path, os.stat(path).st_mtime_ns)

@@ -18,7 +18,7 @@ def aggregate(transitions: str, summary: str, prior: str, reference: str, metric
 
     from ..aggregate import aggregate as aggregate_transitions
     from ..options import FilterOptions
-    from ..prepare import read_transitions
+    from ..transitions import read_transitions
 
     checkpoint = json.loads(Path(summary).read_text())
     options = FilterOptions.from_config(filter)

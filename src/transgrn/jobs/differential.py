@@ -20,7 +20,7 @@ def differential_unit(transitions: str, masks: list, coefficients: list, table: 
     from ..io import parquet_stream
     from ..lagged import read_mapping
     from ..options import DifferentialOptions, FitOptions
-    from ..prepare import read_transitions
+    from ..transitions import read_transitions
 
     prepared = read_transitions(transitions)
     settings = DifferentialOptions.from_config(options)

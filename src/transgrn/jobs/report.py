@@ -29,7 +29,7 @@ def report(table: str, summary: str, skipped: str, reference: str, coefficients:
     import pandas as pd
 
     from ..options import ReportOptions
-    from ..prepare import read_transitions
+    from ..transitions import read_transitions
     from ..report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
 
     results = read_transitions(table)  # labels stay text: a cluster called "NA" is not missing

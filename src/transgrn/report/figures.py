@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..columns import RECOVERY_CHANCE, own_edges
+from ..columns import RECOVERY_CHANCE
+from ..edges import own_edges
 from .summaries import below_null, format_number, has_values, headline_r2, r2_panels
 
 # the figures' file names (``{name}.png``): the page's overview and validation figures, written to the report's

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..columns import own_edges
+from ..edges import own_edges
 
 
 # An edge is "strong" when |weight| exceeds this quantile of |weight| fitted on the random null pairing.

@@ -1,0 +1,44 @@
+"""Selecting from a transition's edge table: its own edges (not borrowed from the pooled network) and,
+of those, the confident, strongest ones (``edges_filtered.parquet``, the network scores, the exports,
+the report's tables)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .columns import BORROWED_COLUMN
+
+
+def own_edges(edges):
+    """The rows of an edge table whose weights the transition's own cells informed: without the
+    ``borrowed`` ones (a pooled network's weights are no evidence about the transition), so that the
+    strongest and confident edges of a transition -- edges_filtered, its network scores, the report's
+    tables and drawings -- are its own. All rows when the table has no such column."""
+    if BORROWED_COLUMN not in edges.columns:
+        return edges
+    return edges[~edges[BORROWED_COLUMN].to_numpy(dtype=bool)]
+
+
+def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
+    """Confident, strong edges of one transition: its own (not ``borrowed``), ``1 - qvalue >=
+    min_confidence`` (when the fit was bootstrapped) and, of those, the ``top_k`` largest ``|weight|``
+    (0 = all). Rows keep their order."""
+    edges = own_edges(edges)
+    weight = edges["weight"].to_numpy(dtype=np.float64)
+    keep = weight != 0
+    if "qvalue" in edges.columns:
+        keep &= 1.0 - edges["qvalue"].to_numpy(dtype=np.float64) >= min_confidence
+    index = np.flatnonzero(keep)
+    if top_k > 0:
+        strength = np.abs(weight[index])
+        # the top_k largest |weight|, ties in row order (rank method "first"); NaN never ranks
+        order = np.argsort(-strength, kind="stable")[:top_k]
+        index = index[np.sort(order[~np.isnan(strength[order])])]
+    return edges.iloc[index].reset_index(drop=True)
+
+
+def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
+    """:func:`filter_transition_edges` of every transition of a long edge table; rows keep their order."""
+    parts = [filter_transition_edges(part, min_confidence, top_k) for _, part in edges.groupby("transition", sort=False)]
+    return pd.concat(parts, ignore_index=True) if parts else edges.iloc[:0].reset_index(drop=True)
