@@ -88,7 +88,7 @@ from transgrn.config import apply_defaults, load_schema
 from transgrn.metrics import recovery_metrics
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_mlp_transition, fit_transition, map_transition
 from transgrn.cells import CellSet
-from transgrn.lagged import lag_of
+from transgrn.mapping_file import lag_of
 from transgrn.cells import smooth_clusters
 from transgrn.fit import fit_pooled
 from transgrn.options import FitOptions

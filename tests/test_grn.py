@@ -10,7 +10,7 @@ from transgrn.metrics import r2_overall, r2_per_gene, recovery_metrics
 from transgrn.grn import TransitionData, evaluate_transition, fit_transition, map_transition
 from transgrn.cells import CellSet
 from transgrn.options import FitOptions
-from transgrn.lagged import lag_of
+from transgrn.mapping_file import lag_of
 from transgrn.simulate import simulate
 
 FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})

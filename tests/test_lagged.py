@@ -61,7 +61,7 @@ def test_the_lag_is_stored_once_with_its_mapping(tmp_path):
     """Issue #12: the lagged design is a value written once in the mapping's Parquet metadata."""
     import pandas as pd
 
-    from transgrn.lagged import LagSpec, lag_of, read_mapping, with_lag_spec, write_mapping
+    from transgrn.mapping_file import LagSpec, lag_of, read_mapping, with_lag_spec, write_mapping
 
     def mapping():
         return pd.DataFrame({"pair": [0, 1], "source_cell": ["a", "b"], "target_cell": ["a", "b"], "weight": 1.0,
@@ -83,7 +83,8 @@ def test_the_fallback_to_joint_reports_no_lag_not_lag_zero(tmp_path):
     from transgrn.aggregate import transitions_table, write_table
     from transgrn.cells import CellSet
     from transgrn.io import write_json
-    from transgrn.lagged import apply_lag, choose_lag_spec, lag_of, read_mapping, with_lag_spec, write_mapping
+    from transgrn.lagged import apply_lag, choose_lag_spec
+    from transgrn.mapping_file import lag_of, read_mapping, with_lag_spec, write_mapping
 
     x, y, _ = lagged_response(0.1, n=40)
     times = np.full(len(x), 0.5)

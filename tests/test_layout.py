@@ -34,37 +34,58 @@ def test_every_rule_runs_its_job_in_snakemakes_process():
         assert text.count("    run:\n") == text.count("        run_job("), path.name
 
 
-def imported_modules(path: Path) -> set[str]:
-    """transgrn modules a file imports (relative or absolute), at any depth of the file."""
+# Every module and subpackage of transgrn, in the order a run meets them: each imports only those
+# before it (a subpackage's modules count as the subpackage). A new module must be placed here.
+PIPELINE = [
+    # shared vocabulary and tools: no stage
+    "errors", "columns", "seeds", "config", "options", "io", "metrics", "tensor", "cells", "networks",
+    "transitions", "edges", "mapping_file", "mask", "simulate", "solvers", "confidence", "mlp", "cofactors",
+    # the stages, in the order of a run
+    "prepare", "lagged", "design", "mapping", "pooled", "fit", "evaluate", "models", "differential",
+    "network_scores", "run_network", "aggregate", "report", "export",
+    # entry points: the workflow's jobs, the notebook API, the command line
+    "grn", "jobs", "api", "cli",
+]
+
+
+def package_units() -> dict[str, list[Path]]:
+    """transgrn's top-level modules and subpackages (``__init__`` excluded), each with its files."""
+    units: dict[str, list[Path]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        if parts == ("__init__.py",):
+            continue
+        units.setdefault(parts[0].removesuffix(".py"), []).append(path)
+    return units
+
+
+def imported_units(path: Path) -> set[str]:
+    """The transgrn modules and subpackages a file imports (relative or absolute, at any depth of the
+    file), other than its own."""
+    unit = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    depth = len(path.relative_to(PACKAGE).parts) - 1  # 1 inside a subpackage
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if node.level:
+            if node.level and node.level > depth:  # relative to the package itself
                 names.update([module.split(".")[0]] if module else [alias.name for alias in node.names])
+            elif node.level:  # within its own subpackage
+                continue
             elif module.startswith("transgrn."):
                 names.add(module.split(".")[1])
-    return names
+    return names - {unit}
 
 
-# subpackages of shared modules (one module per solver family): their modules import no stage either
-SHARED_PACKAGES = ["solvers"]
+def test_every_module_is_placed_in_the_pipeline_order():
+    assert sorted(package_units()) == sorted(PIPELINE)
 
 
-def test_shared_modules_never_import_a_stage():
-    stages = set(STAGES) | {"differential", "network_scores", "grn", "export"}
-    for path in [*PACKAGE.glob("*.py"), *(path for name in SHARED_PACKAGES for path in (PACKAGE / name).glob("*.py"))]:
-        if path.parent == PACKAGE and (path.stem in stages or path.stem in ("__init__", "cli", "api")):  # entry points
-            continue
-        assert not imported_modules(path) & stages, f"{path.name} imports {imported_modules(path) & stages}"
-
-
-def test_stages_import_no_later_stage():
-    for position, stage in enumerate(STAGES):
-        files = [PACKAGE / f"{stage}.py"] if (PACKAGE / f"{stage}.py").exists() else list((PACKAGE / stage).glob("*.py"))
-        later = set(STAGES[position + 1:])
-        for path in files:
-            assert not imported_modules(path) & later, f"{path.name} imports {imported_modules(path) & later}"
+@pytest.mark.parametrize("unit", PIPELINE)
+def test_a_module_imports_only_those_before_it(unit):
+    earlier = set(PIPELINE[:PIPELINE.index(unit)])
+    for path in package_units().get(unit, []):
+        assert imported_units(path) <= earlier, f"{path.relative_to(PACKAGE)} imports {imported_units(path) - earlier}"
 
 
 def test_every_rule_has_a_job_function():

@@ -221,13 +221,17 @@ def config_notes(config: dict[str, Any]) -> list[str]:
     return notes
 
 
+# fit.device: cuda where torch finds no GPU (a CPU build of torch, or a machine without one)
+CUDA_UNAVAILABLE = ("fit.device is 'cuda' but torch finds no CUDA GPU here (torch.cuda.is_available() is False: "
+                    "no GPU, or a CPU build of torch). Set fit.device: auto (a GPU where there is one, else the CPU) "
+                    "or cpu; or run the fits where torch sees a GPU")
+
+
 def environment_problems(config: dict[str, Any]) -> list[str]:
     """Settings this machine cannot honour (fit.device: cuda without a GPU torch can use): warnings, since
     a cluster's jobs may run on other machines than the one checking (fit jobs ask for gpu=1 there)."""
     if config.get("fit", {}).get("device") != "cuda":
         return []
     import torch
-
-    from .options import CUDA_UNAVAILABLE
 
     return [] if torch.cuda.is_available() else [CUDA_UNAVAILABLE + " (fine if the fit jobs run on GPU nodes)"]

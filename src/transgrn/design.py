@@ -17,12 +17,10 @@ import scipy.sparse as sp
 
 from .columns import MAPPING_COLUMNS
 from .cells import CellSet, _dense, gene_columns, load_transition, pool
-from .lagged import apply_lag, lag_of, read_mapping
+from .lagged import apply_lag
+from .mapping_file import lag_of, read_mapping
 from .solvers import Outputs
 
-# Designs whose rows are cells of both clusters, each paired with itself (the inputs of ``lagged``
-# shifted along pseudotime); the other methods pair source cells with target cells.
-SAME_CELL_METHODS = ("lagged", "joint", "hybrid")
 
 # The rows of the reported network's fit: every pair of the mapping. What is said of held-out
 # accuracy comes from a sibling fitted on the "train" split alone (:func:`~transgrn.fit.fit_transition`),

@@ -17,23 +17,21 @@ whether a lag carries signal.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .cells import CellSet
-from .io import parquet_metadata, write_parquet
+from .mapping_file import NO_LAG, LagSpec
 from .solvers import ridge_cv_r2
 
 log = logging.getLogger(__name__)
 
 CV_FOLDS = 5
-CV_MAX_TARGETS = 300
+CV_MAX_TARGETS = 300  # targets a lag's cross-validation is scored on (a random subset beyond; also transgrn.mapping)
 CV_ALPHA = 1.0
 
 
@@ -132,33 +130,6 @@ def candidate_lags(source_time: np.ndarray, target_time: np.ndarray, fractions: 
 # The lagged design as a value: chosen once per transition, stored with its mapping, applied once
 # --------------------------------------------------------------------------------------------
 
-LAG_METADATA_KEY = "transgrn_lag"  # Parquet key-value metadata of mapping_main.parquet
-LAG_ATTR = "lag"  # DataFrame.attrs key of a mapping read or made in memory
-
-
-@dataclass(frozen=True)
-class LagSpec:
-    """A transition's lagged design: TF inputs shifted by ``lag`` (pseudotime units, signed towards
-    the source cluster; 0 = the plain same-cell design, chosen by cross-validation) along a trend
-    smoothed with a Gaussian kernel of width ``bandwidth`` (pseudotime units). ``lag`` is None
-    where no lag could be chosen and the design fell back to ``joint`` (:data:`NO_LAG`)."""
-
-    lag: float | None
-    bandwidth: float
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "LagSpec":
-        return cls(**json.loads(text))
-
-
-# The fallback to the same-cell joint design (no pseudotime, or all cells at one pseudotime): no lag was chosen,
-# so transitions.tsv reports it missing (NA; null in metrics.json), not as a chosen lag of 0.
-NO_LAG = LagSpec(None, 0.0)
-
-
 def choose_lag_spec(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.ndarray, inputs: CellSet,
                     source_time: np.ndarray, target_time: np.ndarray, lag_grid: list[float], lag_bandwidth: float,
                     rng: np.random.Generator) -> LagSpec:
@@ -176,16 +147,6 @@ def choose_lag_spec(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.nd
     return LagSpec(lag, bandwidth)
 
 
-def lag_of(mapping: pd.DataFrame) -> LagSpec | None:
-    """The lagged design a mapping carries (None for other designs)."""
-    return mapping.attrs.get(LAG_ATTR)
-
-
-def with_lag_spec(mapping: pd.DataFrame, spec: LagSpec) -> pd.DataFrame:
-    mapping.attrs[LAG_ATTR] = spec
-    return mapping
-
-
 def apply_lag(spec: LagSpec | None, x: np.ndarray, part: pd.DataFrame, inputs: CellSet, trends: dict) -> np.ndarray:
     """TF inputs ``x`` of the rows ``part`` shifted as ``spec`` says (unchanged without a lag).
     ``trends`` caches one trend over every input cell per (inputs, spec), shared by all splits."""
@@ -195,18 +156,3 @@ def apply_lag(spec: LagSpec | None, x: np.ndarray, part: pd.DataFrame, inputs: C
     if key not in trends:
         trends[key] = input_trend(inputs, spec.bandwidth, abs(spec.lag))
     return trends[key].shift(x, pair_times(part, inputs), spec.lag)
-
-
-def write_mapping(mapping: pd.DataFrame, path: str | os.PathLike, record=None) -> None:
-    """A mapping as Parquet, its :class:`LagSpec` (if any) once in the file's metadata."""
-    spec = lag_of(mapping)
-    table = mapping.copy(deep=False)
-    table.attrs = {}  # the spec goes in under its own key, not as pandas' attrs (which pyarrow cannot serialize)
-    write_parquet(table, path, record, None if spec is None else {LAG_METADATA_KEY: spec.to_json()})
-
-
-def read_mapping(path: str | os.PathLike) -> pd.DataFrame:
-    """A mapping written by :func:`write_mapping`, with its :class:`LagSpec` back in ``attrs``."""
-    mapping = pd.read_parquet(path)
-    spec = parquet_metadata(path, LAG_METADATA_KEY)
-    return mapping if spec is None else with_lag_spec(mapping, LagSpec.from_json(spec))

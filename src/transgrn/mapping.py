@@ -27,10 +27,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .cells import CellSet, _dense
-from .design import SAME_CELL_METHODS, TransitionData, paired_design, split_by_source_cell
+from .design import TransitionData, paired_design, split_by_source_cell
 from .errors import InputError
-from .lagged import NO_LAG, choose_lag_spec, pair_times, with_lag_spec
-from .options import MappingOptions
+from .lagged import CV_MAX_TARGETS, choose_lag_spec, pair_times
+from .mapping_file import NO_LAG, with_lag_spec
+from .options import SAME_CELL_METHODS, MappingOptions
 from .seeds import rng_for
 
 
@@ -287,7 +288,6 @@ def map_cells(method: str, source: CellSet, target: CellSet, rng: np.random.Gene
 # --------------------------------------------------------------------------------------------
 
 NULL_METHOD = "random"
-CV_MAX_TARGETS = 300  # targets the lag's cross-validation is scored on (a random subset beyond)
 
 
 def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
@@ -298,7 +298,7 @@ def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
     The null keeps the main mapping's ``barycentric`` choice, so that both fits see outputs
     averaged the same way; after a same-cell method (``lagged``, ``joint``, ``hybrid``) it samples
     pairs. ``lagged`` needs ``data`` (the transition's cells and mask) to choose its
-    :class:`~transgrn.lagged.LagSpec`, which the mapping carries in ``attrs``.
+    :class:`~transgrn.mapping_file.LagSpec`, which the mapping carries in ``attrs``.
     """
     options = MappingOptions.from_config(options)
     method = options.method if role == "main" else NULL_METHOD

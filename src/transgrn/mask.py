@@ -1,4 +1,5 @@
-"""Stage mask: which prior edges of a transition can be estimated on the rows its design fits."""
+"""Which prior edges of a transition can be estimated on the rows its design fits: the mapping stage's mask
+of each transition, and the pooled fit's (transgrn.pooled) on the pooled rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .cells import CellSet
-from .design import SAME_CELL_METHODS
+from .options import SAME_CELL_METHODS
 
 log = logging.getLogger(__name__)
 

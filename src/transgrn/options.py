@@ -56,6 +56,11 @@ class _Section:
         return cls(**section_defaults(cls.SECTION, values))
 
 
+# mapping.method: designs whose rows are cells of both clusters, each paired with itself (the inputs of ``lagged``
+# shifted along pseudotime); the other methods pair source cells with target cells.
+SAME_CELL_METHODS = ("lagged", "joint", "hybrid")
+
+
 @dataclass(frozen=True)
 class MappingOptions(_Section):
     SECTION = "mapping"
@@ -100,10 +105,6 @@ class MappingOptions(_Section):
         return warnings
 
 
-# fit.device: cuda where torch finds no GPU (a CPU build of torch, or a machine without one)
-CUDA_UNAVAILABLE = ("fit.device is 'cuda' but torch finds no CUDA GPU here (torch.cuda.is_available() is False: "
-                    "no GPU, or a CPU build of torch). Set fit.device: auto (a GPU where there is one, else the CPU) "
-                    "or cpu; or run the fits where torch sees a GPU")
 
 
 @dataclass(frozen=True)

@@ -340,7 +340,7 @@ def _check_sizes(options: CheckpointOptions, transitions: pd.DataFrame, n_genes:
     """Settings that need more cells than a transition has, or more memory than a job should:
     data.smooth, mapping.test_fraction, mapping.n_pairs and mapping.lag_bandwidth (the mapping
     settings other than the method where the config gave them, :attr:`CheckpointOptions.mapping_given`)."""
-    from .design import SAME_CELL_METHODS
+    from .options import SAME_CELL_METHODS
 
     mapping = options.mapping
     both = transitions["n_source_cells"] + transitions["n_target_cells"]
@@ -422,7 +422,7 @@ def _warn_few_rows(transitions: pd.DataFrame, prior: pd.DataFrame, method: str) 
     penalty, chosen by cross-validation, keeps them from falling below the null; a sparser prior or
     larger clusters help more). Rows: the cells of both clusters for same-cell designs, the source
     cells otherwise (pairs reuse them)."""
-    from .design import SAME_CELL_METHODS
+    from .options import SAME_CELL_METHODS
 
     if prior.empty:
         return

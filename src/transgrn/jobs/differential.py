@@ -18,7 +18,7 @@ def differential_unit(transitions: str, masks: list, coefficients: list, table: 
     from ..differential import (FittedTransition, differential_schema, differential_unit as test_unit,
                                 read_fitted_network, read_replicates, unit_pairs)
     from ..io import parquet_stream
-    from ..lagged import read_mapping
+    from ..mapping_file import read_mapping
     from ..options import DifferentialOptions, FitOptions
     from ..transitions import read_transitions
 

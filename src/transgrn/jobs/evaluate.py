@@ -19,7 +19,7 @@ def evaluate_grn(mask: str, mapping_main: str, mapping_null: str, coefficients: 
     from ..design import load_transition_data, read_mappings
     from ..evaluate import evaluate_transition
     from ..io import PROVENANCE_KEY, write_json, write_parquet
-    from ..lagged import lag_of
+    from ..mapping_file import lag_of
     from ..network_scores import transition_scores
     from ..options import FilterOptions
 

@@ -16,7 +16,7 @@ def map_cells(prior: str, source: str, target: str, mask: str, mapping_main: str
     from ..cells import load_transition
     from ..design import TransitionData
     from ..io import write_parquet
-    from ..lagged import write_mapping
+    from ..mapping_file import write_mapping
     from ..mapping import map_transition
     from ..mask import build_mask
     from ..options import MappingOptions

@@ -13,7 +13,7 @@ def fit_mlp(mask: str, mapping_main: str, source: str, target: str, metrics: str
     """The masked neural network on the main mapping: held-out R^2 and edge attributions (transgrn.models)."""
     from ..design import load_transition_data
     from ..io import write_json, write_parquet
-    from ..lagged import read_mapping
+    from ..mapping_file import read_mapping
     from ..models import fit_mlp_transition
 
     data = load_transition_data(source, target, mask, smooth)
@@ -32,7 +32,7 @@ def find_cofactors(mask: str, mapping_main: str, source: str, target: str, table
     from ..aggregate import write_table
     from ..design import load_transition_data
     from ..io import atomic_path
-    from ..lagged import read_mapping
+    from ..mapping_file import read_mapping
     from ..models import cofactors_transition
     from ..options import CofactorOptions
 

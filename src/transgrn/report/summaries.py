@@ -51,7 +51,7 @@ def same_cell_design(method: str | None) -> bool:
     """Whether the mapping pairs every cell of A and B with itself (``lagged``, ``joint``, ``hybrid``;
     also the effective names such as ``joint (no pseudotime)``). Then every cell is used once at
     cost 0, so the mapping diagnostics are constant and carry no information."""
-    from ..design import SAME_CELL_METHODS
+    from ..options import SAME_CELL_METHODS
 
     return bool(method) and str(method).split()[0] in SAME_CELL_METHODS
 

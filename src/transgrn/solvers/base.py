@@ -96,7 +96,7 @@ def resolve_device(device: str = "auto") -> "torch.device":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         from ..errors import ConfigError
-        from ..options import CUDA_UNAVAILABLE
+        from ..config import CUDA_UNAVAILABLE
 
         raise ConfigError(CUDA_UNAVAILABLE)  # a setting to change, not a bug: one line in the log
     return torch.device(device)
