@@ -11,7 +11,7 @@ from scipy import stats
 from transgrn.cells import CellSet
 from transgrn.differential import FittedNetwork, FittedTransition, differential_unit, transition_pairs
 from transgrn.grn import TransitionData, build_mask, fit_transition, map_transition
-from transgrn.mapping import map_cells
+from transgrn.mapping import pair_cells
 from transgrn.options import DifferentialOptions, FitOptions
 
 RIDGE = FitOptions.from_config({"solver": "ridge", "alpha": 1.0})
@@ -46,7 +46,7 @@ def tiny(seed: int = 0, fit: FitOptions = RIDGE) -> tuple[dict, pd.DataFrame, di
     for transition, source, target in (("ab", "A", "B"), ("ac", "A", "C")):
         s, t = clusters[source], clusters[target]
         data = TransitionData(s, t, genes, build_mask(prior, s, t, genes, "joint"))
-        loaded[transition] = fitted(data, map_cells("joint", s, t, rng), fit, seed, transition)
+        loaded[transition] = fitted(data, pair_cells("joint", s, t, rng), fit, seed, transition)
     return clusters, prior, loaded
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from transgrn.grn import TransitionData, build_mask
 from transgrn.cells import CellSet
-from transgrn.mapping import map_cells
+from transgrn.mapping import pair_cells
 from transgrn.network_scores import (TARGET_SCORE_COLUMNS, TF_SCORE_COLUMNS, centralities, design_tf_variance,
                                      explained_variance_share, target_scores, tf_scores, transition_scores)
 
@@ -96,7 +96,7 @@ def test_transition_scores_from_the_design():
     prior = pd.DataFrame({"tf": ["T1", "T1", "T2"], "target_gene": ["G1", "G2", "G1"], "sign": 0})
     mask = build_mask(prior, source, target, genes, method="joint")
     data = TransitionData(source, target, genes, mask)
-    mapping = map_cells("joint", source, target, rng)
+    mapping = pair_cells("joint", source, target, rng)
     coefficients = mask[["tf", "target_gene"]].assign(weight=[1.0, 1.0, 1.0])
     tfs, targets = transition_scores("t", data, mapping, coefficients, 0.95, 0)
     rows = mapping["source_cell"]  # the network's rows: every pair

@@ -260,8 +260,8 @@ def coupling_table(method: str, source: CellSet, target: CellSet, rng: np.random
                          "weight": weight, "cost": pair_costs(zs, zt, src, tgt)})
 
 
-def map_cells(method: str, source: CellSet, target: CellSet, rng: np.random.Generator,
-              options: MappingOptions | dict | None = None) -> pd.DataFrame:
+def pair_cells(method: str, source: CellSet, target: CellSet, rng: np.random.Generator,
+               options: MappingOptions | dict | None = None) -> pd.DataFrame:
     """Run a mapping method (``method`` overrides ``options.method``) and add the train/test split.
 
     ``options`` (:class:`~transgrn.options.MappingOptions`, or a dict completed from the schema's
@@ -308,7 +308,7 @@ def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
     if role == "main":  # settings these cells cut down (transgrn check says them for the whole run)
         for message in options.clipped_by([len(source)], [len(target)], source.matrix.shape[1], [transition]):
             logging.getLogger(__name__).warning(message)
-    mapping = map_cells(method, source, target, rng, options)
+    mapping = pair_cells(method, source, target, rng, options)
     if method == "lagged":
         if data is None:
             raise ValueError("mapping.method 'lagged' chooses its lag on the transition's data: pass data=TransitionData(...)")

@@ -697,7 +697,7 @@ def predictions_figure(predictions: pd.DataFrame, gene_r2: pd.DataFrame, title: 
 def write_transition_figures(coefficients: pd.DataFrame, gene_r2: pd.DataFrame, predictions: pd.DataFrame, title: str,
                              paths: dict[str, str | Path], n_edges: int = 40) -> None:
     """Draw one transition's figures (``paths`` keyed by :data:`TRANSITION_FIGURES`), each drawn once at its
-    own size (fixed layouts, no crop): a batch job draws them for each of its transitions."""
+    own size (fixed layouts, no crop): the job of rule plot_transition."""
     figure_png(network_figure(coefficients, title, n_edges, unsupported=not _beats_null(gene_r2)), paths["network"],
                crop=False)
     figure_png(gene_r2_figure(gene_r2, title), paths["gene_r2"], crop=False)
