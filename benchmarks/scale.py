@@ -32,9 +32,11 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
   (2,500 cells a cluster, as 100,000 in 40) measures an atlas unit up to ``k = 8`` without preparing
   the whole atlas.
 
-Peak memory is the largest resident set size of each job's process, sampled every 20 ms with
-psutil (so a peak shorter than that can be missed); a whole run (``e2e``) runs its jobs in threads
-of Snakemake's process, whose peak is reported instead.
+Peak memory is the largest resident set size of each job's processes (its Snakemake process and
+the worker process that runs the job, transgrn.jobs.runner), sampled every 20 ms with psutil (so a
+peak shorter than that can be missed); CPU time is their user + system seconds at the last sample
+(interpreter start and imports included). A whole run (``e2e``) reports the peak of Snakemake's own
+process only.
 """
 
 from __future__ import annotations
