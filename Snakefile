@@ -47,6 +47,7 @@ rule all:
         RESULTS / "transitions.tsv",
         RESULTS / "edges.parquet",
         RESULTS / "grn_tensor.h5ad",
+        RESULTS / "network.parquet",
         RESULTS / "report.html",
         # cofactors.enabled: one table per transition (models.smk), read by people, not by aggregate
         lambda wildcards: per_transition("cofactors.tsv")(wildcards) if config["cofactors"]["enabled"] else [],

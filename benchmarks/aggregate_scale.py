@@ -120,7 +120,8 @@ def fabricate(out: Path, n_transitions: int, n_edges: int, n_tfs: int = 1500, n_
 
 def outputs_in(directory: Path) -> dict[str, Path]:
     names = {"table": "transitions.tsv", "edges": "edges.parquet", "edges_filtered": "edges_filtered.parquet",
-             "tensor": "grn_tensor.h5ad", "provenance": "provenance.json"}
+             "tensor": "grn_tensor.h5ad", "provenance": "provenance.json", "network": "network.parquet",
+             "network_metrics": "network_metrics.json"}
     return {key: directory / name for key, name in names.items()}
 
 

@@ -18,8 +18,8 @@
    prior model of the moderation, on the same replicates.
 3. Cost -- the demo (1,600 cells, ``transitions.mode: all``: 12 transitions, 12 sibling pairs), per
    source-cluster unit: the fits with ``fit.bootstrap: 20`` (rule fit_grn), the test's replicates
-   those fit jobs add, the unit's pair tests (rule differential), the analytic alternative, and
-   the peak numpy memory.
+   those fit jobs add, the unit's pair tests (rule differential_unit), the analytic alternative
+   (around the fits' networks: no refit), and the peak numpy memory.
 
 Every table uses the shipped default fit, ridge with ``alpha: auto``.
 """
@@ -30,6 +30,7 @@ import argparse
 import sys
 import time
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +41,17 @@ from sklearn.metrics import average_precision_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import transition_of  # noqa: E402
 
-from transgrn.differential import (DEFAULT_MODERATION, Replicates, analytic_pair_test,  # noqa: E402
-                                   cluster_counts, differential_unit, fit_replicates, pair_test,
+from transgrn.differential import (DEFAULT_MODERATION, FittedNetwork, FittedTransition,  # noqa: E402
+                                   analytic_pair_test, differential_unit, fit_replicates, pair_test,
                                    transition_influence, transition_pairs, transition_replicates)
+from transgrn.differential.bootstrap import fitted_replicates  # noqa: E402
+from transgrn.differential.fitted import mask_rows  # noqa: E402
 from transgrn.grn import TransitionData, fit_transition, map_transition  # noqa: E402
+from transgrn.options import DifferentialOptions, FitOptions  # noqa: E402
 from transgrn.simulate import simulate  # noqa: E402
 
-# the shipped default fit (fit.alpha: auto, cross-validated per transition)
-RIDGE = {"solver": "ridge", "alpha": "auto"}
+# the shipped default fit (fit.alpha: auto, cross-validated per transition, by the fit)
+RIDGE = FitOptions.from_config({"solver": "ridge", "alpha": "auto"})
 # the prior of the moderated standard error (pair_test's moderation): what each table compares
 MODERATIONS = {"tf": DEFAULT_MODERATION, "global": (), "tf + target": ("tf", "target_gene"), "none": None}
 SIBLINGS = pd.DataFrame([("pA", "progenitor", "fate A"), ("pB", "progenitor", "fate B")],
@@ -56,10 +60,11 @@ DESIGNS = {"joint": {"method": "joint"}, "lagged": {"method": "lagged"},
            "lagged, one lag": {"method": "lagged", "lag_grid": [0.15]}, "ot": {"method": "ot"}}
 
 
-def loader(sim, transitions: pd.DataFrame, mapping_config: dict, seed: int):
+def cells_loader(sim, transitions: pd.DataFrame, mapping_config: dict, seed: int):
+    """Each transition's cells and main mapping."""
     table = transitions.set_index("transition")
 
-    def load(transition: str):
+    def load(transition: str) -> tuple[TransitionData, pd.DataFrame]:
         row = table.loc[transition]
         source, target, mask = transition_of(sim, row.source_cluster, row.target_cluster)
         data = TransitionData(source, target, sim.adata.var_names, mask)
@@ -68,17 +73,32 @@ def loader(sim, transitions: pd.DataFrame, mapping_config: dict, seed: int):
     return load
 
 
+def fitted(data: TransitionData, mapping: pd.DataFrame, fit_outputs: tuple) -> FittedTransition:
+    """A transition as the test reads it, from :func:`fit_transition`'s outputs (rule fit_grn's files)."""
+    coefficients, intercepts, info = fit_outputs
+    return FittedTransition(data, mapping, FittedNetwork(coefficients, intercepts, info["alpha"]))
+
+
+def loader(sim, transitions: pd.DataFrame, mapping_config: dict, seed: int):
+    """Each transition's cells, mapping and fit (as rule fit_grn fits it), as the test reads them."""
+    cells = cells_loader(sim, transitions, mapping_config, seed)
+
+    def load(transition: str) -> FittedTransition:
+        data, mapping = cells(transition)
+        return fitted(data, mapping, fit_transition(data, {"main": mapping}, RIDGE, seed, transition))
+    return load
+
+
 def sibling_replicates(sim, mapping_config: dict, seed: int, n_boot: int, independent: bool = False) -> list:
-    """Both siblings' replicates, as :func:`differential_unit` refits them (``independent``: the shared
-    source resampled separately per fit)."""
+    """Both siblings' replicates, as the fits refit them (``independent``: the shared source resampled
+    separately per fit)."""
     load = loader(sim, SIBLINGS, mapping_config, seed)
     fitted = []
     for offset, row in enumerate(SIBLINGS.itertuples()):
-        data, mapping = load(row.transition)
+        inputs = load(row.transition)
         stream = seed + 1000 * offset * independent
-        fitted.append(transition_replicates(
-            data, mapping, RIDGE, cluster_counts(len(data.source.names), n_boot, stream, row.source_cluster),
-            cluster_counts(len(data.target.names), n_boot, stream, row.target_cluster), seed, row.transition))
+        fitted.append(transition_replicates(inputs.data, inputs.mapping, inputs.network, RIDGE,
+                                            (row.source_cluster, row.target_cluster), n_boot, stream, row.transition))
     return fitted
 
 
@@ -87,9 +107,9 @@ def sibling_analytic(sim, mapping_config: dict, seed: int) -> pd.DataFrame:
     load = loader(sim, SIBLINGS, mapping_config, seed)
     fitted = []
     for row in SIBLINGS.itertuples():
-        data, mapping = load(row.transition)
-        fitted.append(transition_influence(data, mapping, RIDGE, row.source_cluster, row.target_cluster,
-                                           ["progenitor"], seed, row.transition))
+        inputs = load(row.transition)
+        fitted.append(transition_influence(inputs.data, inputs.mapping, inputs.network, row.source_cluster,
+                                           row.target_cluster, ["progenitor"]))
     return analytic_pair_test("pA", fitted[0], "pB", fitted[1])
 
 
@@ -157,40 +177,43 @@ def planted(seeds: list[int], n_boot: int, sizes: list[int]) -> pd.DataFrame:
 def cost(n_boot: int) -> pd.DataFrame:
     """Per source-cluster unit of the demo, as the workflow splits the work: the fits with
     ``fit.bootstrap: 20`` (rule fit_grn, the demo's config), the test's replicates those fit jobs
-    add (:func:`fit_replicates`), and the unit's pair tests from them (rule differential); with the
-    analytic standard error the unit instead computes each transition's influence itself."""
+    add (:func:`fit_replicates`), and the unit's pair tests from them (rule differential_unit); with
+    the analytic standard error the unit instead computes each transition's influence itself, around
+    the fit's network (no refit)."""
     sim = simulate()
     clusters = list(sim.adata.obs["cell_type"].cat.categories)
     transitions = pd.DataFrame([(f"{a}->{b}", a, b) for a in clusters for b in clusters if a != b],
                                columns=["transition", "source_cluster", "target_cluster"])
-    load = loader(sim, transitions, {"method": "lagged"}, 0)
+    load = cells_loader(sim, transitions, {"method": "lagged"}, 0)
     loaded = {t: load(t) for t in transitions["transition"]}
+    bootstrap, analytic = (DifferentialOptions.from_config({"n_boot": n_boot, "se_method": method})
+                           for method in ("bootstrap", "analytic"))
     pairs = transition_pairs(transitions, "siblings")
     ends = transitions.set_index("transition")[["source_cluster", "target_cluster"]]
     rows = []
     for unit, part in pairs.groupby("unit", sort=False):
         needed = sorted(set(part["transition_1"]) | set(part["transition_2"]))
         start = time.perf_counter()
-        fitted = {t: fit_transition(loaded[t][0], {"main": loaded[t][1]}, {**RIDGE, "bootstrap": 20}, 0, t)
-                  for t in needed}
+        fits = {}
+        for t in needed:
+            data, mapping = loaded[t]
+            fits[t] = fitted(data, mapping, fit_transition(data, {"main": mapping}, replace(RIDGE, bootstrap=20), 0, t))
         fit_seconds = time.perf_counter() - start
         start = time.perf_counter()
         written = {}
-        for t in needed:
-            data, mapping = loaded[t]
-            coefficients, _, info = fitted[t]
-            written[t] = Replicates(data.edges["tf"].to_numpy(), data.edges["target_gene"].to_numpy(),
-                                    np.where(data.edge_active, coefficients["weight"], np.nan),
-                                    fit_replicates(data, mapping, RIDGE, coefficients, info["alpha"],
-                                                   tuple(ends.loc[t]), n_boot, 0, t), data.edge_active)
+        for t, inputs in fits.items():
+            coefficients = inputs.network.coefficients
+            refits = fit_replicates(inputs.data, inputs.mapping, RIDGE, coefficients, inputs.network.alpha,
+                                    tuple(ends.loc[t]), n_boot, 0, t)
+            written[t] = fitted_replicates(mask_rows(inputs.data), coefficients, refits)
         refit_seconds = time.perf_counter() - start
         tracemalloc.start()
         start = time.perf_counter()
-        n_rows = sum(len(table) for table in differential_unit(part, transitions, loaded.__getitem__, RIDGE, n_boot, 0,
-                                                               method="bootstrap", replicates=written.__getitem__))
+        n_rows = sum(len(table) for table in differential_unit(part, transitions, bootstrap, RIDGE, 0,
+                                                               replicates=written.__getitem__))
         seconds = time.perf_counter() - start
         start = time.perf_counter()
-        for _ in differential_unit(part, transitions, loaded.__getitem__, RIDGE, n_boot, 0, method="analytic"):
+        for _ in differential_unit(part, transitions, analytic, RIDGE, 0, load=fits.__getitem__):
             pass
         analytic_seconds = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]

@@ -9,11 +9,13 @@ On the same data and in one run it times
 * **transgrn**: a fresh ``snakemake --cores N`` of the whole workflow (this checkout's Snakefile, with
   ``--directory WORKDIR/<data set>/run`` and a config of its own; results, logs and ``.snakemake``
   are removed before the run, the input data are kept). From Snakemake's output it reads every
-  job (rule, log, benchmark file); each job's total is the ``s`` of its ``benchmark:`` file (or, for
-  a rule without one, Snakemake's start and finish stamps, to the second), its work is the
-  ``[rule] finished in X s`` line that ``transgrn.script.run`` writes to the job's log (the time
-  inside the script's ``main``: reading inputs, computing, writing), and its fixed cost is the
-  difference: Python start-up, Snakemake's script preamble and the module imports. Rules are
+  job (rule, log files); each job's total is the ``s`` of its ``times`` log (the rules' benchmark
+  file, written by ``transgrn.jobs.runner``: from the job's ``run:`` block calling the package to
+  the job's end; or, for a rule without one, Snakemake's start and finish stamps, to the second), its
+  work is the ``[rule] finished in X s`` line the runner writes to the job's log (the time inside the
+  job function: reading inputs, computing, writing), and its fixed cost is the difference: handing
+  the job to a worker process, hashing its inputs for the provenance record, and getting it back.
+  Snakemake's own work between jobs (scheduling, checking outputs) is in neither. Rules are
   discovered from the output, not named here.
 * **CellOracle 0.20.0**: ``benchmarks/celloracle_driver.py`` (load, PCA, kNN imputation,
   ``get_links(alpha=10, bagging_number=20)`` per cluster) in CellOracle's own virtual environment,
@@ -214,6 +216,8 @@ def parse_jobs(output: str) -> dict[str, Job]:
                 jobs[current.jobid] = current
             elif key == "log":
                 current.logs = [part.split(" (")[0].strip() for part in value.split(", ")]
+                # a rule's `times` log (transgrn.jobs.runner.write_times) is its benchmark file
+                current.benchmark = next((p for p in current.logs if p.endswith(".tsv")), current.benchmark)
             else:
                 current.benchmark = value.strip()
         elif match := FINISHED.match(line.strip()):

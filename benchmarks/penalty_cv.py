@@ -1,4 +1,4 @@
-"""Time of ``MaskedRidge(alpha="auto")`` by how the penalty is chosen, on one atlas-sized transition
+"""Time of ``MaskedRidgeCV`` by how the penalty is chosen, on one atlas-sized transition
 (run by hand).
 
     python benchmarks/penalty_cv.py [--pairs 2000] [--tfs 1500] [--targets 20000] [--edges 500000]
@@ -42,7 +42,7 @@ def main() -> None:
 
     import torch
 
-    from transgrn.solvers import MaskedRidge
+    from transgrn.solvers import MaskedRidgeCV
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -58,7 +58,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for cv in criteria:
             start = time.perf_counter()
-            model = MaskedRidge(alpha="auto", cv=cv, device="cpu").fit(x, y, mask)
+            model = MaskedRidgeCV(cv=cv, device="cpu").fit(x, y, mask)
             seconds[cv].append(time.perf_counter() - start)
             chosen[cv] = (model.alpha_, model.cv_scores_)
     for cv in criteria:

@@ -76,7 +76,7 @@ import argparse
 import functools
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +91,10 @@ from transgrn.cells import CellSet
 from transgrn.lagged import lag_of
 from transgrn.cells import smooth_clusters
 from transgrn.fit import fit_pooled
+from transgrn.options import FitOptions
 from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells
 
-FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
 MAPPING = {"n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -106,7 +107,7 @@ def shipped_defaults() -> tuple[dict, dict]:
 
 
 # (row name, mapping options, smoothing neighbours, fit options); fit None = FIT, "defaults" = the schema's
-METHODS: dict[str, tuple[dict, int, dict | str | None]] = {
+METHODS: dict[str, tuple[dict, int, FitOptions | str | None]] = {
     "defaults": ({}, 0, "defaults"),
     "random": ({"method": "random"}, 0, None),
     "ot": ({"method": "ot"}, 0, None),
@@ -117,7 +118,7 @@ METHODS: dict[str, tuple[dict, int, dict | str | None]] = {
     "pseudotime_barycentric": ({"method": "pseudotime", "barycentric": True}, 0, None),
     "joint": ({"method": "joint"}, 0, None),
     "lagged": ({"method": "lagged"}, 0, None),
-    "lagged_alpha_auto": ({"method": "lagged"}, 0, {**FIT, "alpha": "auto"}),
+    "lagged_alpha_auto": ({"method": "lagged"}, 0, replace(FIT, alpha="auto")),
     "joint_smooth10": ({"method": "joint"}, 10, None),
     "hybrid": ({"method": "hybrid"}, 0, None),
 }
@@ -128,12 +129,12 @@ MLP_METHODS = ("ot", "ot_barycentric", "joint", "lagged")
 FIT_OVERRIDES: dict[str, dict] = {}
 
 
-def method_options(method: str) -> tuple[dict, int, dict]:
+def method_options(method: str) -> tuple[dict, int, FitOptions]:
     """Mapping options (over MAPPING, or the shipped defaults), smoothing and fit options of a row."""
     options, smooth, fit = METHODS[method]
     if fit == "defaults":
-        mapping, fit = shipped_defaults()
-        return {**mapping, **options}, smooth, {**fit, **FIT_OVERRIDES.get(method, {})}
+        mapping, shipped = shipped_defaults()
+        return {**mapping, **options}, smooth, FitOptions.from_config({**shipped, **FIT_OVERRIDES.get(method, {})})
     return {**MAPPING, **options}, smooth, FIT if fit is None else fit
 
 
@@ -278,13 +279,13 @@ def dataset_clusters(dataset: Dataset) -> dict[str, CellSet]:
     return clusters
 
 
-def pooled_network(dataset: Dataset, fit: dict, leave_out: set[str] = frozenset()) -> PooledNetwork:
+def pooled_network(dataset: Dataset, fit: FitOptions, leave_out: set[str] = frozenset()) -> PooledNetwork:
     """What the workflow's rule fit_pooled fits: the network over every cluster of the transitions
     (at most ``fit.pooled_max_cells`` cells in all, an equal share of each, seed 0), without the cells ``leave_out``."""
     clusters = dataset_clusters(dataset)
     if leave_out:
         clusters = {name: _without(cells, leave_out) for name, cells in clusters.items()}
-    cells = pooled_cells(clusters.items(), cluster_share(fit["pooled_max_cells"], len(clusters)), 0)
+    cells = pooled_cells(clusters.items(), cluster_share(fit.pooled_max_cells, len(clusters)), 0)
     return fit_pooled(cells, dataset.genes, dataset.prior, fit, 0)
 
 
@@ -300,7 +301,7 @@ def test_cells(mapping: pd.DataFrame) -> set[str]:
 
 
 def fitted_transition(dataset: Dataset, label: str, source: CellSet, target: CellSet, method: str,
-                      pooled: PooledNetwork | None = None) -> tuple[TransitionData, dict, tuple, dict]:
+                      pooled: PooledNetwork | None = None) -> tuple[TransitionData, dict, tuple, FitOptions]:
     """A row's mapping and fit on one transition, as the workflow runs them: (data, mappings,
     (coefficients, intercepts, info), fit options). ``pooled`` is used by the rows with the shipped fit only."""
     options, smooth, fit = method_options(method)
@@ -461,7 +462,7 @@ def transgrn_network(dataset: Dataset, method: str = "defaults") -> tuple[pd.Dat
     borrowing from the pooled network as the workflow does; the data set's network
     (:func:`strongest_over_transitions`) and a summary of the fits (median lag and alpha, mean held-out R^2)."""
     fit = method_options(method)[2]
-    pooled = pooled_network(dataset, fit) if METHODS[method][2] == "defaults" and fit["borrow_below"] > 0 else None
+    pooled = pooled_network(dataset, fit) if METHODS[method][2] == "defaults" and fit.borrow_below > 0 else None
     networks, infos = [], []
     for label, source, target in dataset.transitions:
         data, mappings, (coefficients, intercepts, info), _ = fitted_transition(dataset, label, source, target,
@@ -584,13 +585,13 @@ def main() -> None:
     hill_seeds = [int(seed) for seed in args.hill_seeds.split(",")] if args.hill_seeds else None
     for name, seed in dataset_runs(names, hill_seeds):
         dataset = DATASETS[name]() if seed is None else hill(name.removeprefix("hill_"), seed)
-        shipped_fit = shipped_defaults()[1]
-        pooled = pooled_network(dataset, shipped_fit) if shipped_fit["borrow_below"] > 0 else None
+        shipped_fit = FitOptions.from_config(shipped_defaults()[1])
+        pooled = pooled_network(dataset, shipped_fit) if shipped_fit.borrow_below > 0 else None
         seed_column = {} if hill_seeds is None else {"hill_seed": seed}
         for method in (args.methods.split(",") + variants if args.methods else list(METHODS)):
             wanted = models if method in MLP_METHODS else ["linear"]
             fit = method_options(method)[2]
-            borrowed = pooled_network(dataset, fit) if method in FIT_OVERRIDES and fit["borrow_below"] > 0 else pooled
+            borrowed = pooled_network(dataset, fit) if method in FIT_OVERRIDES and fit.borrow_below > 0 else pooled
             for label, source, target in dataset.transitions:
                 for row in run_transition(dataset, label, source, target, method, wanted, borrowed, args.pooled_holdout):
                     rows.append({"dataset": name, **seed_column, "method": method, "transition": label, **row})

@@ -58,6 +58,7 @@ from recovery import DATASETS, Dataset, _cells, _edge_list, dataset_clusters, sh
 from transgrn.cells import CellSet, knn_smooth, smooth_clusters  # noqa: E402
 from transgrn.design import EVERY_PAIR, TransitionData  # noqa: E402
 from transgrn.fit import fit_pooled, fit_transition  # noqa: E402
+from transgrn.options import FitOptions  # noqa: E402
 from transgrn.grn import build_mask, map_transition  # noqa: E402
 from transgrn.metrics import recovery_metrics  # noqa: E402
 from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells  # noqa: E402
@@ -141,30 +142,32 @@ def load(name: str) -> Dataset:
     return ALL_DATASETS[name]()
 
 
-def pooled_for(dataset: Dataset, fit: dict, smooth: int = 0) -> PooledNetwork | None:
-    if fit["borrow_below"] <= 0:
+def pooled_for(dataset: Dataset, fit: FitOptions, smooth: int = 0) -> PooledNetwork | None:
+    if fit.borrow_below <= 0:
         return None
     clusters = dataset_clusters(dataset)
     if smooth > 1:  # as transgrn.pooled.load_pooled_cells: each cluster over its own neighbours
         clusters = {name: CellSet(cells.names, knn_smooth(cells.matrix, smooth).astype(np.float32), cells.pseudotime)
                     for name, cells in clusters.items()}
-    cells = pooled_cells(clusters.items(), cluster_share(fit["pooled_max_cells"], len(clusters)), 0)
+    cells = pooled_cells(clusters.items(), cluster_share(fit.pooled_max_cells, len(clusters)), 0)
     return fit_pooled(cells, dataset.genes, dataset.prior, fit, 0)
 
 
-def variant_options(name: str, variant: str, extra_fit: dict) -> tuple[dict, dict]:
+def variant_options(name: str, variant: str, extra_fit: dict) -> tuple[dict, FitOptions, float | None]:
+    """A variant's mapping options, fit options and ``alpha_scale`` (None: the penalty as configured)."""
     mapping, fit = shipped_defaults()
     mapping_over, fit_over = VARIANTS.get(variant, ({}, {}))
     mapping = {**mapping, **TRACK_MAPPING.get(name, {}), **mapping_over}
-    return mapping, {**fit, **fit_over, **extra_fit}
+    fit = {**fit, **fit_over, **extra_fit}
+    scale = fit.pop("alpha_scale", None)
+    return mapping, FitOptions.from_config(fit), scale
 
 
 def run_dataset(name: str, variant: str, extra_fit: dict | None = None, keep: bool = False) -> tuple[list[dict], list]:
     """One row per transition of data set ``name`` under ``variant``; ``keep``: also each transition's
     (edges table with weight, corr and the fit's other columns) for calibration."""
     dataset = load(name)
-    mapping_options, fit = variant_options(name, variant, extra_fit or {})
-    scale = fit.pop("alpha_scale", None)
+    mapping_options, fit, scale = variant_options(name, variant, extra_fit or {})
     prior = dataset.prior
     if variant == "true_only":
         keys = pd.MultiIndex.from_frame(dataset.reference[["tf", "target_gene"]])
@@ -182,8 +185,8 @@ def run_dataset(name: str, variant: str, extra_fit: dict | None = None, keep: bo
         mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
         options = fit
         if scale is not None:  # the penalty the defaults choose, times scale
-            _, _, info = fit_transition(data, {"main": mappings["main"]}, {**fit, "bootstrap": 0}, pooled=pooled)
-            options = {**fit, "alpha": info["alpha"] * scale}
+            _, _, info = fit_transition(data, {"main": mappings["main"]}, replace(fit, bootstrap=0), pooled=pooled)
+            options = replace(fit, alpha=info["alpha"] * scale)
         coefficients, _, info = fit_transition(data, {"main": mappings["main"]}, options, pooled=pooled)
         x, y = data.design(mappings["main"], EVERY_PAIR)
         corr = edge_correlation(x, y, data.edge_tf, data.edge_target)
@@ -223,7 +226,7 @@ def flips(name: str) -> pd.DataFrame:
     """Where the defaults' weight and the correlation disagree on a reference edge: which is right, and
     how collinear the TF is with the target's other prior TFs (max |corr| among the design's inputs)."""
     dataset = load(name)
-    mapping_options, fit = variant_options(name, "defaults", {})
+    mapping_options, fit, _ = variant_options(name, "defaults", {})
     pooled = pooled_for(dataset, fit)
     rows = []
     for label, source, target in dataset.transitions:

@@ -1,8 +1,9 @@
 """A run's result values recorded once, for the test that a change meant to leave results alone
 did (tests/test_workflow.py).
 
-What is recorded (``tests/data/workflow_outputs/``): ``transitions.tsv`` and ``edges.parquet`` as
-tables, and the tensor's ``obs``, ``var``, ``X`` and layers. ``edges.parquet`` and the tensor also
+What is recorded (``tests/data/workflow_outputs/``): ``transitions.tsv``, ``edges.parquet`` and
+``network.parquet`` (the run-level network, recorded on 2026-12-07 when it was added) as tables, and
+the tensor's ``obs``, ``var``, ``X`` and layers. ``edges.parquet`` and the tensor also
 carry provenance (the sha256 of transgrn's own source among it), which changes with every edit of
 the code by design, so it is left out.
 
@@ -36,6 +37,7 @@ def output_tables(results: Path) -> dict[str, pd.DataFrame]:
     tables = {"transitions": pd.read_csv(results / "transitions.tsv", sep="\t", keep_default_na=False,
                                          na_values=[""]),
               "edges": pd.read_parquet(results / "edges.parquet"),
+              "network": pd.read_parquet(results / "network.parquet"),
               "tensor_obs": tensor.obs, "tensor_var": tensor.var}
     for name in ["X", *sorted(tensor.layers.keys())]:
         values = np.asarray(tensor.X if name == "X" else tensor.layers[name])

@@ -1,9 +1,11 @@
 """Streamed aggregation (transgrn.aggregate.aggregate) writes what the in-memory path (the whole
 long table, then pivots) wrote: same edge tables, same tensor, read back the same way; row groups
-in transition order; byte-identical on a rerun; nothing left behind when it fails."""
+in transition order; byte-identical on a rerun; nothing left behind when it fails; the run-level network
+beside them."""
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.util
 
 import anndata as ad
@@ -208,3 +210,53 @@ def test_the_edge_table_carries_sign_confidence_between_the_confidence_columns_a
     assert list(first.columns[-3:]) == ["qvalue", "sign_confidence", "borrowed"]
     assert first["sign_confidence"].tolist() == [1.0, 0.5]
     assert second["sign_confidence"].isna().all()  # a transition without the column: NaN, as in the pivot
+
+
+def test_the_run_level_network_is_the_r2_weighted_mean_of_the_edge_table(fabricated):
+    """network.parquet recomputed by pandas from edges.parquet and each transition's held-out R^2: score =
+    mean |weight| weighted by R^2 (all fabricated R^2 are above 0), sign = sign of the summed weights."""
+    work, paths = fabricated
+    outputs = run(paths, work / "network")
+    edges = pd.read_parquet(outputs["edges"])
+    transitions = read_transitions(paths["transitions"])
+    edges.insert(0, "transition", np.repeat(transitions["transition"].to_numpy(), len(edges) // len(transitions)))
+    r2 = {t: load_metrics(p)["r2_test"] for t, p in zip(transitions["transition"], paths["metrics"])}
+    share = edges["transition"].map(r2)
+    by_edge = [edges["tf"], edges["target_gene"]]
+    score = (share * edges["weight"].abs()).groupby(by_edge).sum() / share.groupby(by_edge).sum()
+    sign = np.sign(edges["weight"].groupby(by_edge).sum())
+    got = pd.read_parquet(outputs["network"])
+    assert list(got.columns) == ["tf", "target_gene", "score", "sign", "sign_agreement", "n_transitions"]
+    assert got["score"].is_monotonic_decreasing and len(got) == len(edges) // len(transitions)
+    indexed = got.set_index(["tf", "target_gene"])
+    np.testing.assert_allclose(indexed["score"], score.reindex(indexed.index), rtol=1e-12)
+    np.testing.assert_array_equal(indexed["sign"], sign.reindex(indexed.index))
+    called = (edges["weight"] != 0).groupby(by_edge).sum()
+    np.testing.assert_array_equal(indexed["n_transitions"], called.reindex(indexed.index))
+    metrics = json.loads(outputs["network_metrics"].read_text())
+    assert metrics["n_transitions"] == len(transitions) and metrics["n_edges"] == len(got)
+    assert "auprc_ratio" not in metrics  # no reference
+
+
+def test_the_run_level_network_is_scored_against_the_reference(fabricated, tmp_path):
+    """With a reference, network_metrics.json has a transition's recovery metrics of the run-level network,
+    as scikit-learn computes them from network.parquet (signed score) alone."""
+    from sklearn.metrics import average_precision_score
+
+    from transgrn.aggregate import aggregate
+
+    _, paths = fabricated
+    prior = pd.read_parquet(paths["prior"])
+    reference = prior.iloc[::5].assign(sign=np.int8(1))  # every fifth prior edge, activating
+    reference.to_parquet(tmp_path / "reference.parquet", index=False)
+    outputs = bench.outputs_in(tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    aggregate(read_transitions(paths["transitions"]), paths["metrics"], paths["coefficients"], paths["prior"], outputs,
+              config=CONFIG, inputs={}, mapping="joint", with_reference=True, min_confidence=0.95, top_k=100,
+              reference=tmp_path / "reference.parquet")
+    network = pd.read_parquet(outputs["network"]).merge(reference, on=["tf", "target_gene"], how="left")
+    metrics = json.loads(outputs["network_metrics"].read_text())
+    true = network["sign_y"].notna().to_numpy()
+    assert metrics["n_true_edges"] == true.sum() == len(reference)
+    assert metrics["auprc_ratio"] == pytest.approx(average_precision_score(true, network["score"]) / true.mean())
+    assert metrics["sign_accuracy"] == pytest.approx((network.loc[true, "sign_x"] == 1).mean())

@@ -48,6 +48,11 @@ def test_read_results_gives_the_runs_tables(report_demo):
     assert array.shape == (3, len(tfs), len(targets))
     row = network.iloc[0]
     assert array[1, tfs.index(row["tf"]), targets.index(row["target_gene"])] == pytest.approx(row["weight"], rel=1e-6)
+    # the run-level network: every prior edge once, strongest first
+    run = results.run_network()
+    assert list(run.columns) == ["tf", "target_gene", "score", "sign", "sign_agreement", "n_transitions"]
+    assert len(run) == len(results.edges) // 3 and run["score"].is_monotonic_decreasing
+    assert run["n_transitions"].between(0, 3).all() and set(run["sign"]) <= {-1, 0, 1}
     # the report's drawings, on the results
     for figure in (results.plot_network("c01_progenitor__c02_fate_A", n_edges=10), results.plot_r2_heatmap()):
         assert figure.axes and figure.get_size_inches().min() > 1
@@ -62,3 +67,11 @@ def test_a_transition_that_is_not_configured_is_named(small_simulation, tmp_path
 def test_read_results_of_a_folder_without_a_run_says_so(tmp_path):
     with pytest.raises(ConfigError, match="holds no transitions.tsv"):
         transgrn.read_results(tmp_path)
+
+
+def test_a_run_without_the_run_level_network_says_how_to_get_it(tmp_path):
+    from transgrn.api import Results
+
+    results = Results(folder=tmp_path, transitions=pd.DataFrame(), edges=pd.DataFrame())
+    with pytest.raises(ConfigError, match="predates the run-level network; rerun snakemake"):
+        results.run_network()

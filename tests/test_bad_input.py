@@ -408,18 +408,23 @@ def test_settings_that_cannot_work_are_config_errors(schema, section, says):
         validate_config({"data": data, **section}, schema)
 
 
-def test_settings_too_large_for_the_data_are_refused_or_warned(caplog):
-    from transgrn.prepare import _check_sizes
+def test_settings_too_large_for_the_data_are_refused_or_warned(caplog, schema):
+    from transgrn.prepare import CheckpointOptions, _check_sizes
 
     table = pd.DataFrame({"source_cluster": ["a", "b"], "target_cluster": ["b", "c"], "n_source_cells": [30, 200_000],
                           "n_target_cells": [40, 5]})
-    config = {"data": {"smooth": 0}, "mapping": {"method": "ot", "n_pairs": 1_000_000, "test_fraction": 0.05}}
+    data = {"adata": "a.h5ad", "prior": "p.csv", "cluster_key": "c", "smooth": 0}
+
+    def options(mapping):
+        return CheckpointOptions.from_config(validate_config({"data": data, "mapping": mapping}, schema))
+
+    config = options({"method": "ot", "n_pairs": 1_000_000, "test_fraction": 0.05})
     with pytest.raises(InputError, match=r"mapping.n_pairs: 1000000 pairs x 1000 genes need about 7.5 GiB"):
         _check_sizes(config, table, 1000, True)
     with caplog.at_level(logging.WARNING, logger="transgrn"):
         _check_sizes(config, table, 10, True)
     assert "mapping.test_fraction: 0.05 holds out fewer than 3 cells in transition(s) a -> b, so" in caplog.text
-    lagged = {"data": {"smooth": 0}, "mapping": {"method": "lagged", "lag_bandwidth": 0.005, "lag_grid": [0, 0.4]}}
+    lagged = options({"method": "lagged", "lag_bandwidth": 0.005, "lag_grid": [0, 0.4]})
     with pytest.raises(InputError, match=r"lag_bandwidth: 0.005 needs a trend grid of about 4.3 GiB .*200005 cells"):
         _check_sizes(lagged, table, 10, True)
     _check_sizes(lagged, table, 10, False)  # no pseudotime: no trend grid

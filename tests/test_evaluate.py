@@ -1,4 +1,6 @@
 """One scorer for every recovery metric (issue #10): every prior edge ranked, zeros are no call."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,10 @@ from transgrn.metrics import beats_null, gene_r2_summary, recovery_metrics
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, \
     fit_transition, map_transition
 from transgrn.cells import CellSet
+from transgrn.options import FitOptions
 from transgrn.mask import REASON_SELF_LOOP, REASON_TF_CONSTANT
+
+ALPHA_ONE = FitOptions.from_config({"alpha": 1.0, "device": "cpu"})
 
 
 def hand_made():
@@ -124,7 +129,7 @@ def test_same_cell_fit_recovers_the_switched_on_regulator():
     data = TransitionData(source, target, genes, mask)
     mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, _ = fit_transition(data, mappings, {"alpha": 1.0, "device": "cpu"})
+    coefficients, intercepts, _ = fit_transition(data, mappings, ALPHA_ONE)
     weight = coefficients.set_index(["tf", "target_gene"])["weight"]
     assert weight[("Master", "T1")] > 0.5 and weight[("Master", "T2")] < -0.5
     assert weight[("Master", "Master")] == 0  # the self-loop is not fitted
@@ -164,11 +169,12 @@ def test_the_default_fit_does_not_fall_below_the_null_on_small_noisy_data(schema
         mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names, mcfg["method"])
         data = TransitionData(source, target, sim.adata.var_names, mask)
         mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
-        fit = {**defaults["fit"], "device": "cpu"}
+        fit = FitOptions.from_config({**defaults["fit"], "device": "cpu"})
         metrics = evaluate_transition(data, mappings, *fit_transition(data, mappings, fit, 0, "t")[:2])[0]
         assert metrics["r2_test"] >= metrics["r2_test_null"], metrics
         assert metrics["r2_test_median"] >= metrics["r2_test_null_median"], metrics
-        alpha_one = evaluate_transition(data, mappings, *fit_transition(data, mappings, {**fit, "alpha": 1.0}, 0, "t")[:2])[0]
+        alpha_one = evaluate_transition(data, mappings,
+                                        *fit_transition(data, mappings, replace(fit, alpha=1.0), 0, "t")[:2])[0]
         assert alpha_one["r2_test"] < metrics["r2_test"]  # the old default overfits here
 
 
@@ -184,7 +190,7 @@ def test_a_null_that_predicts_its_training_mean_scores_exactly_zero(tmp_path):
     data = TransitionData(source, target, genes, build_mask(prior, source, target, genes, "joint"))
     mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, _ = fit_transition(data, mappings, {"alpha": 1.0, "device": "cpu"})
+    coefficients, intercepts, _ = fit_transition(data, mappings, ALPHA_ONE)
     y = np.asarray(data.design(mappings["null"], "train", dense=True)[1], dtype=np.float64)
     coefficients["null_weight"] = 0.0
     means = pd.Series([math.fsum(column) / len(column) for column in y.T], index=data.targets)

@@ -1,4 +1,6 @@
 """fit.* options wired through grn.fit_transition: solvers, alpha auto, bootstrap confidence, self term."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,9 +8,13 @@ import pytest
 from transgrn.aggregate import filter_edges
 from transgrn.grn import TransitionData, evaluate_transition, fit_transition
 from transgrn.cells import CellSet
+from transgrn.fit import make_transition_solver
+from transgrn.options import FitOptions
+from transgrn.solvers import CV_SOLVERS, SOLVERS, MaskedAdam
 
 GENES = pd.Index(["TF1", "TF2", "G1", "G2"])
-FIT = {"solver": "ridge", "alpha": 1e-6, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+FIT = FitOptions.from_config({"solver": "ridge", "alpha": 1e-6, "fit_intercept": True, "device": "cpu",
+                              "dtype": "float64"})
 
 
 def persistence_data(n=400, seed=0):
@@ -38,7 +44,7 @@ def test_self_term_takes_persistence_off_the_tfs():
     data, mappings = persistence_data()
     without, _, _ = fit_transition(data, mappings, FIT)
     assert weight(without, "TF2", "G1") > 0.5  # persistence leaks onto the correlated decoy TF
-    with_self, intercepts, _ = fit_transition(data, mappings, {**FIT, "self_term": True})
+    with_self, intercepts, _ = fit_transition(data, mappings, replace(FIT, self_term=True))
     assert weight(with_self, "TF2", "G1") == pytest.approx(0.0, abs=0.02)
     assert weight(with_self, "TF1", "G1") == pytest.approx(0.5, abs=0.02)
     assert intercepts.set_index("target_gene").loc["G1", "self_weight"] == pytest.approx(0.9, abs=0.02)
@@ -49,25 +55,37 @@ def test_self_term_takes_persistence_off_the_tfs():
 @pytest.mark.parametrize("solver", ["lasso", "elasticnet", "adam"])
 def test_every_solver_runs_through_the_transition_fit(solver):
     data, mappings = persistence_data()
-    config = {**FIT, "solver": solver, "alpha": 1e-4, "l1_ratio": 0.5, "epochs": 300, "lr": 0.05}
+    config = replace(FIT, solver=solver, alpha=1e-4, l1_ratio=0.5, epochs=300, lr=0.05)
     coefficients, _, info = fit_transition(data, mappings, config, seed=3, transition="t")
     assert info["solver"] == solver
     assert weight(coefficients, "TF2", "G2") == pytest.approx(-0.7, abs=0.1)
 
 
+@pytest.mark.parametrize("solver", sorted(SOLVERS))
+def test_alpha_auto_makes_the_cross_validated_sibling_seeded_for_the_transition(solver):
+    """fit.alpha: auto is read in make_transition_solver alone: the solver's CV sibling, whose folds the
+    transition's seed draws (Adam has none: it fits without a penalty); a number gives the plain solver."""
+    model = make_transition_solver(replace(FIT, solver=solver, alpha="auto"), seed=7)
+    assert type(model) is (MaskedAdam if solver == "adam" else CV_SOLVERS[solver])
+    assert model.get_params()["seed" if solver == "adam" else "cv_seed"] == 7
+    assert "alpha" not in model.get_params() or model.alpha == 0.0
+    plain = make_transition_solver(replace(FIT, solver=solver, alpha=0.5), seed=7)
+    assert type(plain) is SOLVERS[solver] and plain.alpha == 0.5
+
+
 def test_alpha_auto_is_reported():
     data, mappings = persistence_data()
-    _, _, info = fit_transition(data, mappings, {**FIT, "alpha": "auto"}, seed=0, transition="t")
+    _, _, info = fit_transition(data, mappings, replace(FIT, alpha="auto"), seed=0, transition="t")
     assert np.isfinite(info["alpha"]) and info["alpha"] >= 0
 
 
 def test_bootstrap_adds_confidence_and_filter_keeps_confident_edges():
     data, mappings = persistence_data()
-    coefficients, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
+    coefficients, _, _ = fit_transition(data, mappings, replace(FIT, bootstrap=20), seed=0, transition="t")
     for column in ("weight_mean", "weight_std", "pvalue", "qvalue", "pvalue_celloracle"):
         assert coefficients[column].notna().all()
     assert weight(coefficients, "TF2", "G2", "qvalue") < 1e-3  # a planted, strong edge
-    again, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
+    again, _, _ = fit_transition(data, mappings, replace(FIT, bootstrap=20), seed=0, transition="t")
     pd.testing.assert_frame_equal(coefficients, again)  # seeded: reruns are identical
     edges = coefficients.assign(transition="t")
     confident = edges[edges.qvalue <= 0.05]
@@ -79,7 +97,7 @@ def test_bootstrap_adds_confidence_and_filter_keeps_confident_edges():
 
 def test_bootstrap_gives_each_active_edge_the_share_of_refits_with_its_sign():
     data, mappings = persistence_data()
-    coefficients, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
+    coefficients, _, _ = fit_transition(data, mappings, replace(FIT, bootstrap=20), seed=0, transition="t")
     assert coefficients["sign_confidence"].between(0, 1).all()
     assert weight(coefficients, "TF2", "G2") < 0 and weight(coefficients, "TF2", "G2", "sign_confidence") == 1.0
     assert weight(coefficients, "TF1", "G1", "sign_confidence") == 1.0
@@ -106,7 +124,7 @@ def suppression_data(n=400, seed=0):
 
 def test_sign_confidence_is_a_coin_flip_where_the_fit_turns_the_marginal_association_around():
     data, mappings = suppression_data()
-    coefficients, _, _ = fit_transition(data, mappings, {**FIT, "bootstrap": 20}, seed=0, transition="t")
+    coefficients, _, _ = fit_transition(data, mappings, replace(FIT, bootstrap=20), seed=0, transition="t")
     assert weight(coefficients, "TF2", "G1") < -0.2  # the refits agree on the negative sign ...
     assert weight(coefficients, "TF2", "G1", "weight_mean") + 3 * weight(coefficients, "TF2", "G1", "weight_std") < 0
     assert weight(coefficients, "TF2", "G1", "sign_confidence") == 0.5  # ... but the marginal says positive
@@ -132,7 +150,8 @@ def krumsiek11_edges(bootstrap: int = 20) -> pd.DataFrame:
         data = TransitionData(source, target, dataset.genes, build_mask(dataset.prior, source, target, dataset.genes,
                                                                         mapping_options["method"]))
         mapping = map_transition(source, target, "main", label, {**mapping_options, "n_pcs": 10}, 0, data)
-        coefficients, _, _ = fit_transition(data, {"main": mapping}, {**fit, "bootstrap": bootstrap}, 0, label)
+        options = FitOptions.from_config({**fit, "bootstrap": bootstrap})
+        coefficients, _, _ = fit_transition(data, {"main": mapping}, options, 0, label)
         frames.append(coefficients.merge(dataset.reference, on=["tf", "target_gene"]))
     return pd.concat(frames, ignore_index=True)
 

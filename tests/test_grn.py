@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,10 +9,11 @@ from helpers import transition_of
 from transgrn.metrics import r2_overall, r2_per_gene, recovery_metrics
 from transgrn.grn import TransitionData, evaluate_transition, fit_transition, map_transition
 from transgrn.cells import CellSet
+from transgrn.options import FitOptions
 from transgrn.lagged import lag_of
 from transgrn.simulate import simulate
 
-FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
 
 
 def run_transition(sim, source_label, target_label, method, seed=0):
@@ -158,7 +161,7 @@ def test_the_network_uses_every_pair_and_the_held_out_columns_its_training_sibli
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": "ot", "n_pairs": 300, "test_fraction": 0.2, "n_pcs": 10}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, {**FIT, "alpha": "auto"}, 0, "t")
+    coefficients, intercepts, info = fit_transition(data, mappings, replace(FIT, alpha="auto"), 0, "t")
     alpha = info["alpha"]
 
     def sklearn_weights(split):

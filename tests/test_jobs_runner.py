@@ -170,3 +170,35 @@ def test_a_bug_in_a_worker_process_fails_its_job_with_the_traceback_in_its_log(w
                 [str(tmp_path / "sim.log")], "simulate_demo", 0)
     log = (tmp_path / "sim.log").read_text()
     assert "Traceback" in log and "no_such_setting" in log
+
+
+def test_a_times_log_gets_the_job_wall_time_cpu_time_and_peak_memory(tmp_path):
+    """The `times` log (the rules' stand-in for Snakemake's benchmark file, which sampled the whole
+    process tree): one row in the benchmark file's columns, measured by the process that ran the job."""
+    import numpy as np
+    import pandas as pd
+
+    def main(record):
+        busy = time.thread_time() + 0.05
+        while time.thread_time() < busy:  # CPU time, not a sleep
+            pass
+        np.ones(40_000_000, dtype=np.uint8).sum()  # 40 MB touched
+
+    times = tmp_path / "bench" / "job.tsv"
+    logs = Named({"log": str(tmp_path / "job.log"), "times": str(times)})
+    run_job(main, Named(), Named(), Named(), Named(), logs, "fit_grn", 0)
+    row = pd.read_csv(times, sep="\t")
+    assert list(row.columns) == ["s", "h:m:s", "max_rss", "cpu_time"] and len(row) == 1
+    assert row["s"][0] >= row["cpu_time"][0] >= 0.04
+    assert row["max_rss"][0] > 40  # MB: at least what the job touched
+
+
+def test_a_failed_job_writes_no_times(tmp_path):
+    def main(record):
+        raise InputError("bad")
+
+    times = tmp_path / "job.tsv"
+    with pytest.raises(JobFailed):
+        run_job(main, Named(), Named(), Named(), Named(), Named({"log": str(tmp_path / "j.log"), "times": str(times)}),
+                "fit_grn", 0)
+    assert not times.exists()

@@ -15,6 +15,7 @@ from transgrn.cells import CellSet
 from transgrn.confidence import bootstrap_counts
 from transgrn.design import paired_design
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
+from transgrn.options import FitOptions
 from transgrn.solvers import MaskedElasticNet, MaskedRidge, select_alpha_ridge, target_blocks
 
 
@@ -100,7 +101,8 @@ def _transition(sim, method: str, fit: dict):
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": method, "n_pairs": 150, "test_fraction": 0.2, "n_pcs": 5}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, {"device": "cpu", **fit}, 3, "t")
+    options = FitOptions.from_config({"device": "cpu", **fit})
+    coefficients, intercepts, info = fit_transition(data, mappings, options, 3, "t")
     return (coefficients, intercepts, info), evaluate_transition(data, mappings, coefficients, intercepts, sim.reference)
 
 

@@ -1,11 +1,14 @@
 """Borrowing from the pooled network (fit.borrow_below, transgrn.pooled): a TF that does not vary over
 a transition's cells takes the weights of the network fitted over every cluster; the others keep
 their own fit."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from transgrn.cells import CellSet
+from transgrn.options import FitOptions
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
 from transgrn.fit import fit_pooled
 from transgrn.pooled import pooled_cells, read_pooled, write_pooled
@@ -13,7 +16,7 @@ from transgrn.pooled import pooled_cells, read_pooled, write_pooled
 GENES = pd.Index(["Master", "Other", "T1", "T2", "T3"])
 PRIOR = pd.DataFrame({"tf": ["Master", "Master", "Master", "Other", "Other"],
                       "target_gene": ["T1", "T2", "Master", "T3", "T1"], "sign": np.int8(0)})
-FIT = {"alpha": "auto", "device": "cpu"}
+FIT = FitOptions.from_config({"alpha": "auto", "device": "cpu"})
 MAPPING = {"method": "joint", "n_pairs": 300, "test_fraction": 0.2}
 
 
@@ -46,7 +49,7 @@ def by_edge(coefficients: pd.DataFrame, column: str = "weight") -> pd.Series:
 @pytest.mark.parametrize("master", ["off", "leak"])
 def test_a_tf_silent_in_the_transition_takes_its_pooled_weight(master):
     data, mappings, pooled = setting(master)
-    own = by_edge(fit_transition(data, mappings, {**FIT, "borrow_below": 0}, pooled=pooled)[0])
+    own = by_edge(fit_transition(data, mappings, replace(FIT, borrow_below=0), pooled=pooled)[0])
     coefficients = fit_transition(data, mappings, FIT, pooled=pooled)[0]
     weight, borrowed = by_edge(coefficients), by_edge(coefficients, "borrowed")
     pooled_weight = by_edge(pooled.weights)
@@ -60,7 +63,7 @@ def test_a_tf_silent_in_the_transition_takes_its_pooled_weight(master):
 
 def test_an_informative_tf_keeps_its_own_fit():
     data, mappings, pooled = setting("off")
-    own = fit_transition(data, mappings, {**FIT, "borrow_below": 0}, pooled=pooled)[0]
+    own = fit_transition(data, mappings, replace(FIT, borrow_below=0), pooled=pooled)[0]
     borrowing = fit_transition(data, mappings, FIT, pooled=pooled)[0]
     assert by_edge(borrowing)[("Other", "T3")] == by_edge(own)[("Other", "T3")]  # a target without borrowed edges: same fit
     # T1 also has a borrowed edge; Master is constant here, so X W0 is a constant the intercept takes
@@ -70,7 +73,7 @@ def test_an_informative_tf_keeps_its_own_fit():
 def test_borrow_below_zero_is_the_plain_fit():
     data, mappings, pooled = setting("leak")
     plain = fit_transition(data, mappings, FIT)
-    off = fit_transition(data, mappings, {**FIT, "borrow_below": 0}, pooled=pooled)
+    off = fit_transition(data, mappings, replace(FIT, borrow_below=0), pooled=pooled)
     pd.testing.assert_frame_equal(off[0], plain[0])
     pd.testing.assert_frame_equal(off[1], plain[1])
     assert not plain[0]["borrowed"].any()
@@ -81,7 +84,7 @@ def test_evaluation_scores_the_borrowed_weights():
     data, mappings, pooled = setting("off")
     reference = pd.DataFrame({"tf": ["Master", "Master", "Other"], "target_gene": ["T1", "T2", "T3"], "sign": [1, -1, 1]})
     scores = {}
-    for name, options in (("own", {**FIT, "borrow_below": 0}), ("borrowing", FIT)):
+    for name, options in (("own", replace(FIT, borrow_below=0)), ("borrowing", FIT)):
         coefficients, intercepts, _ = fit_transition(data, mappings, options, pooled=pooled)
         scores[name] = evaluate_transition(data, mappings, coefficients, intercepts, reference)[0]
     assert scores["borrowing"]["sign_accuracy"] == 1.0 and scores["own"]["sign_accuracy"] < 1.0
@@ -91,7 +94,7 @@ def test_evaluation_scores_the_borrowed_weights():
 
 def test_bootstrap_leaves_borrowed_edges_untested():
     data, mappings, pooled = setting("leak")
-    coefficients = fit_transition(data, mappings, {**FIT, "bootstrap": 10}, pooled=pooled)[0]
+    coefficients = fit_transition(data, mappings, replace(FIT, bootstrap=10), pooled=pooled)[0]
     borrowed = coefficients["borrowed"].to_numpy()
     assert borrowed.any()
     assert coefficients.loc[borrowed, ["pvalue", "qvalue"]].isna().all().all()
@@ -167,7 +170,7 @@ def test_borrowing_block_by_block_gives_the_same_weights(monkeypatch):
     import transgrn.fit as fit_module
 
     data, mappings, pooled = setting("off")
-    options = {**FIT, "bootstrap": 5}
+    options = replace(FIT, bootstrap=5)
     whole, whole_intercepts, _ = fit_transition(data, mappings, options, 0, "A__B", pooled=pooled)
     assert whole["borrowed"].any()
     monkeypatch.setattr(fit_module, "RESIDUAL_BLOCK_BYTES", 1)  # one target per block
@@ -188,7 +191,7 @@ def test_sign_confidence_is_capped_where_the_run_wide_network_has_the_other_sign
     from transgrn.pooled import PooledNetwork
 
     data, mappings = persistence_data()
-    options = {"alpha": 1e-6, "bootstrap": 20, "device": "cpu"}
+    options = FitOptions.from_config({"alpha": 1e-6, "bootstrap": 20, "device": "cpu"})
     variance = pd.Series(1.0, index=["TF1", "TF2"])  # both TFs vary in the transition: nothing is borrowed
 
     def confidence(weight, marginal):
@@ -212,5 +215,5 @@ def test_a_pooled_network_without_the_marginal_column_still_reads(tmp_path):
     pd.read_parquet(tmp_path / "network.parquet").drop(columns="marginal").to_parquet(tmp_path / "network.parquet")
     older = read_pooled(tmp_path / "network.parquet", tmp_path / "tf_variance.parquet")
     assert "marginal" not in older.weights.columns
-    coefficients = fit_transition(data, mappings, {**FIT, "bootstrap": 5}, pooled=older)[0]
+    coefficients = fit_transition(data, mappings, replace(FIT, bootstrap=5), pooled=older)[0]
     assert coefficients["borrowed"].any() and coefficients["sign_confidence"].notna().any()

@@ -108,6 +108,7 @@ def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulatio
     import scipy.sparse as sp
 
     from transgrn.grn import TransitionData, build_mask, fit_transition, load_cluster, map_transition
+    from transgrn.options import FitOptions
 
     results = {}
     for kind in ("dense", "sparse"):
@@ -123,7 +124,7 @@ def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulatio
         mask = build_mask(pd.read_parquet(out / "prepared/prior_edges.parquet"), source, target, genes)
         mcfg = {"method": "ot", "n_pairs": 300, "test_fraction": 0.2}
         mappings = {role: map_transition(source, target, role, "t", mcfg, 0) for role in ("main", "null")}
-        fit = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+        fit = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
         results[kind] = fit_transition(TransitionData(source, target, genes, mask), mappings, fit)[0]
     pd.testing.assert_frame_equal(results["dense"], results["sparse"], atol=1e-8)
 

@@ -1,4 +1,4 @@
-"""The masked regression recovers what it should (solver-vs-sklearn checks live in test_solvers.py)."""
+"""The masked regression recovers what it should (solver-vs-sklearn checks live in test_solvers_*.py)."""
 import numpy as np
 
 from transgrn.solvers import MaskedRidge

@@ -554,3 +554,21 @@ def test_differential_section_shows_sibling_pairs_only_and_only_when_enabled(syn
     # disabled (no differential table): no section, no link, and the page is otherwise the same
     plain = build(synthetic, tf_scores=scores)
     assert "id='differential'" not in plain and "#differential" not in plain
+
+
+def test_the_run_level_network_has_its_card_and_its_row_of_the_recovery_table(synthetic):
+    """The median AUPRC card says what it summarises; the run-level network (network_metrics.json) adds a
+    card and the recovery table's last row, and neither without it."""
+    n = len(synthetic["table"])
+    network = {"auprc_ratio": 3.21, "auroc": 0.875, "sign_accuracy": 0.5, "n_transitions": n, "n_edges": 600}
+    page = text_of(build(synthetic, network_metrics=network))
+    cards = page.split('class="cards"')[1].split("</div></p>")[0]
+    assert f"median AUPRC ratio over {n} transitions" in cards
+    assert "<b>3.21</b><span>AUPRC ratio of the run-level network" in cards
+    validation = page.split("<section id='validation'>")[1]
+    rows = validation.split("Recovery of the reference network")[1].split("</tbody>")[0].split("<tr>")
+    assert f"run-level network ({n} transitions)" in rows[-1] and "0.875" in rows[-1]
+    assert len([r for r in rows if "<td" in r]) == n + 1
+
+    plain = text_of(build(synthetic))
+    assert "run-level network" not in plain and f"median AUPRC ratio over {n} transitions" in plain

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,16 @@ def test_recovery_columns_equal_an_outside_scorer(demo_runs):
         assert row.sign_accuracy == pytest.approx(right.mean(), rel=1e-5)
         called = signed["weight"] != 0
         assert row.sign_accuracy_called == pytest.approx(right[called].mean(), rel=1e-5)
+    # the run-level network likewise: its score ranks, its sign signs
+    network = pd.read_parquet(run / "results/network.parquet").merge(reference, on=["tf", "target_gene"], how="left",
+                                                                     suffixes=("", "_true"))
+    metrics = json.loads((run / "results/network_metrics.json").read_text())
+    true = network["sign_true"].notna().to_numpy()
+    assert len(network) == len(edges) // len(table) and metrics["n_transitions"] == len(table)
+    assert metrics["auprc_ratio"] == pytest.approx(average_precision_score(true, network["score"]) / true.mean())
+    assert metrics["auroc"] == pytest.approx(roc_auc_score(true, network["score"]))
+    signed = network[true & (network["sign_true"] != 0)]
+    assert metrics["sign_accuracy"] == pytest.approx((signed["sign"] == np.sign(signed["sign_true"])).mean())
 
 
 def test_outputs_are_unchanged_by_the_code_layout(demo_runs):
@@ -108,7 +119,7 @@ def test_outputs_are_unchanged_by_the_code_layout(demo_runs):
 
 def test_reruns_are_byte_identical(demo_runs):
     first, second = (run / "results" for run in demo_runs)
-    for name in ("edges.parquet", "transitions.tsv"):
+    for name in ("edges.parquet", "transitions.tsv", "network.parquet", "network_metrics.json"):
         assert digest(first / name) == digest(second / name), name
 
 

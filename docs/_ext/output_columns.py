@@ -24,6 +24,9 @@ TABLES = {
     "BORROWED_COLUMN": ("`results/edges.parquet`: borrowing",
                         "Present when `fit.borrow_below > 0` (the default); also in `coefficients.parquet` and "
                         "as a 1/0 layer of the tensor."),
+    "NETWORK_COLUMNS": ("`results/network.parquet`",
+                        "The run-level network: one row per prior edge, a rank score and a sign over every "
+                        "transition (`transgrn.run_network`; see [The run-level network](#the-run-level-network))."),
     "MASK_COLUMNS": ("`results/transitions/<t>/mask.parquet`",
                      "Every prior edge of the transition, and whether the design can estimate it."),
     "MAPPING_COLUMNS": ("`results/transitions/<t>/mapping_main.parquet`, `mapping_null.parquet`",
@@ -88,6 +91,13 @@ MEANINGS = {
     "borrowed": "True where the weight comes from the pooled network (the TF did not vary over the "
                 "transition's rows), not from the transition's own cells; such edges have no p- or q-value "
                 "and are left out of `edges_filtered.parquet`, the TF scores and the differential test",
+    # network.parquet
+    "score": "the edge's rank score: the mean absolute weight over the transitions, each weighted by its held-out R² "
+             "(`r2_test`, 0 where negative; the plain mean where no transition of the edge has R² above 0); "
+             "0 where no transition estimated it",
+    "sign_agreement": "the absolute sum of the weights over the sum of their absolute values: 1 where every "
+                      "transition's weight has the edge's sign, near 0 where they cancel; NaN where every weight is 0",
+    "n_transitions": "transitions with a non-zero weight for the edge (their own or borrowed)",
     # mask.parquet
     "sign": "the prior's sign: 1, −1 or 0 (unknown)",
     "active": "whether the design can estimate the edge on its rows",
@@ -105,6 +115,8 @@ MEANINGS = {
 
 # a column whose meaning depends on the table: (transgrn.columns constant, column) -> meaning
 IN_TABLE = {
+    ("NETWORK_COLUMNS", "sign"): "the run-level sign: that of the summed weights over the transitions (a vote "
+                                 "weighted by the absolute weight), 1 or −1; 0 where every weight is 0",
     ("MAPPING_COLUMNS", "weight"): "the row's weight within its pair: 1 for a sampled or same-cell pair; for a "
                                    "barycentric pair, the coupling's weight of this target cell (the pair's target "
                                    "is the weighted mean of its rows)",

@@ -20,7 +20,9 @@ import pandas as pd
 
 from .columns import (BORROWED_COLUMN, CONFIDENCE_COLUMNS, OPTIONAL_COLUMNS, REFERENCE_COLUMNS,
                       SIGN_CONFIDENCE_COLUMN, TABLE_COLUMNS, TEXT_COLUMNS, own_edges)
-from .io import PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256
+from .io import (PROVENANCE_KEY, arrow_schema, atomic_path, parquet_stream, provenance, provenance_json, sha256,
+                 write_json, write_parquet)
+from .run_network import RunNetwork, network_recovery
 from .tensor import edge_var, row_values, tensor_obs, tensor_rows, value_columns
 
 PathLike = str | os.PathLike
@@ -154,9 +156,22 @@ def prior_signs(var: pd.DataFrame, prior: PathLike) -> pd.Series:
     return pd.Series(signs.reindex(keys).fillna(0).astype("int8").to_numpy(), index=var.index)
 
 
+def write_run_network(network: RunNetwork, outputs: Mapping[str, PathLike], record: Mapping[str, Any],
+                      reference: PathLike | None) -> None:
+    """The run-level network as ``outputs["network"]`` and, beside it, ``outputs["network_metrics"]``: its
+    number of transitions and edges and, against ``reference`` (None: no reference configured), the
+    recovery metrics a transition's metrics.json has."""
+    table = network.table()
+    write_parquet(table, outputs["network"], record)
+    metrics = {"n_transitions": network.n_transitions, "n_edges": len(table)}
+    if reference is not None:
+        metrics.update(network_recovery(table, pd.read_parquet(reference, columns=["tf", "target_gene", "sign"])))
+    write_json({**metrics, PROVENANCE_KEY: record}, outputs["network_metrics"])
+
+
 def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficients: Sequence[PathLike], prior: PathLike,
               outputs: Mapping[str, PathLike], *, config: Mapping[str, Any], inputs: Mapping[str, Any], mapping: str,
-              with_reference: bool, min_confidence: float, top_k: int,
+              with_reference: bool, min_confidence: float, top_k: int, reference: PathLike | None = None,
               attributions: Sequence[PathLike] | None = None,
               mlp_metrics: Sequence[PathLike] | None = None, tf_scores: Sequence[PathLike] | None = None,
               target_scores: Sequence[PathLike] | None = None) -> dict[str, Any]:
@@ -169,7 +184,10 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
     (grn_tensor.h5ad, filled row by row) and ``provenance`` (provenance.json) to their paths. Every
     output is written atomically and byte-identically on a rerun. ``tf_scores`` and ``target_scores``
     (each transition's :mod:`transgrn.network_scores` tables, when given) are gathered into the
-    outputs of the same names (tf_scores.tsv, target_scores.tsv). Returns the provenance record.
+    outputs of the same names (tf_scores.tsv, target_scores.tsv). ``network`` (network.parquet) is the
+    run-level network (:mod:`transgrn.run_network`) and ``network_metrics`` (network_metrics.json) its
+    size and, with ``with_reference``, its recovery of ``reference`` (the prepared reference.parquet).
+    Returns the provenance record.
     """
     if len(transitions) == 0:
         raise ValueError("no transitions to aggregate")
@@ -189,6 +207,7 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
     # the prior's sign (+1/-1, 0 = unsigned) of every edge, kept as edge metadata
     var["prior_sign"] = prior_signs(var, prior)
     schema = arrow_schema(first.drop(columns="transition"), record)  # both edge tables, even if none passes the filter
+    network = RunNetwork(var)
     with contextlib.ExitStack() as stack:
         edges = stack.enter_context(parquet_stream(outputs["edges"], record, schema))
         filtered = stack.enter_context(parquet_stream(outputs["edges_filtered"], record, schema))
@@ -199,14 +218,17 @@ def aggregate(transitions: pd.DataFrame, metrics: Sequence[PathLike], coefficien
             edges.write(frame.drop(columns="transition"))
             filtered.write(filter_transition_edges(frame, min_confidence, top_k).drop(columns="transition"))
             tensor.write(i, row_values(frame, var))
+            network.add(frame, values[frame["transition"].iat[0]]["r2_test"])
     with atomic_path(outputs["table"]) as tmp:
         write_table(table, tmp)
+    write_run_network(network, outputs, record, reference if with_reference else None)
     for name, parts in (("tf_scores", tf_scores), ("target_scores", target_scores)):
         if parts:
             if len(parts) != len(transitions):
                 raise ValueError(f"one {name} file per transition is needed")
             write_tables(parts, outputs[name])
-    hashes = {name: {"path": str(outputs[name]), "sha256": sha256(outputs[name])} for name in ("table", "edges", "tensor")}
+    hashes = {name: {"path": str(outputs[name]), "sha256": sha256(outputs[name])}
+              for name in ("table", "edges", "tensor", "network")}
     with atomic_path(outputs["provenance"]) as tmp:
         Path(tmp).write_text(json.dumps({**record, "outputs": hashes}, indent=2, sort_keys=True) + "\n")
     return record

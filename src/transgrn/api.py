@@ -13,7 +13,7 @@ finished run's folder.
     fit.metrics["r2_test"], fit.metrics["r2_test_null"]
 
     results = transgrn.read_results("results/")  # a whole workflow run
-    results.edges, results.transitions, results.tensor()
+    results.edges, results.transitions, results.tensor(), results.run_network()
     results.plot_network("c00_stem_cell__c01_progenitor")   # the report's drawings, as matplotlib Figures
 """
 
@@ -94,6 +94,7 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
     from .jobs import fit as fit_job
     from .jobs import mapping as mapping_job
     from .jobs import prepare as prepare_job
+    from .options import DataOptions, FitOptions
     from .prepare import read_transitions
 
     folder = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="transgrn-"))
@@ -115,9 +116,10 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
              for name, filename in {**MAPPING_FILES, **FIT_FILES, **EVALUATE_FILES}.items()}
     slices = {cluster: str(prepared / "clusters" / f"{cluster}.h5ad") for cluster in transition.split("__")}
     cells = dict(zip(("source", "target"), slices.values()))
-    smooth = config["data"]["smooth"]
+    # the jobs take the config's sections as the rules pass them; what is read here, typed
+    smooth, fit = DataOptions.from_config(config["data"]).smooth, FitOptions.from_config(config["fit"])
     pooled = {}
-    if config["fit"]["borrow_below"] > 0:  # over the run's clusters, in the workflow's order (common.smk run_slices)
+    if fit.borrow_below > 0:  # over the run's clusters, in the workflow's order (common.smk run_slices)
         clusters = dict.fromkeys(c for t in table["transition"] for c in t.split("__"))
         pooled = {"pooled_network": str(folder / "results/pooled/network.parquet"),
                   "pooled_tf_variance": str(folder / "results/pooled/tf_variance.parquet")}
@@ -131,7 +133,7 @@ def fit_transition(adata: Any, prior: Any, source: str, target: str, *, cluster_
     evaluate_job.evaluate_grn(**{k: files[k] for k in {**MAPPING_FILES, **FIT_FILES}}, **cells,
                               reference=str(prepared / "reference.parquet"),
                               **{k: files[k] for k in EVALUATE_FILES}, smooth=smooth, filter=config["filter"],
-                              self_term=config["fit"]["self_term"], transition=transition)
+                              self_term=fit.self_term, transition=transition)
     metrics = json.loads(Path(files["metrics"]).read_text())
     metrics.pop("transgrn_provenance", None)
     return TransitionFit(transition=transition, edges=pd.read_parquet(files["coefficients"]), metrics=metrics,
@@ -171,6 +173,15 @@ class Results:
         from .report.figures import r2_heatmap_figure
 
         return r2_heatmap_figure(self.transitions)
+
+    def run_network(self) -> pd.DataFrame:
+        """The run-level network (network.parquet): per prior edge a rank ``score`` and a ``sign`` over every
+        transition, strongest first (:mod:`transgrn.run_network`); its recovery is in network_metrics.json."""
+        path = self.folder / "network.parquet"
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist: the run predates the run-level network; rerun snakemake "
+                              "on the same config to write it (only the aggregate and the report rerun)")
+        return pd.read_parquet(path)
 
     def network(self, transition: str) -> pd.DataFrame:
         """One transition's edges, strongest first (by |weight|)."""

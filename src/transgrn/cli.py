@@ -91,13 +91,13 @@ def run_check(configfiles: list[Path], directory: Path, schema: Path | None = No
     from .config import config_notes, environment_problems, load_schema, validate_config
     from .errors import TransgrnError
     from .io import check_writable
-    from .prepare import check_and_load, collected_warnings, describe
+    from .prepare import CheckpointOptions, check_and_load, collected_warnings, describe
 
     try:
         config = with_directory(validate_config(read_configs(configfiles), load_schema(schema)), directory)
         check_writable(directory / "results")
         with collected_warnings() as warnings:
-            checked = check_and_load(config)
+            checked = check_and_load(CheckpointOptions.from_config(config))
             for note in config_notes(config) + environment_problems(config):
                 logging.getLogger("transgrn").warning(note)
     except TransgrnError as error:

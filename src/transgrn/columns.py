@@ -64,6 +64,8 @@ def own_edges(edges):
     if BORROWED_COLUMN not in edges.columns:
         return edges
     return edges[~edges[BORROWED_COLUMN].to_numpy(dtype=bool)]
+# results/network.parquet: the run-level network (transgrn.run_network), one row per prior edge, highest score first
+NETWORK_COLUMNS = ["tf", "target_gene", "score", "sign", "sign_agreement", "n_transitions"]
 # results/edges.parquet (long table; the tensor's var is tf, target_gene): these, then the confidence
 # columns with fit.bootstrap, then BORROWED_COLUMN (and mlp_attribution with the MLP)
 EDGE_COLUMNS = ["source_cluster", "target_cluster", "tf", "target_gene", "weight"]

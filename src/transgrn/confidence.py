@@ -17,8 +17,9 @@ prior edge's weights under the output names (:data:`~transgrn.columns.CONFIDENCE
 Both tests assume independent rows; pairs that share a source cell are not independent, which
 makes either optimistic.
 
-Ridge (:class:`~transgrn.solvers.MaskedRidge`) refits are batched: all resamples are solved at
-once from count-weighted moments (:meth:`MaskedRidge.fit_weighted_batch`); other solvers are
+Ridge (:class:`~transgrn.solvers.MaskedRidge`, :class:`~transgrn.solvers.MaskedRidgeCV`) refits are
+batched: all resamples are solved at once from count-weighted moments
+(:meth:`MaskedRidge.fit_weighted_batch <transgrn.solvers.ridge.MaskedRidge.fit_weighted_batch>`); other solvers are
 refitted one by one on the same resamples.
 """
 
@@ -29,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from .columns import CONFIDENCE_COLUMNS
-from .solvers import MaskedRegressor, MaskedRidge, Outputs, target_blocks
+from .solvers import MaskedRegressor, MaskedRidge, MaskedRidgeCV, Outputs, target_blocks
 
 __all__ = ["CONFIDENCE_COLUMNS", "benjamini_hochberg", "bootstrap_counts", "bootstrap_edges", "edge_covariance",
            "sign_confidence", "sign_shares"]
@@ -52,12 +53,12 @@ def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: 
                    counts: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """Edge weights (as ``dtype``) and intercepts of each resample: for ridge in as few equal batches
     as keep each one's cross-products within :data:`REFIT_BATCH_BYTES` (one unless the prior is
-    large; one when alpha is still ``auto``, which each batch would cross-validate again), a loop
+    large; one for :class:`MaskedRidgeCV`, which each batch would cross-validate again), a loop
     otherwise."""
     model = make_model()
-    if isinstance(model, MaskedRidge):
+    if isinstance(model, (MaskedRidge, MaskedRidgeCV)):
         n_edges = int(np.count_nonzero(mask))
-        batches = 1 if model.alpha == "auto" else max(1, -(-len(counts) * n_edges * 16 // REFIT_BATCH_BYTES))
+        batches = 1 if isinstance(model, MaskedRidgeCV) else max(1, -(-len(counts) * n_edges * 16 // REFIT_BATCH_BYTES))
         step = max(1, -(-len(counts) // batches))
         if step >= len(counts):
             return model.fit_weighted_batch(x, y, mask, counts, dtype=dtype)

@@ -185,9 +185,9 @@ def _cross_key_problems(config: dict[str, Any]) -> list[str]:
             "transitions.mode is 'explicit' but transitions.explicit is empty; "
             "list pairs like [[stem, progenitor], ...]"
         )
-    if transitions["mode"] == "pseudotime" and not config["data"].get("pseudotime_key"):
+    if transitions["mode"] in ("pseudotime", "trajectory") and not config["data"].get("pseudotime_key"):
         problems.append(
-            "transitions.mode is 'pseudotime' but data.pseudotime_key is not set; "
+            f"transitions.mode is '{transitions['mode']}' but data.pseudotime_key is not set; "
             "name the obs column that holds the pseudotime"
         )
     if config.get("mapping", {}).get("method") == "pseudotime" and not config["data"].get("pseudotime_key"):

@@ -19,29 +19,33 @@ from .options import FitOptions
 from .cells import CellSet
 from .pooled import NETWORK_COLUMNS, PooledNetwork, borrowing_prior, expression, pooled_mask, tf_information
 from .seeds import rng_for
-from .solvers import make_solver, values_at
+from .solvers import MaskedRegressor, make_cv_solver, make_solver, values_at
 
 log = logging.getLogger(__name__)
 
-# which fit.* options each solver takes
+# which fit.* options each solver takes besides the penalty (fit.alpha, make_transition_solver)
 SOLVER_PARAMS = {
-    "ridge": ("alpha", "fit_intercept", "standardize", "device", "dtype"),
-    "lasso": ("alpha", "fit_intercept", "standardize", "device", "dtype"),
-    "elasticnet": ("alpha", "l1_ratio", "fit_intercept", "standardize", "device", "dtype"),
-    "adam": ("alpha", "lr", "epochs", "fit_intercept", "standardize", "device", "dtype"),
+    "ridge": ("fit_intercept", "standardize", "device", "dtype"),
+    "lasso": ("fit_intercept", "standardize", "device", "dtype"),
+    "elasticnet": ("l1_ratio", "fit_intercept", "standardize", "device", "dtype"),
+    "adam": ("lr", "epochs", "fit_intercept", "standardize", "device", "dtype"),
 }
+CROSS_VALIDATED = "auto"  # fit.alpha's value that asks for the penalty to be cross-validated
 
 
-def make_transition_solver(options: FitOptions | dict, seed: int = 0):
-    """The configured solver with the parameters it takes (``fit.*``), seeded for the transition."""
-    options = FitOptions.from_config(options)
+def make_transition_solver(options: FitOptions, seed: int = 0) -> MaskedRegressor:
+    """The configured solver with the parameters it takes (``fit.*``), seeded for the transition.
+
+    The one place where ``fit.alpha: auto`` is read: it makes the solver's cross-validated sibling
+    (:func:`~transgrn.solvers.make_cv_solver`, e.g. :class:`~transgrn.solvers.MaskedRidgeCV`, with
+    K-fold folds drawn from ``seed``); Adam, which has none, then fits without a penalty."""
     params = {k: getattr(options, k) for k in SOLVER_PARAMS[options.solver]}
+    auto = options.alpha == CROSS_VALIDATED
     if options.solver == "adam":
-        params["seed"] = seed
-        params["alpha"] = 0.0 if params["alpha"] == "auto" else params["alpha"]
-    elif params["alpha"] == "auto":
-        params["cv_seed"] = seed
-    return make_solver(options.solver, **params)
+        return make_solver("adam", alpha=0.0 if auto else options.alpha, seed=seed, **params)
+    if auto:
+        return make_cv_solver(options.solver, cv_seed=seed, **params)
+    return make_solver(options.solver, alpha=options.alpha, **params)
 
 
 def role_seed(seed: int, transition: str, role: str = "main") -> int:
@@ -50,7 +54,7 @@ def role_seed(seed: int, transition: str, role: str = "main") -> int:
     return int(rng_for(seed, transition, "fit", role).integers(2**31))
 
 
-def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], options: FitOptions | dict,
+def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], options: FitOptions,
                    seed: int = 0, transition: str = "", pooled: PooledNetwork | None = None):
     """Fit the masked regression of a transition: the network on every pair of its mapping, and for
     the held-out columns the same fit on the training pairs alone (and the null's).
@@ -80,7 +84,6 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
     borrowed edges (filled where inactive) are marked ``borrowed``; the null fit never borrows (it
     is the baseline).
     """
-    options = FitOptions.from_config(options)
     self_term = options.self_term
     mask = data.design_mask(self_term)
     coefficients = data.edges.copy()
@@ -116,7 +119,7 @@ def fit_transition(data: TransitionData, mappings: dict[str, pd.DataFrame], opti
     return _network_first(coefficients, "weight"), _network_first(intercepts, "intercept"), info
 
 
-def training_penalty(data: TransitionData, mapping: pd.DataFrame, options: FitOptions | dict, solver_seed: int,
+def training_penalty(data: TransitionData, mapping: pd.DataFrame, options: FitOptions, solver_seed: int,
                      self_term: bool = False) -> float:
     """The penalty :func:`fit_transition` chooses for a transition's network: its main fit's on the
     training pairs (cross-validated with ``alpha: auto``), for jobs that repeat the network's fit."""
@@ -204,14 +207,14 @@ def _borrow(coefficients: pd.DataFrame, intercepts: pd.DataFrame, data: Transiti
     coefficients[f"{prefix}weight"] = weight
 
 
-def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: FitOptions | dict,
+def fit_pooled(cells: CellSet, genes: pd.Index, prior: pd.DataFrame, options: FitOptions,
                seed: int = 0) -> PooledNetwork:
     """The network that transitions borrow from (:mod:`transgrn.pooled`): the same-cell masked
     regression of every target on its prior TFs over ``cells`` (the configured solver and
     ``fit.alpha``, ``auto`` = cross-validated over the cells; no self term, no bootstrap), each edge's
     marginal covariance over the same cells (the transitions' sign confidence checks against both), and
     each prior TF's variance."""
-    options = replace(FitOptions.from_config(options), self_term=False, bootstrap=0)
+    options = replace(options, self_term=False, bootstrap=0)
     tfs = pd.Index(pd.unique(prior["tf"]))
     x = expression(cells, genes, tfs)
     variance = pd.Series(x.var(axis=0), index=tfs, name="variance")

@@ -8,7 +8,7 @@ script per stage with the same name)::
     mask = build_mask(prior_edges, source, target, genes, "lagged")
     data = TransitionData(source, target, genes, mask)
     mappings = {role: map_transition(source, target, role, "a->b", {"method": "lagged"}, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, {})
+    coefficients, intercepts, info = fit_transition(data, mappings, FitOptions.from_config({}))  # transgrn.options
     metrics, gene_r2, predictions = evaluate_transition(data, mappings, coefficients, intercepts, reference)
 """
 

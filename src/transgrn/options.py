@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -110,7 +110,7 @@ CUDA_UNAVAILABLE = ("fit.device is 'cuda' but torch finds no CUDA GPU here (torc
 class FitOptions(_Section):
     SECTION = "fit"
     solver: str
-    alpha: float | str
+    alpha: float | Literal["auto"]  # auto: cross-validated (transgrn.fit.make_transition_solver alone reads it)
     l1_ratio: float
     fit_intercept: bool
     standardize: bool

@@ -19,8 +19,8 @@ from . import io
 from .columns import LABEL_COLUMNS
 from .errors import InputError
 from .networks import FEW_SHARED, align_edges, read_network
-from .options import MappingOptions, section_defaults
-from .transitions import cluster_ids, enumerate_transitions, listed, paga_connectivities
+from .options import DataOptions, MappingOptions, TransitionOptions
+from .transitions import cluster_graph, cluster_ids, enumerate_transitions, listed
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,26 @@ PREPARED_FILES = {
 
 
 sha256 = io.sha256  # kept here for callers of transgrn.prepare.sha256
+
+
+@dataclass(frozen=True)
+class CheckpointOptions:
+    """The config sections the checkpoint reads, typed once from the validated config (:meth:`from_config`)."""
+
+    data: DataOptions
+    transitions: TransitionOptions
+    reference: str | None
+    mapping: MappingOptions  # what the config's mapping section gives, the schema's defaults for the rest
+    # whether the config held more of the mapping section than its method: the checkpoint's rule passes only
+    # the method (other mapping settings must not rerun it and so every job); transgrn check passes all of it
+    # and checks its settings against the data too
+    mapping_given: bool
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "CheckpointOptions":
+        mapping = config["mapping"]
+        return cls(DataOptions.from_config(config["data"]), TransitionOptions.from_config(config["transitions"]),
+                   config["reference"], MappingOptions.from_config(mapping), set(mapping) != {"method"})
 
 
 CONTINUOUS_MIN_VALUES = 50  # fewer distinct numbers than this are plausible cluster numbers, however few the cells
@@ -163,10 +183,10 @@ NEGATIVE_TOLERANCE = -1e-6  # float round-off of an otherwise non-negative matri
 ZSCORE_ROWS = 20_000  # cells that decide whether the columns look z-scored (the check stays cheap)
 
 
-def _expression_source(data_cfg: dict[str, Any]) -> str:
-    if data_cfg.get("use_raw"):
+def _expression_source(data: DataOptions) -> str:
+    if data.use_raw:
         return "adata.raw.X"
-    return f"layers['{data_cfg['layer']}']" if data_cfg.get("layer") else "X"
+    return f"layers['{data.layer}']" if data.layer else "X"
 
 
 def _looks_z_scored(matrix) -> bool:
@@ -179,13 +199,13 @@ def _looks_z_scored(matrix) -> bool:
     return bool(varying.any() and np.median(np.abs(mean[varying])) < 0.1 and 0.7 < np.median(sd[varying]) < 1.3)
 
 
-def _log_data_hint(adata, data_cfg: dict[str, Any]) -> str:
+def _log_data_hint(adata, data: DataOptions) -> str:
     """Where the log-normalized data may be: ``.raw`` (scanpy keeps it there), a layer, or to be made."""
     hints = []
-    if adata.raw is not None and not data_cfg.get("use_raw"):
+    if adata.raw is not None and not data.use_raw:
         hints.append(f"adata.raw holds {adata.raw.n_vars} genes (scanpy keeps the log-normalized data there "
                      "before sc.pp.scale): set data.use_raw: true to use it")
-    layers = [k for k in adata.layers.keys() if k != data_cfg.get("layer")]
+    layers = [k for k in adata.layers.keys() if k != data.layer]
     if layers:
         hints.append(f"set data.layer to a log-normalized layer (layers: {', '.join(layers)}; for raw counts "
                      "add data.normalize: true)")
@@ -193,23 +213,23 @@ def _log_data_hint(adata, data_cfg: dict[str, Any]) -> str:
     return "Fix: " + "; or ".join(hints)
 
 
-def _check_log_normalized(adata, matrix, data_cfg: dict[str, Any]) -> None:
+def _check_log_normalized(adata, matrix, data: DataOptions) -> None:
     """Refuse expression that is not log-normalized: z-scored, otherwise negative, or raw counts.
 
     Log-normalized expression is >= 0; anything shifted to be so (e.g. qPCR as LOD - Ct) passes."""
     values = matrix.data if sp.issparse(matrix) else np.asarray(matrix)
-    source = f"the expression in {_expression_source(data_cfg)}"
+    source = f"the expression in {_expression_source(data)}"
     if values.size and float(values.min()) < NEGATIVE_TOLERANCE:
         low = float(values.min())
         found = (f"it looks z-scored (per-gene mean about 0 and sd about 1, as after scanpy.pp.scale; minimum {low:.3g})"
                  if _looks_z_scored(matrix) else f"it holds negative values (minimum {low:.3g}; scaled or centred?)")
         raise InputError(f"data.adata: {source} is not log-normalized: {found}. transgrn needs log-normalized "
-                         f"expression (>= 0). {_log_data_hint(adata, data_cfg)}. Values on a log scale that are "
+                         f"expression (>= 0). {_log_data_hint(adata, data)}. Values on a log scale that are "
                          "negative by design (e.g. qPCR -dCt) can be shifted to be >= 0 (e.g. LOD - Ct)")
     if _looks_like_counts(matrix):
         raise InputError(f"data.adata: {source} looks like raw counts (integer values up to {float(values.max()):g}), "
                          "not log-normalized. Set data.normalize: true to normalize it in the checkpoint (the median "
-                         f"total count per cell, or data.target_sum, then log1p). {_log_data_hint(adata, data_cfg)}")
+                         f"total count per cell, or data.target_sum, then log1p). {_log_data_hint(adata, data)}")
 
 
 def _drop_empty_cells(matrix, labels: pd.Series) -> tuple[pd.Series, int]:
@@ -229,14 +249,14 @@ def _drop_empty_cells(matrix, labels: pd.Series) -> tuple[pd.Series, int]:
     return labels, n_empty
 
 
-def _reference(config: dict[str, Any], genes: pd.Index) -> pd.DataFrame | None:
+def _reference(options: CheckpointOptions, genes: pd.Index) -> pd.DataFrame | None:
     """The reference's edges between measured genes; none at all is an error (with examples from
     both), as every recovery metric would be empty."""
-    if not config.get("reference"):
+    if not options.reference:
         return None
-    reference_raw, _ = read_network(config["reference"], "reference")
+    reference_raw, _ = read_network(options.reference, "reference")
     try:
-        return align_edges(reference_raw, genes, "reference", config["data"].get("prior_case", "exact"))
+        return align_edges(reference_raw, genes, "reference", options.data.prior_case)
     except InputError as error:
         raise InputError(f"{error} Or set reference: null to run without a reference.") from None
 
@@ -291,14 +311,14 @@ def _warn_unscorable_reference(reference: pd.DataFrame, prior: pd.DataFrame) -> 
                     "the prior (the same gene names and species)", len(prior))
 
 
-def _mapping_method(config: dict[str, Any], pseudotime: pd.Series | None) -> str | None:
+def _mapping_method(options: CheckpointOptions, pseudotime: pd.Series | None) -> str:
     """The design the transitions will actually use, warned about once here rather than per job.
 
     Modes that fit both directions of a pair (all; paga without a pseudotime) then fit A->B and B->A
     on the same cells, so the warning says that their direction means nothing."""
-    method = config.get("mapping", {}).get("method")
+    method = options.mapping.method
     if method == "lagged" and pseudotime is None:
-        mode = config.get("transitions", {}).get("mode")
+        mode = options.transitions.mode
         both_ways = (f" In transitions.mode '{mode}' this makes A->B and B->A the same regression on the same "
                      "rows, with the same network: the direction means nothing. Set data.pseudotime_key, or use "
                      "a mapped design (mapping.method: ot), for a direction" if mode in ("all", "paga") else "")
@@ -317,15 +337,16 @@ def _pair_names(rows: pd.DataFrame, limit: int = 5) -> str:
     return listed([f"{r.source_cluster} -> {r.target_cluster}" for r in rows.itertuples()], limit)
 
 
-def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int, has_pseudotime: bool) -> None:
+def _check_sizes(options: CheckpointOptions, transitions: pd.DataFrame, n_genes: int, has_pseudotime: bool) -> None:
     """Settings that need more cells than a transition has, or more memory than a job should:
-    data.smooth, mapping.test_fraction, mapping.n_pairs and mapping.lag_bandwidth."""
+    data.smooth, mapping.test_fraction, mapping.n_pairs and mapping.lag_bandwidth (the mapping
+    settings other than the method where the config gave them, :attr:`CheckpointOptions.mapping_given`)."""
     from .design import SAME_CELL_METHODS
 
-    mcfg = config.get("mapping", {})
+    mapping = options.mapping
     both = transitions["n_source_cells"] + transitions["n_target_cells"]
     smaller = np.minimum(transitions["n_source_cells"], transitions["n_target_cells"])
-    smooth = int(config["data"].get("smooth") or 0)
+    smooth = options.data.smooth
     if smooth > 1 and (smooth >= both).any():
         raise InputError(f"data.smooth: {smooth} neighbours is at least the number of cells of transition(s) "
                          f"{_pair_names(transitions[smooth >= both])} ({int(both.min())} cells in both clusters): "
@@ -335,27 +356,26 @@ def _check_sizes(config: dict[str, Any], transitions: pd.DataFrame, n_genes: int
         log.warning("data.smooth: %d neighbours is at least the size of the smaller cluster of transition(s) %s, so "
                     "its cells are averaged with cells of the other cluster; lower data.smooth", smooth,
                     _pair_names(transitions[smooth >= smaller]))
-    if "test_fraction" in mcfg:
-        rows = both if mcfg.get("method") in SAME_CELL_METHODS else transitions["n_source_cells"]
-        held_out = np.maximum(1, np.round(mcfg["test_fraction"] * rows))
+    if options.mapping_given:
+        rows = both if mapping.method in SAME_CELL_METHODS else transitions["n_source_cells"]
+        held_out = np.maximum(1, np.round(mapping.test_fraction * rows))
         if (held_out < 3).any():
             log.warning("mapping.test_fraction: %g holds out fewer than 3 cells in transition(s) %s, so their "
                         "held-out R^2 is noise; raise mapping.test_fraction or transitions.min_cells",
-                        mcfg["test_fraction"], _pair_names(transitions[held_out < 3]))
-    if "n_pairs" in mcfg and mcfg["n_pairs"] * n_genes * 8 > MEMORY_LIMIT_BYTES:
-        raise InputError(f"mapping.n_pairs: {mcfg['n_pairs']} pairs x {n_genes} genes need about "
-                         f"{mcfg['n_pairs'] * n_genes * 8 / 2**30:.1f} GiB per design matrix (the random null always "
+                        mapping.test_fraction, _pair_names(transitions[held_out < 3]))
+    if options.mapping_given and mapping.n_pairs * n_genes * 8 > MEMORY_LIMIT_BYTES:
+        raise InputError(f"mapping.n_pairs: {mapping.n_pairs} pairs x {n_genes} genes need about "
+                         f"{mapping.n_pairs * n_genes * 8 / 2**30:.1f} GiB per design matrix (the random null always "
                          "samples this many pairs); lower mapping.n_pairs (2,000 is the default)")
-    if "knn_k" in mcfg:  # the whole mapping section (transgrn check); the checkpoint's params hold only the method
+    if options.mapping_given:
         names = [f"{row.source_cluster} -> {row.target_cluster}" for row in transitions.itertuples()]
-        for message in MappingOptions.from_config(mcfg).clipped_by(transitions["n_source_cells"],
-                                                                   transitions["n_target_cells"], n_genes, names):
+        for message in mapping.clipped_by(transitions["n_source_cells"], transitions["n_target_cells"], n_genes, names):
             log.warning(message)
-    if mcfg.get("method") == "lagged" and has_pseudotime:
-        bandwidth = float(mcfg.get("lag_bandwidth", section_defaults("mapping")["lag_bandwidth"]))
+    if mapping.method == "lagged" and has_pseudotime:  # the schema's grid where only the method is given
+        bandwidth = float(mapping.lag_bandwidth)
         # lagged.Trend: a grid of step bandwidth/4 over the range plus the largest lag on each side,
         # times every cell of both clusters, twice (log-kernel and kernel), in float64
-        points = 4 * (1 + 2 * max(mcfg.get("lag_grid", section_defaults("mapping")["lag_grid"]))) / bandwidth + 1
+        points = 4 * (1 + 2 * max(mapping.lag_grid)) / bandwidth + 1
         need = points * int(both.max()) * 16
         if need > MEMORY_LIMIT_BYTES:
             raise InputError(f"mapping.lag_bandwidth: {bandwidth:g} needs a trend grid of about {need / 2**30:.1f} GiB "
@@ -397,7 +417,7 @@ def _warn_silent_prior(matrix, labels: pd.Series, var_names: pd.Index, prior: pd
 ROWS_PER_PREDICTOR = 5  # fewer cells than this many per prior TF of a typical target overfit easily
 
 
-def _warn_few_rows(transitions: pd.DataFrame, prior: pd.DataFrame, method: str | None) -> None:
+def _warn_few_rows(transitions: pd.DataFrame, prior: pd.DataFrame, method: str) -> None:
     """One warning for the run naming the transitions with fewer cells than ROWS_PER_PREDICTOR per
     prior TF of a typical target: their fits rest on few rows per coefficient (the default
     penalty, chosen by cross-validation, keeps them from falling below the null; a sparser prior or
@@ -436,30 +456,29 @@ class Checked:
     transitions: pd.DataFrame
     skipped: pd.DataFrame
     genes: pd.Index  # the data's genes that the prior names, in the data's order
-    mapping_method: str | None  # the design in use (None when the config has no mapping section)
+    mapping_method: str  # the design in use
 
 
-def check_and_load(config: dict[str, Any]) -> Checked:
+def check_and_load(options: CheckpointOptions) -> Checked:
     """Read the AnnData and networks, check everything and enumerate the transitions; raise
     InputError before anything is written. ``prepare`` and ``transgrn check`` both run this."""
-    data_cfg = config["data"]
+    data = options.data
     # the prior first: its parse (tens of MB of strings at 500,000 edges) does not then add to the whole
     # matrix's memory, and a bad prior fails before a large .h5ad is read
-    prior_raw, prior_format = read_network(data_cfg["prior"], "data.prior", data_cfg.get("prior_orientation", "auto"))
-    adata = io.read_adata(data_cfg["adata"])
-    if data_cfg.get("use_raw"):
+    prior_raw, prior_format = read_network(data.prior, "data.prior", data.prior_orientation)
+    adata = io.read_adata(data.adata)
+    if data.use_raw:
         adata = io.raw_adata(adata)
-    io.check_obs_key(adata, data_cfg["cluster_key"], "data.cluster_key")
-    matrix = io.expression(adata, data_cfg.get("layer"))
+    io.check_obs_key(adata, data.cluster_key, "data.cluster_key")
+    matrix = io.expression(adata, data.layer)
     io.check_unique_genes(adata.var_names)
     io.check_unique_cells(adata.obs_names)
     io.check_values(matrix, adata.var_names)
-    normalize = bool(data_cfg.get("normalize", False))
-    if not normalize:
-        _check_log_normalized(adata, matrix, data_cfg)
-    pseudotime = _pseudotime(adata, data_cfg.get("pseudotime_key"))
+    if not data.normalize:
+        _check_log_normalized(adata, matrix, data)
+    pseudotime = _pseudotime(adata, data.pseudotime_key)
     try:
-        prior = align_edges(prior_raw, adata.var_names, "data.prior", data_cfg.get("prior_case", "exact"))
+        prior = align_edges(prior_raw, adata.var_names, "data.prior", data.prior_case)
     except InputError as error:
         raise InputError(f"{error}{gene_name_hint(adata.var, prior_raw)}") from None
     if len(prior) < FEW_SHARED * len(prior_raw) and (hint := gene_name_hint(adata.var, prior_raw)):
@@ -468,40 +487,41 @@ def check_and_load(config: dict[str, Any]) -> Checked:
     # only its counts are kept: at 500,000 edges its strings take 60 MB beside the whole matrix
     prior_input = _network_counts(prior_raw, "_input")
     del prior_raw
-    reference = _reference(config, adata.var_names)
+    reference = _reference(options, adata.var_names)
     if reference is not None:
         _warn_unscorable_reference(reference, prior)
     # once every cheaper check passed: normalizing copies the matrix
-    matrix = _check_scale(matrix, normalize, data_cfg.get("target_sum"))
-    labels, unlabelled = _cluster_labels(adata, data_cfg["cluster_key"])
+    matrix = _check_scale(matrix, data.normalize, data.target_sum)
+    labels, unlabelled = _cluster_labels(adata, data.cluster_key)
     labels, n_empty = _drop_empty_cells(matrix, labels)
-    sizes = _cluster_sizes(labels, unlabelled, data_cfg["cluster_key"])
+    sizes = _cluster_sizes(labels, unlabelled, data.cluster_key)
     medians = None if pseudotime is None else {c: float(pseudotime[labels == c].median()) for c in sizes}
-    transitions, skipped = _transitions(config["transitions"], adata, labels, sizes, medians, matrix)
+    transitions, skipped = _transitions(options.transitions, adata, labels, sizes, medians, matrix, pseudotime)
     genes = adata.var_names[adata.var_names.isin(pd.Index(prior["tf"]).union(prior["target_gene"]))]
-    mapping_method = _mapping_method(config, pseudotime)
-    _check_sizes(config, transitions, len(genes), pseudotime is not None)
+    mapping_method = _mapping_method(options, pseudotime)
+    _check_sizes(options, transitions, len(genes), pseudotime is not None)
     _warn_silent_prior(matrix, labels, adata.var_names, prior, transitions)
-    _warn_few_rows(transitions, prior, config.get("mapping", {}).get("method"))
+    _warn_few_rows(transitions, prior, options.mapping.method)
     return Checked(adata, matrix, labels, unlabelled, n_empty, sizes, pseudotime, medians, prior_input, prior,
                    prior_format, reference, transitions, skipped, genes, mapping_method)
 
 
-def _transitions(tcfg: dict[str, Any], adata, labels: pd.Series, sizes: dict[str, int], medians: dict | None,
-                 matrix) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _transitions(tcfg: TransitionOptions, adata, labels: pd.Series, sizes: dict[str, int], medians: dict | None,
+                 matrix, pseudotime: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transitions to fit and those skipped (with the reason); none to fit is an error."""
-    # PAGA mode: cluster connectivities on the data's neighbour graph (built with scanpy if absent)
-    paga = paga_connectivities(adata, labels, matrix) if tcfg["mode"] == "paga" else None
-    explicit, skipped_empty = _explicit_without_empty(tcfg["explicit"] if tcfg["mode"] == "explicit" else [], labels, sizes)
-    transitions, skipped = enumerate_transitions(sizes, tcfg["mode"], tcfg["min_cells"], explicit, medians,
-                                                 paga, tcfg.get("paga_threshold", 0.1))
+    # the cluster graph (PAGA) of the modes that use one: on the data's neighbour graph, or one built with scanpy
+    paga = cluster_graph(tcfg.mode, adata, labels, matrix)
+    pseudotimes = None if pseudotime is None else {c: pseudotime[labels == c].to_numpy() for c in sizes}
+    explicit, skipped_empty = _explicit_without_empty(tcfg.explicit if tcfg.mode == "explicit" else [], labels, sizes)
+    transitions, skipped = enumerate_transitions(sizes, tcfg.mode, tcfg.min_cells, explicit, medians,
+                                                 paga, tcfg.paga_threshold, pseudotimes)
     skipped = pd.concat([skipped_empty, skipped], ignore_index=True) if len(skipped_empty) else skipped
-    if transitions.empty and paga is not None and skipped.empty:
-        raise InputError(_paga_unconnected(paga, float(tcfg.get("paga_threshold", 0.1))))
+    if transitions.empty and tcfg.mode == "paga" and skipped.empty:
+        raise InputError(_paga_unconnected(paga, float(tcfg.paga_threshold)))
     if transitions.empty:
         reasons = "; ".join(f"{r.source_cluster} -> {r.target_cluster}: {r.reason}" for r in skipped.head(3).itertuples())
         raise InputError(
-            f"no transition has at least transitions.min_cells={tcfg['min_cells']} cells in both clusters "
+            f"no transition has at least transitions.min_cells={tcfg.min_cells} cells in both clusters "
             f"(cluster sizes: {listed(f'{c}: {n}' for c, n in sizes.items())}; skipped: {reasons or 'none'}); "
             "lower transitions.min_cells, fix transitions.explicit or check data.cluster_key"
         )
@@ -550,13 +570,14 @@ def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None)
 
     ``seed`` (the run's) is only recorded in the outputs' provenance."""
     outdir = Path(outdir)
+    options = CheckpointOptions.from_config(config)
     with collected_warnings() as warnings:
-        checked = check_and_load(config)
+        checked = check_and_load(options)
     adata, labels = checked.adata, checked.labels
     gene_pos = adata.var_names.get_indexer(checked.genes)
     ids = cluster_ids(list(checked.sizes))
     used = pd.unique(pd.concat([checked.transitions["source_cluster"], checked.transitions["target_cluster"]]))
-    inputs = _input_checksums(config)
+    inputs = _input_checksums(options)
     record = io.provenance(config, inputs, seed, rule="prepare")
     for cluster in used:
         _write_slice(adata, checked.matrix, labels == cluster, gene_pos, checked.genes, checked.pseudotime,
@@ -564,7 +585,7 @@ def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None)
     summary = {"inputs": inputs, **describe(checked), "warnings": warnings}
     _log_summary(checked, summary)
     summary[io.PROVENANCE_KEY] = record
-    summary["cluster_layout"] = cluster_layout(adata, labels, checked.medians, config["data"]["cluster_key"])
+    summary["cluster_layout"] = cluster_layout(adata, labels, checked.medians, options.data.cluster_key)
     # the expression is in the slices now: freed before the tables are written (at atlas scale writing
     # a 500,000-edge prior beside the whole matrix was the checkpoint's peak)
     del adata
@@ -609,10 +630,10 @@ def _write_slice(adata, matrix, in_cluster, gene_pos, genes, pseudotime, path: P
         ad.AnnData(X=block, obs=obs, var=pd.DataFrame(index=genes.astype(str)), uns=uns).write_h5ad(tmp)
 
 
-def _input_checksums(config) -> dict[str, dict[str, str]]:
-    inputs = {k: config["data"][k] for k in ("adata", "prior")}
-    if config.get("reference"):
-        inputs["reference"] = config["reference"]
+def _input_checksums(options: CheckpointOptions) -> dict[str, dict[str, str]]:
+    inputs = {"adata": options.data.adata, "prior": options.data.prior}
+    if options.reference:
+        inputs["reference"] = options.reference
     return {k: {"path": str(v), "sha256": io.sha256(v)} for k, v in inputs.items()}
 
 
@@ -635,9 +656,8 @@ def describe(checked: Checked) -> dict[str, Any]:
             "n_genes_used": int(len(checked.genes)), "signed": bool((prior["sign"] != 0).any()),
         },
         "n_transitions": int(len(checked.transitions)), "n_skipped": int(len(checked.skipped)),
+        "mapping_method": checked.mapping_method,
     }
-    if checked.mapping_method is not None:
-        summary["mapping_method"] = checked.mapping_method
     if checked.reference is not None:
         summary["reference"] = {"n_edges": int(len(checked.reference)),
                                 "n_edges_in_prior": int(len(checked.reference.merge(prior[["tf", "target_gene"]])))}

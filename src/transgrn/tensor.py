@@ -32,23 +32,31 @@ def value_columns(edges: pd.DataFrame) -> list[str]:
     return [c for c in edges.columns if c not in KEY_COLUMNS]
 
 
+def var_positions(edges: pd.DataFrame, var: pd.DataFrame) -> np.ndarray | None:
+    """Where each of ``var``'s edges is among one transition's ``edges`` (-1 where it lacks it), or None
+    when ``edges`` lists exactly ``var``'s edges in its order (every transition of a run, as a rule)."""
+    same = len(edges) == len(var) and np.array_equal(edges["tf"].to_numpy(), var["tf"].to_numpy()) \
+        and np.array_equal(edges["target_gene"].to_numpy(), var["target_gene"].to_numpy())
+    if same:
+        return None
+    keys = pd.MultiIndex.from_frame(edges[["tf", "target_gene"]])
+    if not keys.is_unique:
+        raise ValueError("a transition lists an edge more than once")
+    return keys.get_indexer(pd.MultiIndex.from_frame(var[["tf", "target_gene"]]))
+
+
+def in_var_order(values: np.ndarray, position: np.ndarray | None) -> np.ndarray:
+    """One transition's per-edge ``values`` in ``var``'s edge order (:func:`var_positions`; NaN where it lacks the edge)."""
+    return values if position is None else np.where(position >= 0, values[position], np.nan)
+
+
 def row_values(edges: pd.DataFrame, var: pd.DataFrame) -> dict[str, np.ndarray]:
     """One transition's tensor row: its value columns in ``var``'s edge order as float32 (NaN for an
     edge the transition lacks), keyed ``X`` for ``weight`` and by name for the layers."""
-    same = len(edges) == len(var) and np.array_equal(edges["tf"].to_numpy(), var["tf"].to_numpy()) \
-        and np.array_equal(edges["target_gene"].to_numpy(), var["target_gene"].to_numpy())
-    if not same:
-        keys = pd.MultiIndex.from_frame(edges[["tf", "target_gene"]])
-        if not keys.is_unique:
-            raise ValueError("a transition lists an edge more than once")
-        position = keys.get_indexer(pd.MultiIndex.from_frame(var[["tf", "target_gene"]]))
-    values = {}
-    for column in value_columns(edges):
-        column_values = edges[column].to_numpy(dtype=np.float64)
-        if not same:
-            column_values = np.where(position >= 0, column_values[position], np.nan)
-        values["X" if column == "weight" else column] = column_values.astype(np.float32)
-    return values
+    position = var_positions(edges, var)
+    return {"X" if column == "weight" else column: in_var_order(edges[column].to_numpy(dtype=np.float64),
+                                                                 position).astype(np.float32)
+            for column in value_columns(edges)}
 
 
 # how anndata marks a dense array in an .h5ad (its on-disk spec)

@@ -17,8 +17,6 @@ rule evaluate_grn:
         smooth=config["data"]["smooth"],
         filter=config["filter"],
         self_term=config["fit"]["self_term"],
-    benchmark:
-        TRANSITION_BENCHMARKS / "evaluate_grn.tsv"
     # after its transition's fit, before other transitions' mappings and fits (fit.smk, rule fit_grn)
     priority: 3
     threads: 1
@@ -29,5 +27,6 @@ rule evaluate_grn:
         "transition"
     log:
         TRANSITION_LOGS / "evaluate_grn.log",
+        times=TRANSITION_BENCHMARKS / "evaluate_grn.tsv",
     run:
         run_job(evaluate_job.evaluate_grn, input, output, params, wildcards, log, rule, SEED)

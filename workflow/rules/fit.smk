@@ -28,8 +28,6 @@ rule fit_pooled:
         seed=SEED,
         smooth=config["data"]["smooth"],
     threads: 1
-    benchmark:
-        LOGS / "benchmarks/fit_pooled.tsv"
     # every fit waits for it: started beside the first mapping, not after them
     priority: 1
     resources:
@@ -38,6 +36,7 @@ rule fit_pooled:
         gpu=1 if config["fit"]["device"] == "cuda" else 0,
     log:
         LOGS / "fit_pooled.log",
+        times=LOGS / "benchmarks/fit_pooled.tsv",
     run:
         run_job(fit_job.fit_pooled, input, output, params, wildcards, log, rule, SEED)
 
@@ -60,8 +59,6 @@ rule fit_grn:
     # each core finishes the chains it started, so that no long fit starts last and runs alone
     priority: 2
     threads: 1
-    benchmark:
-        TRANSITION_BENCHMARKS / "fit_grn.tsv"
     resources:
         # bootstrap: per edge, B weights and B cross-products (the fit's and the differential test's
         # refits, one after the other; the test's B float32 weights kept to be written); alpha auto: Gram
@@ -75,5 +72,6 @@ rule fit_grn:
         "transition"
     log:
         TRANSITION_LOGS / "fit_grn.log",
+        times=TRANSITION_BENCHMARKS / "fit_grn.tsv",
     run:
         run_job(fit_job.fit_grn, input, output, params, wildcards, log, rule, SEED)

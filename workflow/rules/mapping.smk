@@ -17,8 +17,6 @@ rule map_cells:
         options=config["mapping"],  # the method also decides which edges the mask marks estimable
         seed=SEED,
         smooth=config["data"]["smooth"],
-    benchmark:
-        TRANSITION_BENCHMARKS / "map_cells.tsv"
     threads: 1
     resources:
         # not from the input files' size: the value stays known inside a group job (common.smk, mem_mb)
@@ -28,5 +26,6 @@ rule map_cells:
         "transition"
     log:
         TRANSITION_LOGS / "map_cells.log",
+        times=TRANSITION_BENCHMARKS / "map_cells.tsv",
     run:
         run_job(mapping_job.map_cells, input, output, params, wildcards, log, rule, SEED)

@@ -32,7 +32,6 @@ checkpoint prepare:
         runtime=runtime_min(60),
     log:
         LOGS / "prepare.log",
-    benchmark:
-        LOGS / "benchmarks/prepare.tsv"
+        times=LOGS / "benchmarks/prepare.tsv",
     run:
         run_job(prepare_job.prepare, input, output, params, wildcards, log, rule, SEED)

@@ -14,14 +14,14 @@ CAPTIONS = "../report"
 report: "../report/workflow.rst"
 
 
-# Stages whose benchmark file gives the report's wall time per stage. All of them run before the
-# report (their outputs are its inputs), so the job reads the files without declaring them as inputs,
-# which would double the rule's input list (7 files per transition).
+# Stages whose times file (a job's `times` log, written by transgrn.jobs.runner) gives the report's
+# wall time per stage. All of them run before the report (their outputs are its inputs), so the job
+# reads the files without declaring them as inputs, which would double the rule's input list.
 DEMO_RAN = workflow.is_rule("simulate_demo") and str(config["data"]["adata"]) in map(str, rules.simulate_demo.output)
 STAGE_BENCHMARKS = {
-    stage: strip_wildcard_constraints(str(workflow.get_rule(stage).benchmark))
+    stage: strip_wildcard_constraints(str(workflow.get_rule(stage).log.times))
     for stage in ("prepare", "map_cells", "fit_grn", "evaluate_grn", "plot_transition", "aggregate")
-    if workflow.is_rule(stage) and workflow.get_rule(stage).benchmark
+    if workflow.is_rule(stage) and "times" in workflow.get_rule(stage).log.keys()
 }
 
 
@@ -50,8 +50,6 @@ rule plot_transition:
         # the table itself, not checkpoints.prepare.get(): a params function that asks a checkpoint
         # fails in cluster jobs ("Rule parameter depends on checkpoint"); these jobs exist only after it
         title=lambda wildcards: transition_title(PREPARED / "transitions.tsv", wildcards.transition),
-    benchmark:
-        TRANSITION_BENCHMARKS / "plot_transition.tsv"
     # after its transition's evaluation, before other transitions' mappings and fits (fit.smk, rule fit_grn)
     priority: 3
     threads: 1
@@ -62,6 +60,7 @@ rule plot_transition:
         "transition"
     log:
         TRANSITION_LOGS / "plot_transition.log",
+        times=TRANSITION_BENCHMARKS / "plot_transition.tsv",
     run:
         run_job(report_job.plot_transition, input, output, params, wildcards, log, rule, SEED)
 
@@ -76,6 +75,8 @@ rule report:
         gene_r2=per_transition("gene_r2.parquet"),
         mappings=per_transition("mapping_main.parquet"),
         tf_scores=RESULTS / "tf_scores.tsv",
+        # the run-level network's size and recovery (aggregate.smk): its line in the report
+        network_metrics=RESULTS / "network_metrics.json",
         # differential.enabled: the branch views of sibling pairs (differential.smk)
         differential=RESULTS / "differential.parquet" if config["differential"]["enabled"] else [],
         figures=lambda wildcards: expand(

@@ -21,13 +21,14 @@ def plot_transition(coefficients: str, gene_r2: str, predictions: str, network_f
 
 def report(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
            figures: list, report: str, cluster_graph: str, tf_scores: str | None = None,
-           differential: str | None = None, *, config: dict, stage_benchmarks: dict, demo: bool = False,
+           differential: str | None = None, network_metrics: str | None = None, *, config: dict, stage_benchmarks: dict, demo: bool = False,
            record: dict | None = None) -> None:
     """The self-contained HTML summary report and its overview and validation figures."""
     import json
 
     import pandas as pd
 
+    from ..options import ReportOptions
     from ..prepare import read_transitions
     from ..report import TRANSITION_FIGURES, TransitionResult, benchmark_files, stage_times, write_report
 
@@ -45,15 +46,17 @@ def report(table: str, summary: str, skipped: str, reference: str, coefficients:
     # benchmark files are not inputs (they would double the rule's input list): every stage they time ran
     # before this job, since its outputs are inputs here; a file removed since is left out of the table
     stages = benchmark_files(stage_benchmarks, list(results["transition"]))
+    options = ReportOptions.from_config(config["report"])
     write_report(
         report, table=results, summary=json.loads(Path(summary).read_text()),
         skipped=read_transitions(skipped), config=config,
         transitions=transitions, reference=pd.read_parquet(reference),
         times=stage_times({path: stage for path, stage in stages.items() if Path(path).exists()}),
-        figure_dir=Path(cluster_graph).parent, top=config["report"]["top_edges"],
-        detail=config["report"]["detail_transitions"], demo=demo,
+        figure_dir=Path(cluster_graph).parent, top=options.top_edges,
+        detail=options.detail_transitions, demo=demo,
         # the weight correlation's scratch file (4 bytes per transition and edge, removed when closed)
         # goes beside the outputs rather than to a node's /tmp, which may be small or held in memory
         scratch_dir=Path(report).parent,
         tf_scores=tf_scores, differential=differential or None,
+        network_metrics=json.loads(Path(network_metrics).read_text()) if network_metrics else None,
     )

@@ -196,6 +196,7 @@ class ReportContext:
     same_cell: bool = False  # a same-cell design: no mapping diagnostics (same_cell_design)
     flagged: pd.Series = field(default_factory=lambda: pd.Series(dtype=bool))  # below_null, by transition
     tf_scores: pd.DataFrame | None = None  # results/tf_scores.tsv (transgrn.network_scores), when given
+    network_metrics: dict | None = None  # results/network_metrics.json (the run-level network), when given
     _reference_signs: pd.Series | None = field(default=None, init=False, repr=False)
 
     def figure(self, name: str, fig) -> bytes:
@@ -256,7 +257,11 @@ def _cards(ctx: ReportContext, skipped: pd.DataFrame) -> str:
               (_median(table, "r2_test"), "pooled held-out R² (median over transitions)"),
               (_median(table, "r2_test_null"), "pooled null R² (median)")]
     if "auprc_ratio" in table:
-        cards.append((_median(table, "auprc_ratio", "{:.2f}"), "median AUPRC ratio"))
+        scored = int(table["auprc_ratio"].notna().sum())
+        cards.append((_median(table, "auprc_ratio", "{:.2f}"),
+                      f"median AUPRC ratio over {scored} transitions (each transition's network)"))
+    if (network_auprc := _network_metric(ctx, "auprc_ratio")) is not None:
+        cards.append((format_number(network_auprc, "{:.2f}"), "AUPRC ratio of the run-level network (all transitions)"))
     cards += [(ctx.summary.get("n_cells", "?"), "cells"), (prior.get("n_tfs", "?"), "TFs"),
               (prior.get("n_targets", "?"), "targets"), (prior.get("n_edges", "?"), "prior edges")]
     return ('<div class="cards">' + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>" for v, k in cards)
@@ -291,8 +296,8 @@ def run_section(ctx: ReportContext, skipped: pd.DataFrame, times: pd.DataFrame |
              table_html(params, scroll=True, wrap=True),
              "<h3>Package versions</h3>", table_html(versions, wrap=True), "</div></div>"]
     if times is not None and len(times):
-        parts += ["<h3>Wall time per stage</h3><p class='note'>From Snakemake's benchmark files: seconds per job, "
-                  "summed over the stage's jobs (jobs may have run in parallel).</p>", table_html(times, "{:.2f}")]
+        parts += ["<h3>Wall time per stage</h3><p class='note'>From each job's times file (<code>logs/benchmarks/</code>): "
+                  "seconds per job, summed over the stage's jobs (jobs may have run in parallel).</p>", table_html(times, "{:.2f}")]
     parts.append("<h3>Skipped transitions</h3>")
     parts.append(table_html(skipped) if len(skipped) else "<p>No transition was skipped.</p>")
     return "".join(parts) + "</section>"
@@ -448,6 +453,30 @@ def across_section(ctx: ReportContext) -> str:
             + similar_html + "</section>")
 
 
+RUN_NETWORK_LABEL = "run-level network"
+RUN_NETWORK_NOTE = ("The last row, <i>run-level network</i>, scores one network for the whole run "
+                    "(<code>results/network.parquet</code>): per prior edge the mean |weight| over the transitions, each "
+                    "weighted by its held-out R², signed by the sum of the weights.")
+
+
+def _network_metric(ctx: ReportContext, metric: str) -> float | None:
+    """A recovery metric of the run-level network (network_metrics.json); None where the run has none."""
+    value = (ctx.network_metrics or {}).get(metric)
+    return None if value is None else float(value)
+
+
+def _recovery_table(ctx: ReportContext, metrics: list[str]) -> pd.DataFrame:
+    """The transitions' recovery metrics, one row each, then the run-level network's where the run scored it."""
+    table = _named(ctx, ctx.table[metrics])
+    network = {m: _network_metric(ctx, m) for m in metrics}
+    if any(value is not None for value in network.values()):
+        n_transitions = (ctx.network_metrics or {}).get("n_transitions", len(ctx.table))
+        row = {"transition": f"{RUN_NETWORK_LABEL} ({n_transitions} transitions)",
+               **{m: np.nan if v is None else v for m, v in network.items()}}
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    return table
+
+
 def _named(ctx: ReportContext, frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the transitions table with the transition named 'A → B' in front."""
     named = frame.reset_index(drop=True).copy()
@@ -475,7 +504,10 @@ def validation_section(ctx: ReportContext) -> str:
             "of reference edges whose weight has the right sign (a zero weight counts as wrong; "
             "<code>sign_accuracy_called</code>: over the non-zero weights only); EPR = early precision ratio where "
             "computed."))
-        parts.append(table_html(_named(ctx, ctx.table[metrics]), scroll=True))
+        table = _recovery_table(ctx, metrics)
+        if len(table) > len(ctx.table):
+            parts.append(f"<p class='note'>{RUN_NETWORK_NOTE}</p>")
+        parts.append(table_html(table, scroll=True))
     elif ctx.config.get("reference"):
         ctx.figure("recovery", placeholder_figure("Recovery", "no finite recovery metric (reference edges outside the prior?)"))
     diagnostics = pd.DataFrame({t: s.mapping for t, s in ctx.summaries.items() if s.mapping is not None}).T
@@ -556,7 +588,7 @@ def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, conf
                  times: pd.DataFrame | None = None, figure_dir: str | Path | None = None, top: int = 15,
                  detail: int = 30, scratch_dir: str | Path | None = None, demo: bool = False,
                  tf_scores: pd.DataFrame | str | Path | None = None,
-                 differential: pd.DataFrame | str | Path | None = None) -> str:
+                 differential: pd.DataFrame | str | Path | None = None, network_metrics: dict | None = None) -> str:
     """The report's HTML text; overview and validation figures are also written to ``figure_dir``.
 
     ``transitions`` may name files rather than hold tables (see :class:`TransitionResult`); they
@@ -564,7 +596,8 @@ def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, conf
     edge (:class:`WeightCorrelation`; default: the system's temporary folder). ``demo``: the demo
     data were simulated, so the ``demo.*`` parameters are listed. ``tf_scores`` (tf_scores.tsv) adds a
     TF-score table to every transition's panel; ``differential`` (differential.parquet, when the run
-    computed it) adds the Differential edges section.
+    computed it) adds the Differential edges section; ``network_metrics`` (network_metrics.json, the
+    run-level network's recovery) a card and a row of the recovery table.
     """
     table = table.reset_index(drop=True)
     transitions = {t: transitions[t] for t in table["transition"]}
@@ -572,7 +605,7 @@ def build_report(table: pd.DataFrame, summary: dict, skipped: pd.DataFrame, conf
                         labels=_transition_labels(table), strong={},
                         figure_dir=None if figure_dir is None else Path(figure_dir), reference=reference, demo=demo,
                         same_cell=same_cell_design(config.get("mapping", {}).get("method")), flagged=below_null(table),
-                        tf_scores=_read_optional(tf_scores))
+                        tf_scores=_read_optional(tf_scores), network_metrics=network_metrics)
     summarize_transitions(ctx, top, scratch_dir)
     sections = [run_section(ctx, skipped, times), overview_section(ctx), transitions_section(ctx, top, detail),
                 across_section(ctx)]

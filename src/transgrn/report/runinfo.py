@@ -86,7 +86,8 @@ OPTION_USED_BY = {
     ("fit", "epochs"): ("fit.solver", ("adam",)),
     ("fit", "lr"): ("fit.solver", ("adam",)),
     ("transitions", "explicit"): ("transitions.mode", ("explicit",)),
-    ("transitions", "paga_threshold"): ("transitions.mode", ("paga",)),
+    # pseudotime: the threshold of the warning about chained clusters that are not neighbours
+    ("transitions", "paga_threshold"): ("transitions.mode", ("paga", "pseudotime")),
 }
 
 
