@@ -212,7 +212,7 @@ def test_held_out_r2_is_that_of_the_dense_predictions_of_the_coefficients():
     data = TransitionData(source, target, genes, build_mask(prior, source, target, genes, "joint"))
     mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, _ = fit_transition(data, mappings, {"alpha": 1.0, "device": "cpu", "self_term": True})
+    coefficients, intercepts, _ = fit_transition(data, mappings, replace(ALPHA_ONE, self_term=True))
     _, gene_r2, predictions = evaluate_transition(data, mappings, coefficients, intercepts)
     x, y = data.design(mappings["main"], "test", self_term=True)
     weights = np.zeros((len(data.tfs), len(data.targets)))
