@@ -19,7 +19,7 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
   checkpoint has the full ``.h5ad`` among its inputs.
 * ``job``: every job of one transition (mapping with its mask, fit, evaluation) on 1 core, each in a
   process of its own as on a cluster (``--workflow-profile none``: Snakemake then spawns ``run:``
-  jobs instead of running them in its threads): wall time and peak memory of each job.
+  jobs instead of running them in its threads): wall time, peak memory and CPU time (user + system) of each job.
 * ``e2e``: ``transitions.mode: pseudotime`` (39 transitions) from scratch to the report with
   ``--cores 2``: wall time.
 * ``differential`` (not in the default steps): one sibling unit of ``differential.pairs: siblings``
@@ -32,9 +32,11 @@ Steps (each a real ``snakemake`` run in WORKDIR/all or WORKDIR/pseudotime):
   (2,500 cells a cluster, as 100,000 in 40) measures an atlas unit up to ``k = 8`` without preparing
   the whole atlas.
 
-Peak memory is the largest resident set size of each job's process, sampled every 20 ms with
-psutil (so a peak shorter than that can be missed); a whole run (``e2e``) runs its jobs in threads
-of Snakemake's process, whose peak is reported instead.
+Peak memory is the largest resident set size of each job's processes (its Snakemake process and
+the worker process that runs the job, transgrn.jobs.runner), sampled every 20 ms with psutil (so a
+peak shorter than that can be missed); CPU time is their user + system seconds at the last sample
+(interpreter start and imports included). A whole run (``e2e``) reports the peak of Snakemake's own
+process only.
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ class PeakSampler:
         self.limit = limit_mb * 1e6 if limit_mb else None
         self.exceeded: str | None = None
         self.peaks: dict[int, tuple[str, int]] = {}
+        # user + system seconds of each process of a job (its own, its worker's), at their last sample
+        self.cpu: dict[int, tuple[str, float]] = {}
         self.snakemake_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -146,18 +150,32 @@ class PeakSampler:
                     try:
                         match = re.search(r"--target-jobs '?(\w+):", " ".join(proc.cmdline()))
                         if match:
-                            rss = proc.memory_info().rss
-                            name, peak = self.peaks.get(proc.pid, (match.group(1), 0))
-                            self.peaks[proc.pid] = (name, max(peak, rss))
-                            if self.limit and rss > self.limit and not self.exceeded:
-                                # protect a shared machine: stop the whole run (its own session)
-                                self.exceeded = f"{name} reached {rss / 1e6:.0f} MB"
-                                os.killpg(self.root.pid, 9)
+                            self._sample_job(match.group(1), proc)
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
                         pass
             except psutil.NoSuchProcess:
                 return
             time.sleep(self.interval)
+
+    def _sample_job(self, name: str, proc) -> None:
+        """The job's process and its descendants: a local job runs in a worker process that the job's
+        Snakemake process forks (transgrn.jobs.runner), so the work is there."""
+        import psutil
+
+        rss = 0
+        for member in [proc, *proc.children(recursive=True)]:
+            try:
+                rss = max(rss, member.memory_info().rss)
+                times = member.cpu_times()
+                self.cpu[member.pid] = (name, times.user + times.system)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        _, peak = self.peaks.get(proc.pid, (name, 0))
+        self.peaks[proc.pid] = (name, max(peak, rss))
+        if self.limit and rss > self.limit and not self.exceeded:
+            # protect a shared machine: stop the whole run (its own session)
+            self.exceeded = f"{name} reached {rss / 1e6:.0f} MB"
+            os.killpg(self.root.pid, 9)
 
     def stop(self) -> None:
         self._stop.set()
@@ -305,17 +323,23 @@ def main() -> None:
         shutil.rmtree(all_dir / "results/transitions" / transition, ignore_errors=True)
         elapsed, sampler, output = snakemake(all_dir, f"results/transitions/{transition}/metrics.json",
                                              *IN_PROCESSES, cores=1)
-        jobs = {}
+        jobs, cpu = {}, {}
         logs = all_dir / "logs/transitions" / transition
         for name, peak in sampler.peaks.values():
             jobs[name] = max(jobs.get(name, 0), peak)
+        for name, seconds in sampler.cpu.values():
+            cpu[name] = cpu.get(name, 0.0) + seconds
         walls = {m.group(1): float(m.group(2)) for m in
                  re.finditer(r"\[(\w+)\] finished in ([\d.]+) s", "".join(p.read_text() for p in logs.glob("*.log")))}
         report["steps"]["job"] = {"transition": transition, "wall_s_all_jobs": round(elapsed, 1),
                                   "peak_mb_sampled": {k: round(v / 1e6) for k, v in jobs.items()},
-                                  "job_seconds_logged": walls}
+                                  "job_seconds_logged": walls,
+                                  "process_cpu_s_sampled": {k: round(v, 1) for k, v in cpu.items()}}
         print(f"job: {transition}: its jobs in {elapsed:.1f} s on 1 core; peak RSS sampled "
-              + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sorted(jobs.items())))
+              + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sorted(jobs.items()))
+              + "; logged wall s " + ", ".join(f"{k} {v}" for k, v in sorted(walls.items()))
+              + "; process CPU s (user + system, interpreter start included) "
+              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items())))
 
     if "e2e" in steps:
         shutil.rmtree(pt_dir / "results", ignore_errors=True)

@@ -17,7 +17,7 @@ from helpers import REPO
 from reference import build_tensor
 
 from transgrn.aggregate import load_metrics, transitions_table
-from transgrn.edges import filter_transition_edges
+from transgrn.edges import filter_transition_edges, strongest
 from transgrn.io import PROVENANCE_KEY, ParquetStream, parquet_stream, read_provenance, write_parquet
 from transgrn.transitions import read_transitions
 from transgrn.tensor import read_tensor
@@ -132,6 +132,18 @@ def test_filtering_one_transition_equals_filter_edges(top_k, with_q):
     expected = bench.legacy_filter_edges(edges, 0.95, top_k)
     pd.testing.assert_frame_equal(filter_transition_edges(edges, 0.95, top_k), expected)
     assert len(expected) and (top_k == 0 or len(expected) <= top_k)
+
+
+def test_strongest_ranks_as_a_stable_sort():
+    """The partition that picks each transition's top_k edges: the positions a stable descending
+    sort ranks first (ties in position order, NaN never), on many draws full of ties."""
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        strength = rng.integers(0, 4, size=int(rng.integers(0, 40))).astype(float)
+        strength[rng.random(len(strength)) < 0.2] = np.nan
+        k = int(rng.integers(1, 45))
+        order = np.argsort(-strength, kind="stable")[:k]
+        assert np.array_equal(strongest(strength, k), np.sort(order[~np.isnan(strength[order])]))
 
 
 def test_a_rerun_is_byte_identical(fabricated):

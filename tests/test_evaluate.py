@@ -201,3 +201,29 @@ def test_a_null_that_predicts_its_training_mean_scores_exactly_zero(tmp_path):
     assert metrics["r2_test_null"] == 0.0 and metrics["r2_test_null_median"] == 0.0
     write_table(pd.DataFrame([metrics])[["r2_test_null", "r2_test_null_median"]], tmp_path / "transitions.tsv")
     assert (tmp_path / "transitions.tsv").read_text().splitlines()[1] == "0\t0"
+
+
+def test_held_out_r2_is_that_of_the_dense_predictions_of_the_coefficients():
+    """The evaluation predicts from the sparse edge weights and the self term's weights: its held-out
+    R^2 is that of the predictions made densely from the same coefficients, about the training mean."""
+    from transgrn.metrics import r2_per_gene
+
+    source, target, genes, prior = switch_on_transition(n=301)
+    data = TransitionData(source, target, genes, build_mask(prior, source, target, genes, "joint"))
+    mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
+    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    coefficients, intercepts, _ = fit_transition(data, mappings, replace(ALPHA_ONE, self_term=True))
+    _, gene_r2, predictions = evaluate_transition(data, mappings, coefficients, intercepts)
+    x, y = data.design(mappings["main"], "test", self_term=True)
+    weights = np.zeros((len(data.tfs), len(data.targets)))
+    weights[data.edge_tf, data.edge_target] = coefficients["train_weight"].to_numpy()
+    by_target = intercepts.set_index("target_gene").loc[data.targets]
+    predicted = (x[:, : len(data.tfs)] @ weights + by_target["train_intercept"].to_numpy()
+                 + x[:, len(data.tfs):] * by_target["train_self_weight"].to_numpy())
+    assert np.abs(by_target["train_self_weight"]).max() > 0 and np.abs(weights).max() > 0
+    center = data.design(mappings["main"], "train", self_term=True)[1].mean(0)
+    np.testing.assert_allclose(gene_r2["r2_test"], r2_per_gene(y, predicted, center), rtol=1e-10, atol=1e-12)
+    best = predictions[predictions["kind"] == "best"].iloc[0]
+    column = data.targets.get_loc(best["target_gene"])
+    np.testing.assert_allclose(predictions.loc[predictions["target_gene"] == best["target_gene"], "predicted"],
+                               predicted[:, column], rtol=1e-12)

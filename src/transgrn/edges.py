@@ -31,11 +31,23 @@ def filter_transition_edges(edges: pd.DataFrame, min_confidence: float, top_k: i
         keep &= 1.0 - edges["qvalue"].to_numpy(dtype=np.float64) >= min_confidence
     index = np.flatnonzero(keep)
     if top_k > 0:
-        strength = np.abs(weight[index])
-        # the top_k largest |weight|, ties in row order (rank method "first"); NaN never ranks
-        order = np.argsort(-strength, kind="stable")[:top_k]
-        index = index[np.sort(order[~np.isnan(strength[order])])]
+        index = index[strongest(np.abs(weight[index]), top_k)]
     return edges.iloc[index].reset_index(drop=True)
+
+
+def strongest(strength: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` largest values of ``strength``, ties in position order (rank method
+    "first"), in position order; NaN never ranks. A partition, not a sort: an atlas transition has
+    500,000 edges and keeps 100 (a stable argsort took 2.6 of an atlas aggregate's 25 s)."""
+    ranked = np.flatnonzero(~np.isnan(strength))
+    if len(ranked) <= k:
+        return ranked
+    values = strength[ranked]
+    kth = -np.partition(-values, k - 1)[k - 1]  # the k-th largest
+    tied = values == kth
+    # every value above the k-th, and of those equal to it the first ones up to k in all
+    chosen = (values > kth) | (tied & (np.cumsum(tied) <= k - np.count_nonzero(values > kth)))
+    return ranked[chosen]
 
 
 def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .columns import BORROWED_COLUMN, HELD_OUT_PREFIX
 from .design import TransitionData
@@ -15,34 +16,46 @@ from .solvers import Outputs, target_blocks
 N_EXTREME_GENES = 3
 
 
-def _predict(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str, x: np.ndarray,
-             cols: np.ndarray | None = None) -> np.ndarray:
-    """Predictions of a fitted role (``weight``, ``train_weight`` or ``null_weight``) for the targets
-    at positions ``cols`` (default: all); inputs carry the self-term columns after the TFs when the fit used them."""
-    cols = np.arange(len(data.targets)) if cols is None else np.asarray(cols)
-    position = np.full(len(data.targets), -1)
-    position[cols] = np.arange(len(cols))
-    block = position[data.edge_target]
-    keep = block >= 0
-    weights = np.zeros((len(data.tfs), len(cols)))
-    weights[data.edge_tf[keep], block[keep]] = coefficients[column].to_numpy()[keep]
-    by_target = intercepts.set_index("target_gene").loc[data.targets[cols]]
-    prediction = x[:, : len(data.tfs)] @ weights
-    prediction += by_target[column.replace("weight", "intercept")].to_numpy()
-    self_column = column.replace("weight", "self_weight")
-    if self_column in by_target.columns:
-        prediction += x[:, len(data.tfs) + cols] * by_target[self_column].to_numpy()
-    return prediction
+class _Predictor:
+    """Predictions of a fitted role (``weight``, ``train_weight`` or ``null_weight``) on the rows of
+    one design ``x``, for a block of targets at a time; inputs carry the self-term columns after the
+    TFs when the fit used them.
+
+    The weights are a sparse targets x TFs matrix (the prior's edges, a few dozen per target), so a
+    block of predictions costs ``rows x edges`` products: the dense ``x @ W`` over all 1,500 TFs took
+    7 of an atlas evaluation's 12 s (benchmarks/scale.py --steps job)."""
+
+    def __init__(self, data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str,
+                 x: np.ndarray) -> None:
+        n_tfs = len(data.tfs)
+        values = coefficients[column].to_numpy(dtype=np.float64)
+        called = values != 0  # an edge of weight 0 adds nothing (NaN is kept: it still spoils its target)
+        self.weights = sp.csr_matrix((values[called], (data.edge_target[called], data.edge_tf[called])),
+                                     shape=(len(data.targets), n_tfs))
+        # TFs x rows, C order: the sparse product reads one TF's row of it per edge
+        self.inputs = np.ascontiguousarray(x[:, :n_tfs].T)
+        by_target = intercepts.set_index("target_gene").loc[data.targets]
+        self.intercept = by_target[column.replace("weight", "intercept")].to_numpy()
+        self_column = column.replace("weight", "self_weight")
+        self.self_weight = by_target[self_column].to_numpy() if self_column in by_target.columns else None
+        self.self_inputs = x[:, n_tfs:]
+
+    def __call__(self, cols: np.ndarray) -> np.ndarray:
+        """Predictions (rows x ``len(cols)``) of the targets at positions ``cols``."""
+        cols = np.asarray(cols)
+        prediction = np.asarray(self.weights[cols] @ self.inputs).T
+        prediction += self.intercept[cols]
+        if self.self_weight is not None:
+            prediction += self.self_inputs[:, cols] * self.self_weight[cols]
+        return prediction
 
 
-def _squared_sums(data: TransitionData, coefficients: pd.DataFrame, intercepts: pd.DataFrame, column: str,
-                  x: np.ndarray, y: Outputs, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _squared_sums(predict: _Predictor, y: Outputs, center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-target residual and total sums of squares (about ``center``, default the rows' own
     mean) of a role's predictions, a block of targets at a time."""
-    ss_res, ss_tot = np.zeros(len(data.targets)), np.zeros(len(data.targets))
-    for cols, observed in target_blocks(y, height=len(data.tfs)):  # _predict builds len(tfs) x block weights
-        ss_res[cols], ss_tot[cols] = squared_sums(observed, _predict(data, coefficients, intercepts, column, x, cols),
-                                                  None if center is None else center[cols])
+    ss_res, ss_tot = np.zeros(y.shape[1]), np.zeros(y.shape[1])
+    for cols, observed in target_blocks(y):
+        ss_res[cols], ss_tot[cols] = squared_sums(observed, predict(cols), None if center is None else center[cols])
     return ss_res, ss_tot
 
 
@@ -58,17 +71,20 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
     predicted test values of the best and worst predicted genes, for residual plots).
     """
     self_term = "self_weight" in intercepts.columns
-    sums = lambda column, x, y, center=None: _squared_sums(data, coefficients, intercepts, column, x, y, center)  # noqa: E731
+    predictor = lambda column, x: _Predictor(data, coefficients, intercepts, column, x)  # noqa: E731
     fitted = held_out_column(coefficients)
     x_train, y_train = data.design(mappings["main"], "train", self_term, dense=False)
-    train = sums(fitted, x_train, y_train)
+    train = _squared_sums(predictor(fitted, x_train), y_train)
     # held-out R^2 about the mean of the rows each role was fitted on: predicting nothing scores 0
     train_mean = column_means(y_train)
     null_train_mean = column_means(data.design(mappings["null"], "train", self_term, dense=False)[1])
     del x_train, y_train
     x_test, y_test = data.design(mappings["main"], "test", self_term, dense=False)
-    test = sums(fitted, x_test, y_test, train_mean)
-    null = sums("null_weight", *data.design(mappings["null"], "test", self_term, dense=False), null_train_mean)
+    predict = predictor(fitted, x_test)
+    test = _squared_sums(predict, y_test, train_mean)
+    x_null, y_null = data.design(mappings["null"], "test", self_term, dense=False)
+    null = _squared_sums(predictor("null_weight", x_null), y_null, null_train_mean)
+    del x_null, y_null
     gene_r2 = pd.DataFrame({
         "target_gene": data.targets,
         "r2_test": r2_from_sums(*test),
@@ -87,7 +103,6 @@ def evaluate_transition(data: TransitionData, mappings: dict[str, pd.DataFrame],
     metrics["above_null"] = beats_null(gene_r2["r2_test"], gene_r2["r2_test_null"])
     if reference is not None and len(reference):
         metrics.update(recovery_metrics(scored_edges(data, coefficients), reference))
-    predict = lambda cols: _predict(data, coefficients, intercepts, fitted, x_test, cols)  # noqa: E731
     predictions = _extreme_gene_predictions(gene_r2, data.targets, y_test, predict)
     return metrics, gene_r2, predictions
 

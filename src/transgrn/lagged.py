@@ -67,12 +67,13 @@ class Trend:
         values += self.values[low]
         return values
 
-    def shift(self, x: np.ndarray, times: np.ndarray, lag: float) -> np.ndarray:
-        """``x`` with its trend part moved from ``times`` to ``times - lag``."""
+    def shift(self, x: np.ndarray, times: np.ndarray, lag: float, now: np.ndarray | None = None) -> np.ndarray:
+        """``x`` with its trend part moved from ``times`` to ``times - lag``. ``now`` is ``self.at(times)``
+        where the caller has it: the lag's cross-validation shifts the same rows by every lag of its grid."""
         if lag == 0:
             return x
         shifted = self.at(times - lag)
-        shifted -= self.at(times)
+        shifted -= self.at(times) if now is None else now
         shifted += x
         return shifted
 
@@ -100,7 +101,8 @@ def choose_lag(x: np.ndarray, y: np.ndarray, times: np.ndarray, mask: np.ndarray
         return 0.0, {}
     columns = np.sort(rng.permutation(estimable)[:CV_MAX_TARGETS])
     folds = rng.permutation(np.arange(len(x)) % CV_FOLDS)
-    scores = {lag: cv_score(trend.shift(x, times, lag), y[:, columns], mask[:, columns], folds) for lag in lags}
+    now = trend.at(times) if any(lags) else None
+    scores = {lag: cv_score(trend.shift(x, times, lag, now), y[:, columns], mask[:, columns], folds) for lag in lags}
     best = max(sorted(scores, key=abs), key=lambda lag: np.nan_to_num(scores[lag], nan=-np.inf))
     return float(best), scores
 

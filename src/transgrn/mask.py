@@ -49,12 +49,14 @@ def design_rows(method: str, source: CellSet, target: CellSet) -> tuple[list, li
 
 def _reason_text(reasons: pd.DataFrame) -> np.ndarray:
     """Each row's reasons joined with "; " ("" when active). Built once per distinct combination of
-    reasons (a handful) and gathered: a string per row in Python took 5 s for 500,000 prior edges."""
+    reasons (a handful) and gathered: a string per row in Python took 5 s for 500,000 prior edges,
+    and finding the combinations as unique rows 0.5 s, as unique integers (bit i: reason i) 0.03 s."""
     flags = reasons.to_numpy(dtype=bool)
     if flags.shape[1] == 0:
         return np.full(len(reasons), "", dtype=object)
-    combos, inverse = np.unique(flags, axis=0, return_inverse=True)
-    texts = np.array(["; ".join(reasons.columns[row]) for row in combos], dtype=object)
+    codes = flags @ (1 << np.arange(flags.shape[1], dtype=np.int64))
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    texts = np.array(["; ".join(reasons.columns[flags[row]]) for row in first], dtype=object)
     return texts[inverse.reshape(-1)]
 
 
