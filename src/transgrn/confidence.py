@@ -28,9 +28,10 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from .columns import CONFIDENCE_COLUMNS
-from .solvers import MaskedRegressor, MaskedRidge, MaskedRidgeCV, Outputs, target_blocks
+from .solvers import MaskedRegressor, MaskedRidge, MaskedRidgeCV, Outputs, sparse_edge_cross, target_blocks
 
 __all__ = ["CONFIDENCE_COLUMNS", "benjamini_hochberg", "bootstrap_counts", "bootstrap_edges", "edge_covariance",
            "sign_confidence", "sign_shares"]
@@ -129,6 +130,8 @@ def edge_covariance(x: np.ndarray, y: Outputs, mask: np.ndarray) -> np.ndarray:
     xc = np.asarray(x, dtype=np.float64)[:, : mask.shape[0]]
     xc = xc - xc.mean(0)
     tf, target = np.nonzero(mask)
+    if sp.issparse(y):  # from Y's non-zeros, as the fit's moments (transgrn.solvers.moments)
+        return sparse_edge_cross(xc, sp.csc_matrix(y, dtype=np.float64), tf, target) / max(len(xc) - 1, 1)
     by_target = np.argsort(target, kind="stable")  # the edges of a block of targets are a run of these
     starts = np.searchsorted(target[by_target], np.arange(mask.shape[1] + 1))
     out = np.zeros(len(tf))

@@ -34,6 +34,7 @@ from .base import _group_targets  # noqa: F401 (transgrn.differential groups its
 from .elastic_net import MaskedElasticNet, MaskedLasso
 from .elastic_net_cv import MaskedElasticNetCV, MaskedLassoCV, select_alpha_enet
 from .folds import kfold_indices, least_cv_error
+from .moments import sparse_edge_cross
 from .ridge import MaskedRidge
 from .ridge_cv import RIDGE_ALPHA_GRID, MaskedRidgeCV, ridge_cv_r2, select_alpha_ridge
 
@@ -41,7 +42,7 @@ __all__ = ["BLOCK_BYTES", "CV_SOLVERS", "ConvergenceWarning", "MaskedAdam", "Mas
            "MaskedLasso", "MaskedLassoCV", "MaskedRegressor", "MaskedRidge", "MaskedRidgeCV", "Outputs",
            "RIDGE_ALPHA_GRID", "SOLVERS", "block_budget", "block_bytes", "kfold_indices", "least_cv_error",
            "make_cv_solver", "make_solver", "resolve_device", "ridge_cv_r2", "select_alpha_enet",
-           "select_alpha_ridge", "target_blocks", "values_at"]
+           "select_alpha_ridge", "sparse_edge_cross", "target_blocks", "values_at"]
 
 # fit.solver's names: the solver at a given penalty ...
 SOLVERS: dict[str, type[MaskedRegressor]] = {
