@@ -64,7 +64,7 @@ Track ``boolean`` (``--tracks boolean``, :func:`boolean_track`; about 7 min, mos
 Baselines on the other tracks (``--methods pearson,genie3_like,ppcor_like``): the same three, per transition
 over the cells of both clusters (what the same-cell designs fit), scored on the prior's edges like the
 rows; ``genie3_like`` with 100 trees per target there (``TRANSITION_TREES``; about 1 s per target on
-a busy core, so 15 min for the Hill track and over an hour for the five sim sets).
+a busy core: 15 min for each Hill set and each sim set).
 
 Candidates (issue 26), as ``--variant`` rows: ``inputs.neighbours=K`` (TF inputs averaged over each cell's
 K nearest cells of its cluster, :mod:`transgrn.inputs`), ``inputs.activity=true`` (TF activity from the
@@ -669,8 +669,8 @@ def main() -> None:
     parser.add_argument("--tracks", default=",".join(TRACKS), help=f"data set groups: {', '.join(TRACKS)}")
     parser.add_argument("--datasets", default=None, help="data sets (overrides --tracks)")
     parser.add_argument("--methods", default=None,
-                        help=f"rows to run (default: every mapping row; on the boolean track {','.join(BOOLEAN_METHODS)}, "
-                             f"where the baselines {','.join(BASELINES)} may be named too)")
+                        help=f"rows to run (default: every mapping row; on the boolean track {','.join(BOOLEAN_METHODS)}); "
+                             f"the baselines {','.join(BASELINES)} may be named on every track (per transition there)")
     parser.add_argument("--models", default="linear,mlp")
     parser.add_argument("--out", default="benchmarks/recovery_results.csv")
     parser.add_argument("--pooled-holdout", action="store_true",
