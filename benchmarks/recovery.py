@@ -39,6 +39,11 @@ Data sets
       with library-size variation and dropout, normalized as ``data.normalize: true`` does
       (:func:`transgrn.prepare.normalize_log1p`). Transitions: root -> mid, mid -> A1, A1 -> A2,
       mid -> B1, B1 -> B2.
+  guo (track ``guo``)
+      Guo et al. 2010 (data/guo2010): qPCR of 48 genes in mouse embryos from the 2- to the 64-cell stage,
+      stages as clusters, each stage to the next (as config/guo.yaml), the panel's prior (every TF to every
+      other gene) and the literature-curated signed reference (data/guo2010/README.md). Real data with known
+      biology; the defaults row is the shipped configuration (lagged, which chooses lag 0 here, as joint).
 
 Track ``boolean`` (``--tracks boolean``, :func:`boolean_track`; about 7 min, most of it the defaults' fits)
   ``benchmarks/boolean_simulator.py``: branching differentiations whose production terms are Boolean
@@ -55,6 +60,20 @@ Track ``boolean`` (``--tracks boolean``, :func:`boolean_track`; about 7 min, mos
   per metric and baseline, the data sets where the defaults are below it. To score a modified
   transgrn, put its ``src`` first on PYTHONPATH; to score another network, pass
   ``boolean_track(networks={name: f})``.
+
+Baselines on the other tracks (``--methods pearson,genie3_like,ppcor_like``): the same three, per transition
+over the cells of both clusters (what the same-cell designs fit), scored on the prior's edges like the
+rows; ``genie3_like`` with 100 trees per target there (``TRANSITION_TREES``; about 1 s per target on
+a busy core: 15 min for each Hill set and each sim set).
+
+Candidates (issue 26), as ``--variant`` rows: ``inputs.neighbours=K`` (TF inputs averaged over each cell's
+K nearest cells of its cluster, :mod:`transgrn.inputs`), ``inputs.activity=true`` (TF activity from the
+prior, the Inferelator's), ``rank.by=sign_confidence`` or ``rank.by=stability`` with ``fit.bootstrap=20``
+(the network ranked by |w| x sign_confidence, or by the bootstrap's |mean| / sd, instead of |w|) and
+``rank.by=standardized`` (w x sd(TF) / sd(target) over the transition's rows; ``standardized_run``: over every
+cell), benchmark-side scores (``SCORES``), e.g.
+``--variant inputs.neighbours=10 --variant fit.bootstrap=20,rank.by=sign_confidence``. None held on every
+track (docs/benchmarks.md), so none is a config key.
 
 Each row of the other tracks averages the data set's transitions. Recovery is scored by
 :func:`transgrn.evaluate.recovery_metrics` over every prior edge of the transition (an inactive edge
@@ -86,6 +105,7 @@ from hill_simulator import TRANSITIONS as HILL_TRANSITIONS
 from hill_simulator import simulate_hill
 from transgrn.config import apply_defaults, load_schema
 from transgrn.metrics import recovery_metrics
+from transgrn.design import EVERY_PAIR
 from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_mlp_transition, fit_transition, map_transition
 from transgrn.cells import CellSet
 from transgrn.mapping_file import lag_of
@@ -96,7 +116,8 @@ from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells
 
 FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
 MAPPING = {"n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 @functools.cache
@@ -145,17 +166,76 @@ def defaults_variant(settings: str) -> str:
     with its checkout's ``src`` first on PYTHONPATH."""
     import yaml
 
-    sections: dict[str, dict] = {"mapping": {}, "fit": {}}
+    sections: dict[str, dict] = {"mapping": {}, "fit": {}, "inputs": {}, "rank": {}}
     for item in settings.split(","):
         key, _, value = item.partition("=")
         section, _, option = key.strip().partition(".")
         if section not in sections or not option or not value:
-            raise SystemExit(f"--variant: {item!r} is not mapping.OPTION=VALUE or fit.OPTION=VALUE")
+            raise SystemExit(f"--variant: {item!r} is not mapping.OPTION=VALUE, fit.OPTION=VALUE, "
+                             "inputs.neighbours=K, inputs.activity=true or rank.by=SCORE")
         sections[section][option] = yaml.safe_load(value)
+    if set(sections["rank"]) - {"by"} or sections["rank"].get("by", "weight") not in SCORES:
+        raise SystemExit(f"--variant: rank.by takes one of {', '.join(SCORES)}")
+    if set(sections["inputs"]) - set(INPUT_OPTIONS):
+        raise SystemExit(f"--variant: inputs takes {', '.join(INPUT_OPTIONS)}")
     name = f"defaults[{settings}]"
     METHODS[name] = (sections["mapping"], 0, "defaults")
     FIT_OVERRIDES[name] = sections["fit"]
+    RANK_BY[name] = sections["rank"].get("by", "weight")
+    INPUTS[name] = {INPUT_OPTIONS[key]: value for key, value in sections["inputs"].items()}
     return name
+
+
+# --variant inputs.KEY: what the fit takes as TF inputs (transgrn.inputs, TransitionData's keywords; no config
+# key, as none of them held on every track: docs/benchmarks.md)
+INPUT_OPTIONS = {"neighbours": "input_neighbours", "activity": "tf_activity"}
+INPUTS: dict[str, dict] = {}  # row -> TransitionData keywords, for the rows registered by defaults_variant()
+
+
+def _sign_confidence_score(edges: pd.DataFrame) -> pd.Series:
+    """|w| times the sign confidence (with fit.bootstrap; 0.5, no information, where it is NaN: borrowed
+    or inactive edges), signed as w."""
+    return edges["weight"] * edges["sign_confidence"].fillna(0.5)
+
+
+def _stability_score(edges: pd.DataFrame) -> pd.Series:
+    """The bootstrap's mean over its spread, |weight_mean| / weight_std (with fit.bootstrap), signed as w;
+    0 where the spread is 0 or missing."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (edges["weight_mean"].abs() / edges["weight_std"]).replace(np.inf, np.nan).fillna(0.0)
+    return np.sign(edges["weight"]) * ratio
+
+
+def _standardized_score(edges: pd.DataFrame) -> pd.Series:
+    """w x sd(TF input) / sd(target) over the network's rows: the weight in standard deviations, on one
+    scale for every target as a (partial) correlation is, where |w| favours targets that vary much."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (edges["weight"] * edges["tf_sd"] / edges["target_sd"]).replace([np.inf, -np.inf], np.nan).fillna(0.0)
+
+
+# what ranks a fitted network's edges (--variant rank.by=...): its weight, a score from its bootstrap, or its
+# standardized weight (spreads over the transition's rows, or over every cell of the data set: ``_run``)
+SCORES = {"weight": lambda edges: edges["weight"], "sign_confidence": _sign_confidence_score,
+          "stability": _stability_score, "standardized": _standardized_score, "standardized_run": _standardized_score}
+RANK_BY: dict[str, str] = {}  # row -> score, for the rows registered by defaults_variant()
+
+
+def ranked(edges: pd.DataFrame, method: str, data: TransitionData, mapping: pd.DataFrame,
+           dataset: Dataset) -> pd.DataFrame:
+    """A row's fitted edges with ``weight`` replaced by the score that ranks them (``--variant rank.by``);
+    ``data`` and ``mapping``: the transition's design, whose rows give the standardized score's spreads
+    (``standardized_run``: every cell of ``dataset``)."""
+    score = RANK_BY.get(method, "weight")
+    if score == "weight":
+        return edges
+    if score == "standardized":
+        x, y = data.design(mapping, EVERY_PAIR)
+        edges = edges.assign(tf_sd=x.std(axis=0)[data.edge_tf], target_sd=y.std(axis=0)[data.edge_target])
+    if score == "standardized_run":
+        spread = pd.Series(all_cells(dataset).std(axis=0), index=dataset.genes)
+        edges = edges.assign(tf_sd=spread.reindex(edges["tf"]).to_numpy(),
+                             target_sd=spread.reindex(edges["target_gene"]).to_numpy())
+    return edges.assign(weight=SCORES[score](edges).to_numpy())
 
 # Krumsiek et al. 2011, Table 1: each target's Boolean update rule, and the signed edges read off it
 # (a regulator under "not" represses, any other activates; self-loops left out). The same rules and
@@ -246,6 +326,25 @@ def hill(layer: str, seed: int = 0) -> Dataset:
     return Dataset(f"hill_{layer}", transitions, _edge_list(sim.prior), adata.var_names, sim.reference)
 
 
+GUO_STAGES = ["2C", "4C", "8C", "16C", "32C", "64C"]
+
+
+def guo() -> Dataset:
+    """Guo et al. 2010 (data/guo2010: qPCR of 48 genes in mouse embryos, 2- to 64-cell stage) with its
+    prior (every TF of the panel to every other gene) and literature-curated signed reference: stages as
+    clusters, each stage to the next, as config/guo.yaml runs it (pseudotime = log2 cell number)."""
+    import anndata as ad
+    import scipy.sparse as sp
+
+    adata = ad.read_h5ad(REPO / "data/guo2010/guo2010.h5ad")
+    matrix = np.asarray(adata.X.toarray() if sp.issparse(adata.X) else adata.X, dtype=np.float64)
+    prior = pd.read_csv(REPO / "data/guo2010/prior.csv", dtype=str).assign(sign=np.int8(0))
+    reference = pd.read_csv(REPO / "data/guo2010/reference.csv")[["tf", "target_gene", "sign"]]
+    transitions = [(f"{a} -> {b}", _cells(adata, "stage", a, matrix), _cells(adata, "stage", b, matrix))
+                   for a, b in zip(GUO_STAGES, GUO_STAGES[1:])]
+    return Dataset("guo", transitions, prior, adata.var_names, reference)
+
+
 TRAJECTORY = [("stem cell", "progenitor"), ("progenitor", "fate A"), ("progenitor", "fate B")]
 BRANCH = [("progenitor", "fate A"), ("progenitor", "fate B")]
 DATASETS = {
@@ -257,9 +356,11 @@ DATASETS = {
     "krumsiek11": krumsiek11,
     "hill_noise_free": lambda: hill("noise_free"),
     "hill_counts": lambda: hill("counts"),
+    "guo": guo,
 }
 TRACKS = {"sim": [name for name in DATASETS if name.startswith("sim_")], "krumsiek11": ["krumsiek11"],
-          "hill": ["hill_noise_free", "hill_counts"], "boolean": []}  # boolean: boolean_track() builds its own
+          "hill": ["hill_noise_free", "hill_counts"], "guo": ["guo"],
+          "boolean": []}  # boolean: boolean_track() builds its own
 
 
 def recovered(edges: pd.DataFrame, column: str, reference: pd.DataFrame) -> dict:
@@ -309,7 +410,7 @@ def fitted_transition(dataset: Dataset, label: str, source: CellSet, target: Cel
     source, target = smooth_clusters(source, target, smooth)
     mask = build_mask(dataset.prior, source, target, dataset.genes, options["method"])
     mcfg = {**options, "n_pcs": min(options["n_pcs"], len(dataset.genes) - 1)}
-    data = TransitionData(source, target, dataset.genes, mask)
+    data = TransitionData(source, target, dataset.genes, mask, **INPUTS.get(method, {}))
     mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
     return data, mappings, fit_transition(data, mappings, fit, pooled=pooled), fit
 
@@ -325,7 +426,8 @@ def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSe
     pooled = pooled if METHODS[method][2] == "defaults" else None
     metrics = evaluate_transition(data, mappings, coefficients, intercepts)[0]
     lag = lag_of(mappings["main"]).lag if lag_of(mappings["main"]) else np.nan
-    rows = [{"model": "linear", "lag": lag, "alpha": info["alpha"], **recovered(coefficients, "weight", dataset.reference),
+    rows = [{"model": "linear", "lag": lag, "alpha": info["alpha"],
+             **recovered(ranked(coefficients, method, data, mappings["main"], dataset), "weight", dataset.reference),
              "r2_test": metrics["r2_test"], "r2_test_null": metrics["r2_test_null"],
              "borrowed_edges": int(coefficients["borrowed"].sum()), "seconds": time.perf_counter() - start}]
     if pooled is not None and pooled_holdout:
@@ -339,6 +441,15 @@ def run_transition(dataset: Dataset, label: str, source: CellSet, target: CellSe
                      "r2_test": mlp_metrics["r2_test_mlp"], "r2_test_null": np.nan,
                      "seconds": time.perf_counter() - start})
     return rows
+
+
+def run_baseline(dataset: Dataset, source: CellSet, target: CellSet, method: str) -> dict:
+    """A baseline's row for one transition: ``BASELINES[method]`` over the cells of both clusters (what the
+    same-cell designs fit), scored on the prior's edges."""
+    start = time.perf_counter()
+    matrix = np.vstack([np.asarray(cells.matrix, dtype=np.float64) for cells in (source, target)])
+    network = TRANSITION_BASELINES[method](dataset, matrix)
+    return {"model": method, **recovered(network, "weight", dataset.reference), "seconds": time.perf_counter() - start}
 
 
 def merged_with_earlier(table: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -407,29 +518,32 @@ def _on_prior(dataset: Dataset, matrix: np.ndarray) -> pd.DataFrame:
     return dataset.prior[["tf", "target_gene"]].assign(weight=matrix[rows, cols])
 
 
-def pearson_network(dataset: Dataset) -> pd.DataFrame:
-    """Pearson correlation of regulator and target over every cell: |r| ranks, its sign signs."""
+# Each baseline scores the prior's edges from a cells x genes ``matrix``: every cell of the data set
+# (``all_cells``, the Boolean track's one network per data set) or a transition's two clusters.
+
+def pearson_network(dataset: Dataset, matrix: np.ndarray | None = None) -> pd.DataFrame:
+    """Pearson correlation of regulator and target over the cells: |r| ranks, its sign signs."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.nan_to_num(np.corrcoef(all_cells(dataset), rowvar=False))
+        corr = np.nan_to_num(np.corrcoef(all_cells(dataset) if matrix is None else matrix, rowvar=False))
     return _on_prior(dataset, corr)
 
 
-def ppcor_network(dataset: Dataset) -> pd.DataFrame:
+def ppcor_network(dataset: Dataset, matrix: np.ndarray | None = None) -> pd.DataFrame:
     """Full-order partial correlation (PPCOR's, as BEELINE runs it: each pair given every other gene),
     from the pseudo-inverse of the correlation matrix: |rho| ranks, its sign signs."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.nan_to_num(np.corrcoef(all_cells(dataset), rowvar=False))
+        corr = np.nan_to_num(np.corrcoef(all_cells(dataset) if matrix is None else matrix, rowvar=False))
     precision = np.linalg.pinv(corr)
     scale = np.sqrt(np.clip(np.diag(precision), 1e-12, None))
     return _on_prior(dataset, -precision / np.outer(scale, scale))
 
 
-def genie3_network(dataset: Dataset, n_trees: int = 300, seed: int = 0) -> pd.DataFrame:
+def genie3_network(dataset: Dataset, matrix: np.ndarray | None = None, n_trees: int = 300, seed: int = 0) -> pd.DataFrame:
     """GENIE3-like (as arboreto runs it): per target an extra-trees forest (``max_features='sqrt'``) on the
     target's candidate regulators -- its prior edges --, importance ranks; the sign is the Pearson correlation's."""
     from sklearn.ensemble import ExtraTreesRegressor
 
-    matrix = all_cells(dataset)
+    matrix = all_cells(dataset) if matrix is None else matrix
     index = {gene: i for i, gene in enumerate(dataset.genes)}
     importance = np.zeros((len(index), len(index)))
     for target, edges in dataset.prior.groupby("target_gene", sort=False):
@@ -446,6 +560,9 @@ def genie3_network(dataset: Dataset, n_trees: int = 300, seed: int = 0) -> pd.Da
 
 
 BASELINES = {"pearson": pearson_network, "genie3_like": genie3_network, "ppcor_like": ppcor_network}
+# per transition (the tracks other than boolean: up to 300 targets x 15 transitions) a forest of 100 trees
+TRANSITION_TREES = 100
+TRANSITION_BASELINES = {**BASELINES, "genie3_like": functools.partial(genie3_network, n_trees=TRANSITION_TREES)}
 
 
 def strongest_over_transitions(networks: list[pd.DataFrame], prior: pd.DataFrame) -> pd.DataFrame:
@@ -472,7 +589,7 @@ def transgrn_network(dataset: Dataset, method: str = "defaults") -> tuple[pd.Dat
         infos.append({"lag": lag.lag if lag else np.nan, "alpha": float(info["alpha"]),
                       "r2_test": metrics["r2_test"], "r2_test_null": metrics["r2_test_null"],
                       "borrowed_edges": int(coefficients["borrowed"].sum())})
-        networks.append(coefficients)
+        networks.append(ranked(coefficients, method, data, mappings["main"], dataset))
     summary = pd.DataFrame(infos)
     return strongest_over_transitions(networks, dataset.prior), {
         "lag": summary["lag"].median(), "alpha": summary["alpha"].median(), "r2_test": summary["r2_test"].mean(),
@@ -553,8 +670,8 @@ def main() -> None:
     parser.add_argument("--tracks", default=",".join(TRACKS), help=f"data set groups: {', '.join(TRACKS)}")
     parser.add_argument("--datasets", default=None, help="data sets (overrides --tracks)")
     parser.add_argument("--methods", default=None,
-                        help=f"rows to run (default: every mapping row; on the boolean track {','.join(BOOLEAN_METHODS)}, "
-                             f"where the baselines {','.join(BASELINES)} may be named too)")
+                        help=f"rows to run (default: every mapping row; on the boolean track {','.join(BOOLEAN_METHODS)}); "
+                             f"the baselines {','.join(BASELINES)} may be named on every track (per transition there)")
     parser.add_argument("--models", default="linear,mlp")
     parser.add_argument("--out", default="benchmarks/recovery_results.csv")
     parser.add_argument("--pooled-holdout", action="store_true",
@@ -589,6 +706,12 @@ def main() -> None:
         pooled = pooled_network(dataset, shipped_fit) if shipped_fit.borrow_below > 0 else None
         seed_column = {} if hill_seeds is None else {"hill_seed": seed}
         for method in (args.methods.split(",") + variants if args.methods else list(METHODS)):
+            if method in BASELINES:
+                for label, source, target in dataset.transitions:
+                    rows.append({"dataset": name, **seed_column, "method": method, "transition": label,
+                                 **run_baseline(dataset, source, target, method)})
+                print(f"done {name} {method}" + ("" if seed is None else f" seed {seed}"), flush=True)
+                continue
             wanted = models if method in MLP_METHODS else ["linear"]
             fit = method_options(method)[2]
             borrowed = pooled_network(dataset, fit) if method in FIT_OVERRIDES and fit.borrow_below > 0 else pooled
@@ -599,8 +722,9 @@ def main() -> None:
     table = pd.DataFrame(rows)
     if rows:
         keys = ["dataset", "method", "model"] if hill_seeds is None else ["dataset", "hill_seed", "method", "model"]
+        columns = ["auprc_ratio", "epr", "sign_accuracy", "sign_accuracy_called", "r2_test", "seconds"]
         summary = table.groupby(keys, sort=False, dropna=False)[
-            ["auprc_ratio", "epr", "sign_accuracy", "sign_accuracy_called", "r2_test", "seconds"]].mean().reset_index()
+            [column for column in columns if column in table]].mean().reset_index()  # baselines: no r2_test
         print(summary.to_markdown(index=False, floatfmt=".3f"))
     if "boolean" in args.tracks.split(",") and not args.datasets:
         boolean = boolean_track((args.methods.split(",") if args.methods else list(BOOLEAN_METHODS)) + variants,

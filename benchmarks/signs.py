@@ -54,7 +54,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recovery  # noqa: E402
-from recovery import DATASETS, Dataset, _cells, _edge_list, dataset_clusters, shipped_defaults  # noqa: E402
+from recovery import DATASETS, Dataset, dataset_clusters, guo, shipped_defaults  # noqa: E402
 from transgrn.cells import CellSet, knn_smooth, smooth_clusters  # noqa: E402
 from transgrn.design import EVERY_PAIR, TransitionData  # noqa: E402
 from transgrn.fit import fit_pooled, fit_transition  # noqa: E402
@@ -62,23 +62,6 @@ from transgrn.options import FitOptions  # noqa: E402
 from transgrn.grn import build_mask, map_transition  # noqa: E402
 from transgrn.metrics import recovery_metrics  # noqa: E402
 from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-GUO_STAGES = ["2C", "4C", "8C", "16C", "32C", "64C"]
-
-
-def guo() -> Dataset:
-    """Guo 2010 as config/guo.yaml runs it: stages as clusters, each stage to the next."""
-    import anndata as ad
-
-    adata = ad.read_h5ad(REPO / "data/guo2010/guo2010.h5ad")
-    matrix = np.asarray(adata.X.toarray() if sp.issparse(adata.X) else adata.X, dtype=np.float64)
-    prior = pd.read_csv(REPO / "data/guo2010/prior.csv", dtype=str).assign(sign=np.int8(0))
-    reference = pd.read_csv(REPO / "data/guo2010/reference.csv")[["tf", "target_gene", "sign"]]
-    transitions = [(f"{a} -> {b}", _cells(adata, "stage", a, matrix), _cells(adata, "stage", b, matrix))
-                   for a, b in zip(GUO_STAGES, GUO_STAGES[1:])]
-    return Dataset("guo", transitions, prior, adata.var_names, reference)
-
 
 # the mapping method each track's configuration uses (the shipped default elsewhere)
 TRACK_MAPPING = {"guo": {"method": "joint"}}

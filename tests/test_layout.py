@@ -39,7 +39,7 @@ def test_every_rule_runs_its_job_in_snakemakes_process():
 PIPELINE = [
     # shared vocabulary and tools: no stage
     "errors", "columns", "seeds", "config", "options", "io", "metrics", "tensor", "cells", "networks",
-    "transitions", "edges", "mapping_file", "mask", "simulate", "solvers", "confidence", "mlp", "cofactors",
+    "transitions", "edges", "mapping_file", "mask", "inputs", "simulate", "solvers", "confidence", "mlp", "cofactors",
     # the stages, in the order of a run
     "prepare", "lagged", "design", "mapping", "pooled", "fit", "evaluate", "models", "differential",
     "network_scores", "run_network", "aggregate", "report", "export",

@@ -83,13 +83,20 @@ def gene_columns(cells: CellSet, genes: pd.Index, wanted) -> CellSet:
 
 def knn_smooth(matrix, k: int, n_pcs: int = 20, seed: int = 0) -> np.ndarray:
     """Mean over each cell and its ``k - 1`` nearest neighbours in a PCA of ``matrix`` (cells x genes)."""
+    dense = _dense(matrix).astype(np.float64)
+    return np.asarray(knn_averaging(dense, k, n_pcs, seed) @ dense)
+
+
+def knn_averaging(matrix, k: int, n_pcs: int = 20, seed: int = 0) -> sp.csr_matrix:
+    """The cells x cells operator that averages each cell with its ``k - 1`` nearest neighbours in a
+    PCA of ``matrix`` (cells x genes); the identity for ``k <= 1``."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
 
     dense = _dense(matrix).astype(np.float64)
     k = max(1, min(int(k), dense.shape[0]))
     if k == 1:
-        return dense
+        return sp.identity(dense.shape[0], format="csr")
     n_components = max(1, min(n_pcs, dense.shape[0] - 1, dense.shape[1]))
     scores = PCA(n_components=n_components, svd_solver="full", random_state=seed).fit_transform(dense)
     neighbours = NearestNeighbors(n_neighbors=k).fit(scores).kneighbors(scores, return_distance=False)
@@ -97,8 +104,7 @@ def knn_smooth(matrix, k: int, n_pcs: int = 20, seed: int = 0) -> np.ndarray:
     # force it in so that every cell keeps its own measurement
     neighbours[:, 0] = np.arange(len(dense))
     rows = np.repeat(np.arange(len(dense)), k)
-    averaging = sp.csr_matrix((np.full(rows.size, 1.0 / k), (rows, neighbours.ravel())), shape=(len(dense),) * 2)
-    return np.asarray(averaging @ dense)
+    return sp.csr_matrix((np.full(rows.size, 1.0 / k), (rows, neighbours.ravel())), shape=(len(dense),) * 2)
 
 
 def smooth_clusters(source: CellSet, target: CellSet, k: int, n_pcs: int = 20) -> tuple[CellSet, CellSet]:

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from .columns import MAPPING_COLUMNS
 from .cells import CellSet, _dense, gene_columns, load_transition, pool
+from .inputs import tf_inputs
 from .lagged import apply_lag
 from .mapping_file import lag_of, read_mapping
 from .solvers import Outputs
@@ -77,10 +78,12 @@ class TransitionData:
     of both clusters are then pooled, which needs cell names unique across the two clusters.
     """
 
-    def __init__(self, source: CellSet, target: CellSet, genes: pd.Index, mask: pd.DataFrame) -> None:
+    def __init__(self, source: CellSet, target: CellSet, genes: pd.Index, mask: pd.DataFrame,
+                 input_neighbours: int = 0, tf_activity: bool = False) -> None:
+        """``input_neighbours`` and ``tf_activity``: what the TF inputs are, per cluster
+        (:func:`~transgrn.inputs.tf_inputs`); the targets are always the cells' own expression."""
         self.tfs = pd.Index(pd.unique(mask["tf"]))
         self.targets = pd.Index(pd.unique(mask["target_gene"]))
-        self.source = gene_columns(source, genes, self.tfs)
         self.target = gene_columns(target, genes, self.targets)
         self.edges = mask[["tf", "target_gene"]].reset_index(drop=True)
         self.edge_active = mask["active"].to_numpy(dtype=bool)
@@ -88,7 +91,13 @@ class TransitionData:
         self.edge_target = self.targets.get_indexer(mask["target_gene"])
         self.mask = np.zeros((len(self.tfs), len(self.targets)), dtype=bool)
         self.mask[self.edge_tf[self.edge_active], self.edge_target[self.edge_active]] = True
-        self._other = (gene_columns(target, genes, self.tfs), gene_columns(source, genes, self.targets))
+        if input_neighbours > 1 or tf_activity:
+            inputs = [tf_inputs(cells, genes, self.tfs, self.targets, self.mask, input_neighbours, tf_activity)
+                      for cells in (source, target)]
+        else:
+            inputs = [gene_columns(cells, genes, self.tfs) for cells in (source, target)]
+        self.source = inputs[0]
+        self._other = (inputs[1], gene_columns(source, genes, self.targets))
         self._pools: tuple[CellSet, CellSet] | None = None
         self._trends: dict = {}
 
