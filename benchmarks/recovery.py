@@ -52,8 +52,9 @@ Track ``boolean`` (``--tracks boolean``, :func:`boolean_track`; about 7 min, mos
   with dropout (``_dropout``), 1,500 cells, pseudotime = simulation time, a branch per cell. Run as a
   user would: clusters = 5 equal-width pseudotime bins on each branch, transitions = adjacent bins on
   a branch, the shipped defaults; prior = the true edges + 2 decoys per true edge, or none
-  (``_noprior``: every ordered gene pair). One network per data set (``transition`` = "network: max
-  |w| over transitions": each prior edge's weight from the transition where |w| is largest), scored
+  (``_noprior``: every ordered gene pair). One network per data set (``transition`` = "run-level
+  network": the workflow's results/network.parquet, each prior edge's mean |w| over the transitions
+  weighted by their held-out R^2, signed by the summed weights), scored
   beside baselines computed from every cell on the same edges: ``pearson`` (|r|, sign of r),
   ``genie3_like`` (extra trees per target on its prior regulators; sign of r) and ``ppcor_like``
   (full-order partial correlation). Prints data set x method (AUPRC ratio, EPR, sign accuracy) and,
@@ -466,13 +467,13 @@ def merged_with_earlier(table: pd.DataFrame, path: Path) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------
 # The Boolean-logic branching track (issue 26): benchmarks/boolean_simulator.py's differentiations, run as
 # a user would -- clusters = pseudotime bins on each branch, adjacent bins on a branch = the transitions,
-# the shipped defaults -- and one network per data set (each prior edge's weight from the transition where
-# |w| is largest), scored beside baselines computed from every cell on the same edges.
+# the shipped defaults -- and one network per data set (the workflow's run-level network, transgrn.run_network),
+# scored beside baselines computed from every cell on the same edges.
 
 BOOLEAN_BINS = 5  # pseudotime bins per branch: BOOLEAN_BINS - 1 transitions along each branch
 BOOLEAN_PRIORS = ("decoys", "no_prior")  # true edges + 2 decoys per true edge; every ordered gene pair
 BOOLEAN_METHODS = ("defaults", "pearson", "genie3_like", "ppcor_like")
-DATASET_NETWORK = "network: max |w| over transitions"
+DATASET_NETWORK = "run-level network"
 
 
 def boolean_name(topology: str, dropout: bool, prior: str) -> str:
@@ -565,19 +566,24 @@ TRANSITION_TREES = 100
 TRANSITION_BASELINES = {**BASELINES, "genie3_like": functools.partial(genie3_network, n_trees=TRANSITION_TREES)}
 
 
-def strongest_over_transitions(networks: list[pd.DataFrame], prior: pd.DataFrame) -> pd.DataFrame:
-    """One network from a data set's transition networks: each prior edge's weight from the transition
-    where |weight| is largest (0 where no transition estimated it)."""
-    stacked = pd.concat(networks, ignore_index=True)[["tf", "target_gene", "weight"]]
-    stacked = stacked.assign(size=stacked["weight"].abs()).sort_values("size", ascending=False, kind="stable")
-    strongest = stacked.drop_duplicates(["tf", "target_gene"])[["tf", "target_gene", "weight"]]
-    return prior[["tf", "target_gene"]].merge(strongest, on=["tf", "target_gene"], how="left").fillna({"weight": 0.0})
+def run_level_network(networks: list[pd.DataFrame], r2_tests: list[float], prior: pd.DataFrame) -> pd.DataFrame:
+    """One network from a data set's transition networks, as the workflow writes it (results/network.parquet,
+    :class:`transgrn.run_network.RunNetwork`): each prior edge's mean |weight| over the transitions weighted by
+    their held-out R^2, signed by the summed weights (0 where no transition estimated it)."""
+    from transgrn.run_network import RunNetwork
+
+    network = RunNetwork(prior[["tf", "target_gene"]])
+    for edges, r2_test in zip(networks, r2_tests):
+        network.add(edges[["tf", "target_gene", "weight"]], r2_test)
+    table = network.table()
+    merged = prior[["tf", "target_gene"]].merge(table, on=["tf", "target_gene"], how="left")
+    return merged.assign(weight=(merged["score"] * merged["sign"]).fillna(0.0))[["tf", "target_gene", "weight"]]
 
 
 def transgrn_network(dataset: Dataset, method: str = "defaults") -> tuple[pd.DataFrame, dict]:
     """A recovery.py row (``method``, e.g. the shipped ``defaults``) fitted on every transition of the data set,
     borrowing from the pooled network as the workflow does; the data set's network
-    (:func:`strongest_over_transitions`) and a summary of the fits (median lag and alpha, mean held-out R^2)."""
+    (:func:`run_level_network`) and a summary of the fits (median lag and alpha, mean held-out R^2)."""
     fit = method_options(method)[2]
     pooled = pooled_network(dataset, fit) if METHODS[method][2] == "defaults" and fit.borrow_below > 0 else None
     networks, infos = [], []
@@ -591,7 +597,7 @@ def transgrn_network(dataset: Dataset, method: str = "defaults") -> tuple[pd.Dat
                       "borrowed_edges": int(coefficients["borrowed"].sum())})
         networks.append(ranked(coefficients, method, data, mappings["main"], dataset))
     summary = pd.DataFrame(infos)
-    return strongest_over_transitions(networks, dataset.prior), {
+    return run_level_network(networks, list(summary["r2_test"]), dataset.prior), {
         "lag": summary["lag"].median(), "alpha": summary["alpha"].median(), "r2_test": summary["r2_test"].mean(),
         "r2_test_null": summary["r2_test_null"].mean(), "borrowed_edges": int(summary["borrowed_edges"].sum())}
 
