@@ -37,3 +37,14 @@ def schema():
     from transgrn.config import load_schema
 
     return load_schema()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny torch fits, as in the workflow's one-thread jobs: more threads only contend on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

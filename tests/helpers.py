@@ -87,7 +87,7 @@ def cluster_cells(adata, label: str):
 
 def transition_of(sim, source_label: str, target_label: str):
     """Source and target cells of a simulated transition and its mask over the simulation's prior."""
-    from transgrn.grn import build_mask
+    from transgrn.mask import build_mask
 
     source, target = cluster_cells(sim.adata, source_label), cluster_cells(sim.adata, target_label)
     return source, target, build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)

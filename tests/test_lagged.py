@@ -2,8 +2,12 @@ import json
 
 import numpy as np
 import pytest
+from helpers import cluster_cells, transition_of
 
-from transgrn.lagged import Trend, choose_lag, lag_direction
+from transgrn.cells import CellSet
+from transgrn.design import TransitionData
+from transgrn.lagged import Trend, choose_lag, lag_direction, lag_of
+from transgrn.mapping import map_transition
 
 
 def test_trend_follows_a_smooth_program_and_shift_moves_it():
@@ -108,3 +112,16 @@ def test_the_fallback_to_joint_reports_no_lag_not_lag_zero(tmp_path):
     assert np.isnan(table.loc[0, "lag"])
     write_table(table, tmp_path / "transitions.tsv")
     assert pd.read_csv(tmp_path / "transitions.tsv", sep="\t", keep_default_na=False).loc[0, "lag"] == "NA"
+
+
+def test_lagged_design_without_pseudotime_is_joint(small_simulation, caplog):
+    caplog.set_level("INFO")  # the checkpoint warns once per run; each job only notes it
+    sim = small_simulation
+    with_time, _, mask = transition_of(sim, "stem cell", "progenitor")
+    source, target = (CellSet(c.names, c.matrix) for c in (with_time, cluster_cells(sim.adata, "progenitor")))
+    data = TransitionData(source, target, sim.adata.var_names, mask)
+    mcfg = {"method": "lagged", "n_pairs": 100, "test_fraction": 0.2}
+    lagged = map_transition(source, target, "main", "t", mcfg, 0, data)
+    assert lag_of(lagged).lag is None and "needs a pseudotime" in caplog.text
+    joint = map_transition(source, target, "main", "t", {**mcfg, "method": "joint"}, 0, data)
+    np.testing.assert_array_equal(data.design(lagged, "train")[0], data.design(joint, "train")[0])

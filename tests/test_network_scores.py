@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transgrn.grn import TransitionData, build_mask
 from transgrn.cells import CellSet
+from transgrn.design import TransitionData
 from transgrn.mapping import pair_cells
+from transgrn.mask import build_mask
 from transgrn.network_scores import (TARGET_SCORE_COLUMNS, TF_SCORE_COLUMNS, centralities, design_tf_variance,
                                      explained_variance_share, target_scores, tf_scores, transition_scores)
 

@@ -8,9 +8,12 @@ import pandas as pd
 import pytest
 
 from transgrn.cells import CellSet
+from transgrn.design import TransitionData
+from transgrn.evaluate import evaluate_transition
+from transgrn.fit import fit_pooled, fit_transition
+from transgrn.mapping import map_transition
+from transgrn.mask import build_mask
 from transgrn.options import FitOptions
-from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
-from transgrn.fit import fit_pooled
 from transgrn.pooled import pooled_cells, read_pooled, write_pooled
 
 GENES = pd.Index(["Master", "Other", "T1", "T2", "T3"])

@@ -108,7 +108,11 @@ def test_duplicate_genes_are_refused(tmp_path, small_simulation, schema):
 def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulation, schema):
     import scipy.sparse as sp
 
-    from transgrn.grn import TransitionData, build_mask, fit_transition, load_cluster, map_transition
+    from transgrn.cells import load_cluster
+    from transgrn.design import TransitionData
+    from transgrn.fit import fit_transition
+    from transgrn.mapping import map_transition
+    from transgrn.mask import build_mask
     from transgrn.options import FitOptions
 
     results = {}
