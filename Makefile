@@ -1,5 +1,6 @@
 # Two entry points (see README): `make demo` runs the workflow on the embedded demo (config/demo.yaml),
-# `make test` runs the test suite. Both create .venv and install what they need first.
+# `make test` runs the test suite (`make test-fast`: all but the tests that run Snakemake). Both create
+# .venv and install what they need first.
 VENV ?= .venv
 PYTHON ?= python3
 # The CPU build of torch; install it before the package so that pip does not pull a CUDA build.
@@ -7,7 +8,7 @@ TORCH ?= torch==2.13.0
 CORES ?= 2
 BIN = $(VENV)/bin
 
-.PHONY: demo test test-slurm lint docs clean
+.PHONY: demo test test-fast test-slurm lint docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# the fast lane: every test but those that run Snakemake (marker workflow, tests/conftest.py); ~2 min on 2 idle cores
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not workflow"
 
 # the SLURM end-to-end test alone (root; installs SLURM with apt-get if needed; README "Running on SLURM")
 test-slurm: $(BIN)/.installed

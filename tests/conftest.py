@@ -1,5 +1,10 @@
 """Fixtures shared by the tests. Plain helper functions are in helpers.py (``from helpers import``),
-the tiny workflow configs in .test/config/ (``helpers.workflow_config``)."""
+the tiny workflow configs in .test/config/ (``helpers.workflow_config``).
+
+Every test that runs Snakemake through :func:`workflow_runner`, itself or through a fixture built on
+it (:func:`report_demo`), is marked ``workflow`` here, so that ``make test-fast`` (``-m "not workflow"``)
+leaves it out without each test having to say so; tests that start Snakemake otherwise carry the
+marker themselves (test_module.py, test_slurm.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +13,15 @@ import pytest
 from helpers import REPO, WorkflowRunner, workflow_config
 
 from transgrn.simulate import simulate
+
+WORKFLOW_FIXTURES = {"workflow_runner"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # fixturenames is the closure: a fixture that uses workflow_runner counts as well
+        if WORKFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.workflow)
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,24 @@ def test_a_run_without_the_run_level_network_says_how_to_get_it(tmp_path):
     results = Results(folder=tmp_path, transitions=pd.DataFrame(), edges=pd.DataFrame())
     with pytest.raises(ConfigError, match="predates the run-level network; rerun snakemake"):
         results.run_network()
+
+
+def test_fit_transition_takes_objects_and_gives_the_transitions_tables(small_simulation, tmp_path):
+    """In this process, without Snakemake: the AnnData and the tables are written into the working
+    folder as the config's inputs; the edge-list form of the prior is written as an edge list."""
+    from transgrn.api import _input_file
+    from transgrn.api import fit_transition as fit_one
+
+    sim = small_simulation
+    fit = fit_one(sim.adata, sim.prior, "stem cell", "progenitor", cluster_key="cell_type", pseudotime_key="pseudotime",
+                  reference=sim.reference, workdir=tmp_path, mapping={"method": "ot", "n_pairs": 200})
+    assert fit.transition.endswith("__c01_progenitor") and fit.workdir == tmp_path
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "inputs/prior.csv", index_col="tf"), sim.prior, check_names=False,
+                                  check_dtype=False)
+    assert {"tf", "target_gene", "weight"} <= set(fit.edges.columns) and len(fit.gene_r2) == fit.edges["target_gene"].nunique()
+    assert np.isfinite(fit.metrics["r2_test"]) and "auprc_ratio" in fit.metrics and "transgrn_provenance" not in fit.metrics
+    assert set(fit.mapping["source_cell"]) <= set(sim.adata.obs_names[sim.adata.obs["cell_type"] == "stem cell"])
+    edge_list = pd.DataFrame({"tf": ["A"], "target": ["x"]})
+    assert pd.read_csv(_input_file(edge_list, tmp_path, "edges")).equals(edge_list)  # no index column added
+    with pytest.raises(ConfigError, match="expected a file path, an AnnData or a pandas DataFrame, not list"):
+        _input_file([1, 2], tmp_path, "prior")

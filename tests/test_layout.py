@@ -1,5 +1,5 @@
 """The house (issue #12): one rule file, one job module and one science module per stage; imports
-run one way; a job runs by hand as well as under Snakemake."""
+run one way; a job runs by hand as well as under Snakemake; every module has a test that imports it (issue #28)."""
 import ast
 import os
 import subprocess
@@ -122,3 +122,37 @@ def test_a_job_runs_by_hand(small_simulation, tmp_path):
     usage = subprocess.run([sys.executable, "-m", "transgrn.jobs", "fit_grn", "--help"], capture_output=True, text=True,
                            env=SOURCE_FIRST)
     assert usage.returncode == 0 and "--mapping_main" in usage.stdout
+
+
+# re-exports only, for notebooks (docs/how-it-works.md, benchmarks/): tests import what it re-exports
+FACADES = {"transgrn.grn"}
+
+
+def package_modules() -> set[str]:
+    """Dotted names of the package's modules and subpackages (``transgrn.report.html``, ``transgrn.jobs``)."""
+    names = set()
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        names.add(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+def modules_named_by(path: Path) -> set[str]:
+    """Dotted names a file imports: ``import a.b`` and ``from a.b import c`` name a.b; the latter also
+    a.b.c, which is a module where c is one (``from transgrn.report import html``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
+    return names
+
+
+def test_every_module_is_imported_by_a_test():
+    """A module that no test imports is tested, if at all, only through Snakemake runs: give it
+    tests/test_<module path with underscores>.py (README, Layout)."""
+    imported = set().union(*(modules_named_by(path) for path in (REPO / "tests").rglob("*.py")))
+    assert {"transgrn.report.html", "transgrn.jobs.__main__"} <= imported  # both import forms are seen
+    missing = sorted(package_modules() - FACADES - imported)
+    assert not missing, f"no test imports {missing}"
