@@ -28,9 +28,10 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
-# the fast lane: every test but those that run Snakemake (marker workflow, tests/conftest.py); ~2 min on 2 idle cores
+# the fast lane: every test but those that run Snakemake (marker workflow, tests/conftest.py), on CORES
+# processes (pytest-xdist): under 2 min on 2 idle cores, where one process needs ~3
 test-fast: $(BIN)/.installed
-	$(BIN)/python -m pytest -m "not workflow"
+	$(BIN)/python -m pytest -m "not workflow" -n $(CORES)
 
 # the SLURM end-to-end test alone (root; installs SLURM with apt-get if needed; README "Running on SLURM")
 test-slurm: $(BIN)/.installed
