@@ -50,8 +50,8 @@ def run(small_simulation, tmp_path_factory) -> dict:
         fit_job.fit_grn(**{k: out[k] for k in MAPPING_FILES}, **cells, **{k: out[k] for k in FIT_FILES},
                         fit=config["fit"], transition=transition, seed=2)
         evaluate_job.evaluate_grn(**{k: out[k] for k in {**MAPPING_FILES, **FIT_FILES}}, **cells,
-                                  reference=str(prepared / "reference.parquet"), **{k: out[k] for k in EVALUATE_FILES}, filter=config["filter"],
-                                  transition=transition)
+                                  reference=str(prepared / "reference.parquet"), **{k: out[k] for k in EVALUATE_FILES},
+                                  filter=config["filter"], transition=transition)
         files[transition] = {**out, **cells}
     return {"folder": folder, "config": config, "prepared": prepared, "transitions": transitions, "files": files,
             "reference": pd.read_parquet(prepared / "reference.parquet")}
