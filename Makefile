@@ -29,7 +29,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 # the fast lane: every test but those that run Snakemake (marker workflow, tests/conftest.py), on CORES
-# processes (pytest-xdist): under 2 min on 2 idle cores, where one process needs ~3
+# processes (pytest-xdist): ~1.5 min on 2 cores, where one process takes the whole 2 minutes
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not workflow" -n $(CORES)
 
