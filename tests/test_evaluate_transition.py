@@ -11,12 +11,13 @@ from transgrn.cells import CellSet
 from transgrn.design import TransitionData
 from transgrn.evaluate import evaluate_transition, held_out_column, scored_edges
 from transgrn.fit import fit_transition
-from transgrn.lagged import lag_of
 from transgrn.mapping import map_transition
+from transgrn.mapping_file import lag_of
 from transgrn.metrics import r2_overall, recovery_metrics
+from transgrn.options import FitOptions
 from transgrn.simulate import simulate
 
-FIT = {"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
 # the hand-made transition: x = 2 A - B + 1 and y = -A + 0.5 exactly; the prior edge B -> y is inactive
 EDGES = pd.DataFrame({"tf": ["A", "B", "A", "B"], "target_gene": ["x", "x", "y", "y"], "active": [True, True, True, False]})
 TRUE_WEIGHT = np.array([2.0, -1.0, -1.0, 0.0])

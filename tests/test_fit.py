@@ -1,4 +1,6 @@
 """transgrn.fit: the reported network and its held-out sibling, against scikit-learn's ridge per target."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from helpers import transition_of
@@ -8,9 +10,10 @@ from transgrn.evaluate import evaluate_transition
 from transgrn.fit import fit_transition
 from transgrn.mapping import map_transition
 from transgrn.metrics import r2_overall, recovery_metrics
+from transgrn.options import FitOptions
 from transgrn.simulate import simulate
 
-FIT = {"alpha": "auto", "fit_intercept": True, "device": "cpu", "dtype": "float64"}
+FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
 
 
 def test_the_network_uses_every_pair_and_the_held_out_columns_its_training_sibling():
@@ -25,7 +28,7 @@ def test_the_network_uses_every_pair_and_the_held_out_columns_its_training_sibli
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": "ot", "n_pairs": 300, "test_fraction": 0.2, "n_pcs": 10}
     mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
-    coefficients, intercepts, info = fit_transition(data, mappings, FIT, 0, "t")
+    coefficients, intercepts, info = fit_transition(data, mappings, replace(FIT, alpha="auto"), 0, "t")
     alpha = info["alpha"]
 
     def sklearn_weights(split):

@@ -24,7 +24,7 @@ from transgrn.jobs import mapping as mapping_job
 from transgrn.jobs import models as models_job
 from transgrn.jobs import prepare as prepare_job
 from transgrn.jobs import report as report_job
-from transgrn.prepare import read_transitions
+from transgrn.transitions import read_transitions
 
 
 @pytest.fixture(scope="module")
@@ -83,18 +83,22 @@ def test_the_cofactor_and_figure_jobs_write_their_files(run, tmp_path):
 
 def test_the_aggregate_job_gathers_every_transition(run):
     results = run["folder"] / "results"
-    outputs = {name: str(results / name) for name in ("transitions.tsv", "edges.parquet", "edges_filtered.parquet",
-                                                      "grn_tensor.h5ad", "provenance.json")}
+    outputs = {"table": "transitions.tsv", "edges": "edges.parquet", "edges_filtered": "edges_filtered.parquet",
+               "tensor": "grn_tensor.h5ad", "provenance": "provenance.json", "network": "network.parquet",
+               "network_metrics": "network_metrics.json"}
+    outputs = {name: str(results / file) for name, file in outputs.items()}
     files = list(run["files"].values())
-    aggregate_job.aggregate(str(run["prepared"] / "transitions.tsv"), str(run["prepared"] / "summary.json"),
-                            str(run["prepared"] / "prior_edges.parquet"), [f["metrics"] for f in files],
-                            [f["coefficients"] for f in files], *outputs.values(), mapping="ot", with_reference=True,
-                            filter=run["config"]["filter"], config=run["config"])
-    table = pd.read_csv(outputs["transitions.tsv"], sep="\t")
+    prepared = run["prepared"]
+    aggregate_job.aggregate(transitions=str(prepared / "transitions.tsv"), summary=str(prepared / "summary.json"),
+                            prior=str(prepared / "prior_edges.parquet"), reference=str(prepared / "reference.parquet"),
+                            metrics=[f["metrics"] for f in files], coefficients=[f["coefficients"] for f in files],
+                            **outputs, mapping="ot", with_reference=True, filter=run["config"]["filter"],
+                            config=run["config"])
+    table = pd.read_csv(outputs["table"], sep="\t")
     assert list(table["transition"]) == list(run["transitions"]["transition"])
     written = [json.loads(Path(f["metrics"]).read_text())["auprc_ratio"] for f in files]
     np.testing.assert_allclose(table["auprc_ratio"], written, atol=1e-5)  # the table rounds
-    edges = pd.read_parquet(outputs["edges.parquet"])
+    edges = pd.read_parquet(outputs["edges"])
     assert len(edges) == sum(len(pd.read_parquet(f["coefficients"])) for f in files)
 
 

@@ -6,8 +6,9 @@ from helpers import cluster_cells, transition_of
 
 from transgrn.cells import CellSet
 from transgrn.design import TransitionData
-from transgrn.lagged import Trend, choose_lag, lag_direction, lag_of
+from transgrn.lagged import Trend, choose_lag, lag_direction
 from transgrn.mapping import map_transition
+from transgrn.mapping_file import lag_of
 
 
 def test_trend_follows_a_smooth_program_and_shift_moves_it():
