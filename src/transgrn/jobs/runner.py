@@ -220,7 +220,7 @@ def write_times(path: str, seconds: float, usage: Mapping[str, Any]) -> None:
 
     peak = usage.get("max_rss")
     values = [f"{seconds:.4f}", str(datetime.timedelta(seconds=round(seconds))),
-              "NA" if peak is None else f"{peak:.2f}", f"{usage.get('cpu_time', float('nan')):.2f}"]
+              "NA" if peak is None else f"{peak:.2f}", f"{usage.get('cpu_time', float('nan')):.4f}"]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("\t".join(TIMES_HEADER) + "\n" + "\t".join(values) + "\n")
 
