@@ -46,7 +46,9 @@ from transgrn.differential import (DEFAULT_MODERATION, FittedNetwork, FittedTran
                                    transition_influence, transition_pairs, transition_replicates)
 from transgrn.differential.bootstrap import fitted_replicates  # noqa: E402
 from transgrn.differential.fitted import mask_rows  # noqa: E402
-from transgrn.grn import TransitionData, fit_transition, map_transition  # noqa: E402
+from transgrn.design import TransitionData  # noqa: E402
+from transgrn.fit import fit_transition  # noqa: E402
+from transgrn.mapping import map_transition  # noqa: E402
 from transgrn.options import DifferentialOptions, FitOptions  # noqa: E402
 from transgrn.simulate import simulate  # noqa: E402
 

@@ -107,7 +107,12 @@ from hill_simulator import simulate_hill
 from transgrn.config import apply_defaults, load_schema
 from transgrn.metrics import recovery_metrics
 from transgrn.design import EVERY_PAIR
-from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_mlp_transition, fit_transition, map_transition
+from transgrn.design import TransitionData
+from transgrn.evaluate import evaluate_transition
+from transgrn.fit import fit_transition
+from transgrn.mapping import map_transition
+from transgrn.mask import build_mask
+from transgrn.models import fit_mlp_transition
 from transgrn.cells import CellSet
 from transgrn.mapping_file import lag_of
 from transgrn.cells import smooth_clusters

@@ -42,7 +42,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recovery import (DATASETS, TRACKS, BOOLEAN_PRIORS, Dataset, boolean_dataset, defaults_variant,  # noqa: E402
                       fitted_transition, method_options, pooled_network, recovered, METHODS)
-from transgrn.grn import evaluate_transition  # noqa: E402
+from transgrn.evaluate import evaluate_transition  # noqa: E402
 
 KEY = ["tf", "target_gene"]
 SIGNIFICANT_Q = 0.05

@@ -59,7 +59,8 @@ from transgrn.cells import CellSet, knn_smooth, smooth_clusters  # noqa: E402
 from transgrn.design import EVERY_PAIR, TransitionData  # noqa: E402
 from transgrn.fit import fit_pooled, fit_transition  # noqa: E402
 from transgrn.options import FitOptions  # noqa: E402
-from transgrn.grn import build_mask, map_transition  # noqa: E402
+from transgrn.mapping import map_transition  # noqa: E402
+from transgrn.mask import build_mask  # noqa: E402
 from transgrn.metrics import recovery_metrics  # noqa: E402
 from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells  # noqa: E402
 

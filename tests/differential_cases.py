@@ -10,7 +10,10 @@ from scipy import stats
 
 from transgrn.cells import CellSet
 from transgrn.differential import FittedNetwork, FittedTransition, differential_unit, transition_pairs
-from transgrn.grn import TransitionData, build_mask, fit_transition, map_transition
+from transgrn.design import TransitionData
+from transgrn.fit import fit_transition
+from transgrn.mapping import map_transition
+from transgrn.mask import build_mask
 from transgrn.mapping import pair_cells
 from transgrn.options import DifferentialOptions, FitOptions
 

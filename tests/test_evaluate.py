@@ -7,8 +7,11 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from transgrn.metrics import beats_null, gene_r2_summary, recovery_metrics
-from transgrn.grn import TransitionData, build_mask, evaluate_transition, \
-    fit_transition, map_transition
+from transgrn.design import TransitionData
+from transgrn.evaluate import evaluate_transition
+from transgrn.fit import fit_transition
+from transgrn.mapping import map_transition
+from transgrn.mask import build_mask
 from transgrn.cells import CellSet
 from transgrn.options import FitOptions
 from transgrn.mask import REASON_SELF_LOOP, REASON_TF_CONSTANT

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from transgrn.edges import filter_edges
-from transgrn.grn import TransitionData, evaluate_transition, fit_transition
+from transgrn.design import TransitionData
+from transgrn.evaluate import evaluate_transition
+from transgrn.fit import fit_transition
 from transgrn.cells import CellSet
 from transgrn.fit import make_transition_solver
 from transgrn.options import FitOptions
@@ -141,7 +143,8 @@ def krumsiek11_edges(bootstrap: int = 20) -> pd.DataFrame:
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     import recovery
-    from transgrn.grn import build_mask, map_transition
+    from transgrn.mapping import map_transition
+    from transgrn.mask import build_mask
 
     dataset = recovery.krumsiek11()
     mapping_options, fit = recovery.shipped_defaults()

@@ -4,7 +4,7 @@ from helpers import transition_of
 
 from transgrn.cells import CellSet
 from transgrn.design import TransitionData
-from transgrn.grn import map_transition
+from transgrn.mapping import map_transition
 from transgrn.inputs import tf_activity, tf_inputs
 
 

@@ -44,7 +44,7 @@ PIPELINE = [
     "prepare", "lagged", "design", "mapping", "pooled", "fit", "evaluate", "models", "differential",
     "network_scores", "run_network", "aggregate", "report", "export",
     # entry points: the workflow's jobs, the notebook API, the command line
-    "grn", "jobs", "api", "cli",
+    "jobs", "api", "cli",
 ]
 
 
@@ -124,10 +124,6 @@ def test_a_job_runs_by_hand(small_simulation, tmp_path):
     assert usage.returncode == 0 and "--mapping_main" in usage.stdout
 
 
-# re-exports only, for notebooks (docs/how-it-works.md, benchmarks/): tests import what it re-exports
-FACADES = {"transgrn.grn"}
-
-
 def package_modules() -> set[str]:
     """Dotted names of the package's modules and subpackages (``transgrn.report.html``, ``transgrn.jobs``)."""
     names = set()
@@ -176,5 +172,5 @@ def test_every_module_is_imported_by_a_test():
     reexported = reexports()
     imported = set().union(*(modules_named_by(path, reexported) for path in (REPO / "tests").rglob("*.py")))
     assert {"transgrn.report.html", "transgrn.jobs.__main__", "transgrn.solvers.ridge"} <= imported  # each form is seen
-    missing = sorted(m for m in package_modules() - FACADES - imported if not mirror_test(m).is_file())
+    missing = sorted(m for m in package_modules() - imported if not mirror_test(m).is_file())
     assert not missing, f"no test imports {missing}"

@@ -14,7 +14,11 @@ import transgrn.solvers as solvers
 from transgrn.cells import CellSet
 from transgrn.confidence import bootstrap_counts
 from transgrn.design import paired_design
-from transgrn.grn import TransitionData, build_mask, evaluate_transition, fit_transition, map_transition
+from transgrn.design import TransitionData
+from transgrn.evaluate import evaluate_transition
+from transgrn.fit import fit_transition
+from transgrn.mapping import map_transition
+from transgrn.mask import build_mask
 from transgrn.options import FitOptions
 from transgrn.solvers import MaskedElasticNet, MaskedRidge, select_alpha_ridge, target_blocks
 

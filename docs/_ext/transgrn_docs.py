@@ -267,7 +267,7 @@ API_GROUPS = {
                       "solvers.elastic_net_cv", "solvers.folds", "solvers.adam", "confidence",
                       "evaluate", "metrics", "models", "mlp", "cofactors", "differential", "network_scores",
                       "aggregate", "tensor"],
-    "Shared modules": ["grn", "options", "config", "columns", "networks", "cells", "transitions", "io", "seeds",
+    "Shared modules": ["options", "config", "columns", "networks", "cells", "transitions", "io", "seeds",
                        "errors", "simulate", "cli", "api", "export", "jobs", "report"],
 }
 

@@ -11,7 +11,7 @@ every (pair, target) test costs one projection. Per pair, the targets' F statist
 when the targets' noises are independent, scale-free so that highly expressed targets do not
 dominate. p-values are adjusted across the pairs tested by Benjamini-Hochberg.
 
-Rows must be independent samples: :func:`transgrn.grn.cofactors_transition` gives one row per
+Rows must be independent samples: :func:`transgrn.models.cofactors_transition` gives one row per
 source cell (sampled partners of the same cell are averaged), not repeated pairs.
 """
 
