@@ -49,7 +49,7 @@ from transgrn.differential.fitted import mask_rows  # noqa: E402
 from transgrn.design import TransitionData  # noqa: E402
 from transgrn.fit import fit_transition  # noqa: E402
 from transgrn.mapping import map_transition  # noqa: E402
-from transgrn.options import DifferentialOptions, FitOptions  # noqa: E402
+from transgrn.options import MappingOptions, DifferentialOptions, FitOptions  # noqa: E402
 from transgrn.simulate import simulate  # noqa: E402
 
 # the shipped default fit (fit.alpha: auto, cross-validated per transition, by the fit)
@@ -71,7 +71,7 @@ def cells_loader(sim, transitions: pd.DataFrame, mapping_config: dict, seed: int
         source, target, mask = transition_of(sim, row.source_cluster, row.target_cluster)
         data = TransitionData(source, target, sim.adata.var_names, mask)
         config = {"n_pairs": 2000, "test_fraction": 0.2, **mapping_config}
-        return data, map_transition(source, target, "main", transition, config, seed, data)
+        return data, map_transition(source, target, "main", transition, MappingOptions.from_config(config), seed, data)
     return load
 
 

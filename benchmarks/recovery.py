@@ -117,7 +117,7 @@ from transgrn.cells import CellSet
 from transgrn.mapping_file import lag_of
 from transgrn.cells import smooth_clusters
 from transgrn.fit import fit_pooled
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.pooled import PooledNetwork, cluster_share, pooled_cells
 
 FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
@@ -417,7 +417,7 @@ def fitted_transition(dataset: Dataset, label: str, source: CellSet, target: Cel
     mask = build_mask(dataset.prior, source, target, dataset.genes, options["method"])
     mcfg = {**options, "n_pcs": min(options["n_pcs"], len(dataset.genes) - 1)}
     data = TransitionData(source, target, dataset.genes, mask, **INPUTS.get(method, {}))
-    mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, label, MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
     return data, mappings, fit_transition(data, mappings, fit, pooled=pooled), fit
 
 

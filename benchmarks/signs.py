@@ -58,7 +58,7 @@ from recovery import DATASETS, Dataset, dataset_clusters, guo, shipped_defaults 
 from transgrn.cells import CellSet, knn_smooth, smooth_clusters  # noqa: E402
 from transgrn.design import EVERY_PAIR, TransitionData  # noqa: E402
 from transgrn.fit import fit_pooled, fit_transition  # noqa: E402
-from transgrn.options import FitOptions  # noqa: E402
+from transgrn.options import MappingOptions, FitOptions  # noqa: E402
 from transgrn.mapping import map_transition  # noqa: E402
 from transgrn.mask import build_mask  # noqa: E402
 from transgrn.metrics import recovery_metrics  # noqa: E402
@@ -176,7 +176,7 @@ def run_dataset(name: str, variant: str, extra_fit: dict | None = None, keep: bo
         mask = build_mask(prior, source, target, dataset.genes, mapping_options["method"])
         mcfg = {**mapping_options, "n_pcs": min(mapping_options["n_pcs"], len(dataset.genes) - 1)}
         data = TransitionData(source, target, dataset.genes, mask)
-        mappings = {role: map_transition(source, target, role, label, mcfg, 0, data) for role in ("main", "null")}
+        mappings = {role: map_transition(source, target, role, label, MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
         options = fit
         if scale is not None:  # the penalty the defaults choose, times scale
             _, _, info = fit_transition(data, {"main": mappings["main"]}, replace(fit, bootstrap=0), pooled=pooled)
@@ -227,7 +227,7 @@ def flips(name: str) -> pd.DataFrame:
         mask = build_mask(dataset.prior, source, target, dataset.genes, mapping_options["method"])
         mcfg = {**mapping_options, "n_pcs": min(mapping_options["n_pcs"], len(dataset.genes) - 1)}
         data = TransitionData(source, target, dataset.genes, mask)
-        mapping = map_transition(source, target, "main", label, mcfg, 0, data)
+        mapping = map_transition(source, target, "main", label, MappingOptions.from_config(mcfg), 0, data)
         coefficients, _, _ = fit_transition(data, {"main": mapping}, fit, pooled=pooled)
         x, y = data.design(mapping, EVERY_PAIR)
         corr = edge_correlation(x, y, data.edge_tf, data.edge_target)

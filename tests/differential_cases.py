@@ -15,7 +15,7 @@ from transgrn.fit import fit_transition
 from transgrn.mapping import map_transition
 from transgrn.mask import build_mask
 from transgrn.mapping import pair_cells
-from transgrn.options import DifferentialOptions, FitOptions
+from transgrn.options import MappingOptions, DifferentialOptions, FitOptions
 
 RIDGE = FitOptions.from_config({"solver": "ridge", "alpha": 1.0})
 TRANSITIONS = pd.DataFrame([("ab", "A", "B"), ("ac", "A", "C"), ("bc", "B", "C"), ("ca", "C", "A"), ("ba", "B", "A")],
@@ -100,7 +100,7 @@ def sibling_loader(sim, mapping_config: dict, seed: int, fit: FitOptions = RIDGE
         source, target, mask = transition_of(sim, row.source_cluster, row.target_cluster)
         data = TransitionData(source, target, sim.adata.var_names, mask)
         config = {"n_pairs": 2000, "test_fraction": 0.2, **mapping_config}
-        return fitted(data, map_transition(source, target, "main", transition, config, seed, data), fit, seed,
+        return fitted(data, map_transition(source, target, "main", transition, MappingOptions.from_config(config), seed, data), fit, seed,
                       transition)
     return load
 

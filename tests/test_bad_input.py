@@ -20,6 +20,7 @@ from transgrn.io import read_adata
 from transgrn.networks import read_network
 from transgrn.prepare import normalize_log1p, prepare
 from transgrn.transitions import read_transitions
+from transgrn.options import MappingOptions
 
 
 def config_for(data, schema, **sections):
@@ -562,13 +563,13 @@ def test_knn_k_covering_the_target_cluster_is_warned_in_the_mapping_log(caplog):
     source = CellSet(np.array([f"s{i}" for i in range(30)]), rng.normal(size=(30, 8)))
     target = CellSet(np.array([f"t{i}" for i in range(12)]), rng.normal(size=(12, 8)))
     with caplog.at_level(logging.WARNING, logger="transgrn"):
-        map_transition(source, target, "main", "c0_a__c1_b", {"method": "knn", "knn_k": 12, "n_pairs": 100}, seed=0)
+        map_transition(source, target, "main", "c0_a__c1_b", MappingOptions.from_config({"method": "knn", "knn_k": 12, "n_pairs": 100}), seed=0)
     assert "mapping.knn_k: 12 neighbours is at least the target cluster's cells in transition(s) c0_a__c1_b" in caplog.text
     assert "random null's coupling" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="transgrn"):
-        map_transition(source, target, "main", "c0_a__c1_b", {"method": "knn", "knn_k": 11, "n_pcs": 50,
-                                                               "n_pairs": 100}, seed=0)
+        map_transition(source, target, "main", "c0_a__c1_b", MappingOptions.from_config({"method": "knn", "knn_k": 11, "n_pcs": 50,
+                                                               "n_pairs": 100}), seed=0)
     assert "knn_k" not in caplog.text
     assert "mapping.n_pcs: 50 principal components is more than transition(s) c0_a__c1_b allow" in caplog.text
     assert "only 8 are used there" in caplog.text

@@ -7,6 +7,7 @@ from helpers import transition_of
 from transgrn.cells import CellSet
 from transgrn.design import TransitionData, paired_design, split_by_source_cell
 from transgrn.mapping import map_transition
+from transgrn.options import MappingOptions
 
 
 def test_a_pair_averages_its_target_cells_by_weight():
@@ -37,7 +38,7 @@ def test_joint_design_uses_each_cell_of_both_clusters_for_itself(small_simulatio
     sim = small_simulation
     source, target, mask = transition_of(sim, "stem cell", "progenitor")
     mcfg = {"method": "joint", "n_pairs": 100, "test_fraction": 0.2}
-    mapping = map_transition(source, target, "main", "t", mcfg, 0)
+    mapping = map_transition(source, target, "main", "t", MappingOptions.from_config(mcfg), 0)
     data = TransitionData(source, target, sim.adata.var_names, mask)
     x, y = data.design(mapping, "train")
     train_cells = mapping.loc[mapping["split"] == "train", "source_cell"].to_numpy()
@@ -45,5 +46,5 @@ def test_joint_design_uses_each_cell_of_both_clusters_for_itself(small_simulatio
     np.testing.assert_allclose(x, expression.loc[train_cells, data.tfs].to_numpy())
     np.testing.assert_allclose(y, expression.loc[train_cells, data.targets].to_numpy())
     assert len(x) + (mapping["split"] == "test").sum() == len(source) + len(target)
-    null = map_transition(source, target, "null", "t", mcfg, 0)  # the null still pairs A with B at random
+    null = map_transition(source, target, "null", "t", MappingOptions.from_config(mcfg), 0)  # the null still pairs A with B at random
     assert null["source_cell"].isin(source.names).all() and null["target_cell"].isin(target.names).all()

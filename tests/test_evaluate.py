@@ -13,7 +13,7 @@ from transgrn.fit import fit_transition
 from transgrn.mapping import map_transition
 from transgrn.mask import build_mask
 from transgrn.cells import CellSet
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.mask import REASON_SELF_LOOP, REASON_TF_CONSTANT
 
 ALPHA_ONE = FitOptions.from_config({"alpha": 1.0, "device": "cpu"})
@@ -131,7 +131,7 @@ def test_same_cell_fit_recovers_the_switched_on_regulator():
     mask = build_mask(prior, source, target, genes, "joint")
     data = TransitionData(source, target, genes, mask)
     mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
-    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
     coefficients, intercepts, _ = fit_transition(data, mappings, ALPHA_ONE)
     weight = coefficients.set_index(["tf", "target_gene"])["weight"]
     assert weight[("Master", "T1")] > 0.5 and weight[("Master", "T2")] < -0.5
@@ -171,7 +171,7 @@ def test_the_default_fit_does_not_fall_below_the_null_on_small_noisy_data(schema
         mcfg = {**defaults["mapping"]}
         mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names, mcfg["method"])
         data = TransitionData(source, target, sim.adata.var_names, mask)
-        mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+        mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
         fit = FitOptions.from_config({**defaults["fit"], "device": "cpu"})
         metrics = evaluate_transition(data, mappings, *fit_transition(data, mappings, fit, 0, "t")[:2])[0]
         assert metrics["r2_test"] >= metrics["r2_test_null"], metrics
@@ -192,7 +192,7 @@ def test_a_null_that_predicts_its_training_mean_scores_exactly_zero(tmp_path):
     source, target, genes, prior = switch_on_transition(n=301)
     data = TransitionData(source, target, genes, build_mask(prior, source, target, genes, "joint"))
     mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
-    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
     coefficients, intercepts, _ = fit_transition(data, mappings, ALPHA_ONE)
     y = np.asarray(data.design(mappings["null"], "train", dense=True)[1], dtype=np.float64)
     coefficients["null_weight"] = 0.0
@@ -214,7 +214,7 @@ def test_held_out_r2_is_that_of_the_dense_predictions_of_the_coefficients():
     source, target, genes, prior = switch_on_transition(n=301)
     data = TransitionData(source, target, genes, build_mask(prior, source, target, genes, "joint"))
     mcfg = {"method": "joint", "n_pairs": 200, "test_fraction": 0.2}
-    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
     coefficients, intercepts, _ = fit_transition(data, mappings, replace(ALPHA_ONE, self_term=True))
     _, gene_r2, predictions = evaluate_transition(data, mappings, coefficients, intercepts)
     x, y = data.design(mappings["main"], "test", self_term=True)

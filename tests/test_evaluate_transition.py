@@ -14,7 +14,7 @@ from transgrn.fit import fit_transition
 from transgrn.mapping import map_transition
 from transgrn.mapping_file import lag_of
 from transgrn.metrics import r2_overall, recovery_metrics
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.simulate import simulate
 
 FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
@@ -110,7 +110,7 @@ def evaluated_transition(sim, source_label, target_label, method, seed=0):
     mcfg = {"method": method, "n_pairs": 2000, "test_fraction": 0.2, "n_pcs": 20}
     tid = f"{source_label}->{target_label}"
     data = TransitionData(source, target, sim.adata.var_names, mask)
-    mappings = {role: map_transition(source, target, role, tid, mcfg, seed, data) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, tid, MappingOptions.from_config(mcfg), seed, data) for role in ("main", "null")}
     coefficients, intercepts, _ = fit_transition(data, mappings, FIT)
     return evaluate_transition(data, mappings, coefficients, intercepts, sim.reference)[0], mappings["main"]
 

@@ -10,7 +10,7 @@ from transgrn.evaluate import evaluate_transition
 from transgrn.fit import fit_transition
 from transgrn.mapping import map_transition
 from transgrn.metrics import r2_overall, recovery_metrics
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.simulate import simulate
 
 FIT = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
@@ -27,7 +27,7 @@ def test_the_network_uses_every_pair_and_the_held_out_columns_its_training_sibli
     source, target, mask = transition_of(sim, "stem cell", "progenitor")
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": "ot", "n_pairs": 300, "test_fraction": 0.2, "n_pcs": 10}
-    mappings = {role: map_transition(source, target, role, "t", mcfg, 0, data) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0, data) for role in ("main", "null")}
     coefficients, intercepts, info = fit_transition(data, mappings, replace(FIT, alpha="auto"), 0, "t")
     alpha = info["alpha"]
 

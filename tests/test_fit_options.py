@@ -11,7 +11,7 @@ from transgrn.evaluate import evaluate_transition
 from transgrn.fit import fit_transition
 from transgrn.cells import CellSet
 from transgrn.fit import make_transition_solver
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.solvers import CV_SOLVERS, SOLVERS, MaskedAdam
 
 GENES = pd.Index(["TF1", "TF2", "G1", "G2"])
@@ -152,7 +152,7 @@ def krumsiek11_edges(bootstrap: int = 20) -> pd.DataFrame:
     for label, source, target in dataset.transitions:
         data = TransitionData(source, target, dataset.genes, build_mask(dataset.prior, source, target, dataset.genes,
                                                                         mapping_options["method"]))
-        mapping = map_transition(source, target, "main", label, {**mapping_options, "n_pcs": 10}, 0, data)
+        mapping = map_transition(source, target, "main", label, MappingOptions.from_config({**mapping_options, "n_pcs": 10}), 0, data)
         options = FitOptions.from_config({**fit, "bootstrap": bootstrap})
         coefficients, _, _ = fit_transition(data, {"main": mapping}, options, 0, label)
         frames.append(coefficients.merge(dataset.reference, on=["tf", "target_gene"]))

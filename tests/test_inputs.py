@@ -6,6 +6,7 @@ from transgrn.cells import CellSet
 from transgrn.design import TransitionData
 from transgrn.mapping import map_transition
 from transgrn.inputs import tf_activity, tf_inputs
+from transgrn.options import MappingOptions
 
 
 def test_tf_activity_recovers_planted_activities_and_keeps_expression_without_targets():
@@ -36,7 +37,7 @@ def test_tf_inputs_average_over_neighbours_within_the_cluster():
 def test_transition_data_changes_the_inputs_only(small_simulation):
     source, target, mask = transition_of(small_simulation, "stem cell", "progenitor")
     genes = small_simulation.adata.var_names
-    mapping = map_transition(source, target, "main", "t", {"method": "joint", "n_pairs": 100, "test_fraction": 0.2}, 0)
+    mapping = map_transition(source, target, "main", "t", MappingOptions.from_config({"method": "joint", "n_pairs": 100, "test_fraction": 0.2}), 0)
     x, y = TransitionData(source, target, genes, mask).design(mapping, "train")
     for options in ({"input_neighbours": 10}, {"tf_activity": True}):
         x_other, y_other = TransitionData(source, target, genes, mask, **options).design(mapping, "train")

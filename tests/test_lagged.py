@@ -9,6 +9,7 @@ from transgrn.design import TransitionData
 from transgrn.lagged import Trend, choose_lag, lag_direction
 from transgrn.mapping import map_transition
 from transgrn.mapping_file import lag_of
+from transgrn.options import MappingOptions
 
 
 def test_trend_follows_a_smooth_program_and_shift_moves_it():
@@ -122,7 +123,7 @@ def test_lagged_design_without_pseudotime_is_joint(small_simulation, caplog):
     source, target = (CellSet(c.names, c.matrix) for c in (with_time, cluster_cells(sim.adata, "progenitor")))
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": "lagged", "n_pairs": 100, "test_fraction": 0.2}
-    lagged = map_transition(source, target, "main", "t", mcfg, 0, data)
+    lagged = map_transition(source, target, "main", "t", MappingOptions.from_config(mcfg), 0, data)
     assert lag_of(lagged).lag is None and "needs a pseudotime" in caplog.text
-    joint = map_transition(source, target, "main", "t", {**mcfg, "method": "joint"}, 0, data)
+    joint = map_transition(source, target, "main", "t", MappingOptions.from_config({**mcfg, "method": "joint"}), 0, data)
     np.testing.assert_array_equal(data.design(lagged, "train")[0], data.design(joint, "train")[0])

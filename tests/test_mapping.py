@@ -29,18 +29,18 @@ def test_ot_coupling_has_uniform_marginals():
 
 def test_ot_pairs_cells_with_their_near_neighbours():
     source, target, truth = shifted_clusters()
-    mapping = pair_cells("ot", source, target, np.random.default_rng(0), {"n_pairs": 500, "n_pcs": 6})
+    mapping = pair_cells("ot", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 500, "n_pcs": 6}))
     # the PCA is fitted on both clusters; after centring each cell's counterpart is its nearest match
     correct = (mapping["target_cell"].to_numpy() == truth[mapping["source_cell"]].to_numpy()).mean()
     assert correct > 0.95
-    baseline = pair_cells("random", source, target, np.random.default_rng(0), {"n_pairs": 500, "n_pcs": 6})
+    baseline = pair_cells("random", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 500, "n_pcs": 6}))
     assert (baseline["target_cell"].to_numpy() == truth[baseline["source_cell"]].to_numpy()).mean() < 0.1
 
 
 def test_random_null_is_uniform_and_seeded():
     source, target, _ = shifted_clusters(n=20)
-    first = pair_cells("random", source, target, np.random.default_rng(7), {"n_pairs": 4000, "n_pcs": 6})
-    again = pair_cells("random", source, target, np.random.default_rng(7), {"n_pairs": 4000, "n_pcs": 6})
+    first = pair_cells("random", source, target, np.random.default_rng(7), MappingOptions.from_config({"n_pairs": 4000, "n_pcs": 6}))
+    again = pair_cells("random", source, target, np.random.default_rng(7), MappingOptions.from_config({"n_pairs": 4000, "n_pcs": 6}))
     pd.testing.assert_frame_equal(first, again)
     counts = first["target_cell"].value_counts()
     assert len(counts) == 20 and counts.min() > 120  # ~200 each
@@ -48,7 +48,7 @@ def test_random_null_is_uniform_and_seeded():
 
 def test_split_holds_out_whole_source_cells():
     source, target, _ = shifted_clusters(n=50)
-    pairs = pair_cells("random", source, target, np.random.default_rng(0), {"n_pairs": 1000, "n_pcs": 6})
+    pairs = pair_cells("random", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 1000, "n_pcs": 6}))
     mapping = split_by_source_cell(pairs, 0.2, np.random.default_rng(1))
     by_cell = mapping.groupby("source_cell")["split"].nunique()
     assert (by_cell == 1).all()
@@ -76,6 +76,7 @@ from transgrn.mapping import (  # noqa: E402
     shared_pca,
 )
 from transgrn.solvers import MaskedRidge  # noqa: E402
+from transgrn.options import MappingOptions
 
 
 @pytest.mark.filterwarnings("ignore:Stabilized Unbalanced Sinkhorn did not converge")
@@ -116,7 +117,7 @@ def test_barycentric_pairs_keep_each_rows_mass_and_break_ties_at_random():
 
 def test_knn_and_pseudotime_mappings_pair_the_right_cells():
     source, target, truth = shifted_clusters(shift=0.01)  # knn, unlike OT, does not undo a shift
-    mapping = pair_cells("knn", source, target, np.random.default_rng(0), {"n_pairs": 300, "n_pcs": 6, "knn_k": 1})
+    mapping = pair_cells("knn", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 300, "n_pcs": 6, "knn_k": 1}))
     assert (mapping["target_cell"].to_numpy() == truth[mapping["source_cell"]].to_numpy()).mean() > 0.95
     assert mapping["cost"].mean() < 0.05  # near-identical partners cost almost nothing ...
     zs, zt = shared_pca(source, target, 6, seed=0)
@@ -124,25 +125,25 @@ def test_knn_and_pseudotime_mappings_pair_the_right_cells():
     random_pairs = rng.integers(0, len(source), 300), rng.integers(0, len(target), 300)
     assert pair_costs(zs, zt, *random_pairs).mean() == pytest.approx(1.0, abs=0.2)  # ... a random pair about 1
     # so the null records none (its PCA would cost 6.5 s a transition at atlas scale), with the same pairs
-    null = pair_cells("random", source, target, np.random.default_rng(0), {"n_pairs": 300, "n_pcs": 6})
+    null = pair_cells("random", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 300, "n_pcs": 6}))
     assert "cost" not in null and len(null) == 300
 
     times_s, times_t = np.linspace(0, 1, 40), np.linspace(0, 2, 80)
     early = CellSet(np.array([f"s{i}" for i in range(40)]), np.zeros((40, 3)), times_s)
     late = CellSet(np.array([f"t{i}" for i in range(80)]), np.ones((80, 3)), times_t)
-    mapping = pair_cells("pseudotime", early, late, np.random.default_rng(0), {"n_pairs": 2000, "pseudotime_lag": 0.1, "pseudotime_bandwidth": 0.02})
+    mapping = pair_cells("pseudotime", early, late, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 2000, "pseudotime_lag": 0.1, "pseudotime_bandwidth": 0.02}))
     gap = pd.Series(times_t, late.names)[mapping["target_cell"]].to_numpy() - pd.Series(times_s, early.names)[mapping["source_cell"]].to_numpy()
     assert gap.mean() == pytest.approx(0.1 * 2.0, abs=0.03)  # lag is a fraction of the range (2)
 
 
 def test_joint_pairs_every_cell_with_itself_and_hybrid_adds_mapped_pairs():
     source, target, _ = shifted_clusters(n=30)
-    joint = pair_cells("joint", source, target, np.random.default_rng(0), {"n_pairs": 10})
+    joint = pair_cells("joint", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 10}))
     assert (joint["source_cell"] == joint["target_cell"]).all() and len(joint) == 60
     assert set(joint["source_cell"]) == set(source.names) | set(target.names)
     x, y = paired_design(joint, pool(source, target), pool(source, target))
     assert np.allclose(x, y)  # same cell on both sides
-    hybrid = pair_cells("hybrid", source, target, np.random.default_rng(0), {"n_pairs": 10, "n_pcs": 6})
+    hybrid = pair_cells("hybrid", source, target, np.random.default_rng(0), MappingOptions.from_config({"n_pairs": 10, "n_pcs": 6}))
     same = hybrid["source_cell"] == hybrid["target_cell"]
     assert same.sum() == 60 and hybrid.loc[~same, "source_cell"].isin(source.names).all()
     # a held-out source cell takes its same-cell and its mapped pair out of training together
@@ -161,7 +162,7 @@ def test_barycentric_recovers_the_planted_weights_of_noiseless_linear_dynamics(m
     genes = lambda tf: np.hstack([tf, tf @ w + 0.5])  # noqa: E731 (TFs persist; targets follow them)
     source = CellSet(np.array([f"a{i}" for i in range(n)]), genes(x))
     target = CellSet(np.array([f"b{i}" for i in range(2 * n)]), genes(x[images]))
-    mapping = pair_cells(method, source, target, np.random.default_rng(1), {"test_fraction": 0.2, "barycentric": True, "n_pcs": p, "knn_k": 2})
+    mapping = pair_cells(method, source, target, np.random.default_rng(1), MappingOptions.from_config({"test_fraction": 0.2, "barycentric": True, "n_pcs": p, "knn_k": 2}))
     design_x, design_y = paired_design(mapping, CellSet(source.names, source.matrix[:, :p]),
                                        CellSet(target.names, target.matrix[:, p:]))
     fit = MaskedRidge(alpha=1e-8, device="cpu").fit(design_x, design_y, w != 0)

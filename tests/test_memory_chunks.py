@@ -19,7 +19,7 @@ from transgrn.evaluate import evaluate_transition
 from transgrn.fit import fit_transition
 from transgrn.mapping import map_transition
 from transgrn.mask import build_mask
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.solvers import MaskedElasticNet, MaskedRidge, select_alpha_ridge, target_blocks
 
 
@@ -104,7 +104,7 @@ def _transition(sim, method: str, fit: dict):
     mask = build_mask(edges_of(sim.prior), source, target, sim.adata.var_names)
     data = TransitionData(source, target, sim.adata.var_names, mask)
     mcfg = {"method": method, "n_pairs": 150, "test_fraction": 0.2, "n_pcs": 5}
-    mappings = {role: map_transition(source, target, role, "t", mcfg, 0) for role in ("main", "null")}
+    mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0) for role in ("main", "null")}
     options = FitOptions.from_config({"device": "cpu", **fit})
     coefficients, intercepts, info = fit_transition(data, mappings, options, 3, "t")
     return (coefficients, intercepts, info), evaluate_transition(data, mappings, coefficients, intercepts, sim.reference)

@@ -13,7 +13,7 @@ from transgrn.evaluate import evaluate_transition
 from transgrn.fit import fit_pooled, fit_transition
 from transgrn.mapping import map_transition
 from transgrn.mask import build_mask
-from transgrn.options import FitOptions
+from transgrn.options import MappingOptions, FitOptions
 from transgrn.pooled import pooled_cells, read_pooled, write_pooled
 
 GENES = pd.Index(["Master", "Other", "T1", "T2", "T3"])
@@ -41,7 +41,7 @@ def setting(master: str = "off", seed: int = 0):
     a, b, elsewhere = cluster("a", master, rng), cluster("b", master, rng), cluster("c", "on", rng)
     pooled = fit_pooled(pooled_cells([("A", a), ("B", b), ("C", elsewhere)], 0, seed), GENES, PRIOR, FIT, seed)
     data = TransitionData(a, b, GENES, build_mask(PRIOR, a, b, GENES, "joint"))
-    mappings = {role: map_transition(a, b, role, "A__B", MAPPING, seed, data) for role in ("main", "null")}
+    mappings = {role: map_transition(a, b, role, "A__B", MappingOptions.from_config(MAPPING), seed, data) for role in ("main", "null")}
     return data, mappings, pooled
 
 

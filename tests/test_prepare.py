@@ -113,7 +113,7 @@ def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulatio
     from transgrn.fit import fit_transition
     from transgrn.mapping import map_transition
     from transgrn.mask import build_mask
-    from transgrn.options import FitOptions
+    from transgrn.options import MappingOptions, FitOptions
 
     results = {}
     for kind in ("dense", "sparse"):
@@ -128,7 +128,7 @@ def test_sparse_expression_gives_the_same_fit_as_dense(tmp_path, small_simulatio
         assert sp.issparse(source.matrix) == (kind == "sparse")
         mask = build_mask(pd.read_parquet(out / "prepared/prior_edges.parquet"), source, target, genes)
         mcfg = {"method": "ot", "n_pairs": 300, "test_fraction": 0.2}
-        mappings = {role: map_transition(source, target, role, "t", mcfg, 0) for role in ("main", "null")}
+        mappings = {role: map_transition(source, target, role, "t", MappingOptions.from_config(mcfg), 0) for role in ("main", "null")}
         fit = FitOptions.from_config({"alpha": 1.0, "fit_intercept": True, "device": "cpu", "dtype": "float64"})
         results[kind] = fit_transition(TransitionData(source, target, genes, mask), mappings, fit)[0]
     pd.testing.assert_frame_equal(results["dense"], results["sparse"], atol=1e-8)

@@ -195,11 +195,12 @@ def test_fractions_of_cells_paired_are_fractions_for_same_cell_designs(method):
     the fraction is distinct cells over the cells the design may pair, so at most 1."""
     from transgrn.cells import CellSet
     from transgrn.mapping import pair_cells
+    from transgrn.options import MappingOptions
 
     rng = np.random.default_rng(0)
     source = CellSet(np.array([f"a{i}" for i in range(30)]), rng.normal(size=(30, 4)))
     target = CellSet(np.array([f"b{i}" for i in range(45)]), rng.normal(size=(45, 4)))
-    mapping = pair_cells(method, source, target, rng, {"n_pairs": 50, "n_pcs": 2})
+    mapping = pair_cells(method, source, target, rng, MappingOptions.from_config({"n_pairs": 50, "n_pcs": 2}))
     same_cell = summaries.same_cell_design(method)
     d = summaries.mapping_diagnostics(mapping, len(source), len(target), same_cell=same_cell)
     assert same_cell and d["source_fraction_used"] == 1.0 and d["target_fraction_used"] == 1.0

@@ -260,16 +260,27 @@ def coupling_table(method: str, source: CellSet, target: CellSet, rng: np.random
                          "weight": weight, "cost": pair_costs(zs, zt, src, tgt)})
 
 
+def _typed(options: MappingOptions | None) -> MappingOptions:
+    """The options as given, the schema's defaults for None; a plain mapping is refused (typed options are
+    the only currency: :meth:`MappingOptions.from_config` builds them from a config section)."""
+    if options is None:
+        return MappingOptions.from_config({})
+    if not isinstance(options, MappingOptions):
+        raise TypeError(f"mapping options must be a MappingOptions, not {type(options).__name__}: "
+                        "build them once with MappingOptions.from_config(config['mapping'])")
+    return options
+
+
 def pair_cells(method: str, source: CellSet, target: CellSet, rng: np.random.Generator,
-               options: MappingOptions | dict | None = None) -> pd.DataFrame:
+               options: MappingOptions | None = None) -> pd.DataFrame:
     """Run a mapping method (``method`` overrides ``options.method``) and add the train/test split.
 
-    ``options`` (:class:`~transgrn.options.MappingOptions`, or a dict completed from the schema's
-    defaults): ``n_pairs``, ``test_fraction``, ``barycentric``, ``max_targets``, ``n_pcs`` and the
-    couplings' parameters. ``joint`` and ``lagged`` pair every cell of both clusters with itself
-    (``n_pairs`` does not apply); ``hybrid`` adds barycentric OT pairs to the same-cell pairs.
+    ``options`` (:class:`~transgrn.options.MappingOptions`; None: the schema's defaults): ``n_pairs``,
+    ``test_fraction``, ``barycentric``, ``max_targets``, ``n_pcs`` and the couplings' parameters.
+    ``joint`` and ``lagged`` pair every cell of both clusters with itself (``n_pairs`` does not apply);
+    ``hybrid`` adds barycentric OT pairs to the same-cell pairs.
     """
-    options = MappingOptions.from_config(options)
+    options = _typed(options)
     if method not in METHODS:
         raise ValueError(f"mapping.method: unknown method {method!r}; choose one of {METHODS}")
     if method in ("joint", "lagged"):  # lagged: map_transition adds the lag chosen for the transition
@@ -291,7 +302,7 @@ NULL_METHOD = "random"
 
 
 def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
-                   options: MappingOptions | dict, seed: int, data: TransitionData | None = None) -> pd.DataFrame:
+                   options: MappingOptions, seed: int, data: TransitionData | None = None) -> pd.DataFrame:
     """Pair cells for the transition. ``role`` is ``main`` (the configured method) or ``null``
     (random pairing with its own stream, the baseline every transition is compared with).
 
@@ -300,7 +311,7 @@ def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
     pairs. ``lagged`` needs ``data`` (the transition's cells and mask) to choose its
     :class:`~transgrn.mapping_file.LagSpec`, which the mapping carries in ``attrs``.
     """
-    options = MappingOptions.from_config(options)
+    options = _typed(options)
     method = options.method if role == "main" else NULL_METHOD
     rng = rng_for(seed, transition, "mapping", role)
     if role != "main" and options.method in SAME_CELL_METHODS:

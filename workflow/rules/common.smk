@@ -273,8 +273,9 @@ def differential_refits():
     if not options["enabled"]:
         return False
     from transgrn.differential import analytic_supported
+    from transgrn.options import FitOptions
 
-    return options["se_method"] != "analytic" or not analytic_supported(config["fit"])
+    return options["se_method"] != "analytic" or not analytic_supported(FitOptions.from_config(config["fit"]))
 
 
 def differential_unit_runtime(wildcards, attempt):

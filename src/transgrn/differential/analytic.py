@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,12 +45,11 @@ from .fitted import FittedNetwork, mask_rows, tested_edges
 from .table import check_same_edges, pair_table
 
 
-def analytic_supported(fit: FitOptions | Mapping[str, Any]) -> bool:
+def analytic_supported(fit: FitOptions) -> bool:
     """Whether :func:`transition_influence` covers the fit: ridge without ``standardize`` (whose
     scale would depend on the resampled cells too) and without ``self_term`` (one more column per
     target); the other fits take the bootstrap."""
-    options = FitOptions.from_config(fit)
-    return options.solver == "ridge" and not options.standardize and not options.self_term
+    return fit.solver == "ridge" and not fit.standardize and not fit.self_term
 
 
 @dataclass

@@ -36,10 +36,9 @@ the sampling error of the weights given those choices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,7 +130,7 @@ def replicate_weights(data: TransitionData, mapping: pd.DataFrame, fit: FitOptio
     return out
 
 
-def fit_replicates(data: TransitionData, mapping: pd.DataFrame, fit: FitOptions | Mapping[str, Any],
+def fit_replicates(data: TransitionData, mapping: pd.DataFrame, fit: FitOptions,
                    coefficients: pd.DataFrame, alpha: float, clusters: tuple[str, str], n_boot: int, seed: int = 0,
                    transition: str = "") -> np.ndarray:
     """The replicates a fit job writes for the differential test (rule fit_grn with
@@ -141,11 +140,11 @@ def fit_replicates(data: TransitionData, mapping: pd.DataFrame, fit: FitOptions 
     :func:`cluster_counts` depends on nothing else, so every job draws a shared cluster's counts
     alike). The fit job has the cells, the design and the solver loaded already: the test's refits
     cost it little, and the differential job then needs neither the cells nor the solver
-    (:func:`read_replicates`). ``fit``: the fit's options (the fit job passes its config section)."""
+    (:func:`read_replicates`). ``fit``: the fit's options."""
     tested = data.with_active(tested_edges(mask_rows(data), coefficients)["active"])
     counts = [cluster_counts(len(cells.names), n_boot, seed, cluster)
               for cells, cluster in zip((data.source, data.target), clusters)]
-    at_alpha = replace(FitOptions.from_config(fit), alpha=alpha)
+    at_alpha = replace(fit, alpha=alpha)
     return replicate_weights(tested, mapping, at_alpha, *counts, role_seed(seed, transition))
 
 

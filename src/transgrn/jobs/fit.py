@@ -43,7 +43,8 @@ def fit_grn(mask: str, mapping_main: str, mapping_null: str, source: str, target
     mappings = read_mappings(mapping_main, mapping_null)
     pooled = read_pooled(pooled_network, pooled_tf_variance) if pooled_network else None
     start = time.perf_counter()
-    weights, offsets, details = fit_transition(data, mappings, FitOptions.from_config(fit), seed, transition, pooled)
+    options = FitOptions.from_config(fit)
+    weights, offsets, details = fit_transition(data, mappings, options, seed, transition, pooled)
     # wall time goes to the log only: results stay byte-identical
     log.info("fitted %d edges for %d targets (main and null) with %s in %.3f s", data.mask.sum(),
              len(data.targets), details, time.perf_counter() - start)
@@ -51,7 +52,7 @@ def fit_grn(mask: str, mapping_main: str, mapping_null: str, source: str, target
         main_mapping = mappings["main"]
         del mappings, pooled  # the null's pairs and the pooled network (64 MB at 500,000 edges) are done with
         start = time.perf_counter()
-        write_npy(fit_replicates(data, main_mapping, fit, weights, details["alpha"], tuple(transition.split("__")),
+        write_npy(fit_replicates(data, main_mapping, options, weights, details["alpha"], tuple(transition.split("__")),
                                  differential_n_boot, seed, transition), differential_replicates)
         log.info("refitted %d differential-test replicates in %.3f s", differential_n_boot,
                  time.perf_counter() - start)
