@@ -24,7 +24,7 @@ def test_batched_ridge_bootstrap_equals_refits_on_resampled_rows(standardize, fi
     x, y, mask = _noise(n=80, t=15)
     counts = bootstrap_counts(len(x), 4, seed=3)
     make = lambda: MaskedRidge(alpha=2.0, standardize=standardize, fit_intercept=fit_intercept)  # noqa: E731
-    weights, intercepts = make().fit_weighted_batch(x, y, mask, counts)
+    weights, intercepts = make().fit_weightings(x, y, mask, counts)
     for b, c in enumerate(counts):
         rows = np.repeat(np.arange(len(x)), c.astype(int))
         model = make().fit(x[rows], y[rows], mask)
@@ -49,15 +49,15 @@ def test_refits_in_float32_are_the_float64_ones_rounded(make):
 
 
 def test_ridge_refits_in_batches_of_resamples_equal_one_batch(monkeypatch):
-    """A large prior refits its resamples in a few batches (REFIT_BATCH_BYTES, the fit job's memory at
+    """A large prior refits its resamples in a few batches (REFIT_CHUNK_BYTES, the fit job's memory at
     atlas scale): the weights of one batch."""
     import transgrn.confidence as confidence
 
     x, y, mask = _noise(n=80, t=15)
     counts = bootstrap_counts(len(x), 7, seed=3)
     make = lambda: MaskedRidge(alpha=2.0)  # noqa: E731
-    whole, whole_intercepts = make().fit_weighted_batch(x, y, mask, counts)
-    monkeypatch.setattr(confidence, "REFIT_BATCH_BYTES", 16 * int(mask.sum()) * 3)  # 3 batches: 3, 3 and 1
+    whole, whole_intercepts = make().fit_weightings(x, y, mask, counts)
+    monkeypatch.setattr(confidence, "REFIT_CHUNK_BYTES", 16 * int(mask.sum()) * 3)  # 3 batches: 3, 3 and 1
     batched, intercepts = confidence._refit_weights(make, x, y, mask, counts)
     np.testing.assert_allclose(batched, whole, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(intercepts, whole_intercepts, rtol=1e-12, atol=1e-12)

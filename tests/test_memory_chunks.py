@@ -59,7 +59,7 @@ def test_solvers_read_sparse_outputs_in_blocks(blocks, standardize):
         "ridge": MaskedRidge(alpha=2.0, standardize=standardize).fit(x, y, mask),
         "enet": MaskedElasticNet(alpha=0.05, standardize=standardize, tol=1e-10).fit(x, y, mask),
         "auto": select_alpha_ridge(x, y, mask, standardize=standardize),
-        "boot": MaskedRidge(alpha=2.0, standardize=standardize).fit_weighted_batch(x, y, mask, bootstrap_counts(len(x), 3)),
+        "boot": MaskedRidge(alpha=2.0, standardize=standardize).fit_weightings(x, y, mask, bootstrap_counts(len(x), 3)),
     }
     blocks(1)  # one target (and one bootstrap Gram) at a time
     for outputs in (y, sp.csc_matrix(y)):
@@ -72,7 +72,7 @@ def test_solvers_read_sparse_outputs_in_blocks(blocks, standardize):
         alpha, scores = select_alpha_ridge(x, outputs, mask, standardize=standardize)
         assert alpha == dense["auto"][0]
         np.testing.assert_allclose(scores, dense["auto"][1], rtol=1e-12)
-        weights, intercepts = MaskedRidge(alpha=2.0, standardize=standardize).fit_weighted_batch(
+        weights, intercepts = MaskedRidge(alpha=2.0, standardize=standardize).fit_weightings(
             x, outputs, mask, bootstrap_counts(len(x), 3))
         np.testing.assert_allclose(weights, dense["boot"][0], atol=1e-12)
         np.testing.assert_allclose(intercepts, dense["boot"][1], atol=1e-12)

@@ -43,5 +43,5 @@ def test_float32_and_small_batches_agree_with_float64():
     x, weights, mask, rng = planted(seed=3)
     y = x @ weights + rng.normal(size=(x.shape[0], weights.shape[1]))
     reference = MaskedRidge(alpha=2.0).fit(x, y, mask).coef_
-    np.testing.assert_allclose(MaskedRidge(alpha=2.0, max_batch_elements=50).fit(x, y, mask).coef_, reference, atol=1e-10)
+    np.testing.assert_allclose(MaskedRidge(alpha=2.0, max_group_elements=50).fit(x, y, mask).coef_, reference, atol=1e-10)
     np.testing.assert_allclose(MaskedRidge(alpha=2.0, dtype="float32").fit(x, y, mask).coef_, reference, atol=1e-4)

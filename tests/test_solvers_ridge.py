@@ -22,14 +22,14 @@ def test_ridge_matches_sklearn(fit_intercept, alpha):
 def test_ridge_small_batches_same_answer():
     x, y, mask = masked_problem()
     big = MaskedRidge(alpha=2.0).fit(x, y, mask)
-    small = MaskedRidge(alpha=2.0, max_batch_elements=50).fit(x, y, mask)
+    small = MaskedRidge(alpha=2.0, max_group_elements=50).fit(x, y, mask)
     np.testing.assert_allclose(small.coef_, big.coef_, atol=1e-12)
 
 def test_weighted_batch_is_the_fit_on_the_resampled_rows():
     """Integer row weights (bootstrap counts) give the fit on the rows repeated that often."""
     x, y, mask = masked_problem(n=50, t=8)
     counts = bootstrap_counts(len(x), 3, seed=2)
-    weights, intercepts = MaskedRidge(alpha=2.0, device="cpu").fit_weighted_batch(x, y, mask, counts)
+    weights, intercepts = MaskedRidge(alpha=2.0, device="cpu").fit_weightings(x, y, mask, counts)
     for b, c in enumerate(counts):
         rows = np.repeat(np.arange(len(c)), c.astype(int))
         refit = MaskedRidge(alpha=2.0, device="cpu").fit(x[rows], y[rows], mask)

@@ -84,9 +84,9 @@ def test_ridge_cv_weighted_batch_is_the_ridges_at_the_chosen_penalty():
     x, y, mask = masked_problem(n=60, t=8)
     counts = bootstrap_counts(len(x), 3, seed=1)
     model = MaskedRidgeCV(cv=4, cv_seed=2, device="cpu")
-    weights, intercepts = model.fit_weighted_batch(x, y, mask, counts)
+    weights, intercepts = model.fit_weightings(x, y, mask, counts)
     assert model.alpha_ == select_alpha_ridge(x, y, mask, cv=4, seed=2, device="cpu")[0]
-    expected = MaskedRidge(alpha=model.alpha_, device="cpu").fit_weighted_batch(x, y, mask, counts)
+    expected = MaskedRidge(alpha=model.alpha_, device="cpu").fit_weightings(x, y, mask, counts)
     np.testing.assert_array_equal(weights, expected[0])
     np.testing.assert_array_equal(intercepts, expected[1])
 
@@ -203,7 +203,7 @@ def test_penalty_choice_same_from_sparse_outputs_in_small_blocks(cv):
     expected = select_alpha_ridge(x, y, mask, alphas, cv=cv, device="cpu")
     with block_budget(8 * 90 * 3):  # a few targets a block, and small groups of padded Gram matrices
         alpha, scores = select_alpha_ridge(x, sp.csc_matrix(y), mask, alphas, cv=cv, device="cpu",
-                                           max_batch_elements=40)
+                                           max_group_elements=40)
     assert alpha == expected[0]
     np.testing.assert_allclose(scores, expected[1], rtol=1e-10)
 

@@ -19,7 +19,7 @@ makes either optimistic.
 
 Ridge (:class:`~transgrn.solvers.MaskedRidge`, :class:`~transgrn.solvers.MaskedRidgeCV`) refits are
 batched: all resamples are solved at once from count-weighted moments
-(:meth:`MaskedRidge.fit_weighted_batch <transgrn.solvers.ridge.MaskedRidge.fit_weighted_batch>`); other solvers are
+(:meth:`MaskedRidge.fit_weightings <transgrn.solvers.ridge.MaskedRidge.fit_weightings>`); other solvers are
 refitted one by one on the same resamples.
 """
 
@@ -44,28 +44,28 @@ def bootstrap_counts(n_rows: int, n_boot: int, seed: int = 0) -> np.ndarray:
     return np.stack([np.bincount(d, minlength=n_rows) for d in draws]).astype(np.float64)
 
 
-# a ridge refit batch holds (resamples x edges) float64 cross-products and its result: at 500,000
+# a ridge refit chunk holds (resamples x edges) float64 cross-products and its result: at 500,000
 # prior edges 20 resamples at once took a fit job that also refits the differential test's
-# replicates to 988 MiB; in two batches 10 each. Each batch is a pass over Y (+5 s there).
-REFIT_BATCH_BYTES = 128 * 2**20
+# replicates to 988 MiB; in two chunks of 10 each. Each chunk is a pass over Y (+5 s there).
+REFIT_CHUNK_BYTES = 128 * 2**20
 
 
 def _refit_weights(make_model: Callable[[], MaskedRegressor], x: np.ndarray, y: Outputs, mask: np.ndarray,
                    counts: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """Edge weights (as ``dtype``) and intercepts of each resample: for ridge in as few equal batches
-    as keep each one's cross-products within :data:`REFIT_BATCH_BYTES` (one unless the prior is
-    large; one for :class:`MaskedRidgeCV`, which each batch would cross-validate again), a loop
+    """Edge weights (as ``dtype``) and intercepts of each resample: for ridge in as few equal chunks
+    as keep each one's cross-products within :data:`REFIT_CHUNK_BYTES` (one unless the prior is
+    large; one for :class:`MaskedRidgeCV`, which each chunk would cross-validate again), a loop
     otherwise."""
     model = make_model()
     if isinstance(model, (MaskedRidge, MaskedRidgeCV)):
         n_edges = int(np.count_nonzero(mask))
-        batches = 1 if isinstance(model, MaskedRidgeCV) else max(1, -(-len(counts) * n_edges * 16 // REFIT_BATCH_BYTES))
-        step = max(1, -(-len(counts) // batches))
+        chunks = 1 if isinstance(model, MaskedRidgeCV) else max(1, -(-len(counts) * n_edges * 16 // REFIT_CHUNK_BYTES))
+        step = max(1, -(-len(counts) // chunks))
         if step >= len(counts):
-            return model.fit_weighted_batch(x, y, mask, counts, dtype=dtype)
+            return model.fit_weightings(x, y, mask, counts, dtype=dtype)
         weights, intercepts = np.empty((len(counts), n_edges), dtype=dtype), []
         for start in range(0, len(counts), step):
-            part, offsets = model.fit_weighted_batch(x, y, mask, counts[start:start + step], dtype=dtype)
+            part, offsets = model.fit_weightings(x, y, mask, counts[start:start + step], dtype=dtype)
             weights[start:start + len(part)] = part
             intercepts.append(offsets)
             del part

@@ -80,14 +80,14 @@ class MappingOptions(_Section):
     entropic_reg: float
 
     def clipped_by(self, n_source: Sequence[int], n_target: Sequence[int], n_genes: int,
-                   transitions: Sequence[str]) -> list[str]:
-        """Warnings for the settings that some of ``transitions`` (with these cluster sizes and the
-        prior's genes) cut down without a word from the mapping code: ``knn_k`` at least the target
+                   transition_ids: Sequence[str]) -> list[str]:
+        """Warnings for the settings that some of the transitions ``transition_ids`` (with these cluster
+        sizes and the prior's genes) cut down without a word from the mapping code: ``knn_k`` at least the target
         cluster's cells couples every source cell to all of them alike -- the random null's uniform
         coupling, so the transition cannot beat its null; ``n_pcs`` beyond what the cells and genes
         allow (cells - 1, genes) uses fewer components. ``transgrn check`` and the mapping jobs say them."""
         n_source, n_target = np.asarray(n_source), np.asarray(n_target)
-        names = np.asarray(transitions, dtype=object)
+        names = np.asarray(transition_ids, dtype=object)
         warnings = []
         if self.method == "knn" and (covered := self.knn_k >= n_target).any():
             warnings.append(

@@ -20,8 +20,8 @@ way). So cells, not pairs, are resampled, and jointly for both fits:
   consecutive ``A -> B, B -> C``) is not captured, and the target cells' own sampling error is
   left out (``ot`` siblings: 6% of null edges at p < 0.05, ``benchmarks/differential.py``); the
   default ``lagged`` design has neither problem;
-* each transition is refitted on these row weights (:meth:`MaskedRidge.fit_weighted_batch`,
-  one batch for all replicates; other solvers one refit at a time) at the penalty its fit chose
+* each transition is refitted on these row weights (:meth:`MaskedRidge.fit_weightings`,
+  all replicates at once; other solvers one refit at a time) at the penalty its fit chose
   (``fit.json``'s ``alpha``: ``alpha: auto`` is cross-validated once, by the fit, as
   :mod:`transgrn.confidence` does), and the standard deviation ``s`` over replicates of
   ``w2_b - w1_b`` is the bootstrap's standard error, which ``std_error`` moderates

@@ -18,10 +18,10 @@ transition; B = 20 replicates):
   per transition (62 GB for the 1,560 transitions: the price of refitting each transition once
   instead of once per unit). The unit memory-maps them, anew for each pair, so that the pages a
   pair reads leave its memory when the pair is done;
-* refitting one transition (:meth:`MaskedRidge.fit_weighted_batch`, in the fit job) holds the
+* refitting one transition (:meth:`MaskedRidge.fit_weightings`, in the fit job) holds the
   design (rows x TFs float64, 5,000 x 1,500 x 8 B = 60 MB), float64 cross-products and float32
   weights of the resamples (80 + 40 MB for all 20; :func:`~transgrn.confidence._refit_weights`
-  takes them in two batches at this size) and one 32 MB block of Gram matrices;
+  takes them in two chunks at this size) and one 32 MB block of Gram matrices;
 * one pair: the two transitions' replicates (2 x 40 MB, from maps opened for the pair), their
   difference in blocks of edges and the output frame (E rows x 12 columns, about 100 MB with the
   two string columns): about 200 MB. Measured (``benchmarks/scale.py --steps differential``) in

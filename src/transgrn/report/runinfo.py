@@ -37,11 +37,12 @@ def _titles(path: str, mtime_ns: int) -> dict[str, str]:
     return {t: f"{a} → {b}" for t, a, b in zip(table["transition"], table["source_cluster"], table["target_cluster"])}
 
 
-def benchmark_files(patterns: dict[str, str], transitions: list[str], roles=("main", "null")) -> dict[str, str]:
-    """Benchmark file -> stage, expanding each stage's pattern over transitions and mapping roles."""
+def benchmark_files(patterns: dict[str, str], transition_ids: list[str], roles=("main", "null")) -> dict[str, str]:
+    """Times file (a job's benchmark file) -> stage, expanding each stage's pattern over the transitions
+    ``transition_ids`` and mapping roles."""
     files = {}
     for stage, pattern in patterns.items():
-        for transition in transitions if "{transition}" in pattern else [None]:
+        for transition in transition_ids if "{transition}" in pattern else [None]:
             for role in roles if "{role}" in pattern else [None]:
                 files[pattern.format(transition=transition, role=role)] = stage
     return files

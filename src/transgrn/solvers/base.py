@@ -2,8 +2,8 @@
 dtype, the layout of the prior's edges in per-target groups, and :class:`MaskedRegressor`.
 
 ``Y ~ X @ W + b`` with ``W`` zero outside a prior mask decomposes into one regression per target on
-that target's prior TFs. Targets are sorted by their number of TFs and solved in batches, padded only
-to the largest support within each batch (:class:`_Group`).
+that target's prior TFs. Targets are sorted by their number of TFs and solved in groups, padded only
+to the largest support within each group (:class:`_Group`).
 
 Memory: ``Y`` (dense or scipy-sparse) is read one block of targets at a time
 (:func:`target_blocks`, ``BLOCK_BYTES`` each), and fitted weights are kept per prior edge
@@ -43,7 +43,7 @@ def block_bytes() -> int:
 
 @contextmanager
 def block_budget(nbytes: int) -> Iterator[None]:
-    """Within the ``with`` block, read Y and batch Gram matrices in blocks of at most ``nbytes``."""
+    """Within the ``with`` block, read Y and build Gram matrices in blocks of at most ``nbytes``."""
     token = _BLOCK_BYTES.set(int(nbytes))
     try:
         yield

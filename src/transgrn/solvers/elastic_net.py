@@ -64,7 +64,7 @@ def _fista(problem: _EnetProblem, w0: "torch.Tensor", l1: float, l2: float, tol:
 
     One step size per target (1 / its Lipschitz constant), so badly and well conditioned targets
     do not slow each other down; restarting the momentum when it points uphill gives linear
-    convergence on these strongly convex problems. Targets leave the batch once their duality
+    convergence on these strongly convex problems. Targets leave the active set once their duality
     gap is below ``tol * yy`` (checked every ``check_every`` iterations). Returns the solution,
     the iterations per target and whether each converged.
     """
@@ -97,7 +97,7 @@ def _fista(problem: _EnetProblem, w0: "torch.Tensor", l1: float, l2: float, tol:
         converged[idx[done]], n_iter[idx[done]] = True, it
         if done.all():
             break
-        if done.any():  # drop converged targets from the batch
+        if done.any():  # drop converged targets from the active set
             keep = ~done
             q, b, yy, w, z, t, idx = q[keep], b[keep], yy[keep], w[keep], z[keep], t[keep], idx[keep]
             step, threshold = step[keep], threshold[keep]
@@ -115,16 +115,16 @@ class _FistaRegressor(MaskedRegressor):
     """
 
     def __init__(self, l1_ratio: float, fit_intercept: bool, standardize: bool, tol: float, max_iter: int,
-                 device: str, dtype: str, max_batch_elements: int) -> None:
+                 device: str, dtype: str, max_group_elements: int) -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
-        self.l1_ratio, self.tol, self.max_iter, self.max_batch_elements = l1_ratio, tol, max_iter, max_batch_elements
+        self.l1_ratio, self.tol, self.max_iter, self.max_group_elements = l1_ratio, tol, max_iter, max_group_elements
 
     def _fit_at(self, x: np.ndarray, y: Outputs, mask: np.ndarray, alpha: float) -> "_FistaRegressor":
         import torch
 
         self.alpha_ = alpha
         xt = self._tensor(x)
-        edges = _edges(mask, xt.device, self.max_batch_elements)
+        edges = _edges(mask, xt.device, self.max_group_elements)
         m = _moments(xt, y, edges, self.fit_intercept, self.standardize)
         l1, l2 = self.alpha_ * self.l1_ratio, self.alpha_ * (1 - self.l1_ratio)
         weights = torch.zeros_like(m.cross)
@@ -149,8 +149,8 @@ class MaskedElasticNet(_FistaRegressor):
 
     def __init__(self, alpha: float = 1.0, l1_ratio: float = 0.5, fit_intercept: bool = True,
                  standardize: bool = False, tol: float = 1e-4, max_iter: int = 5000, device: str = "auto",
-                 dtype: str = "float64", max_batch_elements: int = 2**22) -> None:
-        super().__init__(l1_ratio, fit_intercept, standardize, tol, max_iter, device, dtype, max_batch_elements)
+                 dtype: str = "float64", max_group_elements: int = 2**22) -> None:
+        super().__init__(l1_ratio, fit_intercept, standardize, tol, max_iter, device, dtype, max_group_elements)
         self.alpha = alpha
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedElasticNet":
@@ -163,9 +163,9 @@ class MaskedLasso(MaskedElasticNet):
 
     def __init__(self, alpha: float = 1.0, fit_intercept: bool = True, standardize: bool = False,
                  tol: float = 1e-4, max_iter: int = 5000, device: str = "auto", dtype: str = "float64",
-                 max_batch_elements: int = 2**22) -> None:
+                 max_group_elements: int = 2**22) -> None:
         super().__init__(alpha=alpha, l1_ratio=1.0, fit_intercept=fit_intercept, standardize=standardize, tol=tol,
-                         max_iter=max_iter, device=device, dtype=dtype, max_batch_elements=max_batch_elements)
+                         max_iter=max_iter, device=device, dtype=dtype, max_group_elements=max_group_elements)
 
     def get_params(self) -> dict[str, Any]:
         params = super().get_params()

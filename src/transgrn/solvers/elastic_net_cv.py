@@ -17,7 +17,7 @@ def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Seque
                       l1_ratio: float = 1.0, n_folds: int = 5, seed: int = 0, *, fit_intercept: bool = True,
                       standardize: bool = False, groups: np.ndarray | None = None, tol: float = 1e-4,
                       max_iter: int = 5000, device: str = "auto", dtype: str = "float64",
-                      max_batch_elements: int = 2**22) -> tuple[float, np.ndarray]:
+                      max_group_elements: int = 2**22) -> tuple[float, np.ndarray]:
     """One lasso/elastic-net alpha for all targets, by K-fold CV with warm starts down the path.
 
     The folds and moments of :func:`select_alpha_ridge`'s K-fold CV; per fold the alphas are visited from
@@ -28,7 +28,7 @@ def select_alpha_enet(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Seque
     import torch
 
     xt, edges, folds = _cv_setup(x, y, mask, n_folds, seed, groups, fit_intercept, device, dtype,
-                                 max_batch_elements)
+                                 max_group_elements)
     if alphas is None:
         full = _full_moments(folds, edges, fit_intercept, standardize)
         n = folds.total.n
@@ -66,8 +66,8 @@ class MaskedElasticNetCV(_FistaRegressor):
     def __init__(self, alphas: Sequence[float] | None = None, l1_ratio: float = 0.5, n_folds: int = 5,
                  cv_seed: int = 0, fit_intercept: bool = True, standardize: bool = False, tol: float = 1e-4,
                  max_iter: int = 5000, device: str = "auto", dtype: str = "float64",
-                 max_batch_elements: int = 2**22) -> None:
-        super().__init__(l1_ratio, fit_intercept, standardize, tol, max_iter, device, dtype, max_batch_elements)
+                 max_group_elements: int = 2**22) -> None:
+        super().__init__(l1_ratio, fit_intercept, standardize, tol, max_iter, device, dtype, max_group_elements)
         self.alphas, self.n_folds, self.cv_seed = alphas, n_folds, cv_seed
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedElasticNetCV":
@@ -75,7 +75,7 @@ class MaskedElasticNetCV(_FistaRegressor):
         alpha, self.cv_scores_ = select_alpha_enet(
             x, y, mask, self.alphas, l1_ratio=self.l1_ratio, n_folds=self.n_folds, seed=self.cv_seed,
             fit_intercept=self.fit_intercept, standardize=self.standardize, tol=self.tol, max_iter=self.max_iter,
-            device=self.device, dtype=self.dtype, max_batch_elements=self.max_batch_elements)
+            device=self.device, dtype=self.dtype, max_group_elements=self.max_group_elements)
         return self._fit_at(x, y, mask, alpha)
 
 
@@ -84,10 +84,10 @@ class MaskedLassoCV(MaskedElasticNetCV):
 
     def __init__(self, alphas: Sequence[float] | None = None, n_folds: int = 5, cv_seed: int = 0,
                  fit_intercept: bool = True, standardize: bool = False, tol: float = 1e-4, max_iter: int = 5000,
-                 device: str = "auto", dtype: str = "float64", max_batch_elements: int = 2**22) -> None:
+                 device: str = "auto", dtype: str = "float64", max_group_elements: int = 2**22) -> None:
         super().__init__(alphas=alphas, l1_ratio=1.0, n_folds=n_folds, cv_seed=cv_seed, fit_intercept=fit_intercept,
                          standardize=standardize, tol=tol, max_iter=max_iter, device=device, dtype=dtype,
-                         max_batch_elements=max_batch_elements)
+                         max_group_elements=max_group_elements)
 
     def get_params(self) -> dict[str, Any]:
         params = super().get_params()

@@ -53,26 +53,26 @@ class MaskedRidge(MaskedRegressor):
 
     Same objective as ``sklearn.linear_model.Ridge(alpha)`` fitted on the masked columns; ``alpha_``
     holds ``alpha`` after fit (as :class:`~transgrn.solvers.ridge_cv.MaskedRidgeCV`'s chosen one).
-    ``max_batch_elements`` bounds the memory of one batch of padded Gram sub-matrices.
+    ``max_group_elements`` bounds the memory of one group of targets' padded Gram sub-matrices.
     """
 
     def __init__(self, alpha: float = 1.0, fit_intercept: bool = True, device: str = "auto",
-                 dtype: str = "float64", max_batch_elements: int = 2**20, standardize: bool = False) -> None:
+                 dtype: str = "float64", max_group_elements: int = 2**20, standardize: bool = False) -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alpha = alpha
-        self.max_batch_elements = max_batch_elements
+        self.max_group_elements = max_group_elements
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidge":
         mask = self._check(x, y, mask)
         self.alpha_ = fixed_penalty(self.alpha, "MaskedRidgeCV")
         xt = self._tensor(x)
-        edges = _edges(mask, xt.device, self.max_batch_elements)
+        edges = _edges(mask, xt.device, self.max_group_elements)
         m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=False)
         self.mask_ = mask
         self.edge_coef_, self.intercept_ = _ridge_fit(m, edges, self.alpha_)
         return self
 
-    def fit_weighted_batch(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
+    def fit_weightings(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
                            dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
         """Refit once per row of ``sample_weight`` (``B x n``): one pass over Y for all of them, then
         as many Gram matrices at a time as fill ``BLOCK_BYTES``.
@@ -91,7 +91,7 @@ class MaskedRidge(MaskedRegressor):
         wt = torch.as_tensor(np.asarray(sample_weight), dtype=xt.dtype, device=xt.device)
         if wt.ndim != 2 or wt.shape[1] != xt.shape[0]:
             raise ValueError(f"sample_weight {tuple(wt.shape)} must be (n_fits, n_rows={xt.shape[0]})")
-        edges = _edges(mask, xt.device, self.max_batch_elements // wt.shape[0])
+        edges = _edges(mask, xt.device, self.max_group_elements // wt.shape[0])
         # filled a chunk of weightings at a time: concatenating per-chunk parts would hold them twice
         weights, intercepts = np.empty((len(wt), len(edges.tf)), dtype=dtype), np.empty((len(wt), edges.n_targets))
         done = 0

@@ -63,7 +63,7 @@ RIDGE_ALPHA_GRID = (-1.5, 1, 6)
 def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None = None,
                        cv: str | int = "gcv", seed: int = 0, *, fit_intercept: bool = True,
                        standardize: bool = False, groups: np.ndarray | None = None, device: str = "auto",
-                       dtype: str = "float64", max_batch_elements: int = 2**20) -> tuple[float, np.ndarray]:
+                       dtype: str = "float64", max_group_elements: int = 2**20) -> tuple[float, np.ndarray]:
     """One ridge alpha for all targets of a transition: the least estimated prediction error (MSE
     pooled over rows and targets, :func:`least_cv_error`), returned with the error per alpha in the
     order of ``alphas``.
@@ -87,13 +87,13 @@ def select_alpha_ridge(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequ
     LOO and GCV (as in scikit-learn, where scaling is not refitted per left-out row).
     """
     alpha, scores, _, _ = _ridge_cv(x, y, mask, alphas, cv, seed, groups, fit_intercept, standardize, device,
-                                    dtype, max_batch_elements)
+                                    dtype, max_group_elements)
     return alpha, scores
 
 
 def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[float] | None, cv: str | int,
               seed: int, groups: np.ndarray | None, fit_intercept: bool, standardize: bool, device: str, dtype: str,
-              max_batch_elements: int) -> tuple[float, np.ndarray, _Moments, _Edges]:
+              max_group_elements: int) -> tuple[float, np.ndarray, _Moments, _Edges]:
     """:func:`select_alpha_ridge`'s alpha and scores, with the whole design's moments and the edges
     (for the fit at that alpha, :meth:`MaskedRidgeCV.fit`)."""
     import torch
@@ -103,11 +103,11 @@ def _ridge_cv(x: np.ndarray, y: Outputs, mask: np.ndarray, alphas: Sequence[floa
     if cv in ("gcv", "loo"):
         mask = MaskedRegressor()._check(x, y, mask)
         xt = MaskedRegressor(device=device, dtype=dtype)._tensor(x)
-        edges = _edges(mask, xt.device, max_batch_elements)
+        edges = _edges(mask, xt.device, max_group_elements)
         full = _moments(xt, y, edges, fit_intercept, standardize)
     else:
         xt, edges, folds = _cv_setup(x, y, mask, int(cv), seed, groups, fit_intercept, device, dtype,
-                                     max_batch_elements)
+                                     max_group_elements)
         full = _full_moments(folds, edges, fit_intercept, standardize)
     if alphas is None:
         alphas = float(torch.diagonal(full.gram).mean()) * np.logspace(*RIDGE_ALPHA_GRID)
@@ -203,35 +203,35 @@ class MaskedRidgeCV(MaskedRegressor):
 
     def __init__(self, alphas: Sequence[float] | None = None, cv: str | int = "gcv", cv_seed: int = 0,
                  fit_intercept: bool = True, device: str = "auto", dtype: str = "float64",
-                 max_batch_elements: int = 2**20, standardize: bool = False) -> None:
+                 max_group_elements: int = 2**20, standardize: bool = False) -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
-        self.alphas, self.cv, self.cv_seed, self.max_batch_elements = alphas, cv, cv_seed, max_batch_elements
+        self.alphas, self.cv, self.cv_seed, self.max_group_elements = alphas, cv, cv_seed, max_group_elements
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidgeCV":
         mask = self._check(x, y, mask)
         # the whole design's moments come with the choice: no second pass over Y
         self.alpha_, self.cv_scores_, m, edges = _ridge_cv(
             x, y, mask, self.alphas, self.cv, self.cv_seed, None, self.fit_intercept, self.standardize,
-            self.device, self.dtype, self.max_batch_elements)
+            self.device, self.dtype, self.max_group_elements)
         self.mask_ = mask
         self.edge_coef_, self.intercept_ = _ridge_fit(m, edges, self.alpha_)
         return self
 
-    def fit_weighted_batch(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
+    def fit_weightings(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
                            dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`MaskedRidge.fit_weighted_batch <transgrn.solvers.ridge.MaskedRidge.fit_weighted_batch>`
+        """:meth:`MaskedRidge.fit_weightings <transgrn.solvers.ridge.MaskedRidge.fit_weightings>`
         at the alpha chosen once on the unweighted data."""
         mask = self._check(x, y, mask)
         self.alpha_, self.cv_scores_ = select_alpha_ridge(
             x, y, mask, self.alphas, cv=self.cv, seed=self.cv_seed, fit_intercept=self.fit_intercept,
             standardize=self.standardize, device=self.device, dtype=self.dtype,
-            max_batch_elements=self.max_batch_elements)
-        return self.at(self.alpha_).fit_weighted_batch(x, y, mask, sample_weight, dtype)
+            max_group_elements=self.max_group_elements)
+        return self.at(self.alpha_).fit_weightings(x, y, mask, sample_weight, dtype)
 
     def at(self, alpha: float) -> MaskedRidge:
         """The plain ridge with this estimator's settings at ``alpha``."""
         return MaskedRidge(alpha, fit_intercept=self.fit_intercept, device=self.device, dtype=self.dtype,
-                           max_batch_elements=self.max_batch_elements, standardize=self.standardize)
+                           max_group_elements=self.max_group_elements, standardize=self.standardize)
 
 
 def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndarray], alpha: float, *,
