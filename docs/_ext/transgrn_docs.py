@@ -262,13 +262,13 @@ class GeneratedMarkdown(SphinxDirective):
 # The API reference's groups, in this order; a module of the package not named here is listed under
 # "Other modules", so that a new module is documented without touching this file.
 API_GROUPS = {
-    "Stage modules": ["prepare", "mask", "mapping", "lagged", "design", "fit", "pooled", "solvers", "solvers.base",
-                      "solvers.moments", "solvers.ridge", "solvers.ridge_cv", "solvers.elastic_net",
-                      "solvers.elastic_net_cv", "solvers.folds", "solvers.adam", "confidence",
-                      "evaluate", "metrics", "models", "mlp", "cofactors", "differential", "network_scores",
-                      "aggregate", "tensor"],
-    "Shared modules": ["options", "config", "columns", "networks", "cells", "transitions", "io", "seeds",
-                       "errors", "simulate", "cli", "api", "export", "jobs", "report"],
+    # in the order of a run (tests/test_layout.py PIPELINE); a subpackage's modules follow it
+    "Stage modules": ["prepare", "lagged", "design", "mapping", "pooled", "fit", "evaluate", "models", "differential",
+                      "network_scores", "run_network", "aggregate", "report", "export"],
+    "Shared modules": ["errors", "columns", "seeds", "config", "options", "io", "metrics", "tensor", "cells",
+                       "networks", "transitions", "edges", "mapping_file", "mask", "inputs", "simulate", "solvers",
+                       "confidence", "mlp", "cofactors"],
+    "Entry points": ["jobs", "api", "cli"],
 }
 
 
@@ -285,7 +285,8 @@ def package_modules() -> list[str]:
 def api_markdown() -> str:
     found = package_modules()
     # a subpackage's modules (differential.unit, solvers.ridge, ...) follow it in its group
-    groups = {title: [module for name in names for module in found if module == name or module.startswith(f"{name}.")]
+    groups = {title: list(dict.fromkeys(module for name in names for module in found
+                                        if module == name or module.startswith(f"{name}.")))
               for title, names in API_GROUPS.items()}
     listed = {name for names in groups.values() for name in names}
     groups["Other modules"] = [name for name in found if name not in listed]
