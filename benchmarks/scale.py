@@ -36,7 +36,8 @@ Peak memory is the largest resident set size of each job's processes (its Snakem
 the worker process that runs the job, transgrn.jobs.runner), sampled every 20 ms with psutil (so a
 peak shorter than that can be missed); CPU time is their user + system seconds at the last sample
 (interpreter start and imports included). A whole run (``e2e``) reports the peak of Snakemake's own
-process only.
+process and, from the jobs' times files (``logs/benchmarks/``), the largest job's own peak in its worker
+and the wall seconds summed per rule.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +68,6 @@ OPTIONAL_STEPS = ["differential"]
 def generate(out: Path, n_cells: int, n_genes: int, n_clusters: int, n_tfs: int, n_edges: int,
              genes_per_cell: int, seed: int) -> dict:
     import anndata as ad
-    import pandas as pd
     import scipy.sparse as sp
 
     params = dict(cells=n_cells, genes=n_genes, clusters=n_clusters, tfs=n_tfs, edges=n_edges,
@@ -256,6 +257,15 @@ def _explicit_ids(workdir: Path) -> list[str]:
     return list(read_transitions(workdir / "results/prepared/transitions.tsv")["transition"])
 
 
+def job_times(folder: Path) -> pd.DataFrame:
+    """Every job's times file under ``folder`` (``logs/benchmarks``: wall ``s``, ``max_rss`` MB of the job in
+    its worker, ``cpu_time``), with its rule (the file's name) and job (its path)."""
+    rows = [pd.read_csv(path, sep="\t").iloc[-1].to_dict() | {"rule": path.stem, "job": str(path.relative_to(folder))}
+            for path in sorted(folder.rglob("*.tsv"))]
+    return pd.DataFrame(rows, columns=["s", "max_rss", "cpu_time", "rule", "job"]) if rows else pd.DataFrame(
+        columns=["s", "max_rss", "cpu_time", "rule", "job"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/transgrn-scale"))
@@ -346,11 +356,18 @@ def main() -> None:
         shutil.rmtree(pt_dir / ".snakemake", ignore_errors=True)
         elapsed, sampler, output = snakemake(pt_dir, cores=2)
         n = re.search(r"(\d+) of (\d+) steps \(100%\) done", output)
-        # the jobs ran in threads of Snakemake's process: its peak holds two jobs at a time and the DAG
+        # the jobs ran in worker processes: each job's own peak is in its times file (transgrn.jobs.runner)
+        jobs = job_times(pt_dir / "logs" / "benchmarks")
+        largest = jobs.loc[jobs["max_rss"].idxmax()] if len(jobs) else None
         report["steps"]["e2e"] = {"wall_s": round(elapsed, 1), "jobs": int(n.group(2)) if n else None,
-                                  "snakemake_process_peak_mb": round(sampler.snakemake_peak / 1e6)}
+                                  "snakemake_process_peak_mb": round(sampler.snakemake_peak / 1e6),
+                                  "largest_job_mb": None if largest is None else round(float(largest["max_rss"])),
+                                  "largest_job": None if largest is None else largest["job"],
+                                  "work_s": {rule: round(float(s), 1) for rule, s in jobs.groupby("rule")["s"].sum().items()}}
         print(f"e2e (pseudotime, --cores 2): {elapsed:.0f} s wall for {n.group(2) if n else '?'} jobs; "
-              f"peak RSS of Snakemake's process (its jobs run in its threads) {sampler.snakemake_peak / 1e6:.0f} MB")
+              f"peak RSS of Snakemake's process {sampler.snakemake_peak / 1e6:.0f} MB; largest job "
+              + ("?" if largest is None else f"{largest['max_rss']:.0f} MB ({largest['job']})")
+              + "; work per rule (s, summed) " + ", ".join(f"{k} {v}" for k, v in report["steps"]["e2e"]["work_s"].items()))
 
     if "differential" in steps:
         report["steps"]["differential"] = [
