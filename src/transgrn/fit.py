@@ -17,7 +17,8 @@ from .confidence import benjamini_hochberg, bootstrap_edges, edge_covariance, si
 from .design import EVERY_PAIR, TransitionData
 from .options import FitOptions
 from .cells import CellSet
-from .pooled import NETWORK_COLUMNS, PooledNetwork, borrowing_prior, expression, pooled_mask, tf_information
+from .mask import pooled_mask
+from .pooled import NETWORK_COLUMNS, PooledNetwork, borrowing_prior, expression, tf_information
 from .seeds import rng_for
 from .solvers import MaskedRegressor, make_cv_solver, make_solver, values_at
 

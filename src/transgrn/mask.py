@@ -87,3 +87,10 @@ def build_mask(prior: pd.DataFrame, source: CellSet, target: CellSet, genes: pd.
         if reasons[reason].any():
             log.info("%d of %d prior edges inactive: %s", int(reasons[reason].sum()), len(mask), reason)
     return mask
+
+
+def pooled_mask(prior: pd.DataFrame, cells: CellSet, genes: pd.Index) -> pd.DataFrame:
+    """The prior's edges estimable over one pool of cells (the pooled network's, transgrn.pooled): a
+    same-cell design, so self-loops are left out (they would fit the identity)."""
+    mask = build_mask(prior, cells, cells, genes, "joint")  # both "clusters" are the pool: the same rows
+    return mask[mask["active"]]

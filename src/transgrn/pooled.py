@@ -24,7 +24,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .cells import CellSet, _dense, gene_columns, knn_smooth, load_cluster, pool
-from .mask import build_mask
 from .seeds import rng_for
 
 # weight: the pooled fit's; marginal: the covariance of TF and target over the pooled cells (the sign of the
@@ -93,13 +92,6 @@ def expression(cells: CellSet, genes: pd.Index, wanted: pd.Index, dense: bool = 
     if sp.issparse(matrix) and not dense:
         return matrix.tocsc().astype(np.float64)
     return _dense(matrix).astype(np.float64)
-
-
-def pooled_mask(prior: pd.DataFrame, cells: CellSet, genes: pd.Index) -> pd.DataFrame:
-    """The prior's edges estimable over the pooled cells (a same-cell design: self-loops left out,
-    they would fit the identity)."""
-    mask = build_mask(prior, cells, cells, genes, "joint")  # both "clusters" are the pool: the same rows
-    return mask[mask["active"]]
 
 
 def write_pooled(network: PooledNetwork, weights_path: str | Path, variance_path: str | Path,
