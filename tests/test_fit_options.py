@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from transgrn.edges import filter_edges
+from transgrn.edges import filter_transition_edges
 from transgrn.design import TransitionData
 from transgrn.evaluate import evaluate_transition
 from transgrn.fit import fit_transition
@@ -92,7 +92,7 @@ def test_bootstrap_adds_confidence_and_filter_keeps_confident_edges():
     edges = coefficients.assign(transition="t")
     confident = edges[edges.qvalue <= 0.05]
     strongest = confident.loc[confident.weight.abs().nlargest(2).index]
-    kept = filter_edges(edges, min_confidence=0.95, top_k=2)
+    kept = filter_transition_edges(edges, min_confidence=0.95, top_k=2)
     assert set(zip(kept.tf, kept.target_gene)) == set(zip(strongest.tf, strongest.target_gene))
     assert ("TF2", "G2") in set(zip(kept.tf, kept.target_gene))
 

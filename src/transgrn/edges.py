@@ -48,9 +48,3 @@ def strongest(strength: np.ndarray, k: int) -> np.ndarray:
     # every value above the k-th, and of those equal to it the first ones up to k in all
     chosen = (values > kth) | (tied & (np.cumsum(tied) <= k - np.count_nonzero(values > kth)))
     return ranked[chosen]
-
-
-def filter_edges(edges: pd.DataFrame, min_confidence: float, top_k: int) -> pd.DataFrame:
-    """:func:`filter_transition_edges` of every transition of a long edge table; rows keep their order."""
-    parts = [filter_transition_edges(part, min_confidence, top_k) for _, part in edges.groupby("transition", sort=False)]
-    return pd.concat(parts, ignore_index=True) if parts else edges.iloc[:0].reset_index(drop=True)

@@ -189,15 +189,14 @@ def execute(main: Callable[..., None], arguments: dict[str, Any], record: dict[s
 TIMES_HEADER = ("s", "h:m:s", "max_rss", "cpu_time")
 
 
-def _reset_peak_memory() -> bool:
+def _reset_peak_memory() -> None:
     """Reset this process's peak resident set size (Linux: ``/proc/self/clear_refs``), so that the next
-    reading is the peak since now; False where that is not possible (the peak is then the process's)."""
+    reading is the peak since now; where that is not possible the reading stays the process's peak."""
     try:
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")
-        return True
     except OSError:
-        return False
+        pass
 
 
 def job_usage(cpu_seconds: float) -> dict[str, float | None]:
