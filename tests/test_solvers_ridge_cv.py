@@ -69,8 +69,9 @@ def test_ridge_cv_finds_the_bayes_optimal_order_of_magnitude():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_ridge_cv_fits_from_the_cross_validation_sums(cv, fit_intercept, standardize, sparse):
     """MaskedRidgeCV takes the whole design's moments from those its penalty's choice computed (for
-    K-fold, the folds' sums) instead of a second pass over Y: the same weights and intercepts as a
-    plain fit at the chosen alpha."""
+    K-fold, the folds' sums) instead of a second pass over Y, and with GCV its weights from the
+    decompositions that scored the penalties: the same weights and intercepts as a plain fit at the
+    chosen alpha."""
     x, y, mask = masked_problem()
     y = sp.csr_matrix(np.where(np.abs(y) > 2, y, 0.0)) if sparse else y
     params = {"fit_intercept": fit_intercept, "standardize": standardize, "device": "cpu"}
