@@ -159,6 +159,19 @@ def test_paga_connecting_nothing_in_the_checkpoint(tmp_path, small_simulation, s
         prepare(config, tmp_path / "out")
 
 
+def test_the_runs_seed_seeds_the_neighbour_graph_a_graph_mode_builds(tmp_path, small_simulation, schema, monkeypatch):
+    """Where the data have no neighbour graph, the PCA and neighbour search of modes paga and trajectory
+    draw from the run's seed, as every other random step does."""
+    import transgrn.prepare as prepare_module
+
+    seen = []
+    real = prepare_module.cluster_graph
+    monkeypatch.setattr(prepare_module, "cluster_graph", lambda *args: seen.append(args[-1]) or real(*args))
+    data = write_inputs(small_simulation, tmp_path / "in")
+    prepare(config_for(data, schema, transitions={"mode": "paga"}), tmp_path / "out", seed=7)
+    assert seen == [7]
+
+
 def test_numeric_cluster_labels_are_ordered_as_numbers():
     """Issue: a plain int column was ordered as text (0, 1, 10, 2, ...), giving ids like c04_3."""
     import anndata as ad

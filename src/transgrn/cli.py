@@ -97,7 +97,7 @@ def run_check(configfiles: list[Path], directory: Path, schema: Path | None = No
         config = with_directory(validate_config(read_configs(configfiles), load_schema(schema)), directory)
         check_writable(directory / "results")
         with collected_warnings() as warnings:
-            checked = check_and_load(CheckpointOptions.from_config(config))
+            checked = check_and_load(CheckpointOptions.from_config(config), config["seed"])
             for note in config_notes(config) + environment_problems(config):
                 logging.getLogger("transgrn").warning(note)
     except TransgrnError as error:

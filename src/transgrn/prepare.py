@@ -458,9 +458,10 @@ class Checked:
     mapping_method: str  # the design in use
 
 
-def check_and_load(options: CheckpointOptions) -> Checked:
+def check_and_load(options: CheckpointOptions, seed: int = 0) -> Checked:
     """Read the AnnData and networks, check everything and enumerate the transitions; raise
-    InputError before anything is written. ``prepare`` and ``transgrn check`` both run this."""
+    InputError before anything is written. ``prepare`` and ``transgrn check`` both run this. ``seed``
+    (the run's) seeds the neighbour graph that the graph modes build where the data have none."""
     data = options.data
     # the prior first: its parse (tens of MB of strings at 500,000 edges) does not then add to the whole
     # matrix's memory, and a bad prior fails before a large .h5ad is read
@@ -495,7 +496,7 @@ def check_and_load(options: CheckpointOptions) -> Checked:
     labels, n_empty = _drop_empty_cells(matrix, labels)
     sizes = _cluster_sizes(labels, unlabelled, data.cluster_key)
     medians = None if pseudotime is None else {c: float(pseudotime[labels == c].median()) for c in sizes}
-    transitions, skipped = _transitions(options.transitions, adata, labels, sizes, medians, matrix, pseudotime)
+    transitions, skipped = _transitions(options.transitions, adata, labels, sizes, medians, matrix, pseudotime, seed)
     genes = adata.var_names[adata.var_names.isin(pd.Index(prior["tf"]).union(prior["target_gene"]))]
     mapping_method = _mapping_method(options, pseudotime)
     _check_sizes(options, transitions, len(genes), pseudotime is not None)
@@ -506,10 +507,10 @@ def check_and_load(options: CheckpointOptions) -> Checked:
 
 
 def _transitions(tcfg: TransitionOptions, adata, labels: pd.Series, sizes: dict[str, int], medians: dict | None,
-                 matrix, pseudotime: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 matrix, pseudotime: pd.Series | None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The transitions to fit and those skipped (with the reason); none to fit is an error."""
     # the cluster graph (PAGA) of the modes that use one: on the data's neighbour graph, or one built with scanpy
-    paga = cluster_graph(tcfg.mode, adata, labels, matrix)
+    paga = cluster_graph(tcfg.mode, adata, labels, matrix, seed)
     pseudotimes = None if pseudotime is None else {c: pseudotime[labels == c].to_numpy() for c in sizes}
     explicit, skipped_empty = _explicit_without_empty(tcfg.explicit if tcfg.mode == "explicit" else [], labels, sizes)
     transitions, skipped = enumerate_transitions(sizes, tcfg.mode, tcfg.min_cells, explicit, medians,
@@ -567,11 +568,12 @@ def collected_warnings() -> Iterator[list[str]]:
 def prepare(config: dict[str, Any], outdir: str | Path, seed: int | None = None) -> dict[str, Any]:
     """Run the checkpoint. Writes the files in :data:`PREPARED_FILES` under ``outdir``; returns the summary.
 
-    ``seed`` (the run's) is only recorded in the outputs' provenance."""
+    ``seed`` (the run's) is recorded in the outputs' provenance and seeds the neighbour graph that
+    the graph modes build where the data have none (:func:`check_and_load`)."""
     outdir = Path(outdir)
     options = CheckpointOptions.from_config(config)
     with collected_warnings() as warnings:
-        checked = check_and_load(options)
+        checked = check_and_load(options, seed or 0)
     adata, labels = checked.adata, checked.labels
     gene_pos = adata.var_names.get_indexer(checked.genes)
     ids = cluster_ids(list(checked.sizes))
