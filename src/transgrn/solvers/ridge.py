@@ -1,6 +1,11 @@
 """Masked ridge in closed form: per target ``min ||y - X_S w - b||^2 + alpha ||w||^2`` over its prior
 TFs S, every target at once by batched Cholesky from the design's moments
-(:class:`MaskedRidge`; :class:`~transgrn.solvers.ridge_cv.MaskedRidgeCV` chooses ``alpha``)."""
+(:class:`MaskedRidge`; :class:`~transgrn.solvers.ridge_cv.MaskedRidgeCV` chooses ``alpha``).
+
+With ``sign="correlation"`` each weight is held to the sign of its TF's marginal association with the
+target over the fit's rows (the sign of ``X_S'y`` after the fit's centring and scaling): the same
+objective subject to ``w_j c_j >= 0``, a non-negative ridge after flipping each column by that sign
+(:func:`_sign_constrained_solve`)."""
 
 from __future__ import annotations
 
@@ -32,20 +37,111 @@ def _ridge_solve(system: "torch.Tensor", rhs: "torch.Tensor", valid: "torch.Tens
     return solution * valid
 
 
-def _ridge_edges(m: _Moments, edges: _Edges, alpha: float) -> "torch.Tensor":
-    """Ridge weights at every prior edge (leading batch dims of ``m`` are kept)."""
+# fit.sign: each weight free, or held to the sign of its TF's marginal association with the target
+SIGNS = ("free", "correlation")
+# the sign-constrained solve: projected-gradient (FISTA) iterations between exact active-set polishes, at most
+SIGN_MAX_ITER = 5000
+SIGN_POLISH_EVERY = 25
+SIGN_TOL = 1e-9  # KKT tolerance relative to the target's largest |X_S'y|
+
+
+def _check_sign(sign: str) -> str:
+    if sign not in SIGNS:
+        raise ValueError(f"sign must be one of {SIGNS}, got {sign!r}")
+    return sign
+
+
+def _sign_constrained_solve(gram: "torch.Tensor", cross: "torch.Tensor", valid: "torch.Tensor", alpha: float,
+                            max_iter: int = SIGN_MAX_ITER, polish_every: int = SIGN_POLISH_EVERY
+                            ) -> tuple["torch.Tensor", int, bool]:
+    """Batched ``min 1/2 w'(G + alpha I)w - c'w`` subject to ``w_j c_j >= 0`` (``gram`` ``(..., k, k)``,
+    ``cross`` ``(..., k)``, ``valid`` broadcastable to ``cross``); slots with ``c_j = 0`` (no marginal
+    association, e.g. a constant TF) or invalid are 0.
+
+    With ``s = sign(c)``, ``v = s w`` solves the non-negative problem with ``S G S`` and ``|c|``. Each target
+    starts from its unconstrained ridge solution clipped at 0; an *active-set polish* solves the ridge on the
+    current positive slots exactly (Cholesky) and accepts it where the KKT conditions hold (the solution is
+    >= 0 on those slots, and the gradient >= 0 on the others) -- for most targets at once. The others take
+    ``polish_every`` accelerated projected-gradient (FISTA, adaptive restart, step 1 / largest eigenvalue)
+    steps between polishes, at most ``max_iter`` in all (then the last iterate, feasible, is kept and
+    ``converged`` is False). Deterministic: fixed order, no randomness. Returns (w, iterations, converged)."""
+    import torch
+
+    shape = cross.shape
+    k = shape[-1]
+    valid = valid.expand(shape)
+    sign = torch.sign(cross) * valid
+    free = (sign != 0).reshape(-1, k)
+    sign = sign.reshape(-1, k)
+    flipped = (gram.reshape(-1, k, k) * sign[:, :, None] * sign[:, None, :])  # zero off the free slots
+    rhs = (cross.reshape(-1, k) * sign)  # = |c| on the free slots
+    tol = SIGN_TOL * rhs.amax(-1, keepdim=True).clamp(min=torch.finfo(rhs.dtype).tiny)
+
+    def polish(rows: "torch.Tensor", support: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
+        """The ridge on each row's ``support`` slots, and whether it satisfies the KKT conditions."""
+        both = support[:, :, None] & support[:, None, :]
+        z = _ridge_solve(flipped[rows].masked_fill(~both, 0.0), rhs[rows] * support, support, alpha)
+        gradient = (flipped[rows] @ z[..., None])[..., 0] + alpha * z - rhs[rows]
+        scale = z.abs().amax(-1, keepdim=True)
+        ok = ((z >= -1e-12 * scale) | ~support).all(-1) & ((gradient >= -tol[rows]) | support | ~free[rows]).all(-1)
+        return z.clamp(min=0), ok
+
+    everything = torch.arange(len(rhs), device=rhs.device)
+    start = _ridge_solve(flipped.clone(), rhs, free, alpha).clamp(min=0)
+    out, ok = polish(everything, (start > 0) & free)
+    iterate = start
+    pending = everything[~ok]
+    iterations = 0
+    if len(pending):
+        eigenvalues = torch.linalg.eigvalsh(flipped[pending])
+        step = 1.0 / (eigenvalues[:, -1:].clamp(min=0) + alpha).clamp(min=torch.finfo(rhs.dtype).tiny)
+        current = iterate[pending]
+        momentum = current.clone()
+        t = torch.ones(len(pending), 1, dtype=rhs.dtype, device=rhs.device)
+    while len(pending) and iterations < max_iter:
+        system, target, mask = flipped[pending], rhs[pending], free[pending]
+        for _ in range(polish_every):
+            gradient = (system @ momentum[..., None])[..., 0] + alpha * momentum - target
+            following = (momentum - step * gradient).clamp_(min=0) * mask
+            restart = ((momentum - following) * (following - current)).sum(-1, keepdim=True) > 0
+            t_next = torch.where(restart, torch.ones_like(t), (1 + torch.sqrt(1 + 4 * t * t)) / 2)
+            beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_next)
+            momentum = following + beta * (following - current)
+            current, t = following, t_next
+        iterations += polish_every
+        z, ok = polish(pending, (current > 0) & mask)
+        out[pending[ok]] = z[ok]
+        out[pending[~ok]] = current[~ok]
+        keep = ~ok
+        pending, current, momentum, t, step = pending[keep], current[keep], momentum[keep], t[keep], step[keep]
+    return (out * sign).reshape(shape), iterations, len(pending) == 0
+
+
+def _ridge_edges(m: _Moments, edges: _Edges, alpha: float, sign: str = "free",
+                 stats: dict | None = None) -> "torch.Tensor":
+    """Ridge weights at every prior edge (leading batch dims of ``m`` are kept); ``sign="correlation"``
+    holds each to the sign of its ``X_S'y`` (:func:`_sign_constrained_solve`), and records the largest
+    iteration count and whether every target converged in ``stats``."""
     import torch
 
     out = torch.zeros(m.cross.shape, dtype=m.cross.dtype, device=m.cross.device)
     for group in edges.groups:
-        solution = _ridge_solve(_sub_gram(m.gram, group), _sub_edges(m.cross, group), group.valid, alpha)
+        if sign == "free":
+            solution = _ridge_solve(_sub_gram(m.gram, group), _sub_edges(m.cross, group), group.valid, alpha)
+        else:
+            solution, n_iter, converged = _sign_constrained_solve(_sub_gram(m.gram, group),
+                                                                  _sub_edges(m.cross, group), group.valid, alpha)
+            if stats is not None:
+                stats["n_iter"] = max(stats.get("n_iter", 0), n_iter)
+                stats["converged"] = stats.get("converged", True) and converged
         _scatter_edges(out, group, solution)
     return out
 
 
-def _ridge_fit(m: _Moments, edges: _Edges, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+def _ridge_fit(m: _Moments, edges: _Edges, alpha: float, sign: str = "free",
+               stats: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ridge weights at every prior edge and the intercepts, on the original scale (float64)."""
-    return _original_scale(_ridge_edges(m, edges, alpha), m, edges)
+    return _original_scale(_ridge_edges(m, edges, alpha, sign, stats), m, edges)
 
 
 class MaskedRidge(MaskedRegressor):
@@ -54,13 +150,17 @@ class MaskedRidge(MaskedRegressor):
     Same objective as ``sklearn.linear_model.Ridge(alpha)`` fitted on the masked columns; ``alpha_``
     holds ``alpha`` after fit (as :class:`~transgrn.solvers.ridge_cv.MaskedRidgeCV`'s chosen one).
     ``max_group_elements`` bounds the memory of one group of targets' padded Gram sub-matrices.
+    ``sign="correlation"`` holds each weight to the sign of its TF's marginal association with the target
+    over the fitted rows (:func:`_sign_constrained_solve`; ``n_iter_`` and ``converged_`` after fit).
     """
 
     def __init__(self, alpha: float = 1.0, fit_intercept: bool = True, device: str = "auto",
-                 dtype: str = "float64", max_group_elements: int = 2**20, standardize: bool = False) -> None:
+                 dtype: str = "float64", max_group_elements: int = 2**20, standardize: bool = False,
+                 sign: str = "free") -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alpha = alpha
         self.max_group_elements = max_group_elements
+        self.sign = _check_sign(sign)
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidge":
         mask = self._check(x, y, mask)
@@ -69,7 +169,10 @@ class MaskedRidge(MaskedRegressor):
         edges = _edges(mask, xt.device, self.max_group_elements)
         m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=False)
         self.mask_ = mask
-        self.edge_coef_, self.intercept_ = _ridge_fit(m, edges, self.alpha_)
+        stats: dict = {}
+        self.edge_coef_, self.intercept_ = _ridge_fit(m, edges, self.alpha_, self.sign, stats)
+        if self.sign != "free":
+            self.n_iter_, self.converged_ = stats.get("n_iter", 0), stats.get("converged", True)
         return self
 
     def fit_weightings(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
@@ -81,7 +184,8 @@ class MaskedRidge(MaskedRegressor):
         ``sample_weight``); integer bootstrap counts make this the fit on the resampled rows. Returns
         edge weights ``B x n_edges`` (edges in ``np.nonzero(mask)`` order, original scale; as ``dtype``,
         e.g. float32 to halve the largest array where that precision is enough) and intercepts
-        ``B x n_targets``.
+        ``B x n_targets``. With ``sign="correlation"`` each refit holds its weights to the signs of its own
+        weighted ``X_S'y``.
         """
         import torch
 
@@ -97,6 +201,6 @@ class MaskedRidge(MaskedRegressor):
         done = 0
         for m in _weighted_moments(xt, y, wt, edges, self.fit_intercept, self.standardize):
             chunk = slice(done, done + len(m.gram))
-            weights[chunk], intercepts[chunk] = _ridge_fit(m, edges, alpha)
+            weights[chunk], intercepts[chunk] = _ridge_fit(m, edges, alpha, self.sign)
             done = chunk.stop
         return weights, intercepts
