@@ -37,12 +37,16 @@ def _ridge_solve(system: "torch.Tensor", rhs: "torch.Tensor", valid: "torch.Tens
     return solution * valid
 
 
-# fit.sign: each weight free, or held to the sign of its TF's marginal association with the target
-SIGNS = ("free", "correlation")
+# fit.sign: each weight free; held to the sign of its TF's marginal association with the target; or held to it
+# only where the free fit's sign disagrees with a confident association (|r| beyond SIGN_CONFIDENT_Z)
+SIGNS = ("free", "correlation", "confident")
 # the sign-constrained solve: projected-gradient (FISTA) iterations between exact active-set polishes, at most
 SIGN_MAX_ITER = 5000
 SIGN_POLISH_EVERY = 25
 SIGN_TOL = 1e-9  # KKT tolerance relative to the target's largest |X_S'y|
+# sign: confident -- an association is confident where Fisher's z of r, atanh(|r|) sqrt(n - 3), is at least this
+# (two-sided p < 0.01)
+SIGN_CONFIDENT_Z = 2.576
 
 
 def _check_sign(sign: str) -> str:
@@ -52,30 +56,38 @@ def _check_sign(sign: str) -> str:
 
 
 def _sign_constrained_solve(gram: "torch.Tensor", cross: "torch.Tensor", valid: "torch.Tensor", alpha: float,
-                            max_iter: int = SIGN_MAX_ITER, polish_every: int = SIGN_POLISH_EVERY
-                            ) -> tuple["torch.Tensor", int, bool]:
-    """Batched ``min 1/2 w'(G + alpha I)w - c'w`` subject to ``w_j c_j >= 0`` (``gram`` ``(..., k, k)``,
-    ``cross`` ``(..., k)``, ``valid`` broadcastable to ``cross``); slots with ``c_j = 0`` (no marginal
-    association, e.g. a constant TF) or invalid are 0.
+                            bounded: "torch.Tensor | None" = None, max_iter: int = SIGN_MAX_ITER,
+                            polish_every: int = SIGN_POLISH_EVERY) -> tuple["torch.Tensor", int, bool]:
+    """Batched ``min 1/2 w'(G + alpha I)w - c'w`` subject to ``w_j c_j >= 0`` on the ``bounded`` slots (default:
+    every valid slot) -- ``gram`` ``(..., k, k)``, ``cross`` ``(..., k)``, ``valid`` and ``bounded``
+    broadcastable to ``cross``; a bounded slot with ``c_j = 0`` (no marginal association, e.g. a constant TF)
+    and an invalid slot are 0.
 
-    With ``s = sign(c)``, ``v = s w`` solves the non-negative problem with ``S G S`` and ``|c|``. Each target
-    starts from its unconstrained ridge solution clipped at 0; an *active-set polish* solves the ridge on the
-    current positive slots exactly (Cholesky) and accepts it where the KKT conditions hold (the solution is
-    >= 0 on those slots, and the gradient >= 0 on the others) -- for most targets at once. The others take
-    ``polish_every`` accelerated projected-gradient (FISTA, adaptive restart, step 1 / largest eigenvalue)
-    steps between polishes, at most ``max_iter`` in all (then the last iterate, feasible, is kept and
-    ``converged`` is False). Deterministic: fixed order, no randomness. Returns (w, iterations, converged)."""
+    With ``s = sign(c)``, ``v = s w`` solves the problem with ``S G S``, ``|c|`` and ``v_j >= 0`` on the bounded
+    slots. Each target starts from its unconstrained ridge solution projected on the constraints; an *active-set
+    polish* solves the ridge on the current support (the positive bounded slots and every unbounded one) exactly
+    (Cholesky) and accepts it where the KKT conditions hold (>= 0 on the bounded support, gradient >= 0 on the
+    bounded slots outside it) -- for most targets at once. The others take ``polish_every`` accelerated
+    projected-gradient (FISTA, adaptive restart, step 1 / largest eigenvalue) steps between polishes, at most
+    ``max_iter`` in all (then the last iterate, feasible, is kept and ``converged`` is False). Deterministic:
+    fixed order, no randomness. Returns (w, iterations, converged)."""
     import torch
 
     shape = cross.shape
     k = shape[-1]
-    valid = valid.expand(shape)
-    sign = torch.sign(cross) * valid
-    free = (sign != 0).reshape(-1, k)
-    sign = sign.reshape(-1, k)
-    flipped = (gram.reshape(-1, k, k) * sign[:, :, None] * sign[:, None, :])  # zero off the free slots
-    rhs = (cross.reshape(-1, k) * sign)  # = |c| on the free slots
-    tol = SIGN_TOL * rhs.amax(-1, keepdim=True).clamp(min=torch.finfo(rhs.dtype).tiny)
+    valid = valid.expand(shape).reshape(-1, k)
+    bounded = valid if bounded is None else (bounded.expand(shape).reshape(-1, k) & valid)
+    sign = torch.sign(cross).reshape(-1, k)
+    sign = torch.where(bounded | (sign != 0), sign, torch.ones_like(sign)) * valid
+    active = sign != 0  # the variables: valid, and associated or unbounded
+    bounded = bounded & active
+    loose = active & ~bounded
+    flipped = (gram.reshape(-1, k, k) * sign[:, :, None] * sign[:, None, :])  # zero off the active slots
+    rhs = (cross.reshape(-1, k) * sign)  # = |c| on the bounded slots
+    tol = SIGN_TOL * rhs.abs().amax(-1, keepdim=True).clamp(min=torch.finfo(rhs.dtype).tiny)
+
+    def project(v: "torch.Tensor", rows: "torch.Tensor") -> "torch.Tensor":
+        return torch.where(bounded[rows], v.clamp(min=0), v) * active[rows]
 
     def polish(rows: "torch.Tensor", support: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
         """The ridge on each row's ``support`` slots, and whether it satisfies the KKT conditions."""
@@ -83,33 +95,33 @@ def _sign_constrained_solve(gram: "torch.Tensor", cross: "torch.Tensor", valid: 
         z = _ridge_solve(flipped[rows].masked_fill(~both, 0.0), rhs[rows] * support, support, alpha)
         gradient = (flipped[rows] @ z[..., None])[..., 0] + alpha * z - rhs[rows]
         scale = z.abs().amax(-1, keepdim=True)
-        ok = ((z >= -1e-12 * scale) | ~support).all(-1) & ((gradient >= -tol[rows]) | support | ~free[rows]).all(-1)
-        return z.clamp(min=0), ok
+        ok = (((z >= -1e-12 * scale) | ~support | ~bounded[rows]).all(-1)
+              & ((gradient >= -tol[rows]) | support | ~bounded[rows]).all(-1))
+        return project(z, rows), ok
 
     everything = torch.arange(len(rhs), device=rhs.device)
-    start = _ridge_solve(flipped.clone(), rhs, free, alpha).clamp(min=0)
-    out, ok = polish(everything, (start > 0) & free)
-    iterate = start
+    start = project(_ridge_solve(flipped.clone(), rhs, active, alpha), everything)
+    out, ok = polish(everything, (start > 0) | loose)
     pending = everything[~ok]
     iterations = 0
     if len(pending):
         eigenvalues = torch.linalg.eigvalsh(flipped[pending])
         step = 1.0 / (eigenvalues[:, -1:].clamp(min=0) + alpha).clamp(min=torch.finfo(rhs.dtype).tiny)
-        current = iterate[pending]
+        current = start[pending]
         momentum = current.clone()
         t = torch.ones(len(pending), 1, dtype=rhs.dtype, device=rhs.device)
     while len(pending) and iterations < max_iter:
-        system, target, mask = flipped[pending], rhs[pending], free[pending]
+        system, target = flipped[pending], rhs[pending]
         for _ in range(polish_every):
             gradient = (system @ momentum[..., None])[..., 0] + alpha * momentum - target
-            following = (momentum - step * gradient).clamp_(min=0) * mask
+            following = project(momentum - step * gradient, pending)
             restart = ((momentum - following) * (following - current)).sum(-1, keepdim=True) > 0
             t_next = torch.where(restart, torch.ones_like(t), (1 + torch.sqrt(1 + 4 * t * t)) / 2)
             beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_next)
             momentum = following + beta * (following - current)
             current, t = following, t_next
         iterations += polish_every
-        z, ok = polish(pending, (current > 0) & mask)
+        z, ok = polish(pending, (current > 0) | loose[pending])
         out[pending[ok]] = z[ok]
         out[pending[~ok]] = current[~ok]
         keep = ~ok
@@ -117,11 +129,24 @@ def _sign_constrained_solve(gram: "torch.Tensor", cross: "torch.Tensor", valid: 
     return (out * sign).reshape(shape), iterations, len(pending) == 0
 
 
+def _confident_disagreement(gram: "torch.Tensor", cross: "torch.Tensor", yy: "torch.Tensor", n: float,
+                            valid: "torch.Tensor", alpha: float) -> "torch.Tensor":
+    """The slots (``sign="confident"``) whose free ridge weight has the other sign than a confident marginal
+    association: Fisher's z of ``r = c_j / sqrt(G_jj yy)`` at least :data:`SIGN_CONFIDENT_Z`."""
+    import torch
+
+    free = _ridge_solve(gram.clone(), cross, valid, alpha)
+    r = cross / torch.sqrt(torch.diagonal(gram, dim1=-2, dim2=-1) * yy[..., None]).clamp(min=torch.finfo(cross.dtype).tiny)
+    confident = torch.atanh(r.abs().clamp(max=1 - 1e-15)) * max(n - 3, 0.0) ** 0.5 >= SIGN_CONFIDENT_Z
+    return valid & confident & (torch.sign(free) == -torch.sign(cross))
+
+
 def _ridge_edges(m: _Moments, edges: _Edges, alpha: float, sign: str = "free",
                  stats: dict | None = None) -> "torch.Tensor":
     """Ridge weights at every prior edge (leading batch dims of ``m`` are kept); ``sign="correlation"``
-    holds each to the sign of its ``X_S'y`` (:func:`_sign_constrained_solve`), and records the largest
-    iteration count and whether every target converged in ``stats``."""
+    holds each to the sign of its ``X_S'y`` (:func:`_sign_constrained_solve`), ``sign="confident"`` only
+    those where the free weight disagrees with a confident association (:func:`_confident_disagreement`);
+    the largest iteration count and whether every target converged go to ``stats``."""
     import torch
 
     out = torch.zeros(m.cross.shape, dtype=m.cross.dtype, device=m.cross.device)
@@ -129,8 +154,13 @@ def _ridge_edges(m: _Moments, edges: _Edges, alpha: float, sign: str = "free",
         if sign == "free":
             solution = _ridge_solve(_sub_gram(m.gram, group), _sub_edges(m.cross, group), group.valid, alpha)
         else:
-            solution, n_iter, converged = _sign_constrained_solve(_sub_gram(m.gram, group),
-                                                                  _sub_edges(m.cross, group), group.valid, alpha)
+            gram, cross = _sub_gram(m.gram, group), _sub_edges(m.cross, group)
+            bounded = None
+            if sign == "confident":
+                if m.yy is None or not isinstance(m.n, float):
+                    raise NotImplementedError("sign='confident' needs the unweighted design's moments")
+                bounded = _confident_disagreement(gram, cross, m.yy[group.targets], m.n, group.valid, alpha)
+            solution, n_iter, converged = _sign_constrained_solve(gram, cross, group.valid, alpha, bounded)
             if stats is not None:
                 stats["n_iter"] = max(stats.get("n_iter", 0), n_iter)
                 stats["converged"] = stats.get("converged", True) and converged
@@ -167,7 +197,7 @@ class MaskedRidge(MaskedRegressor):
         self.alpha_ = fixed_penalty(self.alpha, "MaskedRidgeCV")
         xt = self._tensor(x)
         edges = _edges(mask, xt.device, self.max_group_elements)
-        m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=False)
+        m = _moments(xt, y, edges, self.fit_intercept, self.standardize, need_yy=self.sign == "confident")
         self.mask_ = mask
         stats: dict = {}
         self.edge_coef_, self.intercept_ = _ridge_fit(m, edges, self.alpha_, self.sign, stats)
