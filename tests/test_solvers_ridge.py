@@ -113,3 +113,28 @@ def test_sign_constrained_weighted_batch_is_the_fit_on_the_resampled_rows():
 def test_unknown_sign_is_refused():
     with pytest.raises(ValueError, match="sign must be one of"):
         MaskedRidge(sign="positive")
+
+
+def test_sign_confident_bounds_only_the_free_weights_against_a_confident_association():
+    """``sign="confident"``: the ridge with ``w_j c_j >= 0`` only where the free weight has the other sign than an
+    association with Fisher's z >= 2.576; scipy's bounded least squares per target on the same slots."""
+    from scipy.optimize import lsq_linear
+
+    x, y, mask = masked_problem(n=150, p=20, t=30, density=0.6, seed=3)
+    alpha = 3.0
+    model = MaskedRidge(alpha=alpha, sign="confident", device="cpu").fit(x, y, mask)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    n_bounded = 0
+    for t in np.flatnonzero(mask.any(0)):
+        cols = np.flatnonzero(mask[:, t])
+        xs = xc[:, cols]
+        c, gram = xs.T @ yc[:, t], xs.T @ xs
+        free = np.linalg.solve(gram + alpha * np.eye(len(cols)), c)
+        r = c / np.sqrt(np.diag(gram) * (yc[:, t] @ yc[:, t]))
+        bounded = (np.arctanh(np.abs(r)) * np.sqrt(len(x) - 3) >= 2.576) & (np.sign(free) == -np.sign(c))
+        n_bounded += bounded.sum()
+        design = np.vstack([xs * np.sign(c), np.sqrt(alpha) * np.eye(len(cols))])
+        fit = lsq_linear(design, np.concatenate([yc[:, t], np.zeros(len(cols))]), method="bvls", tol=1e-14,
+                         bounds=(np.where(bounded, 0.0, -np.inf), np.full(len(cols), np.inf)))
+        np.testing.assert_allclose(model.coef_[cols, t], np.sign(c) * fit.x, atol=1e-10)
+    assert n_bounded > 10
