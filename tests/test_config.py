@@ -129,3 +129,5 @@ def test_sign_constraint_is_for_ridge(schema):
     validate_config({**MINIMAL, "fit": {"sign": "correlation"}}, schema)
     with pytest.raises(ConfigError, match="fit.sign is 'correlation' but fit.solver is 'lasso'"):
         validate_config({**MINIMAL, "fit": {"sign": "correlation", "solver": "lasso"}}, schema)
+    with pytest.raises(ConfigError, match="fit.sign is 'confident'"):
+        validate_config({**MINIMAL, "fit": {"sign": "confident", "bootstrap": 20}}, schema)
