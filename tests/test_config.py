@@ -123,3 +123,11 @@ def test_explicit_defaults_give_the_same_config_in_the_same_order(schema):
     assert spelled_out == plain
     assert json.dumps(spelled_out) == json.dumps(plain)
     assert list(plain)[:2] == ["data", "reference"] and list(plain)[-1] == "seed"  # the schema's order
+
+
+def test_sign_constraint_is_for_ridge(schema):
+    validate_config({**MINIMAL, "fit": {"sign": "correlation"}}, schema)
+    with pytest.raises(ConfigError, match="fit.sign is 'correlation' but fit.solver is 'lasso'"):
+        validate_config({**MINIMAL, "fit": {"sign": "correlation", "solver": "lasso"}}, schema)
+    with pytest.raises(ConfigError, match="fit.sign is 'confident'"):
+        validate_config({**MINIMAL, "fit": {"sign": "confident", "bootstrap": 20}}, schema)

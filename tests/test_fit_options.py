@@ -174,3 +174,25 @@ def test_sign_confidence_is_calibrated_where_collinear_tfs_flip_signs(monkeypatc
     uncapped = krumsiek11_edges()
     assert (uncapped["weight"] == edges["weight"]).all()
     assert right[uncapped["sign_confidence"] >= 0.9].mean() < 0.9
+
+
+def test_fit_sign_correlation_reaches_the_solver_and_is_for_ridge_only():
+    options = FitOptions.from_config({"sign": "correlation", "device": "cpu"})
+    assert make_transition_solver(options).sign == "correlation"
+    assert make_transition_solver(replace(options, alpha=1.0)).sign == "correlation"
+    assert make_transition_solver(FitOptions.from_config({"device": "cpu"})).sign == "free"
+    with pytest.raises(ValueError, match="fit.sign"):
+        make_transition_solver(replace(options, solver="lasso"))
+
+
+def test_fit_sign_correlation_keeps_every_weight_on_its_marginal_sign():
+    """G1's decoy TF2 is correlated with G1 through G1's own persistence; held to the marginal signs, every
+    reported weight (network and held-out sibling) agrees with its TF's association over the fit's rows."""
+    data, mappings = persistence_data()
+    coefficients, _, info = fit_transition(data, mappings, replace(FIT, alpha=1.0, sign="correlation"))
+    x, y = data.design(mappings["main"], "all")
+    covariance = (x - x.mean(0)).T @ (y - y.mean(0))
+    marginal = np.sign(covariance[data.edge_tf, data.edge_target])
+    weight = coefficients["weight"].to_numpy()
+    assert ((np.sign(weight) == marginal) | (weight == 0)).all()
+    assert info["converged"]

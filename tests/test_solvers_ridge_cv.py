@@ -222,3 +222,14 @@ def test_unknown_cv_is_refused(cv):
     x, y, mask = masked_problem(n=30, t=4)
     with pytest.raises(ValueError, match="cv must be"):
         select_alpha_ridge(x, y, mask, [1.0], cv=cv)
+
+
+def test_sign_constrained_cv_chooses_the_free_penalty_and_fits_the_constrained_weights_at_it():
+    x, y, mask = masked_problem()
+    free = MaskedRidgeCV(device="cpu").fit(x, y, mask)
+    signed = MaskedRidgeCV(sign="correlation", device="cpu").fit(x, y, mask)
+    assert signed.alpha_ == free.alpha_
+    np.testing.assert_array_equal(signed.cv_scores_, free.cv_scores_)
+    at = MaskedRidge(signed.alpha_, sign="correlation", device="cpu").fit(x, y, mask)
+    np.testing.assert_allclose(signed.coef_, at.coef_, atol=1e-12)
+    assert signed.at(1.0).sign == "correlation"

@@ -200,6 +200,17 @@ def _cross_key_problems(config: dict[str, Any]) -> list[str]:
             "data.use_raw is true and data.layer is set: the expression comes from one of them; "
             "use data.use_raw: true for adata.raw, or data.layer for a layer of the AnnData"
         )
+    fit = config.get("fit", {})
+    if fit.get("sign", "free") != "free" and fit.get("solver", "ridge") != "ridge":
+        problems.append(
+            f"fit.sign is {fit['sign']!r} but fit.solver is {fit['solver']!r}: the sign-constrained fit is a ridge; "
+            "set fit.solver: ridge, or fit.sign: free"
+        )
+    if fit.get("sign") == "confident" and (fit.get("bootstrap", 0) >= 2 or config.get("differential", {}).get("enabled")):
+        problems.append(
+            "fit.sign is 'confident', which the bootstrap's refits (fit.bootstrap, differential.enabled) do not "
+            "support; use fit.sign: correlation or free there"
+        )
     if config.get("fit", {}).get("bootstrap") == 1:
         problems.append(
             "fit.bootstrap is 1: one resample gives no spread, so per-edge confidence needs at least 2 "

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # which fit.* options each solver takes besides the penalty (fit.alpha, make_transition_solver)
 SOLVER_PARAMS = {
-    "ridge": ("fit_intercept", "standardize", "device", "dtype"),
+    "ridge": ("fit_intercept", "standardize", "sign", "device", "dtype"),
     "lasso": ("fit_intercept", "standardize", "device", "dtype"),
     "elasticnet": ("l1_ratio", "fit_intercept", "standardize", "device", "dtype"),
     "adam": ("lr", "epochs", "fit_intercept", "standardize", "device", "dtype"),
@@ -40,6 +40,8 @@ def make_transition_solver(options: FitOptions, seed: int = 0) -> MaskedRegresso
     The one place where ``fit.alpha: auto`` is read: it makes the solver's cross-validated sibling
     (:func:`~transgrn.solvers.make_cv_solver`, e.g. :class:`~transgrn.solvers.MaskedRidgeCV`, with
     K-fold folds drawn from ``seed``); Adam, which has none, then fits without a penalty."""
+    if options.sign != "free" and "sign" not in SOLVER_PARAMS[options.solver]:
+        raise ValueError(f"fit.sign: {options.sign!r} is for the ridge solver; fit.solver is {options.solver!r}")
     params = {k: getattr(options, k) for k in SOLVER_PARAMS[options.solver]}
     auto = options.alpha == CROSS_VALIDATED
     if options.solver == "adam":

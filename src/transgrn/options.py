@@ -116,6 +116,7 @@ class FitOptions(_Section):
     fit_intercept: bool
     standardize: bool
     self_term: bool
+    sign: str
     bootstrap: int
     borrow_below: float
     pooled_max_cells: int

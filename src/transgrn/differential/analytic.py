@@ -47,9 +47,10 @@ from .table import check_same_edges, pair_table
 
 def analytic_supported(fit: FitOptions) -> bool:
     """Whether :func:`transition_influence` covers the fit: ridge without ``standardize`` (whose
-    scale would depend on the resampled cells too) and without ``self_term`` (one more column per
-    target); the other fits take the bootstrap."""
-    return fit.solver == "ridge" and not fit.standardize and not fit.self_term
+    scale would depend on the resampled cells too), without ``self_term`` (one more column per
+    target) and with free signs (a sign-constrained fit is not linear in the data); the other fits
+    take the bootstrap."""
+    return fit.solver == "ridge" and not fit.standardize and not fit.self_term and fit.sign == "free"
 
 
 @dataclass

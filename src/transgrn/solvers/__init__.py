@@ -6,7 +6,8 @@ family as scikit-learn's ``linear_model``:
 * :mod:`.moments` -- the sufficient statistics the Gram-based solvers work from (the TF Gram
   matrix, ``X^T Y`` at the prior edges, each target's sum of squares), also row-weighted;
 * :mod:`.ridge` -- :class:`MaskedRidge`, closed form by batched Cholesky;
-  :meth:`MaskedRidge.fit_weightings` refits many row-weightings at once (bootstrap);
+  :meth:`MaskedRidge.fit_weightings` refits many row-weightings at once (bootstrap); ``sign=`` holds
+  weights to their marginal association's sign (``fit.sign``, batched active set + FISTA);
 * :mod:`.ridge_cv` -- :class:`MaskedRidgeCV`, the ridge penalty by generalized cross-validation from
   one eigendecomposition per target (or exact leave-one-out, or K-fold CV), fitted from the same
   moments; :func:`ridge_cv_r2`;

@@ -12,7 +12,7 @@ from .base import (MaskedRegressor, Outputs, _edges, _Edges, _Group, _scatter_ed
                    target_blocks)
 from .folds import _cv_setup, _full_moments, _split_moments, least_cv_error
 from .moments import _moments, _Moments, _original_scale
-from .ridge import MaskedRidge, _ridge_fit
+from .ridge import MaskedRidge, _check_sign, _ridge_fit
 
 if TYPE_CHECKING:
     import torch
@@ -213,23 +213,29 @@ class MaskedRidgeCV(MaskedRegressor):
     ``sklearn.linear_model.RidgeCV``: ``cv="gcv"`` (default) generalized cross-validation, ``"loo"``
     exact leave-one-out (as ``RidgeCV(cv=None)``), an integer K-fold CV with folds drawn from
     ``cv_seed``. After fit: the chosen ``alpha_`` and the error curve ``cv_scores_`` (order of the grid).
+    ``sign="correlation"``: the penalty is chosen as for the free ridge, then the weights are fitted at it
+    with each held to the sign of its TF's marginal association (:class:`~transgrn.solvers.ridge.MaskedRidge`).
     """
 
     def __init__(self, alphas: Sequence[float] | None = None, cv: str | int = "gcv", cv_seed: int = 0,
                  fit_intercept: bool = True, device: str = "auto", dtype: str = "float64",
-                 max_group_elements: int = 2**20, standardize: bool = False) -> None:
+                 max_group_elements: int = 2**20, standardize: bool = False, sign: str = "free") -> None:
         super().__init__(fit_intercept=fit_intercept, device=device, dtype=dtype, standardize=standardize)
         self.alphas, self.cv, self.cv_seed, self.max_group_elements = alphas, cv, cv_seed, max_group_elements
+        self.sign = _check_sign(sign)
 
     def fit(self, x: np.ndarray, y: Outputs, mask: np.ndarray) -> "MaskedRidgeCV":
         mask = self._check(x, y, mask)
         # the whole design's moments come with the choice: no second pass over Y
         self.alpha_, self.cv_scores_, m, edges, weights = _ridge_cv(
             x, y, mask, self.alphas, self.cv, self.cv_seed, None, self.fit_intercept, self.standardize,
-            self.device, self.dtype, self.max_group_elements, with_weights=True)
+            self.device, self.dtype, self.max_group_elements, with_weights=self.sign == "free")
         self.mask_ = mask
-        self.edge_coef_, self.intercept_ = (_ridge_fit(m, edges, self.alpha_) if weights is None
+        stats: dict = {}
+        self.edge_coef_, self.intercept_ = (_ridge_fit(m, edges, self.alpha_, self.sign, stats) if weights is None
                                             else _original_scale(weights, m, edges))
+        if self.sign != "free":
+            self.n_iter_, self.converged_ = stats.get("n_iter", 0), stats.get("converged", True)
         return self
 
     def fit_weightings(self, x: np.ndarray, y: Outputs, mask: np.ndarray, sample_weight: np.ndarray,
@@ -246,7 +252,7 @@ class MaskedRidgeCV(MaskedRegressor):
     def at(self, alpha: float) -> MaskedRidge:
         """The plain ridge with this estimator's settings at ``alpha``."""
         return MaskedRidge(alpha, fit_intercept=self.fit_intercept, device=self.device, dtype=self.dtype,
-                           max_group_elements=self.max_group_elements, standardize=self.standardize)
+                           max_group_elements=self.max_group_elements, standardize=self.standardize, sign=self.sign)
 
 
 def ridge_cv_r2(x: np.ndarray, y: Outputs, mask: np.ndarray, folds: list[np.ndarray], alpha: float, *,
