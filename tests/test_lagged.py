@@ -127,3 +127,32 @@ def test_lagged_design_without_pseudotime_is_joint(small_simulation, caplog):
     assert lag_of(lagged).lag is None and "needs a pseudotime" in caplog.text
     joint = map_transition(source, target, "main", "t", MappingOptions.from_config({**mcfg, "method": "joint"}), 0, data)
     np.testing.assert_array_equal(data.design(lagged, "train")[0], data.design(joint, "train")[0])
+
+
+def test_the_lags_cross_validation_takes_at_most_cv_max_rows_pairs(small_simulation, monkeypatch):
+    """Beyond CV_MAX_ROWS training pairs the lag is scored on a random subset of them; at or below
+    it nothing extra is drawn, so smaller transitions keep their mapping bit for bit."""
+    import pandas as pd
+
+    import transgrn.lagged as lagged
+    import transgrn.mapping as mapping_module
+
+    source, target, mask = transition_of(small_simulation, "progenitor", "fate A")
+    data = TransitionData(source, target, small_simulation.adata.var_names, mask)
+    options = MappingOptions.from_config({"method": "lagged"})
+    rows = []
+    real = lagged.choose_lag
+
+    def counting(x, *args, **kwargs):
+        rows.append(len(x))
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(lagged, "choose_lag", counting)
+    shipped = map_transition(source, target, "main", "t", options, 0, data)
+    n_train = int((shipped["split"] == "train").sum())
+    monkeypatch.setattr(mapping_module, "CV_MAX_ROWS", n_train)  # the cap just reached: the same stream
+    pd.testing.assert_frame_equal(map_transition(source, target, "main", "t", options, 0, data), shipped)
+    monkeypatch.setattr(mapping_module, "CV_MAX_ROWS", 60)
+    capped = map_transition(source, target, "main", "t", options, 0, data)
+    assert rows == [n_train, n_train, 60]
+    assert lag_of(capped) is not None and n_train > 60

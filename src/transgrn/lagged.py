@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 CV_FOLDS = 5
 CV_MAX_TARGETS = 300  # targets a lag's cross-validation is scored on (a random subset beyond; also transgrn.mapping)
 CV_ALPHA = 1.0
+# training rows a lag's cross-validation is scored on (a random subset beyond; transgrn.mapping): 5 folds of
+# 400 rows over CV_MAX_TARGETS targets rank the lags as all rows do (benchmarks/lag_rows.py), and an atlas
+# transition's 4,000 rows took 5 of its mapping job's 8 s
+CV_MAX_ROWS = 2000
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from .cells import CellSet, _dense
 from .design import TransitionData, paired_design, split_by_source_cell
 from .errors import InputError
-from .lagged import CV_MAX_TARGETS, choose_lag_spec, pair_times
+from .lagged import CV_MAX_ROWS, CV_MAX_TARGETS, choose_lag_spec, pair_times
 from .mapping_file import NO_LAG, with_lag_spec
 from .options import SAME_CELL_METHODS, MappingOptions
 from .seeds import rng_for
@@ -329,7 +329,8 @@ def map_transition(source: CellSet, target: CellSet, role: str, transition: str,
 
 def lag_spec(mapping: pd.DataFrame, data: TransitionData, options: MappingOptions, rng: np.random.Generator):
     """The lagged design of a same-cell mapping (:func:`transgrn.lagged.choose_lag_spec`), chosen on
-    its training cells and at most :data:`CV_MAX_TARGETS` targets with a prior TF."""
+    at most :data:`CV_MAX_ROWS` of its training pairs and :data:`CV_MAX_TARGETS` targets with a prior TF
+    (random subsets beyond)."""
     if data.source.pseudotime is None or data.target.pseudotime is None:
         # the checkpoint warns once for the run (summary.json's mapping_method); here it is only noted
         logging.getLogger(__name__).info("mapping.method 'lagged' needs a pseudotime (data.pseudotime_key); without "
@@ -338,6 +339,9 @@ def lag_spec(mapping: pd.DataFrame, data: TransitionData, options: MappingOption
     train = mapping[mapping["split"] == "train"]
     inputs, outputs = data.cells_for(train)
     columns = np.sort(rng.permutation(np.flatnonzero(data.mask.any(axis=0)))[:CV_MAX_TARGETS])
+    if train["pair"].nunique() > CV_MAX_ROWS:  # drawn only beyond the cap: smaller transitions keep their stream
+        pairs = np.sort(train["pair"].unique())
+        train = train[train["pair"].isin(rng.permutation(pairs)[:CV_MAX_ROWS])]
     x, y = paired_design(train, inputs, CellSet(outputs.names, outputs.matrix[:, columns], outputs.pseudotime))
     return choose_lag_spec(x, y, pair_times(train, inputs), data.mask[:, columns], inputs, data.source.pseudotime,
                            data.target.pseudotime, options.lag_grid, options.lag_bandwidth, rng)
