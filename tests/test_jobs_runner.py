@@ -202,3 +202,20 @@ def test_a_failed_job_writes_no_times(tmp_path):
         run_job(main, Named(), Named(), Named(), Named(), Named({"log": str(tmp_path / "j.log"), "times": str(times)}),
                 "fit_grn", 0)
     assert not times.exists()
+
+
+def test_a_job_run_alone_runs_in_the_calling_thread_while_the_workers_start(workers, tmp_path):
+    """The checkpoint runs alone (nothing runs beside it): in Snakemake's thread, while the server the
+    workers are forked from imports the libraries in a process of its own."""
+    import multiprocessing.forkserver
+    import os
+
+    def checkpoint(out: str, record: dict | None = None) -> None:
+        Path(out).write_text(f"{os.getpid()} {threading.get_ident()}")
+
+    run_job(checkpoint, Named(), Named(out=str(tmp_path / "out.txt")), Named(), Named(), [str(tmp_path / "c.log")],
+            "prepare", 0, alone=True)
+    assert (tmp_path / "out.txt").read_text() == f"{os.getpid()} {threading.get_ident()}"
+    assert workers._WORKERS["pool"] is not None
+    assert multiprocessing.forkserver._forkserver._forkserver_pid is not None  # started, not waited for
+

@@ -17,4 +17,4 @@ rule simulate_demo:
     log:
         LOGS / "simulate_demo.log",
     run:
-        run_job(prepare_job.simulate_demo, input, output, params, wildcards, log, rule, SEED)
+        run_job(prepare_job.simulate_demo, input, output, params, wildcards, log, rule, SEED, alone=True)

@@ -34,4 +34,4 @@ checkpoint prepare:
         LOGS / "prepare.log",
         times=LOGS / "benchmarks/prepare.tsv",
     run:
-        run_job(prepare_job.prepare, input, output, params, wildcards, log, rule, SEED)
+        run_job(prepare_job.prepare, input, output, params, wildcards, log, rule, SEED, alone=True)

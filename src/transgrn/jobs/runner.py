@@ -117,12 +117,13 @@ def job_arguments(main: Callable[..., None], parts: Mapping[str, Mapping[str, An
 
 
 def run_job(main: Callable[..., None], input: Any, output: Any, params: Any, wildcards: Any, log_files: Any,
-            rule: str, seed: int | None) -> None:
+            rule: str, seed: int | None, *, alone: bool = False) -> None:
     """Run a job function with the job's files and settings, its log lines in its own log file, and
     the provenance its outputs carry (:func:`transgrn.io.provenance`: rule, wildcards, params, the
     sha256 of every input, package versions, seed): in one of this process's worker processes where
-    the workflow asked for them (:func:`use_worker_processes`), else in the calling thread. Raises
-    :class:`JobFailed` on any failure."""
+    the workflow asked for them (:func:`use_worker_processes`), else in the calling thread. A job that
+    runs ``alone`` (the checkpoint: nothing runs beside it) runs in the calling thread while the
+    workers start (:func:`start_workers`). Raises :class:`JobFailed` on any failure."""
     from ..io import provenance
 
     started = time.perf_counter()
@@ -137,7 +138,9 @@ def run_job(main: Callable[..., None], input: Any, output: Any, params: Any, wil
         record = provenance(dict(params.items()), dict(input.items()), seed, rule=rule, wildcards=wildcard_values)
     except TransgrnError as error:
         raise JobFailed(f"{name}: {error}") from None
-    if _worker_count():
+    if _worker_count() and alone:
+        start_workers()
+    if _worker_count() and not alone:
         outcome, message, usage = _in_worker(main, arguments, record, path, name, rule)
     else:
         outcome, message, usage = execute(main, arguments, record, path, name, rule)
@@ -238,12 +241,12 @@ def _plain(value: Any) -> Any:
 # Worker processes. Jobs run as threads of Snakemake's process share one interpreter lock, and much of
 # a job's work holds it (matplotlib's figures, POT's transport plans, pandas): two threads then run no
 # faster than one (the demo: 29.9 s with --cores 2 against 25.9 s with --cores 1). Where the workflow
-# runs locally, each job is therefore sent to one of --cores long-lived worker processes that import
-# numpy, pandas, anndata, torch and matplotlib once (forked from a server that preloaded them), so the
-# jobs really run side by side and no job starts a Python of its own.
+# runs locally, each job is therefore sent to one of --cores long-lived worker processes, forked from a
+# server that imported numpy, pandas, anndata, torch and matplotlib once (transgrn.jobs.preload), so the
+# jobs really run side by side and no job starts a Python or imports a library of its own.
 _WORKERS: dict[str, Any] = {}
 _WORKERS_LOCK = threading.Lock()
-PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "scipy.sparse", "anndata", "transgrn.jobs.runner"]
+PRELOAD = ["transgrn.jobs.preload"]
 
 
 def use_worker_processes(count: int | Callable[[], int]) -> None:
@@ -270,6 +273,17 @@ def _pool():
             context.set_forkserver_preload(PRELOAD)
             _WORKERS["pool"] = ProcessPoolExecutor(_WORKERS["count"], mp_context=context, initializer=configure_process)
         return _WORKERS["pool"]
+
+
+def start_workers() -> None:
+    """Start the server the workers are forked from, without waiting: it imports the libraries
+    (:data:`PRELOAD`, 2-3 s) in a process of its own while the caller goes on -- the checkpoint's job,
+    which runs alone in Snakemake's thread (``run_job(..., alone=True)``), instead of every worker
+    importing torch and matplotlib at its first job."""
+    import multiprocessing.forkserver
+
+    _pool()
+    multiprocessing.forkserver.ensure_running()
 
 
 def _in_worker(main: Callable[..., None], arguments: dict[str, Any], record: dict[str, Any], path: str | None,

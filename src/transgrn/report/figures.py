@@ -60,6 +60,17 @@ def _styled_matplotlib():
     return matplotlib
 
 
+def preload_matplotlib() -> None:
+    """matplotlib styled, its Agg canvas and figure modules imported and the style's font looked up:
+    what the worker processes' server does once (:mod:`transgrn.jobs.preload`)."""
+    _matplotlib()
+    from matplotlib import font_manager
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    font_manager.findfont(font_manager.FontProperties())
+
+
 def _figure(**kwargs):
     """A new :class:`~matplotlib.figure.Figure` (``kwargs`` as its constructor's) on its own Agg canvas.
 
