@@ -508,6 +508,26 @@ def test_workflow_writes_report_figures_and_snakemake_report(report_demo, workfl
     assert "sequential when all values share a sign" in index  # captions are there
 
 
+@pytest.mark.workflow
+def test_a_run_with_more_transitions_than_detail_draws_the_best_ones_figures(tmp_path, workflow_runner):
+    """Per-transition figures cost about 1 s each: a run with more transitions than
+    report.detail_transitions draws those of the best (by held-out R², the ones the page embeds), chosen
+    by the checkpoint select_figures once every transition is evaluated; the others get tables only."""
+    config = {**workflow_config("tiny_demo"), "report": {"detail_transitions": 1}}
+    result = workflow_runner(tmp_path, config, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results"
+    table = pd.read_csv(results / "transitions.tsv", sep="\t")
+    best = table.sort_values("r2_test_median", ascending=False)["transition"].iloc[0]
+    assert sorted(p.name for p in (results / "figures/transitions").iterdir()) == [best]
+    assert (results / "figures/drawn_transitions.csv").read_text().split() == ["transition", best]
+    page = (results / "report.html").read_text()
+    overview = len(list((results / "figures").glob("*.png")))  # the run-level figures
+    assert embedded_images(page) == overview + 3 and "plot_network" in page
+    dry = workflow_runner(tmp_path, config, "-n", "--cores", "1")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
 def _differential_inputs(inputs: dict, planted_tf: str = "TF003") -> tuple[pd.DataFrame, pd.DataFrame]:
     """A differential table over the synthetic run's first sibling pair and one consecutive pair, where
     ``planted_tf``'s edges differ (small q-values) in the sibling pair, and a tf_scores table."""

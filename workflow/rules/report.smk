@@ -65,6 +65,34 @@ rule plot_transition:
         run_job(report_job.plot_transition, input, output, params, wildcards, log, rule, SEED)
 
 
+# A run with more transitions than report.detail_transitions draws figures for those only (the ones the
+# report embeds: best held-out R² first), chosen once every transition is evaluated; a smaller run draws
+# every transition's figures as soon as its evaluation ends (no checkpoint).
+checkpoint select_figures:
+    input:
+        table=RESULTS / "transitions.tsv",
+    output:
+        selected=FIGURES / "drawn_transitions.csv",
+    params:
+        n=config["report"]["detail_transitions"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500),
+        runtime=runtime_min(10),
+    log:
+        LOGS / "select_figures.log",
+    run:
+        run_job(report_job.select_figures, input, output, params, wildcards, log, rule, SEED)
+
+
+def drawn_transitions():
+    """The transitions whose figures the run draws (all, or those of checkpoint select_figures)."""
+    ids = transition_ids()
+    if len(ids) <= config["report"]["detail_transitions"]:
+        return ids
+    return Path(checkpoints.select_figures.get().output.selected).read_text().split()[1:]  # under its header
+
+
 rule report:
     input:
         table=RESULTS / "transitions.tsv",
@@ -80,7 +108,7 @@ rule report:
         # differential.enabled: the branch views of sibling pairs (differential.smk)
         differential=RESULTS / "differential.parquet" if config["differential"]["enabled"] else [],
         figures=lambda wildcards: expand(
-            str(TRANSITION_FIGURES / "{name}"), transition=transition_ids(), name=PLOT_FILES.values()
+            str(TRANSITION_FIGURES / "{name}"), transition=drawn_transitions(), name=PLOT_FILES.values()
         ),
     output:
         report=report(RESULTS / "report.html", caption=f"{CAPTIONS}/report_html.rst", category="Overview"),

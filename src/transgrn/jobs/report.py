@@ -19,6 +19,19 @@ def plot_transition(coefficients: str, gene_r2: str, predictions: str, network_f
                              title, figures, n_edges)
 
 
+def select_figures(table: str, selected: str, *, n: int, record: dict | None = None) -> None:
+    """The transitions whose figures the run draws: the ``n`` best by held-out R² (``report.detail_transitions``,
+    the same the report embeds), one id a line under the header ``transition``."""
+    import pandas as pd
+
+    from ..io import atomic_path
+    from ..report.summaries import detail_transitions
+    from ..transitions import read_transitions
+
+    with atomic_path(selected) as tmp:
+        pd.DataFrame({"transition": detail_transitions(read_transitions(table), n)}).to_csv(tmp, index=False)
+
+
 def report(table: str, summary: str, skipped: str, reference: str, coefficients: list, gene_r2: list, mappings: list,
            figures: list, report: str, cluster_graph: str, tf_scores: str | None = None,
            differential: str | None = None, network_metrics: str | None = None, *, config: dict, stage_benchmarks: dict, demo: bool = False,
@@ -39,7 +52,8 @@ def report(table: str, summary: str, skipped: str, reference: str, coefficients:
     transitions = {
         t: TransitionResult(
             coefficients=weights[t], gene_r2=per_gene[t], mapping=pairs[t],
-            figures={name: Path(pngs[t]).parent / f"{name}.png" for name in TRANSITION_FIGURES},
+            # drawn for the report.detail_transitions best only, where the run has more (rule select_figures)
+            figures={name: Path(pngs[t]).parent / f"{name}.png" for name in TRANSITION_FIGURES} if t in pngs else {},
         )
         for t in results["transition"]
     }

@@ -44,6 +44,7 @@ from .summaries import (
     STRONG_QUANTILE,
     WeightCorrelation,
     below_null,
+    detail_transitions,
     differential_tf_ranking,
     format_number,
     has_values,
@@ -51,6 +52,7 @@ from .summaries import (
     mapping_diagnostics,
     n_strong_edges,
     r2_panels,
+    ranked_transitions,
     same_cell_design,
     sibling_pairs,
     similarity_tree,
@@ -379,9 +381,9 @@ def _transition_panel(ctx: ReportContext, transition: str, top: int, with_figure
         right = img_html(figures["network"], f"network {title}") if "network" in figures else ""
         bottom = "".join(img_html(figures[k], f"{k} {title}") for k in ("gene_r2", "predictions") if k in figures)
     else:
-        right = (f"<p class='note'>Figures are embedded for the {detail} "
-                 "transitions with the highest held-out R² only (<code>report.detail_transitions</code>); this one's are in "
-                 f"<code>results/figures/transitions/{_e(transition)}/</code> and in Snakemake's report.</p>")
+        right = (f"<p class='note'>Figures are drawn for the {detail} transitions with the highest held-out R² "
+                 "only (<code>report.detail_transitions</code>); draw this one's network in Python with "
+                 f"<code>transgrn.read_results(\"results\").plot_network(\"{_e(transition)}\")</code>.</p>")
         if summary.gene_r2 is not None:
             median, above, finite = summary.gene_r2
             right += f"<p>Per-gene held-out R²: median {format_number(median)}, {above} of {finite} genes above 0.</p>"
@@ -412,8 +414,8 @@ def transitions_section(ctx: ReportContext, top: int, detail: int) -> str:
     """A selector over every transition; the ``detail`` best by held-out R^2 carry figures."""
     column = headline_r2(ctx.table)
     name = "median per-gene R²" if column == "r2_test_median" else "R²"
-    ranked = ctx.table.sort_values(column, ascending=False, na_position="last")["transition"].tolist()
-    with_figures = set(ranked[:detail])
+    ranked = ranked_transitions(ctx.table)
+    with_figures = set(detail_transitions(ctx.table, detail))
     options = "".join(f"<option value='{_e(t)}'>{_e(ctx.labels[t])} — {name} {format_number(r2)}"
                       f"{' ⚠ not above null' if ctx.flagged.get(t, False) else ''}"
                       f"{'' if t in with_figures else ' (tables only)'}</option>"

@@ -242,6 +242,17 @@ def headline_r2(table: pd.DataFrame) -> str:
     return "r2_test_median" if has_values(table, "r2_test_median") else "r2_test"
 
 
+def ranked_transitions(table: pd.DataFrame) -> list[str]:
+    """The transitions best held-out R² first (:func:`headline_r2`; missing values last): the order of
+    the report's transition picker, whose first ``report.detail_transitions`` get figures."""
+    return table.sort_values(headline_r2(table), ascending=False, na_position="last", kind="stable")["transition"].tolist()
+
+
+def detail_transitions(table: pd.DataFrame, n: int) -> list[str]:
+    """The ``n`` transitions whose figures a run draws and its report embeds, best held-out R² first."""
+    return ranked_transitions(table)[:n]
+
+
 def below_null(table: pd.DataFrame) -> pd.Series:
     """Per transition (index: transition id): True where held-out prediction does not beat the
     random-pairing null (``above_null`` false: :func:`transgrn.metrics.beats_null`, a sign test over
