@@ -10,7 +10,10 @@ import sys
 import pytest
 from helpers import REPO
 
-JOB_MODULES = sorted(path.stem for path in (REPO / "src/transgrn/jobs").glob("*.py") if not path.stem.startswith("_"))
+# transgrn.jobs.preload is what the workers' server imports to load these libraries once (no rule file
+# imports it), so it is the one module of transgrn.jobs that imports them at start
+JOB_MODULES = sorted(path.stem for path in (REPO / "src/transgrn/jobs").glob("*.py")
+                     if not path.stem.startswith("_") and path.stem != "preload")
 # Imported inside the functions that use them: torch by the solvers and the MLP, scipy.stats by the
 # bootstrap's tests, scikit-learn by smoothing and some mappings, matplotlib by the figures; scanpy by
 # nothing at all (the PAGA graph is computed by transgrn.transitions itself).

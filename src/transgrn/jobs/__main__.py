@@ -20,7 +20,7 @@ from typing import Any
 RULES = {"prepare": "prepare", "simulate_demo": "prepare", "map_cells": "mapping", "fit_pooled": "fit",
          "fit_grn": "fit", "evaluate_grn": "evaluate", "fit_mlp": "models", "find_cofactors": "models",
          "differential_unit": "differential", "differential": "differential", "aggregate": "aggregate",
-         "plot_transition": "report", "report": "report"}
+         "plot_transition": "report", "select_figures": "report", "report": "report"}
 
 
 def job_function(rule: str) -> Callable[..., None]:
