@@ -489,7 +489,10 @@ def test_workflow_writes_report_figures_and_snakemake_report(report_demo, workfl
     assert embedded_images(page) == 7 + 2 * 3  # 7 overview/validation figures (with recovery), 2 detailed transitions
     for name in report.OVERVIEW_FIGURES + report.VALIDATION_FIGURES:
         assert (results / "figures" / f"{name}.png").exists(), name
-    for transition in pd.read_csv(results / "transitions.tsv", sep="\t")["transition"]:
+    # 3 transitions, report.detail_transitions 2: the two best transitions' figures are drawn (select_figures)
+    drawn = (results / "figures/drawn_transitions.csv").read_text().split()[1:]
+    assert len(drawn) == 2 and sorted(p.name for p in (results / "figures/transitions").iterdir()) == sorted(drawn)
+    for transition in drawn:
         for name in report.TRANSITION_FIGURES:
             assert (results / "figures/transitions" / transition / f"{name}.png").exists()
     summary = json.loads((results / "prepared/summary.json").read_text())
@@ -500,9 +503,11 @@ def test_workflow_writes_report_figures_and_snakemake_report(report_demo, workfl
     with zipfile.ZipFile(run / "report.zip") as archive:
         names = archive.namelist()
         index = archive.read("report/report.html").decode()
-    assert sum(n.endswith("/network.png") for n in names) == 3
+    assert sum(n.endswith("/network.png") for n in names) == 2  # the drawn transitions'
     assert any(n.endswith("/report.html") and "/data/raw/" in n for n in names)
-    assert "progenitor \\u2192 fate B" in index  # per-transition figures are labelled with the transition's name
+    row = pd.read_csv(results / "transitions.tsv", sep="\t").set_index("transition").loc[drawn[0]]
+    # per-transition figures are labelled with the transition's name
+    assert f"{row['source_cluster']} \\u2192 {row['target_cluster']}" in index
     for category in ("Overview", "Per transition", "Validation"):
         assert category in index
     assert "sequential when all values share a sign" in index  # captions are there
