@@ -138,9 +138,10 @@ def run_job(main: Callable[..., None], input: Any, output: Any, params: Any, wil
         record = provenance(dict(params.items()), dict(input.items()), seed, rule=rule, wildcards=wildcard_values)
     except TransgrnError as error:
         raise JobFailed(f"{name}: {error}") from None
-    if _worker_count() and alone:
+    workers = _worker_count()
+    if workers and alone:
         start_workers()
-    if _worker_count() and not alone:
+    if workers and not alone:
         outcome, message, usage = _in_worker(main, arguments, record, path, name, rule)
     else:
         outcome, message, usage = execute(main, arguments, record, path, name, rule)

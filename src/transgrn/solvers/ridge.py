@@ -151,10 +151,10 @@ def _ridge_edges(m: _Moments, edges: _Edges, alpha: float, sign: str = "free",
 
     out = torch.zeros(m.cross.shape, dtype=m.cross.dtype, device=m.cross.device)
     for group in edges.groups:
+        gram, cross = _sub_gram(m.gram, group), _sub_edges(m.cross, group)
         if sign == "free":
-            solution = _ridge_solve(_sub_gram(m.gram, group), _sub_edges(m.cross, group), group.valid, alpha)
+            solution = _ridge_solve(gram, cross, group.valid, alpha)
         else:
-            gram, cross = _sub_gram(m.gram, group), _sub_edges(m.cross, group)
             bounded = None
             if sign == "confident":
                 if m.yy is None or not isinstance(m.n, float):
